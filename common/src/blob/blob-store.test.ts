@@ -34,7 +34,10 @@ describe("FileBlobStore", () => {
 
   test("get of a missing object throws BlobNotFoundError naming the uri", async () => {
     const uri = store.join(store.root, "missing");
-    await assert.rejects(store.get(uri), (err: unknown) => err instanceof BlobNotFoundError && err.uri === uri);
+    await assert.rejects(
+      store.get(uri),
+      (err: unknown) => err instanceof BlobNotFoundError && err.uri === uri,
+    );
     assert.equal(await store.exists(uri), false);
   });
 
