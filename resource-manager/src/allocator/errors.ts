@@ -1,0 +1,112 @@
+/**
+ * Domain errors of the resource manager. Each is a small class with structured fields; the RPC
+ * boundary (src/rpc/) maps them to Connect codes in exactly one place.
+ */
+
+/** Base class of every resource-manager domain error; `code` is a stable machine-readable reason. */
+export abstract class ResourceManagerError extends Error {
+  /** Stable PascalCase reason, e.g. `PoolNotFound`. */
+  abstract readonly reason: string;
+}
+
+/** The named resource pool does not exist. */
+export class PoolNotFoundError extends ResourceManagerError {
+  readonly reason = "PoolNotFound";
+  constructor(readonly resource: string) {
+    super(`resource pool "${resource}" does not exist`);
+    this.name = "PoolNotFoundError";
+  }
+}
+
+/** A pool cannot be deleted while leases or queued requests reference it. */
+export class PoolInUseError extends ResourceManagerError {
+  readonly reason = "PoolInUse";
+  constructor(
+    readonly resource: string,
+    readonly leases: number,
+    readonly queued: number,
+  ) {
+    super(`resource pool "${resource}" still has ${leases} lease(s) and ${queued} queued request(s)`);
+    this.name = "PoolInUseError";
+  }
+}
+
+/** A configuration or request field is invalid; `field` names it. */
+export class InvalidArgumentError extends ResourceManagerError {
+  readonly reason = "InvalidArgument";
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}`);
+    this.name = "InvalidArgumentError";
+  }
+}
+
+/** A request asks for more tokens than the pool's global limit, so it could never be granted. */
+export class RequestExceedsLimitError extends ResourceManagerError {
+  readonly reason = "RequestExceedsLimit";
+  constructor(
+    readonly resource: string,
+    readonly tokens: number,
+    readonly limit: number,
+  ) {
+    super(`request for ${tokens} token(s) of "${resource}" exceeds the pool limit of ${limit}`);
+    this.name = "RequestExceedsLimitError";
+  }
+}
+
+/**
+ * A holder re-used its id with a different tenant or token count than its existing lease or
+ * queued request: allocation is idempotent per holder, so this is a caller bug.
+ */
+export class HolderConflictError extends ResourceManagerError {
+  readonly reason = "HolderConflict";
+  constructor(
+    readonly resource: string,
+    readonly holder: string,
+    readonly existing: { project: string; domain: string; tokens: number },
+    readonly requested: { project: string; domain: string; tokens: number },
+  ) {
+    super(
+      `holder "${holder}" on "${resource}" already exists for ${existing.project}/${existing.domain} ` +
+        `with ${existing.tokens} token(s); request was ${requested.project}/${requested.domain} ` +
+        `with ${requested.tokens} token(s)`,
+    );
+    this.name = "HolderConflictError";
+  }
+}
+
+/** The holder has no granted lease on the resource (never granted, released, or expired). */
+export class LeaseNotFoundError extends ResourceManagerError {
+  readonly reason = "LeaseNotFound";
+  constructor(
+    readonly resource: string,
+    readonly holder: string,
+  ) {
+    super(`holder "${holder}" has no lease on "${resource}" (released or expired; allocate again)`);
+    this.name = "LeaseNotFoundError";
+  }
+}
+
+/** This instance is not the active leader; `leaderUrl` is the current leader's address when known. */
+export class NotLeaderError extends ResourceManagerError {
+  readonly reason = "NotLeader";
+  constructor(readonly leaderUrl: string | undefined) {
+    super(
+      leaderUrl
+        ? `this resource manager is a standby; the leader is at ${leaderUrl}`
+        : "this resource manager is not the leader (no leader elected yet)",
+    );
+    this.name = "NotLeaderError";
+  }
+}
+
+/** The leader lost its lease on leadership or its database while deciding; the caller should retry. */
+export class LeadershipLostError extends ResourceManagerError {
+  readonly reason = "LeadershipLost";
+  constructor(readonly detail: string) {
+    super(`resource manager lost leadership: ${detail}`);
+    this.name = "LeadershipLostError";
+  }
+}
