@@ -1,1 +1,27 @@
-export {};
+/**
+ * @flotilla/testing: shared test support — databases per backend with real migrations
+ * (`eachDatabase`), polling assertions (`eventually`), loopback servers (`listen`, `freePort`),
+ * project bins as child processes (`spawnBin`), temporary directories, and shared timeouts.
+ */
+export {
+  TestDatabaseUnavailableError,
+  eachDatabase,
+  testDatabaseServerUrl,
+  type DatabaseTestContext,
+  type EachDatabaseOptions,
+} from "./each-database.js";
+export { EventuallyTimeoutError, eventually, type EventuallyOptions } from "./eventually.js";
+export { freePort, listen, type Listening } from "./listen.js";
+export {
+  BinNotFoundError,
+  SpawnBinExitedError,
+  SpawnBinTimeoutError,
+  repoRoot,
+  resolveBin,
+  spawnBin,
+  type ExitStatus,
+  type SpawnBinOptions,
+  type SpawnedBin,
+} from "./spawn-bin.js";
+export { tempDir, type AfterHook, type TempDir } from "./temp-dir.js";
+export { Timeouts } from "./timeouts.js";
