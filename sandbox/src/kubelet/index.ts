@@ -1,0 +1,29 @@
+/**
+ * The sandbox's simulated kubelet and scheduler: `startKubelet` plus the pieces it is made of
+ * (node specs, fit logic, pod status rendering, runtimes), exported for reuse and tests.
+ */
+export {
+  startKubelet,
+  KubeletTargetNotFoundError,
+  type Kubelet,
+  type KubeletFaults,
+  type KubeletOptions,
+} from "./kubelet.js";
+export { CapacityType, NodeLabels, SPOT_TAINT, defaultNodeSpecs, type NodeSpec } from "./node-spec.js";
+export {
+  Annotations,
+  Outcome,
+  RuntimeMode,
+  InvalidAnnotationError,
+  isUnpullableImage,
+} from "./annotations.js";
+export {
+  schedulePod,
+  podRequests,
+  tolerates,
+  matchesNodeSelector,
+  type NodeUsage,
+  type ScheduleResult,
+} from "./scheduler.js";
+export { parseQuantity, parseCpuMillis, parseDurationMs, InvalidQuantityError } from "./quantity.js";
+export { KubeApiError, kubeConfigFor } from "./api.js";
