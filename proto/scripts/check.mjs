@@ -36,7 +36,7 @@ if (wants("stale")) {
 
 if (wants("lint")) {
   const { ok, output } = lint(moduleDir);
-  if (ok) console.log("ok   lint: buf lint (STANDARD) is clean");
+  if (ok) console.log("ok   lint: buf lint (STANDARD) and buf format are clean");
   else {
     failed = true;
     console.error(`FAIL lint: buf lint reported:\n${output}`);

@@ -139,10 +139,23 @@ export function checkGeneratedFresh(moduleDir = defaultModuleDir) {
   }
 }
 
-/** Runs `buf lint` on `moduleDir`; returns `{ok, output}`. */
+/**
+ * Runs `buf lint` (STANDARD rules) and `buf format --diff` on `moduleDir`.
+ * Returns `{ok, output}`; output holds buf's findings (and the formatting diff, if any).
+ */
 export function lint(moduleDir = defaultModuleDir) {
   const result = buf(["lint"], moduleDir);
-  return { ok: result.status === 0, output: (result.stdout + result.stderr).trim() };
+  const format = buf(["format", "--diff", "--exit-code"], moduleDir);
+  const formatted = format.status === 0;
+  const output = [
+    (result.stdout + result.stderr).trim(),
+    formatted
+      ? ""
+      : `buf format: files are not formatted (run \`npx buf format -w proto\`):\n${format.stdout}${format.stderr}`,
+  ]
+    .filter((s) => s !== "")
+    .join("\n");
+  return { ok: result.status === 0 && formatted, output: output.trim() };
 }
 
 function git(args, cwd) {

@@ -143,4 +143,17 @@ describe("proto check: lint", () => {
     assert.equal(result.status, 1, result.output);
     assert.match(result.output, /STATE_FILTER_ANY/);
   });
+
+  it("fails on unformatted .proto files", () => {
+    const dir = copyModule();
+    edit(dir, rmProto, "  string holder = 3;", "  string   holder    =   3;");
+    const result = check(dir, ["lint"]);
+    assert.equal(result.status, 1, result.output);
+    assert.match(result.output, /files are not formatted/);
+  });
+
+  it("passes the untouched module", () => {
+    const result = check(copyModule(), ["lint"]);
+    assert.equal(result.status, 0, result.output);
+  });
 });

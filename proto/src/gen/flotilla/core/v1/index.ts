@@ -3,6 +3,7 @@
 export * from "./binding_pb.js";
 export * from "./compiler_pb.js";
 export * from "./condition_pb.js";
+export * from "./errors_pb.js";
 export * from "./execution_pb.js";
 export * from "./identifier_pb.js";
 export * from "./interface_pb.js";
