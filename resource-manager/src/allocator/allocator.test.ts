@@ -8,7 +8,6 @@ import {
   LeaseNotFoundError,
   PoolInUseError,
   PoolNotFoundError,
-  RequestExceedsLimitError,
 } from "./errors.js";
 import type { AllocateRequest, Lease, PoolConfig } from "./types.js";
 
@@ -23,7 +22,7 @@ function pool(limit: number, cap?: number, projects: string[] = []): PoolConfig 
     resource: "warehouse",
     limit,
     tenants: projects.map((project) => ({ project, ...(cap === undefined ? {} : { cap: { tokens: cap } }) })),
-    ...(cap === undefined ? {} : { defaultProjectCap: { tokens: cap } }),
+    ...(cap === undefined ? {} : { defaultCap: { tokens: cap } }),
   };
 }
 
@@ -47,6 +46,10 @@ function checkGrant(allocator: Allocator, lease: Lease, violations: string[]): v
     const leaf = snap.tenants.find((t) => t.project === lease.project && t.domain === lease.domain);
     assert.ok(project && leaf);
     if (project.inUse <= project.cap && leaf.inUse <= leaf.cap) return;
+    if (snap.config.allowBorrowing === false) {
+      violations.push(`${lease.project}/${lease.domain} exceeded its cap in a pool without borrowing`);
+    }
+    if (!lease.borrowed) violations.push(`grant beyond cap not flagged as borrowed`);
     for (const waiting of allocator.listQueued(lease.resource)) {
       if (waiting.project === lease.project && waiting.domain === lease.domain) continue;
       const wp = snap.tenants.find((t) => t.project === waiting.project && t.domain === "");
@@ -125,14 +128,16 @@ describe("Allocator basics", () => {
     );
     assert.equal(a.getLease("warehouse", "h3")?.expiresAt, 1100);
     assert.throws(() => a.renew("warehouse", "h1", 100), LeaseNotFoundError);
-    assert.equal(a.renew("warehouse", "h3", 200).expiresAt, 1200);
+    assert.equal(a.renew("warehouse", "h3", 200, 1000).expiresAt, 1200);
+    assert.equal(a.renew("warehouse", "h3", 300).expiresAt, 300 + 60_000, "the pool default TTL applies");
   });
 
   it("rejects invalid input with typed errors", () => {
     const a = new Allocator();
     assert.throws(() => a.allocate(request("h", "p"), 0), PoolNotFoundError);
     a.upsertPool(pool(3), 0);
-    assert.throws(() => a.allocate(request("h", "p", "prod", 4), 0), RequestExceedsLimitError);
+    const tooBig = a.allocate(request("h", "p", "prod", 4), 0);
+    assert.equal(tooBig.status === "rejected" && tooBig.reason, "ExceedsLimit");
     assert.throws(() => a.allocate(request("h", "p", "prod", 0), 0), InvalidArgumentError);
     assert.throws(() => a.allocate(request("h", "p", "prod", 1, 0), 0), InvalidArgumentError);
     assert.throws(() => a.upsertPool({ resource: "x", limit: -1 }, 0), InvalidArgumentError);
@@ -142,6 +147,80 @@ describe("Allocator basics", () => {
     );
     a.allocate(request("h", "p"), 0);
     assert.throws(() => a.deletePool("warehouse"), PoolInUseError);
+  });
+
+  it("rejects instead of queueing when the caller does not want to wait", () => {
+    const a = new Allocator();
+    a.upsertPool(pool(1), 0);
+    a.allocate(request("h1", "p1"), 0);
+    const outcome = a.allocate({ ...request("h2", "p2"), wait: false }, 0);
+    assert.equal(outcome.status === "rejected" && outcome.reason, "GlobalLimitReached");
+    assert.equal(a.getQueued("warehouse", "h2"), undefined);
+    assert.equal(a.takeChanges().get("warehouse\u0000h2"), undefined, "nothing durable for a rejection");
+  });
+
+  it("never lets a tenant exceed its cap when the pool forbids borrowing", () => {
+    const a = new Allocator();
+    a.upsertPool({ ...pool(10, 2, ["p1"]), allowBorrowing: false }, 0);
+    const big = a.allocate(request("big", "p1", "prod", 3), 0);
+    assert.equal(big.status === "rejected" && big.reason, "ExceedsTenantCap");
+    a.allocate(request("h1", "p1"), 0);
+    a.allocate(request("h2", "p1"), 0);
+    const third = a.allocate(request("h3", "p1"), 0);
+    assert.equal(third.status === "queued" && third.reason, "TenantCapReached");
+    assert.equal(a.getPool("warehouse").inUse, 2);
+  });
+
+  it("finds leases by id and keeps ids unique", () => {
+    const a = new Allocator();
+    a.upsertPool(pool(5), 0);
+    const g1 = a.allocate(request("h1", "p1"), 0);
+    const g2 = a.allocate(request("h2", "p1"), 0);
+    assert.ok(g1.status === "granted" && g2.status === "granted");
+    assert.notEqual(g1.lease.leaseId, g2.lease.leaseId);
+    assert.equal(a.findLease(g1.lease.leaseId)?.holder, "h1");
+    a.release("warehouse", "h1", 1);
+    assert.equal(a.findLease(g1.lease.leaseId), undefined);
+  });
+
+  it("charges project-wide requests (empty domain) to the project only", () => {
+    const a = new Allocator();
+    a.upsertPool({ resource: "warehouse", limit: 10, tenants: [{ project: "p1", cap: { tokens: 3 } }] }, 0);
+    a.allocate(request("other", "p2"), 0);
+    a.allocate(request("w1", "p1", "", 2), 0);
+    a.allocate(request("w2", "p1", "prod", 1), 0);
+    a.allocate(request("p2-waits", "p2", "prod", 9), 0);
+    const blocked = a.allocate(request("w3", "p1", "", 1), 0);
+    assert.equal(blocked.status === "queued" && blocked.reason, "TenantCapReached");
+    const rows = a.getPool("warehouse").tenants.filter((t) => t.project === "p1");
+    assert.deepEqual(
+      rows.map((t) => [t.scope, t.domain, t.inUse, t.queuedRequests]),
+      [
+        ["project", "", 3, 1],
+        ["domain", "prod", 1, 0],
+      ],
+    );
+  });
+
+  it("reports pool-wide queue positions in the order the scheduler will serve them", () => {
+    const a = new Allocator();
+    a.upsertPool(pool(2), 0);
+    a.allocate(request("a0", "pa"), 0);
+    a.allocate(request("a1", "pa"), 0);
+    const positions = ["a2", "a3", "b0", "b1"].map((h) => {
+      const o = a.allocate(request(h, h.startsWith("a") ? "pa" : "pb"), 0);
+      return o.status === "queued" ? o.position : -1;
+    });
+    // pb holds nothing, so both of its requests go before pa's third and fourth... interleaved
+    // by share: b0 (pb 0), b1 (pb 1 < pa 2), then a2, a3.
+    const now = ["a2", "a3", "b0", "b1"].map((h) => {
+      const o = a.allocate(request(h, h.startsWith("a") ? "pa" : "pb"), 0);
+      return o.status === "queued" ? o.position : -1;
+    });
+    assert.deepEqual(positions, [1, 2, 1, 2]);
+    assert.deepEqual(now, [3, 4, 1, 2]);
+    a.release("warehouse", "a0", 1);
+    assert.ok(a.getLease("warehouse", "b0"));
   });
 
   it("computes proportional caps by rounding down", () => {
@@ -350,119 +429,128 @@ describe("Allocator properties", () => {
 
   it("never exceeds the limit or caps while others can be served, and stays consistent", () => {
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 120 }), fc.integer({ min: 3, max: 10 }), (ops, limit) => {
-        const violations: string[] = [];
-        const a = observedAllocator(violations);
-        a.upsertPool(
-          {
-            resource: "warehouse",
-            limit,
-            defaultProjectCap: { tokens: Math.max(1, Math.floor(limit / 2)) },
-            tenants: [{ project: "p0", domain: "dev", cap: { tokens: 1 } }],
-          },
-          0,
-        );
-        let now = 0;
-        for (const op of ops) {
-          switch (op.kind) {
-            case "allocate": {
-              const t = holderTenant(op.holder, op);
-              const before = a.getLease("warehouse", `h${op.holder}`);
-              const inUseBefore = a.getPool("warehouse").inUse;
-              const outcome = a.allocate(
-                {
-                  resource: "warehouse",
-                  project: t.project,
-                  domain: t.domain,
-                  holder: `h${op.holder}`,
-                  tokens: Math.min(t.tokens, a.getPool("warehouse").limit),
-                  ttlMs: op.ttl,
-                },
-                now,
-              );
-              if (before) {
-                // Idempotent: same grant, no extra tokens, expiry extended.
-                assert.equal(outcome.status, "granted");
-                assert.equal(a.getPool("warehouse").inUse, inUseBefore);
-                assert.equal(outcome.status === "granted" && outcome.lease.expiresAt, now + op.ttl);
-              }
-              if (outcome.status === "queued") assert.ok(outcome.position >= 1);
-              break;
-            }
-            case "release":
-              a.release("warehouse", `h${op.holder}`, now);
-              assert.equal(a.getLease("warehouse", `h${op.holder}`), undefined);
-              assert.equal(a.getQueued("warehouse", `h${op.holder}`), undefined);
-              break;
-            case "renew":
-              if (a.getLease("warehouse", `h${op.holder}`)) a.renew("warehouse", `h${op.holder}`, now);
-              break;
-            case "advance":
-              now += op.ms;
-              break;
-            case "expire": {
-              const { leases } = a.expire(now);
-              for (const l of leases) assert.ok(l.expiresAt <= now);
-              for (const l of a.listLeases()) assert.ok(l.expiresAt > now, "no lease left past expiry");
-              break;
-            }
-            case "reconfigure":
-              a.upsertPool(
-                {
-                  resource: "warehouse",
-                  limit: op.limit,
-                  defaultProjectCap: { tokens: op.cap },
-                  tenants: [{ project: "p0", domain: "dev", cap: { tokens: 1 } }],
-                },
-                now,
-              );
-              break;
-          }
-          // Counters match the leases.
-          const snap = a.getPool("warehouse");
-          const leases = a.listLeases("warehouse");
-          assert.equal(
-            snap.inUse,
-            leases.reduce((n, l) => n + l.tokens, 0),
+      fc.property(
+        fc.array(opArb, { maxLength: 120 }),
+        fc.integer({ min: 3, max: 10 }),
+        fc.boolean(),
+        (ops, limit, allowBorrowing) => {
+          const violations: string[] = [];
+          const a = observedAllocator(violations);
+          a.upsertPool(
+            {
+              resource: "warehouse",
+              limit,
+              defaultCap: { tokens: Math.max(1, Math.floor(limit / 2)) },
+              tenants: [{ project: "p0", domain: "dev", cap: { tokens: 1 } }],
+              allowBorrowing,
+            },
+            0,
           );
-          for (const t of snap.tenants) {
-            const sum = leases
-              .filter((l) => l.project === t.project && (t.domain === "" || l.domain === t.domain))
-              .reduce((n, l) => n + l.tokens, 0);
-            assert.equal(t.inUse, sum);
+          let now = 0;
+          for (const op of ops) {
+            switch (op.kind) {
+              case "allocate": {
+                const t = holderTenant(op.holder, op);
+                const before = a.getLease("warehouse", `h${op.holder}`);
+                const inUseBefore = a.getPool("warehouse").inUse;
+                const outcome = a.allocate(
+                  {
+                    resource: "warehouse",
+                    project: t.project,
+                    domain: t.domain,
+                    holder: `h${op.holder}`,
+                    tokens: Math.min(t.tokens, a.getPool("warehouse").limit),
+                    ttlMs: op.ttl,
+                  },
+                  now,
+                );
+                if (before) {
+                  // Idempotent: same grant, no extra tokens, expiry extended.
+                  assert.equal(outcome.status, "granted");
+                  assert.equal(a.getPool("warehouse").inUse, inUseBefore);
+                  assert.equal(outcome.status === "granted" && outcome.lease.expiresAt, now + op.ttl);
+                }
+                if (outcome.status === "queued") assert.ok(outcome.position >= 1);
+                break;
+              }
+              case "release":
+                a.release("warehouse", `h${op.holder}`, now);
+                assert.equal(a.getLease("warehouse", `h${op.holder}`), undefined);
+                assert.equal(a.getQueued("warehouse", `h${op.holder}`), undefined);
+                break;
+              case "renew":
+                if (a.getLease("warehouse", `h${op.holder}`)) a.renew("warehouse", `h${op.holder}`, now);
+                break;
+              case "advance":
+                now += op.ms;
+                break;
+              case "expire": {
+                const { leases } = a.expire(now);
+                for (const l of leases) assert.ok(l.expiresAt <= now);
+                for (const l of a.listLeases()) assert.ok(l.expiresAt > now, "no lease left past expiry");
+                break;
+              }
+              case "reconfigure":
+                a.upsertPool(
+                  {
+                    resource: "warehouse",
+                    limit: op.limit,
+                    defaultCap: { tokens: op.cap },
+                    tenants: [{ project: "p0", domain: "dev", cap: { tokens: 1 } }],
+                    allowBorrowing,
+                  },
+                  now,
+                );
+                break;
+            }
+            // Counters match the leases.
+            const snap = a.getPool("warehouse");
+            const leases = a.listLeases("warehouse");
+            assert.equal(
+              snap.inUse,
+              leases.reduce((n, l) => n + l.tokens, 0),
+            );
+            for (const t of snap.tenants) {
+              const sum = leases
+                .filter((l) => l.project === t.project && (t.domain === "" || l.domain === t.domain))
+                .reduce((n, l) => n + l.tokens, 0);
+              assert.equal(t.inUse, sum);
+            }
+            // Quiescence: a head that fits the free capacity may wait only behind a reservation,
+            // i.e. another head of the same eligibility class (within caps, else borrowing) that
+            // does not fit.
+            const free = snap.limit - snap.inUse;
+            const heads = new Map<string, { tokens: number; within: boolean; holder: string }>();
+            for (const q of a.listQueued("warehouse")) {
+              const key = `${q.project}/${q.domain}`;
+              if (heads.has(key)) continue;
+              const p = snap.tenants.find((x) => x.project === q.project && x.domain === "");
+              const leaf = snap.tenants.find((x) => x.project === q.project && x.domain === q.domain);
+              assert.ok(p && leaf);
+              heads.set(key, {
+                tokens: q.tokens,
+                holder: q.holder,
+                within: leaf.inUse + q.tokens <= leaf.cap && p.inUse + q.tokens <= p.cap,
+              });
+            }
+            const anyWithin = [...heads.values()].some((h) => h.within);
+            const eligible = [...heads.values()].filter(
+              (h) => h.within === anyWithin && (h.within || allowBorrowing),
+            );
+            const fitting = eligible.filter((h) => h.tokens <= free);
+            if (fitting.length > 0 && fitting.length === eligible.length) {
+              assert.fail(`heads ${fitting.map((h) => h.holder).join(",")} fit (free ${free}) but wait`);
+            }
           }
-          // Quiescence: a head that fits the free capacity may wait only behind a reservation,
-          // i.e. another head of the same eligibility class (within caps, else borrowing) that
-          // does not fit.
-          const free = snap.limit - snap.inUse;
-          const heads = new Map<string, { tokens: number; within: boolean; holder: string }>();
-          for (const q of a.listQueued("warehouse")) {
-            const key = `${q.project}/${q.domain}`;
-            if (heads.has(key)) continue;
-            const p = snap.tenants.find((x) => x.project === q.project && x.domain === "");
-            const leaf = snap.tenants.find((x) => x.project === q.project && x.domain === q.domain);
-            assert.ok(p && leaf);
-            heads.set(key, {
-              tokens: q.tokens,
-              holder: q.holder,
-              within: leaf.inUse + q.tokens <= leaf.cap && p.inUse + q.tokens <= p.cap,
-            });
-          }
-          const anyWithin = [...heads.values()].some((h) => h.within);
-          const eligible = [...heads.values()].filter((h) => h.within === anyWithin);
-          const fitting = eligible.filter((h) => h.tokens <= free);
-          if (fitting.length > 0 && fitting.length === eligible.length) {
-            assert.fail(`heads ${fitting.map((h) => h.holder).join(",")} fit (free ${free}) but wait`);
-          }
-        }
-        assert.deepEqual(violations, []);
-        // Durable changes describe exactly the live state.
-        const replay = new Allocator();
-        replay.upsertPool(a.getPool("warehouse").config, now);
-        const changes = a.takeChanges();
-        const records = [...changes.values()].filter((r) => r !== null);
-        assert.equal(records.filter((r) => r.state === "granted").length, a.listLeases().length);
-      }),
+          assert.deepEqual(violations, []);
+          // Durable changes describe exactly the live state.
+          const replay = new Allocator();
+          replay.upsertPool(a.getPool("warehouse").config, now);
+          const changes = a.takeChanges();
+          const records = [...changes.values()].filter((r) => r !== null);
+          assert.equal(records.filter((r) => r.state === "granted").length, a.listLeases().length);
+        },
+      ),
       { numRuns: 300 },
     );
   });

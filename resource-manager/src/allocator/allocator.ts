@@ -6,8 +6,11 @@ import {
   PoolNotFoundError,
   RequestExceedsLimitError,
 } from "./errors.js";
+import { randomUUID } from "node:crypto";
 import {
   EndReason,
+  RejectReason,
+  WaitReason,
   type AllocateOutcome,
   type AllocateRequest,
   type AllocatorObserver,
@@ -42,6 +45,8 @@ interface LeafState {
 interface PoolState {
   config: PoolConfig;
   limit: number;
+  allowBorrowing: boolean;
+  defaultTtlMs: number;
   inUse: number;
   readonly projects: Map<string, ProjectState>;
   readonly leases: Map<string, Lease>;
@@ -53,9 +58,14 @@ interface PoolState {
 /** Options of {@link Allocator}. */
 export interface AllocatorOptions {
   readonly observer?: AllocatorObserver;
+  /** Generates lease ids; random UUIDs by default. */
+  readonly newLeaseId?: () => string;
 }
 
-const MAX_TTL_MS = 24 * 60 * 60 * 1000;
+/** Longest lease TTL / poll deadline accepted, in milliseconds (24 h). */
+export const MAX_TTL_MS = 24 * 60 * 60 * 1000;
+/** Default lease TTL of a pool that names none, in milliseconds. */
+export const DEFAULT_TTL_MS = 60_000;
 
 /**
  * The authoritative, in-memory token allocator: pure TypeScript, synchronous, no I/O, time passed
@@ -80,11 +90,14 @@ const MAX_TTL_MS = 24 * 60 * 60 * 1000;
 export class Allocator {
   private readonly pools = new Map<string, PoolState>();
   private readonly observer: AllocatorObserver;
+  private readonly newLeaseId: () => string;
+  private readonly leaseIds = new Map<string, { resource: string; holder: string }>();
   private changes = new Map<string, HolderRecord | null>();
   private nextSeq = 1;
 
   constructor(options: AllocatorOptions = {}) {
     this.observer = options.observer ?? {};
+    this.newLeaseId = options.newLeaseId ?? randomUUID;
   }
 
   /**
@@ -100,6 +113,8 @@ export class Allocator {
       pool = {
         config,
         limit: config.limit,
+        allowBorrowing: true,
+        defaultTtlMs: DEFAULT_TTL_MS,
         inUse: 0,
         projects: new Map(),
         leases: new Map(),
@@ -110,12 +125,16 @@ export class Allocator {
     }
     pool.config = config;
     pool.limit = config.limit;
+    pool.allowBorrowing = config.allowBorrowing ?? true;
+    pool.defaultTtlMs = config.defaultTtlMs ?? DEFAULT_TTL_MS;
     for (const project of pool.projects.values()) {
       this.resolveProject(pool, project);
       for (const leaf of project.domains.values()) this.resolveLeaf(pool, leaf);
     }
     for (const request of [...pool.waiting.values()]) {
-      if (request.tokens > pool.limit) this.removeQueued(pool, request, EndReason.Rejected);
+      if (this.impossible(pool, request, this.leafOf(pool, request.project, request.domain))) {
+        this.removeQueued(pool, request, EndReason.Rejected);
+      }
     }
     this.dispatch(pool, now);
   }
@@ -137,20 +156,28 @@ export class Allocator {
     return this.pools.has(resource);
   }
 
+  /** Returns the (resource, holder) of a live lease id, if any. */
+  findLease(leaseId: string): Lease | undefined {
+    const ref = this.leaseIds.get(leaseId);
+    return ref ? this.pools.get(ref.resource)?.leases.get(ref.holder) : undefined;
+  }
+
   /**
    * Requests `tokens` for a holder. Idempotent per (resource, holder): a holder that already has
    * a lease gets it back, renewed with the new TTL; a queued holder gets its current position and
-   * its poll deadline is pushed to now + ttl. A new request is queued, then dispatched.
-   * Throws {@link PoolNotFoundError}, {@link InvalidArgumentError},
-   * {@link RequestExceedsLimitError} or {@link HolderConflictError}.
+   * its poll deadline is pushed to now + ttl. A new request is queued, then dispatched; when it
+   * cannot be granted now and `wait` is false it is rejected instead. A request that can never be
+   * granted (more than the limit, or more than the tenant's cap without borrowing) is rejected.
+   * Throws {@link PoolNotFoundError}, {@link InvalidArgumentError} or {@link HolderConflictError}.
    */
   allocate(request: AllocateRequest, now: number): AllocateOutcome {
     validateRequest(request);
     const pool = this.requirePool(request.resource);
+    const ttlMs = request.ttlMs ?? pool.defaultTtlMs;
     const lease = pool.leases.get(request.holder);
     if (lease) {
       assertSameHolder(lease, request);
-      const renewed: Lease = { ...lease, ttlMs: request.ttlMs, expiresAt: now + request.ttlMs };
+      const renewed: Lease = { ...lease, ttlMs, expiresAt: now + ttlMs };
       pool.leases.set(lease.holder, renewed);
       this.recordLease(renewed);
       return { status: "granted", lease: renewed };
@@ -158,36 +185,46 @@ export class Allocator {
     const queued = pool.waiting.get(request.holder);
     if (queued) {
       assertSameHolder(queued, request);
-      const polled: QueuedRequest = { ...queued, ttlMs: request.ttlMs, pollDeadline: now + request.ttlMs };
+      const polled: QueuedRequest = { ...queued, ttlMs, pollDeadline: now + ttlMs };
       pool.waiting.set(polled.holder, polled);
       this.leafOf(pool, polled.project, polled.domain).queue.set(polled.holder, polled);
       return this.queuedOutcome(pool, polled);
     }
-    if (request.tokens > pool.limit) {
-      throw new RequestExceedsLimitError(request.resource, request.tokens, pool.limit);
-    }
+    const leaf = this.leafOf(pool, request.project, request.domain);
     const entry: QueuedRequest = {
       resource: request.resource,
       project: request.project,
       domain: request.domain,
       holder: request.holder,
       tokens: request.tokens,
-      ttlMs: request.ttlMs,
+      ttlMs,
       seq: this.nextSeq++,
       enqueuedAt: now,
-      pollDeadline: now + request.ttlMs,
+      pollDeadline: now + ttlMs,
     };
+    const impossible = this.impossible(pool, entry, leaf);
+    if (impossible) return impossible;
     this.addQueued(pool, entry);
     this.dispatch(pool, now);
     const granted = pool.leases.get(request.holder);
     if (granted) return { status: "granted", lease: granted };
+    const outcome = this.queuedOutcome(pool, entry);
+    if (request.wait === false) {
+      this.removeQueuedEntry(pool, leaf, entry);
+      const reason = outcome.status === "queued" ? outcome.reason : WaitReason.GlobalLimitReached;
+      return {
+        status: "rejected",
+        reason,
+        message: `${request.tokens} token(s) of "${request.resource}" not available now (${reason})`,
+      };
+    }
     this.observer.onQueued?.(entry);
     this.recordQueued(entry);
-    return this.queuedOutcome(pool, entry);
+    return outcome;
   }
 
   /**
-   * Extends a granted lease to now + ttl (the lease's previous TTL when `ttlMs` is omitted).
+   * Extends a granted lease to now + ttl (the pool's default TTL when `ttlMs` is omitted).
    * Returns the renewed lease. Throws {@link LeaseNotFoundError} when the holder has no lease.
    */
   renew(resource: string, holder: string, now: number, ttlMs?: number): Lease {
@@ -195,7 +232,7 @@ export class Allocator {
     const lease = pool.leases.get(holder);
     if (!lease) throw new LeaseNotFoundError(resource, holder);
     if (ttlMs !== undefined) validateTtl(ttlMs);
-    const ttl = ttlMs ?? lease.ttlMs;
+    const ttl = ttlMs ?? pool.defaultTtlMs;
     const renewed: Lease = { ...lease, ttlMs: ttl, expiresAt: now + ttl };
     pool.leases.set(holder, renewed);
     this.recordLease(renewed);
@@ -273,14 +310,17 @@ export class Allocator {
       if (pool.leases.has(record.holder) || pool.waiting.has(record.holder)) continue;
       if (record.state === "granted") {
         const lease: Lease = {
+          leaseId: record.leaseId,
           resource: record.resource,
           project: record.project,
           domain: record.domain,
           holder: record.holder,
           tokens: record.tokens,
           ttlMs: record.ttlMs,
+          requestedAt: record.requestedAt,
           grantedAt: record.since,
           expiresAt: record.expiresAt,
+          borrowed: record.borrowed,
         };
         this.addLease(pool, lease);
       } else {
@@ -292,7 +332,7 @@ export class Allocator {
           tokens: record.tokens,
           ttlMs: record.ttlMs,
           seq: record.seq,
-          enqueuedAt: record.since,
+          enqueuedAt: record.requestedAt,
           pollDeadline: now + record.ttlMs,
         });
       }
@@ -358,45 +398,91 @@ export class Allocator {
    */
   private dispatch(pool: PoolState, now: number): void {
     while (pool.waitingLeaves.size > 0) {
-      let best: LeafState | undefined;
-      let bestHead: QueuedRequest | undefined;
-      let bestWithin = false;
-      for (const leaf of pool.waitingLeaves) {
-        const head = firstOf(leaf.queue);
-        const within = withinCaps(leaf, head.tokens);
-        if (
-          best === undefined ||
-          bestHead === undefined ||
-          (within && !bestWithin) ||
-          (within === bestWithin && precedes(leaf, head, best, bestHead))
-        ) {
-          best = leaf;
-          bestHead = head;
-          bestWithin = within;
-        }
-      }
-      if (!best || !bestHead) return;
-      if (pool.inUse + bestHead.tokens > pool.limit) return;
-      this.removeQueuedEntry(pool, best, bestHead);
+      const pick = this.pickNext(
+        pool,
+        (leaf) => leaf.inUse,
+        (project) => project.inUse,
+        (leaf) => firstOf(leaf.queue),
+      );
+      if (!pick) return;
+      const { leaf, head, within } = pick;
+      if (pool.inUse + head.tokens > pool.limit) return;
+      this.removeQueuedEntry(pool, leaf, head);
       const lease: Lease = {
-        resource: bestHead.resource,
-        project: bestHead.project,
-        domain: bestHead.domain,
-        holder: bestHead.holder,
-        tokens: bestHead.tokens,
-        ttlMs: bestHead.ttlMs,
+        leaseId: this.newLeaseId(),
+        resource: head.resource,
+        project: head.project,
+        domain: head.domain,
+        holder: head.holder,
+        tokens: head.tokens,
+        ttlMs: head.ttlMs,
+        requestedAt: head.enqueuedAt,
         grantedAt: now,
-        expiresAt: now + bestHead.ttlMs,
+        expiresAt: now + head.ttlMs,
+        borrowed: !within,
       };
       this.addLease(pool, lease);
-      this.recordLease(lease, bestHead.seq);
-      this.observer.onGrant?.(lease, Math.max(0, now - bestHead.enqueuedAt));
+      this.recordLease(lease, head.seq);
+      this.observer.onGrant?.(lease, Math.max(0, now - head.enqueuedAt));
     }
+  }
+
+  /**
+   * The scheduling rule, shared by dispatch and the queue-position estimate: among the heads of
+   * the waiting leaves, prefer heads within caps (borrowing heads only when none is, and only if
+   * the pool allows borrowing), then the project with the lowest in-use/weight, then the leaf
+   * with the lowest in-use/weight, then the oldest. In-use figures come from the accessors so the
+   * estimate can run on virtual counters.
+   */
+  private pickNext(
+    pool: PoolState,
+    leafInUse: (leaf: LeafState) => number,
+    projectInUse: (project: ProjectState) => number,
+    headOf: (leaf: LeafState) => QueuedRequest | undefined,
+  ): { leaf: LeafState; head: QueuedRequest; within: boolean } | undefined {
+    let best: { leaf: LeafState; head: QueuedRequest; within: boolean } | undefined;
+    for (const leaf of pool.waitingLeaves) {
+      const head = headOf(leaf);
+      if (!head) continue;
+      const within =
+        leafInUse(leaf) + head.tokens <= leaf.cap &&
+        projectInUse(leaf.project) + head.tokens <= leaf.project.cap;
+      if (!within && !pool.allowBorrowing) continue;
+      if (
+        best === undefined ||
+        (within && !best.within) ||
+        (within === best.within && precedes(leaf, head, best.leaf, best.head, leafInUse, projectInUse))
+      ) {
+        best = { leaf, head, within };
+      }
+    }
+    return best;
+  }
+
+  /** Returns a rejection when the request could never be granted in this pool, else undefined. */
+  private impossible(pool: PoolState, request: QueuedRequest, leaf: LeafState): AllocateOutcome | undefined {
+    if (request.tokens > pool.limit) {
+      return {
+        status: "rejected",
+        reason: RejectReason.ExceedsLimit,
+        message: new RequestExceedsLimitError(request.resource, request.tokens, pool.limit).message,
+      };
+    }
+    const cap = Math.min(leaf.cap, leaf.project.cap);
+    if (!pool.allowBorrowing && request.tokens > cap) {
+      return {
+        status: "rejected",
+        reason: RejectReason.ExceedsTenantCap,
+        message: `request for ${request.tokens} token(s) of "${request.resource}" exceeds the cap of ${cap} of ${request.project}/${request.domain} and the pool does not allow borrowing`,
+      };
+    }
+    return undefined;
   }
 
   private addLease(pool: PoolState, lease: Lease): void {
     const leaf = this.leafOf(pool, lease.project, lease.domain);
     pool.leases.set(lease.holder, lease);
+    this.leaseIds.set(lease.leaseId, { resource: lease.resource, holder: lease.holder });
     pool.inUse += lease.tokens;
     leaf.inUse += lease.tokens;
     leaf.project.inUse += lease.tokens;
@@ -405,6 +491,7 @@ export class Allocator {
   private removeLease(pool: PoolState, lease: Lease, reason: EndReason): void {
     const leaf = this.leafOf(pool, lease.project, lease.domain);
     pool.leases.delete(lease.holder);
+    this.leaseIds.delete(lease.leaseId);
     pool.inUse -= lease.tokens;
     leaf.inUse -= lease.tokens;
     leaf.project.inUse -= lease.tokens;
@@ -435,6 +522,7 @@ export class Allocator {
     const key = keyOf(lease.resource, lease.holder);
     const previous = this.changes.get(key);
     this.changes.set(key, {
+      leaseId: lease.leaseId,
       resource: lease.resource,
       holder: lease.holder,
       project: lease.project,
@@ -443,13 +531,16 @@ export class Allocator {
       state: "granted",
       ttlMs: lease.ttlMs,
       seq: seq ?? previous?.seq ?? 0,
+      requestedAt: lease.requestedAt,
       since: lease.grantedAt,
       expiresAt: lease.expiresAt,
+      borrowed: lease.borrowed,
     });
   }
 
   private recordQueued(request: QueuedRequest): void {
     this.changes.set(keyOf(request.resource, request.holder), {
+      leaseId: "",
       resource: request.resource,
       holder: request.holder,
       project: request.project,
@@ -458,19 +549,61 @@ export class Allocator {
       state: "queued",
       ttlMs: request.ttlMs,
       seq: request.seq,
+      requestedAt: request.enqueuedAt,
       since: request.enqueuedAt,
       expiresAt: request.pollDeadline,
+      borrowed: false,
     });
   }
 
   private queuedOutcome(pool: PoolState, request: QueuedRequest): AllocateOutcome {
     const leaf = this.leafOf(pool, request.project, request.domain);
+    let reason: WaitReason;
+    if (!withinCaps(leaf, request.tokens)) reason = WaitReason.TenantCapReached;
+    else if (pool.inUse + request.tokens > pool.limit) reason = WaitReason.GlobalLimitReached;
+    else reason = WaitReason.CapacityReserved;
+    return { status: "queued", request, position: this.positionOf(pool, request), reason };
+  }
+
+  /**
+   * Estimates a waiting request's 1-based position: replays the scheduling rule on virtual
+   * counters (each pick charges its tokens) until the request is picked, ignoring capacity, as
+   * if capacity freed one request at a time and nobody else arrived. O(position x tenants).
+   */
+  private positionOf(pool: PoolState, request: QueuedRequest): number {
+    const leafUse = new Map<LeafState, number>();
+    const projectUse = new Map<ProjectState, number>();
+    const cursors = new Map<LeafState, Iterator<QueuedRequest>>();
+    const heads = new Map<LeafState, QueuedRequest | undefined>();
+    const headOf = (leaf: LeafState): QueuedRequest | undefined => {
+      if (!heads.has(leaf)) {
+        let cursor = cursors.get(leaf);
+        if (!cursor) {
+          cursor = leaf.queue.values();
+          cursors.set(leaf, cursor);
+        }
+        const next = cursor.next();
+        heads.set(leaf, next.done ? undefined : next.value);
+      }
+      return heads.get(leaf);
+    };
     let position = 0;
-    for (const holder of leaf.queue.keys()) {
+    for (;;) {
+      const pick = this.pickNext(
+        pool,
+        (leaf) => leafUse.get(leaf) ?? leaf.inUse,
+        (project) => projectUse.get(project) ?? project.inUse,
+        headOf,
+      );
       position++;
-      if (holder === request.holder) break;
+      if (!pick || pick.head.holder === request.holder) return position;
+      leafUse.set(pick.leaf, (leafUse.get(pick.leaf) ?? pick.leaf.inUse) + pick.head.tokens);
+      projectUse.set(
+        pick.leaf.project,
+        (projectUse.get(pick.leaf.project) ?? pick.leaf.project.inUse) + pick.head.tokens,
+      );
+      heads.delete(pick.leaf);
     }
-    return { status: "queued", request, position, poolQueueLength: pool.waiting.size };
   }
 
   private requirePool(resource: string): PoolState {
@@ -497,14 +630,16 @@ export class Allocator {
 
   private resolveProject(pool: PoolState, project: ProjectState): void {
     const entry = findTenant(pool.config, project.name, "");
-    project.cap = effectiveCap(entry?.cap ?? pool.config.defaultProjectCap, pool.limit);
-    project.weight = entry?.weight ?? 1;
+    project.cap = effectiveCap(entry?.cap ?? pool.config.defaultCap, pool.limit);
+    project.weight = entry?.weight ?? pool.config.defaultWeight ?? 1;
   }
 
   private resolveLeaf(pool: PoolState, leaf: LeafState): void {
-    const entry = findTenant(pool.config, leaf.project.name, leaf.domain);
-    leaf.cap = effectiveCap(entry?.cap ?? pool.config.defaultDomainCap, pool.limit);
-    leaf.weight = entry?.weight ?? 1;
+    // A request for the project as a whole (domain "") is charged to the project only.
+    const entry = leaf.domain === "" ? undefined : findTenant(pool.config, leaf.project.name, leaf.domain);
+    leaf.cap =
+      leaf.domain === "" ? pool.limit : effectiveCap(entry?.cap ?? pool.config.defaultCap, pool.limit);
+    leaf.weight = leaf.domain === "" ? 1 : (entry?.weight ?? pool.config.defaultWeight ?? 1);
   }
 }
 
@@ -528,14 +663,21 @@ function withinCaps(leaf: LeafState, tokens: number): boolean {
 }
 
 /** True when (leaf a, head ha) should be served before (leaf b, head hb). */
-function precedes(a: LeafState, ha: QueuedRequest, b: LeafState, hb: QueuedRequest): boolean {
+function precedes(
+  a: LeafState,
+  ha: QueuedRequest,
+  b: LeafState,
+  hb: QueuedRequest,
+  leafInUse: (leaf: LeafState) => number,
+  projectInUse: (project: ProjectState) => number,
+): boolean {
   if (a.project !== b.project) {
-    const sa = a.project.inUse / a.project.weight;
-    const sb = b.project.inUse / b.project.weight;
+    const sa = projectInUse(a.project) / a.project.weight;
+    const sb = projectInUse(b.project) / b.project.weight;
     if (sa !== sb) return sa < sb;
   }
-  const la = a.inUse / a.weight;
-  const lb = b.inUse / b.weight;
+  const la = leafInUse(a) / a.weight;
+  const lb = leafInUse(b) / b.weight;
   if (la !== lb) return la < lb;
   return ha.seq < hb.seq;
 }
@@ -564,27 +706,50 @@ function assertSameHolder(
 
 function snapshotOf(pool: PoolState): PoolSnapshot {
   const tenants: TenantUsage[] = [];
+  let borrowed = 0;
   const projects = [...pool.projects.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const project of projects) {
     const leaves = [...project.domains.values()].sort((a, b) => (a.domain < b.domain ? -1 : 1));
-    tenants.push({
-      project: project.name,
-      domain: "",
-      inUse: project.inUse,
-      cap: project.cap,
-      weight: project.weight,
-      queued: leaves.reduce((n, l) => n + l.queue.size, 0),
-    });
+    let queuedRequests = 0;
+    let queuedTokens = 0;
+    let leafExcess = 0;
+    const rows: TenantUsage[] = [];
     for (const leaf of leaves) {
-      tenants.push({
+      let tokens = 0;
+      for (const q of leaf.queue.values()) tokens += q.tokens;
+      queuedRequests += leaf.queue.size;
+      queuedTokens += tokens;
+      const excess = Math.max(0, leaf.inUse - leaf.cap);
+      leafExcess += excess;
+      if (leaf.domain === "") continue;
+      rows.push({
+        scope: "domain",
         project: project.name,
         domain: leaf.domain,
         inUse: leaf.inUse,
         cap: leaf.cap,
         weight: leaf.weight,
-        queued: leaf.queue.size,
+        borrowed: excess,
+        queuedRequests: leaf.queue.size,
+        queuedTokens: tokens,
       });
     }
+    const projectExcess = Math.max(0, project.inUse - project.cap);
+    borrowed += Math.max(projectExcess, leafExcess);
+    tenants.push(
+      {
+        scope: "project",
+        project: project.name,
+        domain: "",
+        inUse: project.inUse,
+        cap: project.cap,
+        weight: project.weight,
+        borrowed: projectExcess,
+        queuedRequests,
+        queuedTokens,
+      },
+      ...rows,
+    );
   }
   return {
     config: pool.config,
@@ -592,24 +757,25 @@ function snapshotOf(pool: PoolState): PoolSnapshot {
     inUse: pool.inUse,
     leases: pool.leases.size,
     queued: pool.waiting.size,
+    borrowed,
     tenants,
   };
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function validateName(field: string, value: string): void {
-  if (!NAME.test(value)) {
+  if (!DNS_LABEL.test(value)) {
     throw new InvalidArgumentError(
       field,
-      `"${value}" must be 1-128 characters of letters, digits, ".", "_", ":" or "-", starting alphanumeric`,
+      `"${value}" must be a DNS-1123 label: 1-63 lowercase letters, digits or "-", starting and ending alphanumeric`,
     );
   }
 }
 
 function validateTtl(ttlMs: number): void {
-  if (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > MAX_TTL_MS) {
-    throw new InvalidArgumentError("ttl", `must be a whole number of milliseconds in (0, ${MAX_TTL_MS}]`);
+  if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_TTL_MS) {
+    throw new InvalidArgumentError("ttl", `must be a whole number of milliseconds in [1, ${MAX_TTL_MS}]`);
   }
 }
 
@@ -630,8 +796,23 @@ export function validatePoolConfig(config: PoolConfig): void {
   if (!Number.isInteger(config.limit) || config.limit < 0) {
     throw new InvalidArgumentError(`${config.resource}.limit`, "must be a whole number >= 0");
   }
-  validateCap(`${config.resource}.defaultProjectCap`, config.defaultProjectCap);
-  validateCap(`${config.resource}.defaultDomainCap`, config.defaultDomainCap);
+  validateCap(`${config.resource}.defaultCap`, config.defaultCap);
+  if (
+    config.defaultWeight !== undefined &&
+    !(config.defaultWeight > 0 && Number.isFinite(config.defaultWeight))
+  ) {
+    throw new InvalidArgumentError(`${config.resource}.defaultWeight`, "must be a finite number > 0");
+  }
+  if (config.defaultTtlMs !== undefined) {
+    try {
+      validateTtl(config.defaultTtlMs);
+    } catch {
+      throw new InvalidArgumentError(
+        `${config.resource}.defaultTtl`,
+        `must be a whole number of milliseconds in [1, ${MAX_TTL_MS}]`,
+      );
+    }
+  }
   const seen = new Set<string>();
   for (const tenant of config.tenants ?? []) {
     const id = tenant.domain ? `${tenant.project}/${tenant.domain}` : tenant.project;
@@ -650,12 +831,12 @@ export function validatePoolConfig(config: PoolConfig): void {
 function validateRequest(request: AllocateRequest): void {
   validateName("resource", request.resource);
   validateName("project", request.project);
-  validateName("domain", request.domain);
+  if (request.domain !== "") validateName("domain", request.domain);
   if (request.holder.length === 0 || request.holder.length > 512) {
     throw new InvalidArgumentError("holder", "must be 1-512 characters");
   }
   if (!Number.isInteger(request.tokens) || request.tokens < 1) {
     throw new InvalidArgumentError("tokens", "must be a whole number >= 1");
   }
-  validateTtl(request.ttlMs);
+  if (request.ttlMs !== undefined) validateTtl(request.ttlMs);
 }

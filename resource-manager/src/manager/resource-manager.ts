@@ -1,0 +1,299 @@
+import { Allocator } from "../allocator/allocator.js";
+import {
+  LeadershipLostError,
+  NotLeaderError,
+  PoolInUseError,
+  PoolNotFoundError,
+} from "../allocator/errors.js";
+import type {
+  AllocateOutcome,
+  AllocateRequest,
+  Lease,
+  PoolConfig,
+  PoolSnapshot,
+  QueuedRequest,
+} from "../allocator/types.js";
+import type { ResourceManagerMetrics } from "../metrics.js";
+import type { StateRepository } from "../repository/state-repository.js";
+import { GroupCommitter } from "./group-commit.js";
+
+/** A structured log sink: level, message, fields. */
+export type Logger = (
+  level: "debug" | "info" | "warn" | "error",
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/** Options of {@link ResourceManager}. */
+export interface ResourceManagerOptions {
+  readonly repository: StateRepository;
+  /** Pools from the config file; applied (and persisted with source "config") on every activation. */
+  readonly configPools?: readonly PoolConfig[];
+  /** This instance's id, recorded in the fencing row. */
+  readonly instance: string;
+  /** The URL clients should use to reach this instance, recorded for standbys' leader hints. */
+  readonly advertiseUrl: string;
+  readonly metrics?: ResourceManagerMetrics;
+  readonly log?: Logger;
+  /** Wall clock in epoch milliseconds; Date.now by default. */
+  readonly clock?: () => number;
+  /** How often expired leases and unpolled queued requests are reclaimed (default 200 ms). */
+  readonly sweepIntervalMs?: number;
+  /**
+   * Called when the active term ends on its own (a durable write failed, e.g. fenced by a new
+   * leader or the database went away). The host decides whether to re-elect or exit.
+   */
+  readonly onTermEnded?: (err: unknown) => void;
+}
+
+interface Term {
+  readonly epoch: number;
+  readonly allocator: Allocator;
+  readonly committer: GroupCommitter;
+  readonly sweep: NodeJS.Timeout;
+}
+
+/** Lifecycle state of a {@link ResourceManager}. */
+export type ResourceManagerState = "standby" | "activating" | "active" | "stopped";
+
+/**
+ * The manager layer: the rules of allocation around an {@link Allocator} for one leadership
+ * term, with write-ahead durability. Every decision is taken synchronously in memory (so no
+ * interleaving of calls can over-allocate) and the reply waits until the decision's changes are
+ * committed by the {@link GroupCommitter}. Reads wait for everything decided before them.
+ *
+ * ```
+ *  standby --activate()--> activating --(claim epoch, load)--> active
+ *     ^                                                          |
+ *     +----------- deactivate() / write failed (onTermEnded) ----+
+ * ```
+ */
+export class ResourceManager {
+  private term: Term | undefined;
+  private stateValue: ResourceManagerState = "standby";
+  private leaderHint: string | undefined;
+  private readonly clock: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly options: ResourceManagerOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? (() => {});
+  }
+
+  /** Current lifecycle state. */
+  get state(): ResourceManagerState {
+    return this.stateValue;
+  }
+
+  /** Epoch of the active term, or undefined when not active. */
+  get epoch(): number | undefined {
+    return this.term?.epoch;
+  }
+
+  /** Sets the leader URL reported to callers while this instance is a standby. */
+  setLeaderHint(url: string | undefined): void {
+    this.leaderHint = url;
+  }
+
+  /**
+   * Starts a term: claims a new fencing epoch, applies config pools, loads pools and holders,
+   * reclaims leases that expired while no leader ran, and starts the expiry sweep. Returns the
+   * epoch. Side effects: database writes; a timer until deactivation.
+   */
+  async activate(): Promise<number> {
+    if (this.stateValue === "stopped") throw new Error("resource manager is stopped");
+    if (this.term) return this.term.epoch;
+    this.stateValue = "activating";
+    try {
+      const { repository } = this.options;
+      const epoch = await repository.claimLeadership(this.options.instance, this.options.advertiseUrl);
+      for (const config of this.options.configPools ?? []) await repository.savePool(epoch, config, "config");
+      const allocator = new Allocator(
+        this.options.metrics ? { observer: this.options.metrics.observer } : {},
+      );
+      const now = this.clock();
+      for (const stored of await repository.loadPools()) allocator.upsertPool(stored.config, now);
+      const orphans = allocator.load(await repository.loadHolders(), now);
+      if (orphans.length > 0) {
+        this.log("warn", "holders of unknown pools ignored", { count: orphans.length });
+      }
+      if ((this.stateValue as ResourceManagerState) === "stopped")
+        throw new Error("stopped while activating");
+      const reclaimed = allocator.expire(now);
+      const committer = new GroupCommitter((changes) => repository.applyChanges(epoch, changes), {
+        onBatch: (size, seconds) => this.options.metrics?.committed(size, seconds),
+      });
+      const sweepMs = this.options.sweepIntervalMs ?? 200;
+      const sweep = setInterval(() => this.sweep(), sweepMs);
+      sweep.unref();
+      this.term = { epoch, allocator, committer, sweep };
+      this.stateValue = "active";
+      this.options.metrics?.setAllocator(allocator, epoch);
+      await this.commit(this.term);
+      this.log("info", "resource manager active", {
+        epoch,
+        pools: allocator.listPools().length,
+        leases: allocator.listLeases().length,
+        queued: allocator.queuedCount(),
+        reclaimed: reclaimed.leases.length,
+      });
+      return epoch;
+    } catch (err) {
+      this.endTerm();
+      if ((this.stateValue as ResourceManagerState) !== "stopped") this.stateValue = "standby";
+      throw err;
+    }
+  }
+
+  /** Ends the active term (e.g. leadership lost); pending replies fail with LeadershipLostError. */
+  deactivate(reason: string): void {
+    if (this.stateValue === "stopped") return;
+    this.endTerm(new LeadershipLostError(reason));
+    this.stateValue = "standby";
+  }
+
+  /** Stops for good: ends any term; later calls fail with NotLeaderError. */
+  stop(): void {
+    this.endTerm(new LeadershipLostError("resource manager stopping"));
+    this.stateValue = "stopped";
+  }
+
+  /**
+   * Allocates (or polls, or renews by re-allocating) a holder's tokens; see
+   * {@link Allocator.allocate}. Resolves once the decision is durable.
+   */
+  async allocate(request: AllocateRequest): Promise<AllocateOutcome> {
+    return this.decide("allocate", request.resource, (allocator) =>
+      allocator.allocate(request, this.clock()),
+    );
+  }
+
+  /** Renews a granted lease; resolves to the renewed lease once durable. */
+  async renew(resource: string, holder: string, ttlMs?: number): Promise<Lease> {
+    return this.decide("renew", resource, (allocator) =>
+      allocator.renew(resource, holder, this.clock(), ttlMs),
+    );
+  }
+
+  /** Releases a lease or withdraws a queued request; resolves once durable. */
+  async release(resource: string, holder: string): Promise<"lease" | "queued" | "none"> {
+    return this.decide("release", resource, (allocator) => allocator.release(resource, holder, this.clock()));
+  }
+
+  /** Creates or replaces a pool (persisted with source "api"); returns its snapshot. */
+  async upsertPool(config: PoolConfig): Promise<PoolSnapshot> {
+    const term = this.activeTerm();
+    const probe = new Allocator();
+    probe.upsertPool(config, 0);
+    await this.options.repository.savePool(term.epoch, config, "api");
+    this.assertSameTerm(term);
+    term.allocator.upsertPool(config, this.clock());
+    await this.commit(term);
+    return term.allocator.getPool(config.resource);
+  }
+
+  /** Deletes an unused pool. Throws PoolNotFoundError / PoolInUseError. */
+  async deletePool(resource: string): Promise<void> {
+    const term = this.activeTerm();
+    const snapshot = term.allocator.getPool(resource);
+    if (snapshot.leases > 0 || snapshot.queued > 0) {
+      throw new PoolInUseError(resource, snapshot.leases, snapshot.queued);
+    }
+    await this.options.repository.deletePool(term.epoch, resource);
+    this.assertSameTerm(term);
+    term.allocator.deletePool(resource);
+  }
+
+  /** Returns a pool's snapshot; everything it shows is durable when this resolves. */
+  async getPool(resource: string): Promise<PoolSnapshot> {
+    return this.read((a) => a.getPool(resource));
+  }
+
+  /** Returns every pool's snapshot. */
+  async listPools(): Promise<PoolSnapshot[]> {
+    return this.read((a) => a.listPools());
+  }
+
+  /** Lists leases and queued requests, optionally of one pool. */
+  async listHolders(resource?: string): Promise<{ leases: Lease[]; queued: QueuedRequest[] }> {
+    return this.read((a) => {
+      if (resource !== undefined && !a.hasPool(resource)) throw new PoolNotFoundError(resource);
+      return { leases: a.listLeases(resource), queued: a.listQueued(resource) };
+    });
+  }
+
+  private async decide<T>(method: string, resource: string, fn: (allocator: Allocator) => T): Promise<T> {
+    const started = performance.now();
+    const term = this.activeTerm();
+    let result: T;
+    try {
+      result = fn(term.allocator);
+    } catch (err) {
+      if (err instanceof Error && "reason" in err) {
+        this.options.metrics?.rejected(resource, String((err as { reason: unknown }).reason));
+      }
+      // A rejected call changes nothing, but it may have observed undecided state.
+      await this.commit(term);
+      throw err;
+    }
+    await this.commit(term);
+    this.options.metrics?.decided(method, (performance.now() - started) / 1000);
+    return result;
+  }
+
+  private async read<T>(fn: (allocator: Allocator) => T): Promise<T> {
+    const term = this.activeTerm();
+    const result = fn(term.allocator);
+    await term.committer.barrier();
+    return result;
+  }
+
+  private commit(term: Term): Promise<void> {
+    return term.committer.submit(term.allocator.takeChanges()).catch((err: unknown) => {
+      this.termFailed(term, err);
+      throw err instanceof LeadershipLostError ? err : new LeadershipLostError(describe(err));
+    });
+  }
+
+  private sweep(): void {
+    const term = this.term;
+    if (!term) return;
+    term.allocator.expire(this.clock());
+    this.commit(term).catch(() => {
+      // Reported through termFailed/onTermEnded.
+    });
+  }
+
+  private termFailed(term: Term, err: unknown): void {
+    if (this.term !== term) return;
+    this.log("error", "durable write failed; ending leadership term", {
+      epoch: term.epoch,
+      error: describe(err),
+    });
+    this.endTerm(err);
+    this.stateValue = "standby";
+    this.options.onTermEnded?.(err);
+  }
+
+  private endTerm(err?: unknown): void {
+    const term = this.term;
+    if (!term) return;
+    this.term = undefined;
+    clearInterval(term.sweep);
+    term.committer.fail(err ?? new LeadershipLostError("term ended"));
+    this.options.metrics?.setAllocator(undefined, term.epoch);
+  }
+
+  private activeTerm(): Term {
+    if (!this.term || this.stateValue !== "active") throw new NotLeaderError(this.leaderHint);
+    return this.term;
+  }
+
+  private assertSameTerm(term: Term): void {
+    if (this.term !== term) throw new LeadershipLostError("the term ended while the pool change was written");
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
