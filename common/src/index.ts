@@ -1,2 +1,4 @@
 export * from "./blob/blob-store.js";
 export * from "./k8s/names.js";
+export * from "./blob/literals.js";
+export * from "./k8s/workflow-execution.js";
