@@ -6,15 +6,19 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { WorkflowExecution_Phase } from "../../core/v1/execution_pb.js";
 import { file_flotilla_core_v1_execution } from "../../core/v1/execution_pb.js";
+import type { WorkflowExecutionIdentifier } from "../../core/v1/identifier_pb.js";
+import { file_flotilla_core_v1_identifier } from "../../core/v1/identifier_pb.js";
 import type { NodeExecutionEvent, TaskExecutionEvent, WorkflowExecutionEvent } from "../../event/v1/event_pb.js";
 import { file_flotilla_event_v1_event } from "../../event/v1/event_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file flotilla/admin/v1/event_ingestion.proto.
  */
 export const file_flotilla_admin_v1_event_ingestion: GenFile = /*@__PURE__*/
-  fileDesc("CidmbG90aWxsYS9hZG1pbi92MS9ldmVudF9pbmdlc3Rpb24ucHJvdG8SEWZsb3RpbGxhLmFkbWluLnYxIs8BCgVFdmVudBJDCg53b3JrZmxvd19ldmVudBgBIAEoCzIpLmZsb3RpbGxhLmV2ZW50LnYxLldvcmtmbG93RXhlY3V0aW9uRXZlbnRIABI7Cgpub2RlX2V2ZW50GAIgASgLMiUuZmxvdGlsbGEuZXZlbnQudjEuTm9kZUV4ZWN1dGlvbkV2ZW50SAASOwoKdGFza19ldmVudBgDIAEoCzIlLmZsb3RpbGxhLmV2ZW50LnYxLlRhc2tFeGVjdXRpb25FdmVudEgAQgcKBWV2ZW50IlkKE0luZ2VzdEV2ZW50c1JlcXVlc3QSGAoQcHJvZHVjZXJfY2x1c3RlchgBIAEoCRIoCgZldmVudHMYAiADKAsyGC5mbG90aWxsYS5hZG1pbi52MS5FdmVudCL+AwoLRXZlbnRSZXN1bHQSDQoFaW5kZXgYASABKA0SNwoHb3V0Y29tZRgCIAEoDjImLmZsb3RpbGxhLmFkbWluLnYxLkV2ZW50UmVzdWx0Lk91dGNvbWUSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSUAoUaW5jb21wYXRpYmxlX2NsdXN0ZXIYBSABKAsyMC5mbG90aWxsYS5hZG1pbi52MS5FdmVudEluY29tcGF0aWJsZUNsdXN0ZXJFcnJvckgAEkgKEHBoYXNlX3JlZ3Jlc3Npb24YBiABKAsyLC5mbG90aWxsYS5hZG1pbi52MS5FdmVudFBoYXNlUmVncmVzc2lvbkVycm9ySAASOgoJbm90X2ZvdW5kGAcgASgLMiUuZmxvdGlsbGEuYWRtaW4udjEuRXZlbnROb3RGb3VuZEVycm9ySAASPQoKdmFsaWRhdGlvbhgIIAEoCzInLmZsb3RpbGxhLmFkbWluLnYxLkV2ZW50VmFsaWRhdGlvbkVycm9ySAAiZQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFAoQT1VUQ09NRV9BQ0NFUFRFRBABEhUKEU9VVENPTUVfRFVQTElDQVRFEAISFAoQT1VUQ09NRV9SRUpFQ1RFRBADQggKBmRldGFpbCJHChRJbmdlc3RFdmVudHNSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4uZmxvdGlsbGEuYWRtaW4udjEuRXZlbnRSZXN1bHQiUQodRXZlbnRJbmNvbXBhdGlibGVDbHVzdGVyRXJyb3ISGAoQZXhwZWN0ZWRfY2x1c3RlchgBIAEoCRIWCg5hY3R1YWxfY2x1c3RlchgCIAEoCSLXAgoZRXZlbnRQaGFzZVJlZ3Jlc3Npb25FcnJvchIVCg1jdXJyZW50X3BoYXNlGAEgASgJEhMKC2V2ZW50X3BoYXNlGAIgASgJEh0KFWN1cnJlbnRfcGhhc2VfdmVyc2lvbhgDIAEoDRIbChNldmVudF9waGFzZV92ZXJzaW9uGAQgASgNEhgKEGFscmVhZHlfdGVybWluYWwYBSABKAgSRwoGZW50aXR5GAYgASgOMjcuZmxvdGlsbGEuYWRtaW4udjEuRXZlbnRQaGFzZVJlZ3Jlc3Npb25FcnJvci5FbnRpdHlLaW5kIm8KCkVudGl0eUtpbmQSGwoXRU5USVRZX0tJTkRfVU5TUEVDSUZJRUQQABIYChRFTlRJVFlfS0lORF9XT1JLRkxPVxABEhQKEEVOVElUWV9LSU5EX05PREUQAhIUChBFTlRJVFlfS0lORF9UQVNLEAMiJQoSRXZlbnROb3RGb3VuZEVycm9yEg8KB21pc3NpbmcYASABKAkiOgoURXZlbnRWYWxpZGF0aW9uRXJyb3ISDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiVwoMUGhhc2VTdW1tYXJ5EjgKBXBoYXNlGAEgASgOMikuZmxvdGlsbGEuY29yZS52MS5Xb3JrZmxvd0V4ZWN1dGlvbi5QaGFzZRINCgVjb3VudBgCIAEoDWIGcHJvdG8z", [file_flotilla_core_v1_execution, file_flotilla_event_v1_event]);
+  fileDesc("CidmbG90aWxsYS9hZG1pbi92MS9ldmVudF9pbmdlc3Rpb24ucHJvdG8SEWZsb3RpbGxhLmFkbWluLnYxIs8BCgVFdmVudBJDCg53b3JrZmxvd19ldmVudBgBIAEoCzIpLmZsb3RpbGxhLmV2ZW50LnYxLldvcmtmbG93RXhlY3V0aW9uRXZlbnRIABI7Cgpub2RlX2V2ZW50GAIgASgLMiUuZmxvdGlsbGEuZXZlbnQudjEuTm9kZUV4ZWN1dGlvbkV2ZW50SAASOwoKdGFza19ldmVudBgDIAEoCzIlLmZsb3RpbGxhLmV2ZW50LnYxLlRhc2tFeGVjdXRpb25FdmVudEgAQgcKBWV2ZW50IlkKE0luZ2VzdEV2ZW50c1JlcXVlc3QSGAoQcHJvZHVjZXJfY2x1c3RlchgBIAEoCRIoCgZldmVudHMYAiADKAsyGC5mbG90aWxsYS5hZG1pbi52MS5FdmVudCL+AwoLRXZlbnRSZXN1bHQSDQoFaW5kZXgYASABKA0SNwoHb3V0Y29tZRgCIAEoDjImLmZsb3RpbGxhLmFkbWluLnYxLkV2ZW50UmVzdWx0Lk91dGNvbWUSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSUAoUaW5jb21wYXRpYmxlX2NsdXN0ZXIYBSABKAsyMC5mbG90aWxsYS5hZG1pbi52MS5FdmVudEluY29tcGF0aWJsZUNsdXN0ZXJFcnJvckgAEkgKEHBoYXNlX3JlZ3Jlc3Npb24YBiABKAsyLC5mbG90aWxsYS5hZG1pbi52MS5FdmVudFBoYXNlUmVncmVzc2lvbkVycm9ySAASOgoJbm90X2ZvdW5kGAcgASgLMiUuZmxvdGlsbGEuYWRtaW4udjEuRXZlbnROb3RGb3VuZEVycm9ySAASPQoKdmFsaWRhdGlvbhgIIAEoCzInLmZsb3RpbGxhLmFkbWluLnYxLkV2ZW50VmFsaWRhdGlvbkVycm9ySAAiZQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFAoQT1VUQ09NRV9BQ0NFUFRFRBABEhUKEU9VVENPTUVfRFVQTElDQVRFEAISFAoQT1VUQ09NRV9SRUpFQ1RFRBADQggKBmRldGFpbCJHChRJbmdlc3RFdmVudHNSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4uZmxvdGlsbGEuYWRtaW4udjEuRXZlbnRSZXN1bHQiUQodRXZlbnRJbmNvbXBhdGlibGVDbHVzdGVyRXJyb3ISGAoQZXhwZWN0ZWRfY2x1c3RlchgBIAEoCRIWCg5hY3R1YWxfY2x1c3RlchgCIAEoCSLXAgoZRXZlbnRQaGFzZVJlZ3Jlc3Npb25FcnJvchIVCg1jdXJyZW50X3BoYXNlGAEgASgJEhMKC2V2ZW50X3BoYXNlGAIgASgJEh0KFWN1cnJlbnRfcGhhc2VfdmVyc2lvbhgDIAEoDRIbChNldmVudF9waGFzZV92ZXJzaW9uGAQgASgNEhgKEGFscmVhZHlfdGVybWluYWwYBSABKAgSRwoGZW50aXR5GAYgASgOMjcuZmxvdGlsbGEuYWRtaW4udjEuRXZlbnRQaGFzZVJlZ3Jlc3Npb25FcnJvci5FbnRpdHlLaW5kIm8KCkVudGl0eUtpbmQSGwoXRU5USVRZX0tJTkRfVU5TUEVDSUZJRUQQABIYChRFTlRJVFlfS0lORF9XT1JLRkxPVxABEhQKEEVOVElUWV9LSU5EX05PREUQAhIUChBFTlRJVFlfS0lORF9UQVNLEAMiJQoSRXZlbnROb3RGb3VuZEVycm9yEg8KB21pc3NpbmcYASABKAkiOgoURXZlbnRWYWxpZGF0aW9uRXJyb3ISDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiVwoMUGhhc2VTdW1tYXJ5EjgKBXBoYXNlGAEgASgOMikuZmxvdGlsbGEuY29yZS52MS5Xb3JrZmxvd0V4ZWN1dGlvbi5QaGFzZRINCgVjb3VudBgCIAEoDSLcAQoLU3RvcmVkRXZlbnQSEAoIc2VxdWVuY2UYASABKAQSLwoLcmVjZWl2ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEHByb2R1Y2VyX2NsdXN0ZXIYAyABKAkSJwoFZXZlbnQYBCABKAsyGC5mbG90aWxsYS5hZG1pbi52MS5FdmVudBI3CgdvdXRjb21lGAUgASgOMiYuZmxvdGlsbGEuYWRtaW4udjEuRXZlbnRSZXN1bHQuT3V0Y29tZRIOCgZyZWFzb24YBiABKAkioAEKGkxpc3RFeGVjdXRpb25FdmVudHNSZXF1ZXN0EkMKDGV4ZWN1dGlvbl9pZBgBIAEoCzItLmZsb3RpbGxhLmNvcmUudjEuV29ya2Zsb3dFeGVjdXRpb25JZGVudGlmaWVyEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJImYKG0xpc3RFeGVjdXRpb25FdmVudHNSZXNwb25zZRIuCgZldmVudHMYASADKAsyHi5mbG90aWxsYS5hZG1pbi52MS5TdG9yZWRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAliBnByb3RvMw", [file_flotilla_core_v1_execution, file_flotilla_core_v1_identifier, file_flotilla_event_v1_event, file_google_protobuf_timestamp]);
 
 /**
  * Event is one event of a batch.
@@ -434,4 +438,130 @@ export type PhaseSummary = Message<"flotilla.admin.v1.PhaseSummary"> & {
  */
 export const PhaseSummarySchema: GenMessage<PhaseSummary> = /*@__PURE__*/
   messageDesc(file_flotilla_admin_v1_event_ingestion, 8);
+
+/**
+ * StoredEvent is one entry of the append-only event log.
+ *
+ * @generated from message flotilla.admin.v1.StoredEvent
+ */
+export type StoredEvent = Message<"flotilla.admin.v1.StoredEvent"> & {
+  /**
+   * Position in the log of the execution; strictly increasing, starts at 1.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * When admin received it.
+   *
+   * @generated from field: google.protobuf.Timestamp received_at = 2;
+   */
+  receivedAt?: Timestamp | undefined;
+
+  /**
+   * Cluster that produced it.
+   *
+   * @generated from field: string producer_cluster = 3;
+   */
+  producerCluster: string;
+
+  /**
+   * The event as received.
+   *
+   * @generated from field: flotilla.admin.v1.Event event = 4;
+   */
+  event?: Event | undefined;
+
+  /**
+   * How it was applied (ACCEPTED, DUPLICATE or REJECTED; all are logged).
+   *
+   * @generated from field: flotilla.admin.v1.EventResult.Outcome outcome = 5;
+   */
+  outcome: EventResult_Outcome;
+
+  /**
+   * Rejection reason, when rejected.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message flotilla.admin.v1.StoredEvent.
+ * Use `create(StoredEventSchema)` to create a new message.
+ */
+export const StoredEventSchema: GenMessage<StoredEvent> = /*@__PURE__*/
+  messageDesc(file_flotilla_admin_v1_event_ingestion, 9);
+
+/**
+ * ListExecutionEventsRequest reads the event log of one execution (and its nodes and tasks).
+ *
+ * @generated from message flotilla.admin.v1.ListExecutionEventsRequest
+ */
+export type ListExecutionEventsRequest = Message<"flotilla.admin.v1.ListExecutionEventsRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: flotilla.core.v1.WorkflowExecutionIdentifier execution_id = 1;
+   */
+  executionId?: WorkflowExecutionIdentifier | undefined;
+
+  /**
+   * Only events with sequence > after_sequence; 0 means from the start.
+   *
+   * @generated from field: uint64 after_sequence = 2;
+   */
+  afterSequence: bigint;
+
+  /**
+   * 1-1000; 0 means 100.
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * Opaque token from a previous response.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message flotilla.admin.v1.ListExecutionEventsRequest.
+ * Use `create(ListExecutionEventsRequestSchema)` to create a new message.
+ */
+export const ListExecutionEventsRequestSchema: GenMessage<ListExecutionEventsRequest> = /*@__PURE__*/
+  messageDesc(file_flotilla_admin_v1_event_ingestion, 10);
+
+/**
+ * ListExecutionEventsResponse is one page, in sequence order.
+ *
+ * @generated from message flotilla.admin.v1.ListExecutionEventsResponse
+ */
+export type ListExecutionEventsResponse = Message<"flotilla.admin.v1.ListExecutionEventsResponse"> & {
+  /**
+   * Events.
+   *
+   * @generated from field: repeated flotilla.admin.v1.StoredEvent events = 1;
+   */
+  events: StoredEvent[];
+
+  /**
+   * Empty when there are no more.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message flotilla.admin.v1.ListExecutionEventsResponse.
+ * Use `create(ListExecutionEventsResponseSchema)` to create a new message.
+ */
+export const ListExecutionEventsResponseSchema: GenMessage<ListExecutionEventsResponse> = /*@__PURE__*/
+  messageDesc(file_flotilla_admin_v1_event_ingestion, 11);
 
