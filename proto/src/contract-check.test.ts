@@ -118,6 +118,25 @@ describe("proto check: buf breaking", () => {
   });
 });
 
+describe("proto check: breaking baseline without a module", () => {
+  it("skips with a notice when the previous commit has no proto module", () => {
+    const dir = copyModule();
+    const root = join(dir, "..");
+    git(root, "init", "-q", "-b", "main");
+    writeFileSync(join(root, "README.txt"), "before the contract\n");
+    git(root, "add", "README.txt");
+    git(root, "commit", "-q", "-m", "skeleton");
+    git(root, "add", ".");
+    git(root, "commit", "-q", "-m", "contract");
+    const result = check(dir, ["breaking"]);
+    assert.equal(result.status, 0, result.output);
+    assert.match(
+      result.output,
+      /notice: HEAD~1 has no proto module at proto\/buf\.yaml yet; breaking check skipped/,
+    );
+  });
+});
+
 describe("proto check: generated code", () => {
   it("accepts an untouched copy", () => {
     const result = check(copyModule(), ["stale"]);
