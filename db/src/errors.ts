@@ -115,16 +115,17 @@ export class DatabaseClosedError extends Error {
 }
 
 /**
- * Raised when `db.query` / `db.transaction` is called from inside a `db.transaction` callback of
- * the same database. That statement would run outside the transaction (and, on the embedded
- * backend with its single connection, wait forever), so use the callback's `tx` instead.
+ * Raised when `db.query` / `db.transaction` / `db.withConnection` is called from inside a
+ * `db.transaction` or `db.withConnection` callback of the same database. That statement would run
+ * on another connection, outside the transaction (and, on the embedded backend with its single
+ * connection, wait forever), so use the `tx` / `conn` passed to the callback instead.
  */
 export class QueryOutsideTransactionError extends Error {
   override readonly name = "QueryOutsideTransactionError";
   constructor(readonly sql: string) {
     super(
-      `db.query(${JSON.stringify(sql.slice(0, 80))}) was called inside db.transaction(): use the tx ` +
-        `passed to the transaction callback (nested db.transaction is not supported either)`,
+      `${JSON.stringify(sql.slice(0, 80))} was sent through the database handle inside its own ` +
+        `transaction()/withConnection() callback: use the tx/conn passed to the callback (nesting is not supported)`,
     );
   }
 }

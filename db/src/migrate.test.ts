@@ -53,7 +53,15 @@ for (const kind of BACKENDS) {
 
     it("applies files in order once and records them", { skip }, async () => {
       const dir = await dirOf(BASE);
-      const first = await migrate(db, { dir });
+      const events: unknown[] = [];
+      const first = await migrate(db, {
+        dir,
+        log: (level, message, fields) => events.push([level, message, fields?.file]),
+      });
+      assert.deepEqual(events, [
+        ["info", "applied migration", "0001_create_projects.sql"],
+        ["info", "applied migration", "0002_create_tasks.sql"],
+      ]);
       assert.deepEqual(first, {
         applied: ["0001_create_projects.sql", "0002_create_tasks.sql"],
         alreadyApplied: 0,

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Database, Queryable } from "./database.js";
+import type { Database, DatabaseLog, Queryable } from "./database.js";
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
@@ -10,6 +10,8 @@ export interface MigrateOptions {
   dir: string | URL;
   /** Bookkeeping table, optionally schema-qualified. Default `schema_migrations`. */
   table?: string;
+  /** Receives one "info" event per applied file (name, duration). */
+  log?: DatabaseLog;
 }
 
 /** One migration file found in the directory. */
@@ -164,14 +166,19 @@ export async function migrate(db: Database, options: MigrateOptions): Promise<Mi
   return db.withConnection(async (conn) => {
     await conn.query("SELECT pg_advisory_lock($1, hashtext($2))", [LOCK_CLASS, table]);
     try {
-      return await migrateLocked(conn, table, files);
+      return await migrateLocked(conn, table, files, options.log ?? (() => {}));
     } finally {
       await conn.query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_CLASS, table]);
     }
   });
 }
 
-async function migrateLocked(conn: Queryable, table: string, files: MigrationFile[]): Promise<MigrateResult> {
+async function migrateLocked(
+  conn: Queryable,
+  table: string,
+  files: MigrationFile[],
+  log: DatabaseLog,
+): Promise<MigrateResult> {
   await conn.query(
     `CREATE TABLE IF NOT EXISTS ${table} (
        version integer PRIMARY KEY,
@@ -209,6 +216,7 @@ async function migrateLocked(conn: Queryable, table: string, files: MigrationFil
   const done: string[] = [];
   for (const file of pending) {
     const sql = await readFile(file.path, "utf8");
+    const started = Date.now();
     await conn.query("BEGIN");
     try {
       await conn.query(sql);
@@ -223,6 +231,7 @@ async function migrateLocked(conn: Queryable, table: string, files: MigrationFil
       throw new MigrationFailedError(file.name, { cause });
     }
     done.push(file.name);
+    log("info", "applied migration", { file: file.name, table, ms: Date.now() - started });
   }
   return { applied: done, alreadyApplied: rows.length };
 }
