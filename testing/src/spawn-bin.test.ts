@@ -58,6 +58,16 @@ describe("spawnBin", () => {
     await eventually(() => assert.equal(isAlive(pid), false));
   });
 
+  it("reports the exit even while a grandchild holds its output open, and stop() still kills the group", async () => {
+    const bin = await spawnBin(fixture("exits-leaving-grandchild.mjs"));
+    const status = await bin.exited;
+    assert.deepEqual(status, { code: 0, signal: null });
+    const grandchild = Number((await bin.waitForLine(/^grandchild=(\d+)$/))[1]);
+    assert.ok(isAlive(grandchild));
+    await bin.stop();
+    await eventually(() => assert.equal(isAlive(grandchild), false, `grandchild ${grandchild} still alive`));
+  });
+
   it("rejects with the output when the child exits before its ready line", async () => {
     await assert.rejects(spawnBin(fixture("fails-early.mjs"), [], { readyLine: /ready/ }), (err: unknown) => {
       assert.ok(err instanceof SpawnBinExitedError);

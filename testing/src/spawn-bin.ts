@@ -41,7 +41,7 @@ export interface SpawnedBin {
   readonly stderr: readonly string[];
   /** The match of `readyLine`, when one was given. */
   readonly ready: RegExpMatchArray | undefined;
-  /** Settles when the child exits. */
+  /** Settles when the child exits, once its remaining output is read (at most 0.5 s more). */
   readonly exited: Promise<ExitStatus>;
   /** All output so far, stdout and stderr interleaved in arrival order, for diagnostics. */
   output(): string;
@@ -102,6 +102,9 @@ function tail(output: string, lines = 40): string {
   const all = output.split("\n");
   return (all.length > lines ? ["...", ...all.slice(-lines)] : all).join("\n");
 }
+
+// After the child exited, how long to keep reading output that is still in flight.
+const OUTPUT_DRAIN_MS = 500;
 
 // Process groups still alive, killed when this process exits for any reason.
 const liveGroups = new Set<number>();
@@ -265,13 +268,23 @@ class Spawned implements SpawnedBin {
     const exit = new Promise<ExitStatus>((done) => {
       child.once("exit", (code, signal) => done({ code, signal }));
     });
-    // Settle only once the output is fully read, so a line printed right before exit is seen.
-    this.exited = Promise.all([exit, ...closed]).then(([status]) => {
-      this.status = status;
-      for (const w of this.waiters) w.reject(new SpawnBinExitedError(this.bin, status, w.re, this.output()));
-      this.waiters.clear();
-      return status;
-    });
+    // Settle once the output is fully read, so a line printed right before exit is seen; but a
+    // grandchild that inherited the pipes may keep them open, so wait at most OUTPUT_DRAIN_MS.
+    const drained = Promise.all(closed);
+    this.exited = exit
+      .then(async (status) => {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, OUTPUT_DRAIN_MS)))]);
+        clearTimeout(timer);
+        return status;
+      })
+      .then((status) => {
+        this.status = status;
+        for (const w of this.waiters)
+          w.reject(new SpawnBinExitedError(this.bin, status, w.re, this.output()));
+        this.waiters.clear();
+        return status;
+      });
   }
 
   output(): string {
