@@ -1,0 +1,661 @@
+/**
+ * The handler of task nodes: starts attempts (tokens, inputs, pod), follows the attempt's pod
+ * from the cache, applies timeouts and the separate USER / SYSTEM retry budgets, collects
+ * outputs, and aborts.
+ *
+ * ```
+ *  UNSPECIFIED ─(tokens queued / quota)─▶ QUEUED[WAITING_FOR_RESOURCES] ─(granted)─┐
+ *       │                                                                          ▼
+ *       └──────────────(pod created or adopted: attempt k, task QUEUED)──────▶ RUNNING
+ *  RUNNING ─(pod Running)─▶ task RUNNING
+ *  RUNNING ─(pod Succeeded, outputs read)─▶ SUCCEEDED
+ *  RUNNING ─(pod Failed / timeout / pod lost, budget left)─▶ task RETRYABLE_FAILED ─▶ attempt k+1
+ *  RUNNING ─(budget of that kind exhausted)─▶ FAILED (TIMED_OUT for a timeout)
+ *  any non-terminal ─(abort)─▶ ABORTED (pod deleted, tokens released)
+ * ```
+ */
+import { create } from "@bufbuild/protobuf";
+import { durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { BlobNotFoundError, taskPodName } from "@flotilla/common";
+import {
+  ExecutionErrorSchema,
+  ExecutionError_Kind,
+  LiteralMapSchema,
+  NodeExecution_Phase,
+  ResourceLeaseSchema,
+  TaskExecution_Phase,
+  WaitingReasonSchema,
+  type ExecutionError,
+  type LiteralMap,
+  type Node,
+  type NodeStatus,
+  type TaskTemplate,
+} from "@flotilla/proto";
+import { BindingResolutionError, resolveBindings } from "../../workflow/bindings.js";
+import { identifierKey } from "../../workflow/graph.js";
+import {
+  MissingOutputError,
+  OutputTypeError,
+  defaultOutputs,
+  literalToJson,
+  outputsJsonToLiteralMap,
+  primitiveEnvValue,
+} from "../../workflow/literals.js";
+import { isTerminalNodePhase } from "../../workflow/phases.js";
+import type { RoundContext } from "../../workflow/round-context.js";
+import {
+  InvalidTaskError,
+  buildTaskPod,
+  observePod,
+  podStartTime,
+  type AttemptLocations,
+  type TaskFailure,
+} from "../../plugins/pod/pod-plugin.js";
+import type { NodeHandler } from "../node-handler.js";
+
+/** Waiting reasons a task node can report. */
+export const WaitingReasons = {
+  tokens: "WaitingForTokens",
+  quota: "ResourceQuotaExceeded",
+  parallelism: "MaxParallelismReached",
+} as const;
+
+/** Prefix of pod annotations that mark a simulated task (see the sandbox kubelet). */
+const SIMULATION_ANNOTATION_PREFIX = "sandbox.flotilla.io/";
+
+/** The retry, timeout and interruptible policy of a task node (node metadata overrides the task's). */
+export interface TaskPolicy {
+  userRetries: number;
+  systemRetries: number;
+  /** Per-attempt timeout in ms; 0 means none. */
+  timeoutMs: number;
+  interruptible: boolean;
+}
+
+/** Resolves the policy of `node` running `task` in an execution whose spec may override interruptible. */
+export function taskPolicy(
+  node: Node,
+  task: TaskTemplate,
+  executionInterruptible: boolean | undefined,
+): TaskPolicy {
+  const retries = node.metadata?.retries ?? task.metadata?.retries;
+  const timeout = node.metadata?.timeout ?? task.metadata?.timeout;
+  return {
+    userRetries: retries?.userRetries ?? 0,
+    systemRetries: retries?.systemRetries ?? 0,
+    timeoutMs: timeout ? durationMs(timeout) : 0,
+    interruptible:
+      executionInterruptible ?? node.metadata?.interruptible ?? task.metadata?.interruptible ?? false,
+  };
+}
+
+/**
+ * Whether the next attempt may run on interruptible (spot) capacity. Interruption (preemption,
+ * spot reclaim) is a SYSTEM failure, so the attempt after which no SYSTEM retry is left — the
+ * last attempt — always runs on regular capacity; earlier attempts of an interruptible task
+ * get the spot toleration and affinity.
+ */
+export function attemptIsInterruptible(policy: TaskPolicy, ns: NodeStatus): boolean {
+  return policy.interruptible && ns.systemFailures < policy.systemRetries;
+}
+
+function error(kind: ExecutionError_Kind, code: string, message: string): ExecutionError {
+  return create(ExecutionErrorSchema, { kind, code, message: message.slice(0, 4096) });
+}
+
+/** The resource-manager holder string of one attempt: `{project}/{domain}/{execution}/{node}/{attempt}`. */
+export function tokenHolder(ctx: RoundContext, nodeId: string, attempt: number): string {
+  const id = ctx.execution.spec.executionId;
+  return `${id?.project ?? ""}/${id?.domain ?? ""}/${id?.name ?? ctx.execution.name}/${nodeId}/${attempt}`;
+}
+
+function podAnnotationsOf(task: TaskTemplate): Record<string, string> {
+  const raw = task.pluginConfig?.["podAnnotations"];
+  const out: Record<string, string> = {};
+  if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+    for (const [k, v] of Object.entries(raw)) if (typeof v === "string") out[k] = v;
+  }
+  return out;
+}
+
+const ACTIVE_TASK_PHASES = new Set([
+  TaskExecution_Phase.QUEUED,
+  TaskExecution_Phase.INITIALIZING,
+  TaskExecution_Phase.RUNNING,
+]);
+
+/** Creates the task node handler. */
+export function createTaskHandler(): NodeHandler {
+  return {
+    async handle(ctx, node) {
+      const ns = ctx.node(node.id);
+      if (isTerminalNodePhase(ns.phase)) return;
+      const task = taskOf(ctx, node);
+      if (!task) {
+        ctx.setNodePhase(node.id, NodeExecution_Phase.FAILED, {
+          reason: "TaskNotFound",
+          error: error(
+            ExecutionError_Kind.SYSTEM,
+            "TaskNotFound",
+            `task ${node.target.case === "taskNode" ? identifierKey(node.target.value.referenceId) : "(none)"} of node ${node.id} is not in the compiled closure`,
+          ),
+        });
+        return;
+      }
+      const policy = taskPolicy(node, task, ctx.execution.spec.interruptible);
+      if (ns.attempts > 0 && ACTIVE_TASK_PHASES.has(ns.taskPhase)) {
+        await followAttempt(ctx, node, task, policy, ns);
+      } else {
+        await startAttempt(ctx, node, task, policy, ns);
+      }
+    },
+
+    async abort(ctx, node, cause) {
+      const ns = ctx.status.nodes[node.id];
+      if (!ns || isTerminalNodePhase(ns.phase)) return;
+      const task = taskOf(ctx, node);
+      if (ns.podName && ACTIVE_TASK_PHASES.has(ns.taskPhase)) {
+        await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
+      }
+      const attempt = ACTIVE_TASK_PHASES.has(ns.taskPhase) ? ns.attempts - 1 : ns.attempts;
+      await releaseTokens(ctx, node, task, ns, attempt);
+      if (
+        task &&
+        (ACTIVE_TASK_PHASES.has(ns.taskPhase) || ns.taskPhase === TaskExecution_Phase.WAITING_FOR_RESOURCES)
+      ) {
+        ctx.setTaskPhase(node.id, task, Math.max(0, attempt), TaskExecution_Phase.ABORTED, {
+          reason: "Aborted",
+          message: cause,
+        });
+      }
+      ctx.setNodePhase(node.id, NodeExecution_Phase.ABORTED, { reason: "Aborted", message: cause });
+    },
+  };
+}
+
+function taskOf(ctx: RoundContext, node: Node): TaskTemplate | undefined {
+  if (node.target.case !== "taskNode") return undefined;
+  return ctx.execution.graph.tasks.get(identifierKey(node.target.value.referenceId));
+}
+
+async function releaseTokens(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate | undefined,
+  ns: NodeStatus,
+  attempt: number,
+): Promise<void> {
+  const broker = ctx.ports.tokens;
+  if (!broker || !task || task.externalResources.length === 0 || attempt < 0) {
+    ns.leases = [];
+    return;
+  }
+  const holder = tokenHolder(ctx, node.id, attempt);
+  for (const req of task.externalResources) {
+    const lease = ns.leases.find((l) => l.resource === req.resource);
+    await broker.release({ resource: req.resource, holder, ...(lease ? { leaseId: lease.leaseId } : {}) });
+  }
+  ns.leases = [];
+}
+
+/** Acquires every external resource of the attempt; returns false while waiting (status updated). */
+async function acquireTokens(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate,
+  ns: NodeStatus,
+  attempt: number,
+): Promise<"granted" | "waiting" | "rejected"> {
+  if (task.externalResources.length === 0) return "granted";
+  const broker = ctx.ports.tokens;
+  if (!broker) {
+    fail(
+      ctx,
+      node,
+      task,
+      ns,
+      attempt,
+      {
+        kind: ExecutionError_Kind.SYSTEM,
+        code: "ResourceManagerNotConfigured",
+        message: `task needs external resources (${task.externalResources.map((r) => r.resource).join(", ")}) but this propeller has no resource manager`,
+      },
+      false,
+      true,
+    );
+    return "rejected";
+  }
+  const id = ctx.execution.spec.executionId;
+  const holder = tokenHolder(ctx, node.id, attempt);
+  for (const req of task.externalResources) {
+    if (ns.leases.some((l) => l.resource === req.resource)) continue;
+    const outcome = await broker.acquire({
+      resource: req.resource,
+      tokens: req.tokens,
+      tenant: { project: id?.project ?? "", domain: id?.domain ?? "" },
+      holder,
+    });
+    if (outcome.outcome === "granted") {
+      ns.leases.push(
+        create(ResourceLeaseSchema, {
+          resource: req.resource,
+          leaseId: outcome.leaseId,
+          tokens: req.tokens,
+          expiresAt: timestampFromDate(outcome.expiresAt),
+        }),
+      );
+      continue;
+    }
+    if (outcome.outcome === "queued") {
+      const message = `waiting for ${req.tokens} ${req.resource} token(s): position ${outcome.position} (${outcome.reason})`;
+      const changed = ns.waiting?.queuePosition !== outcome.position || ns.waiting?.resource !== req.resource;
+      ns.waiting = create(WaitingReasonSchema, {
+        reason: WaitingReasons.tokens,
+        message,
+        queuePosition: outcome.position,
+        resource: req.resource,
+      });
+      ctx.setNodePhase(node.id, NodeExecution_Phase.QUEUED, { reason: WaitingReasons.tokens, message });
+      ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
+        reason: WaitingReasons.tokens,
+        message,
+        update: changed,
+      });
+      ctx.requeue(ctx.config.tokenPollMs);
+      return "waiting";
+    }
+    await releaseTokens(ctx, node, task, ns, attempt);
+    fail(
+      ctx,
+      node,
+      task,
+      ns,
+      attempt,
+      {
+        kind: ExecutionError_Kind.USER,
+        code: "ExternalResourceRejected",
+        message: `${req.resource}: ${outcome.reason}: ${outcome.message}`,
+      },
+      false,
+      true,
+    );
+    return "rejected";
+  }
+  return "granted";
+}
+
+async function writeInputs(ctx: RoundContext, loc: AttemptLocations, inputs: LiteralMap): Promise<void> {
+  const io = ctx.ports.io;
+  await io.writeLiteralMap(loc.inputsUri, inputs);
+  const names = Object.keys(inputs.literals);
+  if (names.length > 0) {
+    const json: Record<string, unknown> = {};
+    for (const name of names) {
+      json[name] = literalToJson(inputs.literals[name]);
+      const text = primitiveEnvValue(inputs.literals[name]);
+      if (text !== undefined) await io.writeText(io.join(loc.inputsDirUri, name), text);
+    }
+    await io.writeText(io.join(loc.inputsDirUri, "inputs.json"), JSON.stringify(json));
+  }
+  if (loc.outputsDirPath) {
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(loc.outputsDirPath, { recursive: true });
+  }
+}
+
+async function startAttempt(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate,
+  policy: TaskPolicy,
+  ns: NodeStatus,
+): Promise<void> {
+  const attempt = ns.attempts;
+  const tokens = await acquireTokens(ctx, node, task, ns, attempt);
+  if (tokens !== "granted") return;
+
+  const exec = ctx.execution;
+  const podName = taskPodName(exec.spec.executionId?.name ?? exec.name, node.id, attempt);
+  const loc = ctx.attemptLocations(node.id, attempt);
+  if (!ctx.pods.has(podName)) {
+    let inputs: LiteralMap;
+    try {
+      inputs = await resolveBindings(node.inputs, {
+        workflowInputs: () => ctx.workflowInputs(),
+        nodeOutputs: (id) => ctx.nodeOutputs(id),
+      });
+    } catch (err) {
+      if (!(err instanceof BindingResolutionError)) throw err;
+      await releaseTokens(ctx, node, task, ns, attempt);
+      fail(
+        ctx,
+        node,
+        task,
+        ns,
+        attempt,
+        { kind: ExecutionError_Kind.USER, code: "BindingResolutionFailed", message: err.message },
+        false,
+        true,
+      );
+      return;
+    }
+    await writeInputs(ctx, loc, inputs);
+    let pod;
+    try {
+      pod = buildTaskPod({
+        name: podName,
+        namespace: exec.namespace,
+        owner: { name: exec.name, uid: exec.uid },
+        spec: exec.spec,
+        nodeId: node.id,
+        attempt,
+        task,
+        interruptible: attemptIsInterruptible(policy, ns),
+        inputs,
+        locations: loc,
+        podAnnotations: podAnnotationsOf(task),
+        ...(exec.traceparent ? { traceparent: exec.traceparent } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof InvalidTaskError)) throw err;
+      await releaseTokens(ctx, node, task, ns, attempt);
+      fail(
+        ctx,
+        node,
+        task,
+        ns,
+        attempt,
+        { kind: ExecutionError_Kind.USER, code: "InvalidTask", message: err.message },
+        false,
+        true,
+      );
+      return;
+    }
+    const result = await ctx.ports.pods.create(pod);
+    if (result.outcome === "quota") {
+      const changed = ns.waiting?.reason !== WaitingReasons.quota;
+      ns.waiting = create(WaitingReasonSchema, {
+        reason: WaitingReasons.quota,
+        message: result.message.slice(0, 1024),
+      });
+      ctx.setNodePhase(node.id, NodeExecution_Phase.QUEUED, {
+        reason: WaitingReasons.quota,
+        message: result.message,
+      });
+      ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
+        reason: WaitingReasons.quota,
+        message: result.message,
+        update: changed,
+      });
+      ctx.requeue(2_000);
+      return;
+    }
+    if (result.outcome === "invalid") {
+      await releaseTokens(ctx, node, task, ns, attempt);
+      fail(
+        ctx,
+        node,
+        task,
+        ns,
+        attempt,
+        { kind: ExecutionError_Kind.USER, code: "InvalidPodSpec", message: result.message },
+        false,
+        true,
+      );
+      return;
+    }
+    if (result.outcome === "created") ctx.createdPods.push(podName);
+  }
+  ns.attempts = attempt + 1;
+  ns.podName = podName;
+  ns.waiting = undefined;
+  ctx.setNodePhase(node.id, NodeExecution_Phase.RUNNING, { inputUri: loc.inputsUri });
+  ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.QUEUED, { podName, inputUri: loc.inputsUri });
+  ctx.requeue(ctx.config.runningRecheckMs);
+}
+
+async function followAttempt(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate,
+  policy: TaskPolicy,
+  ns: NodeStatus,
+): Promise<void> {
+  const attempt = ns.attempts - 1;
+  const pod = ctx.pods.get(ns.podName);
+  if (!pod) {
+    const since = ns.lastUpdatedAt ? timestampDate(ns.lastUpdatedAt).getTime() : 0;
+    const missingFor = ctx.now.getTime() - since;
+    if (missingFor < ctx.config.podMissingGraceMs) {
+      ctx.requeue(Math.min(1_000, ctx.config.podMissingGraceMs - missingFor));
+      return;
+    }
+    await onFailure(
+      ctx,
+      node,
+      task,
+      policy,
+      ns,
+      attempt,
+      {
+        kind: ExecutionError_Kind.SYSTEM,
+        code: "PodNotFound",
+        message: `pod ${ns.podName} of attempt ${attempt} disappeared`,
+      },
+      false,
+    );
+    return;
+  }
+  const obs = observePod(pod);
+  if (obs.state === "succeeded") {
+    await onSuccess(ctx, node, task, ns, attempt, pod.metadata?.annotations ?? {});
+    return;
+  }
+  if (obs.state === "failed") {
+    await onFailure(ctx, node, task, policy, ns, attempt, obs.failure, false);
+    return;
+  }
+  if (policy.timeoutMs > 0) {
+    const start = podStartTime(pod) ?? (ns.startedAt ? timestampDate(ns.startedAt) : ctx.now);
+    const left = start.getTime() + policy.timeoutMs - ctx.now.getTime();
+    if (left <= 0) {
+      await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
+      await onFailure(
+        ctx,
+        node,
+        task,
+        policy,
+        ns,
+        attempt,
+        {
+          kind: ExecutionError_Kind.USER,
+          code: "TaskTimeout",
+          message: `attempt ${attempt} exceeded its timeout of ${policy.timeoutMs / 1000}s`,
+        },
+        true,
+      );
+      return;
+    }
+    ctx.requeue(left);
+  }
+  if (obs.state === "running") {
+    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.RUNNING, { reason: "PodRunning" });
+    if (!(await renewTokens(ctx, node, task, policy, ns, attempt))) return;
+  } else if (obs.reason === "ContainerCreating" || obs.reason === "PodInitializing") {
+    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.INITIALIZING, { reason: obs.reason });
+  }
+  ctx.requeue(ctx.config.runningRecheckMs);
+}
+
+/** Renews leases that passed half their lifetime; a lost lease fails the attempt (SYSTEM). */
+async function renewTokens(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate,
+  policy: TaskPolicy,
+  ns: NodeStatus,
+  attempt: number,
+): Promise<boolean> {
+  const broker = ctx.ports.tokens;
+  if (!broker || ns.leases.length === 0) return true;
+  const holder = tokenHolder(ctx, node.id, attempt);
+  const halfTtl = ctx.config.tokenLeaseTtlMs / 2;
+  for (const lease of ns.leases) {
+    const expires = lease.expiresAt ? timestampDate(lease.expiresAt).getTime() : 0;
+    if (expires - ctx.now.getTime() > halfTtl) {
+      ctx.requeue(expires - halfTtl - ctx.now.getTime());
+      continue;
+    }
+    const renewed = await broker.renew({ leaseId: lease.leaseId, holder });
+    if (renewed === "lost") {
+      await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
+      await onFailure(
+        ctx,
+        node,
+        task,
+        policy,
+        ns,
+        attempt,
+        {
+          kind: ExecutionError_Kind.SYSTEM,
+          code: "ResourceLeaseLost",
+          message: `the ${lease.resource} lease expired before it was renewed`,
+        },
+        false,
+      );
+      return false;
+    }
+    lease.expiresAt = timestampFromDate(renewed.expiresAt);
+    ctx.requeue(renewed.expiresAt.getTime() - halfTtl - ctx.now.getTime());
+  }
+  return true;
+}
+
+async function readOutputs(
+  ctx: RoundContext,
+  task: TaskTemplate,
+  loc: AttemptLocations,
+  annotations: Record<string, string>,
+): Promise<LiteralMap> {
+  const io = ctx.ports.io;
+  // A real-cluster uploader (or a task using the SDK) may write the LiteralMap itself.
+  const pb = await io.readLiteralMap(loc.outputsUri).catch((err: unknown) => {
+    if (err instanceof BlobNotFoundError) return undefined;
+    throw err;
+  });
+  if (pb) return pb;
+  const text = await io.readText(io.join(loc.outputsDirUri, "outputs.json"));
+  const declared = task.interface?.outputs;
+  if (text !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new OutputTypeError(
+        "outputs.json",
+        "a JSON object",
+        `unparsable text (${(err as Error).message})`,
+      );
+    }
+    return outputsJsonToLiteralMap(json, declared);
+  }
+  if (Object.keys(declared?.variables ?? {}).length === 0) return create(LiteralMapSchema, {});
+  if (Object.keys(annotations).some((k) => k.startsWith(SIMULATION_ANNOTATION_PREFIX)))
+    return defaultOutputs(declared);
+  throw new MissingOutputError(Object.keys(declared?.variables ?? {})[0] ?? "outputs.json");
+}
+
+async function onSuccess(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate,
+  ns: NodeStatus,
+  attempt: number,
+  annotations: Record<string, string>,
+): Promise<void> {
+  const loc = ctx.attemptLocations(node.id, attempt);
+  let outputs: LiteralMap;
+  try {
+    outputs = await readOutputs(ctx, task, loc, annotations);
+  } catch (err) {
+    if (!(err instanceof MissingOutputError) && !(err instanceof OutputTypeError)) throw err;
+    await releaseTokens(ctx, node, task, ns, attempt);
+    fail(
+      ctx,
+      node,
+      task,
+      ns,
+      attempt,
+      { kind: ExecutionError_Kind.USER, code: "InvalidOutputs", message: err.message },
+      false,
+      true,
+    );
+    return;
+  }
+  await ctx.ports.io.writeLiteralMap(loc.outputsUri, outputs);
+  await releaseTokens(ctx, node, task, ns, attempt);
+  ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.SUCCEEDED, {
+    outputUri: loc.outputsUri,
+    reason: "PodSucceeded",
+  });
+  ctx.setNodePhase(node.id, NodeExecution_Phase.SUCCEEDED, { outputUri: loc.outputsUri });
+}
+
+async function onFailure(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate,
+  policy: TaskPolicy,
+  ns: NodeStatus,
+  attempt: number,
+  failure: TaskFailure,
+  timedOut: boolean,
+): Promise<void> {
+  await releaseTokens(ctx, node, task, ns, attempt);
+  if (failure.kind === ExecutionError_Kind.SYSTEM) ns.systemFailures += 1;
+  const userFailures = ns.attempts - ns.systemFailures;
+  const exhausted =
+    failure.kind === ExecutionError_Kind.SYSTEM
+      ? ns.systemFailures > policy.systemRetries
+      : userFailures > policy.userRetries;
+  if (!exhausted) {
+    const err = error(failure.kind, failure.code, failure.message);
+    ns.error = err;
+    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.RETRYABLE_FAILED, {
+      error: err,
+      reason: failure.code,
+      message: failure.message,
+    });
+    await startAttempt(ctx, node, task, policy, ns);
+    return;
+  }
+  fail(ctx, node, task, ns, attempt, failure, timedOut, false);
+}
+
+/** Ends the node: task FAILED (when an attempt ran) and node FAILED or TIMED_OUT. */
+function fail(
+  ctx: RoundContext,
+  node: Node,
+  task: TaskTemplate,
+  ns: NodeStatus,
+  attempt: number,
+  failure: TaskFailure,
+  timedOut: boolean,
+  beforePod: boolean,
+): void {
+  const err = error(failure.kind, failure.code, failure.message);
+  ns.error = err;
+  ns.waiting = undefined;
+  if (!beforePod || ns.taskPhase !== TaskExecution_Phase.UNSPECIFIED) {
+    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.FAILED, {
+      error: err,
+      reason: failure.code,
+      message: failure.message,
+    });
+  }
+  ctx.setNodePhase(node.id, timedOut ? NodeExecution_Phase.TIMED_OUT : NodeExecution_Phase.FAILED, {
+    error: err,
+    reason: failure.code,
+    message: failure.message,
+  });
+}
