@@ -1,0 +1,170 @@
+/**
+ * `flotilla-sandbox --clusters east,west,secure --state-dir DIR [--mode process|simulated] [--port-base N]`
+ *
+ * Starts one sandbox cluster (API server + simulated kubelet) per name on 127.0.0.1, writes
+ * `DIR/kubeconfig` with one context per cluster (context = cluster name), prints one
+ * `cluster <name> <url>` line per cluster and then `ready` on its own line. SIGTERM or SIGINT
+ * stops every cluster (killing the pods' processes) and exits 0. Exit codes: 0 after a clean
+ * stop, 1 when a cluster fails to start or stop, 2 on a usage error.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parse, stringify } from "yaml";
+import { kubeconfigFor, startCluster, type KubeconfigCluster, type SandboxCluster } from "./index.js";
+
+const USAGE =
+  "usage: flotilla-sandbox --clusters NAME[,NAME...] --state-dir DIR [--mode process|simulated] [--port-base N]";
+
+/** A command line the bin cannot act on. */
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** The parsed command line. */
+interface SandboxArgs {
+  clusters: string[];
+  stateDir: string;
+  mode: "process" | "simulated";
+  /** First port; cluster i listens on portBase + i. Undefined: any free port. */
+  portBase: number | undefined;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Parses and validates the bin's arguments. Throws UsageError naming the problem. */
+function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        clusters: { type: "string" },
+        "state-dir": { type: "string" },
+        mode: { type: "string", default: "simulated" },
+        "port-base": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) throw new UsageError("help requested");
+  const clusters = (values.clusters ?? "")
+    .split(",")
+    .map((c) => c.trim())
+    .filter((c) => c !== "");
+  if (clusters.length === 0) throw new UsageError("--clusters needs at least one cluster name");
+  for (const name of clusters) {
+    if (!DNS_LABEL.test(name))
+      throw new UsageError(`cluster name ${JSON.stringify(name)} must be a DNS label (a-z, 0-9, '-')`);
+  }
+  const duplicate = clusters.find((c, i) => clusters.indexOf(c) !== i);
+  if (duplicate) throw new UsageError(`cluster ${duplicate} is listed twice`);
+  if (!values["state-dir"]) throw new UsageError("--state-dir is required");
+  const mode = values.mode;
+  if (mode !== "process" && mode !== "simulated")
+    throw new UsageError(`--mode must be process or simulated, not ${JSON.stringify(mode)}`);
+  let portBase: number | undefined;
+  if (values["port-base"] !== undefined) {
+    portBase = Number(values["port-base"]);
+    if (!Number.isInteger(portBase) || portBase < 1 || portBase + clusters.length - 1 > 65535) {
+      throw new UsageError(
+        `--port-base must be a port number leaving room for ${clusters.length} cluster(s)`,
+      );
+    }
+  }
+  return { clusters, stateDir: resolve(values["state-dir"]), mode, portBase };
+}
+
+/**
+ * Starts every cluster of `args` and writes the combined kubeconfig. On failure, stops the
+ * clusters already started and rethrows. Returns the running clusters in argument order.
+ */
+async function startSandbox(args: SandboxArgs): Promise<SandboxCluster[]> {
+  await mkdir(args.stateDir, { recursive: true });
+  const started: SandboxCluster[] = [];
+  try {
+    for (const [i, name] of args.clusters.entries()) {
+      started.push(
+        await startCluster({
+          name,
+          mode: args.mode,
+          stateDir: args.stateDir,
+          ...(args.portBase !== undefined ? { port: args.portBase + i } : {}),
+        }),
+      );
+    }
+    await writeClientKubeconfig(
+      started.map((c) => ({ name: c.name, url: c.url })),
+      join(args.stateDir, "kubeconfig"),
+    );
+    return started;
+  } catch (err) {
+    await Promise.allSettled(started.map((c) => c.stop()));
+    throw err;
+  }
+}
+
+/**
+ * Writes the combined kubeconfig. Plain-http clusters get `insecure-skip-tls-verify: true`:
+ * @kubernetes/client-node 1.x refuses an http:// server without it, and kubectl accepts it.
+ */
+async function writeClientKubeconfig(clusters: KubeconfigCluster[], path: string): Promise<void> {
+  const doc = parse(kubeconfigFor(clusters)) as { clusters?: Array<{ cluster?: Record<string, unknown> }> };
+  for (const entry of doc.clusters ?? []) {
+    if (entry.cluster && String(entry.cluster.server).startsWith("http:"))
+      entry.cluster["insecure-skip-tls-verify"] = true;
+  }
+  await writeFile(path, stringify(doc), { mode: 0o600 });
+}
+
+async function main(): Promise<number> {
+  let args: SandboxArgs;
+  try {
+    args = parseSandboxArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`flotilla-sandbox: ${err.message}\n${USAGE}\n`);
+    return 2;
+  }
+  let clusters: SandboxCluster[] = [];
+  let stopping: Promise<number> | undefined;
+  const stop = (): Promise<number> =>
+    (stopping ??= (async () => {
+      const results = await Promise.allSettled(clusters.map((c) => c.stop()));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      for (const f of failed) process.stderr.write(`flotilla-sandbox: stop failed: ${String(f.reason)}\n`);
+      return failed.length > 0 ? 1 : 0;
+    })());
+  const signalled = new Promise<void>((resolveSignal) => {
+    const onSignal = () => {
+      if (stopping) process.exit(1); // a second signal: give up waiting
+      resolveSignal();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  try {
+    clusters = await startSandbox(args);
+  } catch (err) {
+    process.stderr.write(`flotilla-sandbox: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  for (const c of clusters) process.stdout.write(`cluster ${c.name} ${c.url}\n`);
+  process.stdout.write(`kubeconfig ${join(args.stateDir, "kubeconfig")}\nready\n`);
+  await signalled;
+  return stop();
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `flotilla-sandbox: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);
