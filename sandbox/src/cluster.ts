@@ -55,7 +55,8 @@ export interface KubeconfigCluster {
 
 /**
  * Builds a kubeconfig YAML with one cluster, user and context per entry (context = cluster
- * name, no credentials); the first entry is the current context.
+ * name, no credentials, `insecure-skip-tls-verify: true` because @kubernetes/client-node 1.x
+ * refuses plain `http://` servers otherwise); the first entry is the current context.
  */
 export function kubeconfigFor(clusters: KubeconfigCluster[]): string {
   if (clusters.length === 0) throw new RangeError("a kubeconfig needs at least one cluster");
@@ -63,7 +64,11 @@ export function kubeconfigFor(clusters: KubeconfigCluster[]): string {
     apiVersion: "v1",
     kind: "Config",
     preferences: {},
-    clusters: clusters.map((c) => ({ name: c.name, cluster: { server: c.url } })),
+    // client-node 1.x refuses plain-HTTP servers unless TLS verification is marked skipped.
+    clusters: clusters.map((c) => ({
+      name: c.name,
+      cluster: { server: c.url, "insecure-skip-tls-verify": true },
+    })),
     users: clusters.map((c) => ({ name: c.name, user: {} })),
     contexts: clusters.map((c) => ({
       name: c.name,
