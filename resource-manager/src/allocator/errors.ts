@@ -83,8 +83,13 @@ export class LeaseNotFoundError extends ResourceManagerError {
   constructor(
     readonly resource: string,
     readonly holder: string,
+    readonly leaseId?: string,
   ) {
-    super(`holder "${holder}" has no lease on "${resource}" (released or expired; allocate again)`);
+    super(
+      leaseId !== undefined
+        ? `lease ${leaseId} of holder "${holder}" does not exist (released or expired; allocate again)`
+        : `holder "${holder}" has no lease on "${resource}" (released or expired; allocate again)`,
+    );
     this.name = "LeaseNotFoundError";
   }
 }
@@ -108,5 +113,18 @@ export class LeadershipLostError extends ResourceManagerError {
   constructor(readonly detail: string) {
     super(`resource manager lost leadership: ${detail}`);
     this.name = "LeadershipLostError";
+  }
+}
+
+/** A renewal named a lease that belongs to a different holder (e.g. a stale attempt). */
+export class HolderMismatchError extends ResourceManagerError {
+  readonly reason = "HolderMismatch";
+  constructor(
+    readonly leaseId: string,
+    readonly holder: string,
+    readonly actualHolder: string,
+  ) {
+    super(`lease ${leaseId} is held by "${actualHolder}", not by "${holder}"`);
+    this.name = "HolderMismatchError";
   }
 }

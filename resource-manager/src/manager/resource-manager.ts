@@ -1,6 +1,8 @@
 import { Allocator } from "../allocator/allocator.js";
 import {
+  HolderMismatchError,
   LeadershipLostError,
+  LeaseNotFoundError,
   NotLeaderError,
   PoolInUseError,
   PoolNotFoundError,
@@ -31,8 +33,11 @@ export interface ResourceManagerOptions {
   readonly configPools?: readonly PoolConfig[];
   /** This instance's id, recorded in the fencing row. */
   readonly instance: string;
-  /** The URL clients should use to reach this instance, recorded for standbys' leader hints. */
-  readonly advertiseUrl: string;
+  /**
+   * The URL clients should use to reach this instance, recorded for standbys' leader hints (a
+   * function when it is only known once the server listens).
+   */
+  readonly advertiseUrl: string | (() => string);
   readonly metrics?: ResourceManagerMetrics;
   readonly log?: Logger;
   /** Wall clock in epoch milliseconds; Date.now by default. */
@@ -44,6 +49,12 @@ export interface ResourceManagerOptions {
    * leader or the database went away). The host decides whether to re-elect or exit.
    */
   readonly onTermEnded?: (err: unknown) => void;
+}
+
+/** What a release returned. */
+export interface ReleaseResult {
+  readonly releasedTokens: number;
+  readonly dequeued: boolean;
 }
 
 interface Term {
@@ -106,7 +117,11 @@ export class ResourceManager {
     this.stateValue = "activating";
     try {
       const { repository } = this.options;
-      const epoch = await repository.claimLeadership(this.options.instance, this.options.advertiseUrl);
+      const { advertiseUrl } = this.options;
+      const epoch = await repository.claimLeadership(
+        this.options.instance,
+        typeof advertiseUrl === "function" ? advertiseUrl() : advertiseUrl,
+      );
       for (const config of this.options.configPools ?? []) await repository.savePool(epoch, config, "config");
       const allocator = new Allocator(
         this.options.metrics ? { observer: this.options.metrics.observer } : {},
@@ -175,9 +190,44 @@ export class ResourceManager {
     );
   }
 
-  /** Releases a lease or withdraws a queued request; resolves once durable. */
-  async release(resource: string, holder: string): Promise<"lease" | "queued" | "none"> {
-    return this.decide("release", resource, (allocator) => allocator.release(resource, holder, this.clock()));
+  /**
+   * Renews the lease with this id, which must belong to `holder`; resolves to the renewed lease
+   * once durable. Throws {@link LeaseNotFoundError} or {@link HolderMismatchError}.
+   */
+  async renewById(leaseId: string, holder: string, ttlMs?: number): Promise<Lease> {
+    return this.decide("renew", "", (allocator) => {
+      const lease = allocator.findLease(leaseId);
+      if (!lease) throw new LeaseNotFoundError("", holder, leaseId);
+      if (lease.holder !== holder) throw new HolderMismatchError(leaseId, holder, lease.holder);
+      return allocator.renew(lease.resource, lease.holder, this.clock(), ttlMs);
+    });
+  }
+
+  /**
+   * Releases a holder's lease or withdraws its queued request. Idempotent. Resolves, once
+   * durable, to the tokens returned and whether a queued request was withdrawn.
+   */
+  async release(resource: string, holder: string): Promise<ReleaseResult> {
+    return this.decide("release", resource, (allocator) => {
+      const lease = allocator.getLease(resource, holder);
+      const what = allocator.release(resource, holder, this.clock());
+      return { releasedTokens: what === "lease" && lease ? lease.tokens : 0, dequeued: what === "queued" };
+    });
+  }
+
+  /** Releases the lease with this id; an unknown id releases nothing (idempotent). */
+  async releaseById(leaseId: string): Promise<ReleaseResult> {
+    return this.decide("release", "", (allocator) => {
+      const lease = allocator.findLease(leaseId);
+      if (!lease) return { releasedTokens: 0, dequeued: false };
+      allocator.release(lease.resource, lease.holder, this.clock());
+      return { releasedTokens: lease.tokens, dequeued: false };
+    });
+  }
+
+  /** True when the pool exists in the active term. */
+  hasPool(resource: string): boolean {
+    return this.activeTerm().allocator.hasPool(resource);
   }
 
   /** Creates or replaces a pool (persisted with source "api"); returns its snapshot. */
@@ -237,6 +287,9 @@ export class ResourceManager {
       throw err;
     }
     await this.commit(term);
+    const outcome = result as { status?: unknown; reason?: unknown };
+    if (outcome && outcome.status === "rejected")
+      this.options.metrics?.rejected(resource, String(outcome.reason));
     this.options.metrics?.decided(method, (performance.now() - started) / 1000);
     return result;
   }

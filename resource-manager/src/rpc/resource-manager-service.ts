@@ -1,0 +1,420 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  AllocateResponseSchema,
+  AllocationSchema,
+  ConfigurePoolResponseSchema,
+  GetPoolStatusResponseSchema,
+  LeaseSchema,
+  ListAllocationsRequest_StateFilter,
+  ListAllocationsResponseSchema,
+  ListPoolsResponseSchema,
+  PoolConfigSchema,
+  ReleaseResponseSchema,
+  RenewResponseSchema,
+  ResourceManagerService,
+  TenantCapSchema,
+  TenantUsageSchema,
+  type Allocation,
+  type GetPoolStatusResponse,
+  type Lease as LeaseMessage,
+  type PoolConfig as PoolConfigMessage,
+  type TenantCap,
+} from "@flotilla/proto";
+import { MAX_TTL_MS } from "../allocator/allocator.js";
+import {
+  HolderConflictError,
+  HolderMismatchError,
+  InvalidArgumentError,
+  LeadershipLostError,
+  LeaseNotFoundError,
+  NotLeaderError,
+  PoolInUseError,
+  PoolNotFoundError,
+  RequestExceedsLimitError,
+} from "../allocator/errors.js";
+import type { CapSpec, Lease, PoolConfig, PoolSnapshot, TenantConfig } from "../allocator/types.js";
+import type { Logger, ResourceManager } from "../manager/resource-manager.js";
+
+/** Response header carrying the leader's URL on Unavailable replies from a standby. */
+export const LEADER_URL_HEADER = "flotilla-leader-url";
+
+const MIN_TTL_MS = 1000;
+const MAX_POOL_LIMIT = 1_000_000;
+const MAX_TENANT_CAPS = 1000;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+
+/**
+ * The ResourceManagerService handlers: validate the request, call the {@link ResourceManager},
+ * map the outcome to the proto, and map domain errors to Connect codes (here, and only here).
+ * Returns the service implementation for `router.service(ResourceManagerService, impl)`.
+ */
+export function createResourceManagerServiceImpl(
+  manager: ResourceManager,
+  log: Logger = () => {},
+): ServiceImpl<typeof ResourceManagerService> {
+  const handle = <Req, Res>(fn: (req: Req, ctx: HandlerContext) => Promise<Res>) => {
+    return async (req: Req, ctx: HandlerContext): Promise<Res> => {
+      try {
+        return await fn(req, ctx);
+      } catch (err) {
+        throw toConnectError(err, ctx, log);
+      }
+    };
+  };
+
+  return {
+    allocate: handle(async (req) => {
+      requireField(req.resource, "resource");
+      if (!req.tenant) throw new InvalidArgumentError("tenant", "is required");
+      requireField(req.tenant.project, "tenant.project");
+      if (req.tokens === 0) throw new InvalidArgumentError("tokens", "must be > 0");
+      const ttlMs = req.ttl ? durationToMs(req.ttl, "ttl") : undefined;
+      const outcome = await manager.allocate({
+        resource: req.resource,
+        project: req.tenant.project,
+        domain: req.tenant.domain,
+        holder: req.holder,
+        tokens: req.tokens,
+        ...(ttlMs !== undefined ? { ttlMs } : {}),
+        wait: req.wait,
+      });
+      switch (outcome.status) {
+        case "granted":
+          return create(AllocateResponseSchema, {
+            outcome: { case: "granted", value: { lease: toLeaseMessage(outcome.lease) } },
+          });
+        case "queued":
+          return create(AllocateResponseSchema, {
+            outcome: { case: "queued", value: { position: outcome.position, reason: outcome.reason } },
+          });
+        case "rejected":
+          return create(AllocateResponseSchema, {
+            outcome: { case: "rejected", value: { reason: outcome.reason, message: outcome.message } },
+          });
+      }
+    }),
+
+    renew: handle(async (req) => {
+      requireField(req.leaseId, "lease_id");
+      requireField(req.holder, "holder");
+      const ttlMs = req.ttl ? durationToMs(req.ttl, "ttl") : undefined;
+      const lease = await manager.renewById(req.leaseId, req.holder, ttlMs);
+      return create(RenewResponseSchema, { lease: toLeaseMessage(lease) });
+    }),
+
+    release: handle(async (req) => {
+      const result =
+        req.leaseId !== ""
+          ? await manager.releaseById(req.leaseId)
+          : await (() => {
+              if (req.resource === "" || req.holder === "") {
+                throw new InvalidArgumentError(
+                  "lease_id",
+                  "required unless both resource and holder are set",
+                );
+              }
+              return manager.release(req.resource, req.holder);
+            })();
+      return create(ReleaseResponseSchema, result);
+    }),
+
+    configurePool: handle(async (req) => {
+      if (!req.pool) throw new InvalidArgumentError("pool", "is required");
+      const config = fromPoolMessage(req.pool);
+      const created = !manager.hasPool(config.resource);
+      const snapshot = await manager.upsertPool(config);
+      return create(ConfigurePoolResponseSchema, { pool: toPoolMessage(snapshot.config), created });
+    }),
+
+    getPoolStatus: handle(async (req) => {
+      requireField(req.resource, "resource");
+      return toPoolStatus(await manager.getPool(req.resource));
+    }),
+
+    listPools: handle(async (req) => {
+      if (req.pageSize > MAX_PAGE_SIZE)
+        throw new InvalidArgumentError("page_size", `must be at most ${MAX_PAGE_SIZE}`);
+      const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
+      const offset = decodePageToken(req.pageToken, "pools");
+      const pools = await manager.listPools();
+      const page = pools.slice(offset, offset + pageSize);
+      const nextOffset = offset + page.length;
+      return create(ListPoolsResponseSchema, {
+        pools: page.map(toPoolStatus),
+        nextPageToken: nextOffset < pools.length ? encodePageToken(nextOffset, "pools") : "",
+      });
+    }),
+
+    listAllocations: handle(async (req) => {
+      if (req.pageSize > MAX_PAGE_SIZE)
+        throw new InvalidArgumentError("page_size", `must be at most ${MAX_PAGE_SIZE}`);
+      if (req.holderPrefix.length > 512)
+        throw new InvalidArgumentError("holder_prefix", "must be at most 512 characters");
+      const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
+      const filterKey = JSON.stringify([
+        req.resource,
+        req.tenant?.project ?? "",
+        req.tenant?.domain ?? "",
+        req.holderPrefix,
+        req.state,
+      ]);
+      const offset = decodePageToken(req.pageToken, filterKey);
+      const { leases, queued } = await manager.listHolders(req.resource === "" ? undefined : req.resource);
+      const positions = new Map<string, number>();
+      const perResource = new Map<string, number>();
+      for (const q of queued) {
+        // Arrival order within the pool; the Allocate reply gives the scheduler's estimate.
+        const n = (perResource.get(q.resource) ?? 0) + 1;
+        perResource.set(q.resource, n);
+        positions.set(`${q.resource}\u0000${q.holder}`, n);
+      }
+      const matches = (x: { project: string; domain: string; holder: string }): boolean =>
+        (!req.tenant?.project || x.project === req.tenant.project) &&
+        (!req.tenant?.domain || x.domain === req.tenant.domain) &&
+        x.holder.startsWith(req.holderPrefix);
+      const all: { sortKey: [string, number, string]; message: Allocation }[] = [];
+      if (req.state !== ListAllocationsRequest_StateFilter.QUEUED) {
+        for (const l of leases.filter(matches)) {
+          all.push({
+            sortKey: [l.resource, l.requestedAt, l.holder],
+            message: create(AllocationSchema, {
+              resource: l.resource,
+              tenant: { project: l.project, domain: l.domain },
+              holder: l.holder,
+              tokens: l.tokens,
+              state: { case: "lease", value: toLeaseMessage(l) },
+              requestedAt: timestampFromMs(l.requestedAt),
+            }),
+          });
+        }
+      }
+      if (req.state !== ListAllocationsRequest_StateFilter.GRANTED) {
+        for (const q of queued.filter(matches)) {
+          all.push({
+            sortKey: [q.resource, q.enqueuedAt, q.holder],
+            message: create(AllocationSchema, {
+              resource: q.resource,
+              tenant: { project: q.project, domain: q.domain },
+              holder: q.holder,
+              tokens: q.tokens,
+              state: { case: "queuePosition", value: positions.get(`${q.resource}\u0000${q.holder}`) ?? 0 },
+              requestedAt: timestampFromMs(q.enqueuedAt),
+            }),
+          });
+        }
+      }
+      all.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+      const page = all.slice(offset, offset + pageSize);
+      const nextOffset = offset + page.length;
+      return create(ListAllocationsResponseSchema, {
+        allocations: page.map((x) => x.message),
+        nextPageToken: nextOffset < all.length ? encodePageToken(nextOffset, filterKey) : "",
+      });
+    }),
+  };
+}
+
+/** Maps a pool snapshot to GetPoolStatusResponse (tenants holding or waiting only). */
+export function toPoolStatus(snapshot: PoolSnapshot): GetPoolStatusResponse {
+  return create(GetPoolStatusResponseSchema, {
+    pool: toPoolMessage(snapshot.config),
+    inUse: snapshot.inUse,
+    limit: snapshot.limit,
+    queueLength: snapshot.queued,
+    borrowed: snapshot.borrowed,
+    tenants: snapshot.tenants
+      .filter((t) => t.inUse > 0 || t.queuedRequests > 0)
+      .map((t) =>
+        create(TenantUsageSchema, {
+          tenant: { project: t.project, domain: t.domain },
+          inUse: t.inUse,
+          cap: t.cap,
+          borrowed: t.borrowed,
+          queuedRequests: t.queuedRequests,
+          queuedTokens: t.queuedTokens,
+        }),
+      ),
+  });
+}
+
+function compareKeys(a: [string, number, string], b: [string, number, string]): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  if (a[1] !== b[1]) return a[1] - b[1];
+  return a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0;
+}
+
+function encodePageToken(offset: number, filterKey: string): string {
+  return Buffer.from(JSON.stringify({ o: offset, f: filterKey })).toString("base64url");
+}
+
+function decodePageToken(token: string, filterKey: string): number {
+  if (token === "") return 0;
+  try {
+    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as {
+      o?: unknown;
+      f?: unknown;
+    };
+    if (
+      typeof parsed.o === "number" &&
+      Number.isInteger(parsed.o) &&
+      parsed.o >= 0 &&
+      parsed.f === filterKey
+    ) {
+      return parsed.o;
+    }
+  } catch {
+    // fall through to the typed error
+  }
+  throw new InvalidArgumentError("page_token", "is not a token returned for these filters");
+}
+
+function requireField(value: string, field: string): void {
+  if (value === "") throw new InvalidArgumentError(field, "is required");
+}
+
+function durationToMs(d: Duration, field: string): number {
+  const ms = Number(d.seconds) * 1000 + Math.round(d.nanos / 1e6);
+  if (!Number.isFinite(ms) || ms < MIN_TTL_MS || ms > MAX_TTL_MS) {
+    throw new InvalidArgumentError(field, "must be between 1s and 24h");
+  }
+  return ms;
+}
+
+function msToDuration(ms: number): { seconds: bigint; nanos: number } {
+  return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 };
+}
+
+/** Maps an internal lease to its proto message. */
+export function toLeaseMessage(lease: Lease): LeaseMessage {
+  return create(LeaseSchema, {
+    leaseId: lease.leaseId,
+    resource: lease.resource,
+    tenant: { project: lease.project, domain: lease.domain },
+    holder: lease.holder,
+    tokens: lease.tokens,
+    grantedAt: timestampFromMs(lease.grantedAt),
+    expiresAt: timestampFromMs(lease.expiresAt),
+    borrowed: lease.borrowed,
+  });
+}
+
+function capToMessage(cap: CapSpec | undefined): TenantCap["limit"] {
+  if (cap === undefined) return { case: undefined };
+  return "tokens" in cap
+    ? { case: "tokens", value: cap.tokens }
+    : { case: "proportion", value: cap.proportion };
+}
+
+/** Maps an internal pool configuration to its proto message. */
+export function toPoolMessage(config: PoolConfig): PoolConfigMessage {
+  return create(PoolConfigSchema, {
+    resource: config.resource,
+    limit: config.limit,
+    tenantCaps: (config.tenants ?? []).map((t) =>
+      create(TenantCapSchema, {
+        tenant: { project: t.project, domain: t.domain ?? "" },
+        limit: capToMessage(t.cap),
+        weight: t.weight ?? 0,
+      }),
+    ),
+    ...(config.defaultCap !== undefined || config.defaultWeight !== undefined
+      ? {
+          defaultTenantCap: create(TenantCapSchema, {
+            limit: capToMessage(config.defaultCap),
+            weight: config.defaultWeight ?? 0,
+          }),
+        }
+      : {}),
+    ...(config.defaultTtlMs !== undefined ? { defaultTtl: msToDuration(config.defaultTtlMs) } : {}),
+    allowBorrowing: config.allowBorrowing ?? true,
+  });
+}
+
+function capFromMessage(limit: TenantCap["limit"], field: string, poolLimit: number): CapSpec | undefined {
+  switch (limit.case) {
+    case "tokens":
+      if (limit.value > poolLimit)
+        throw new InvalidArgumentError(field, `must be <= the pool limit ${poolLimit}`);
+      return { tokens: limit.value };
+    case "proportion":
+      return { proportion: limit.value };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Maps and validates a proto pool configuration (the API's rules: limit in (0, 1e6], at most
+ * 1000 unique tenants, caps within the limit, default_ttl required within [1s, 24h]).
+ * Throws {@link InvalidArgumentError}.
+ */
+export function fromPoolMessage(pool: PoolConfigMessage): PoolConfig {
+  requireField(pool.resource, "pool.resource");
+  if (pool.limit === 0 || pool.limit > MAX_POOL_LIMIT) {
+    throw new InvalidArgumentError("pool.limit", `must be in (0, ${MAX_POOL_LIMIT}]`);
+  }
+  if (pool.tenantCaps.length > MAX_TENANT_CAPS) {
+    throw new InvalidArgumentError("pool.tenant_caps", `at most ${MAX_TENANT_CAPS} entries`);
+  }
+  if (!pool.defaultTtl) throw new InvalidArgumentError("pool.default_ttl", "is required");
+  const defaultTtlMs = durationToMs(pool.defaultTtl, "pool.default_ttl");
+  const tenants = pool.tenantCaps.map((tc, i): TenantConfig => {
+    const field = `pool.tenant_caps[${i}]`;
+    if (!tc.tenant) throw new InvalidArgumentError(`${field}.tenant`, "is required");
+    if (tc.limit.case === undefined)
+      throw new InvalidArgumentError(`${field}.limit`, "tokens or proportion is required");
+    if (tc.weight < 0) throw new InvalidArgumentError(`${field}.weight`, "must be > 0");
+    const cap = capFromMessage(tc.limit, `${field}.tokens`, pool.limit);
+    return {
+      project: tc.tenant.project,
+      ...(tc.tenant.domain ? { domain: tc.tenant.domain } : {}),
+      ...(cap ? { cap } : {}),
+      ...(tc.weight > 0 ? { weight: tc.weight } : {}),
+    };
+  });
+  const def = pool.defaultTenantCap;
+  if (def && def.weight < 0) throw new InvalidArgumentError("pool.default_tenant_cap.weight", "must be > 0");
+  const defaultCap = def
+    ? capFromMessage(def.limit, "pool.default_tenant_cap.tokens", pool.limit)
+    : undefined;
+  return {
+    resource: pool.resource,
+    limit: pool.limit,
+    tenants,
+    defaultTtlMs,
+    allowBorrowing: pool.allowBorrowing,
+    ...(defaultCap ? { defaultCap } : {}),
+    ...(def && def.weight > 0 ? { defaultWeight: def.weight } : {}),
+  };
+}
+
+/**
+ * Maps any error thrown below the RPC boundary to a ConnectError: domain errors to their code
+ * with their message, a standby's NotLeader to Unavailable plus the leader-URL header, anything
+ * unexpected to Internal (cause logged, not sent).
+ */
+export function toConnectError(err: unknown, ctx: HandlerContext | undefined, log: Logger): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
+  if (err instanceof PoolNotFoundError || err instanceof LeaseNotFoundError) {
+    return new ConnectError(err.message, Code.NotFound);
+  }
+  if (err instanceof HolderConflictError) return new ConnectError(err.message, Code.AlreadyExists);
+  if (err instanceof HolderMismatchError || err instanceof PoolInUseError) {
+    return new ConnectError(err.message, Code.FailedPrecondition);
+  }
+  if (err instanceof RequestExceedsLimitError) return new ConnectError(err.message, Code.InvalidArgument);
+  if (err instanceof NotLeaderError) {
+    if (err.leaderUrl && ctx) ctx.responseHeader.set(LEADER_URL_HEADER, err.leaderUrl);
+    const metadata = err.leaderUrl ? new Headers({ [LEADER_URL_HEADER]: err.leaderUrl }) : undefined;
+    return new ConnectError(err.message, Code.Unavailable, metadata);
+  }
+  if (err instanceof LeadershipLostError) return new ConnectError(err.message, Code.Unavailable);
+  log("error", "unexpected error in RPC handler", {
+    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  });
+  return new ConnectError("internal error", Code.Internal);
+}
