@@ -108,7 +108,7 @@ eachDatabase(
         repository.applyChanges(epochA, new Map([["warehouse\u0000zombie", null]])),
         LeadershipLostError,
       );
-      await assert.rejects(repository.savePool(epochA, pools[0] as never, "api"), LeadershipLostError);
+      await assert.rejects(repository.savePool(epochA, pools[0], "api"), LeadershipLostError);
     });
   },
 );
