@@ -6,6 +6,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parse as parseYaml } from "yaml";
 import { type DeleteOptions, ClusterApi } from "./api.js";
 import {
   type IncludeObject,
@@ -281,12 +282,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     if (typeKey(t) === "/pods" && subresource === "log") return serveLog(req, res, namespace!, name!, q);
     if (typeKey(t) === "/pods" && subresource === "binding") {
       if (method !== "POST") throw methodNotAllowed(method);
-      const body = parseJson(await readBody(req, requestLimit));
+      const body = await readObject(req, requestLimit);
       return bind(res, namespace!, name!, body);
     }
     if (subresource === "finalize") {
       if (method !== "PUT") throw methodNotAllowed(method);
-      const body = parseJson(await readBody(req, requestLimit));
+      const body = await readObject(req, requestLimit);
       const stored = api.update(t, undefined, name!, body, undefined, dryRun);
       return sendStored(req, res, 200, t, stored, q);
     }
@@ -319,14 +320,14 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         return serveWatch(req, res, t, namespace, name, q);
       case "create": {
         if (name !== undefined) throw methodNotAllowed(method);
-        const body = parseJson(await readBody(req, requestLimit));
+        const body = await readObject(req, requestLimit);
         const stored = api.create(t, namespace, body, dryRun);
         if (typeKey(t) === "/pods" && !dryRun)
           counters.countPodCreate(stored.obj.metadata.namespace!, stored.obj.metadata.name!);
         return sendStored(req, res, 201, t, stored, q);
       }
       case "update": {
-        const body = parseJson(await readBody(req, requestLimit));
+        const body = await readObject(req, requestLimit);
         return sendStored(req, res, 200, t, api.update(t, namespace, name!, body, subresource, dryRun), q);
       }
       case "patch": {
@@ -699,6 +700,28 @@ function parseJson(text: string): unknown {
   } catch (err) {
     throw badRequest(`error decoding request body: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Reads a request body as an object: JSON or YAML; other media types (e.g. protobuf) get kube's
+ * 415 answer.
+ */
+async function readObject(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = (req.headers["content-type"] ?? "application/json").split(";")[0].trim();
+  const text = await readBody(req, limit);
+  if (type === "application/json" || type === "" || type === "*/*") return parseJson(text);
+  if (type === "application/yaml") {
+    try {
+      return parseYaml(text);
+    } catch (err) {
+      throw badRequest(`error decoding request body: ${(err as Error).message}`);
+    }
+  }
+  throw new ApiError(
+    415,
+    "UnsupportedMediaType",
+    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${type})`,
+  );
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
