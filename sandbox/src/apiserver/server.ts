@@ -32,7 +32,14 @@ import { ApiCounters, ApiFaults } from "./faults.js";
 import { LogStore } from "./logs.js";
 import { type ResourceType, groupVersion, typeKey } from "./registry.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
-import { CompactedError, type EventType, type KubeObject, type Stored, type Watcher } from "./store.js";
+import {
+  type ChangeEvent,
+  CompactedError,
+  type EventType,
+  type KubeObject,
+  type Stored,
+  type Watcher,
+} from "./store.js";
 
 /** Options of `startApiServer`. */
 export interface ApiServerOptions {
@@ -44,7 +51,7 @@ export interface ApiServerOptions {
   objectSizeLimitBytes?: number;
   /** Largest request body in bytes (kube-apiserver's limit; default 3 MiB = 3145728). */
   requestSizeLimitBytes?: number;
-  /** Number of change events kept for watch resumes (default 100000). */
+  /** Number of change events kept for watch resumes (default 10000). */
   compactionWindow?: number;
   /** Interval between watch bookmarks in ms (default 1000). */
   bookmarkIntervalMs?: number;
@@ -90,7 +97,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const requestLimit = options.requestSizeLimitBytes ?? 3 * 1024 * 1024;
   const api = new ClusterApi({
     objectSizeLimitBytes: options.objectSizeLimitBytes ?? 1572864,
-    compactionWindow: options.compactionWindow ?? 100_000,
+    compactionWindow: options.compactionWindow ?? 10_000,
   });
   const logs = new LogStore();
   const counters = new ApiCounters();
@@ -540,25 +547,47 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       "Transfer-Encoding": "chunked",
     });
     res.flushHeaders();
-    const write = (line: string): void => {
-      if (closed) return;
-      res.write(line);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = (): void => {
+      if (closed || pending.length === 0) return;
+      const chunk = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      res.write(chunk);
       if (res.writableLength > WATCH_BUFFER_LIMIT) close();
+    };
+    // Frames queue up and go out once per event-loop turn: one write per watcher per burst
+    // instead of one syscall per event.
+    const write = (frame: Buffer): void => {
+      if (closed) return;
+      if (pending.length === 0) scheduleFlush(flush);
+      pending.push(frame);
+      pendingBytes += frame.length;
     };
     const watcher: Watcher = {
       typeKey: typeKey(t),
       namespace: t.namespaced ? namespace : undefined,
       label,
       field,
-      deliver(type: EventType, json: string, obj: KubeObject) {
+      deliver(type: EventType, json: string, obj: KubeObject, event: ChangeEvent | undefined) {
         if (table) {
           const tbl = toTable(t, [obj], include, { resourceVersion: obj.metadata.resourceVersion }, first);
           first = false;
-          write(`{"type":"${type}","object":${JSON.stringify(tbl)}}\n`);
+          write(Buffer.from(`{"type":"${type}","object":${JSON.stringify(tbl)}}\n`));
+          return;
+        }
+        if (event && obj.apiVersion === gv) {
+          let frame = event.frames[type];
+          if (!frame) {
+            frame = Buffer.from(`{"type":"${type}","object":${json}}\n`);
+            event.frames[type] = frame;
+          }
+          write(frame);
           return;
         }
         const body = obj.apiVersion === gv ? json : JSON.stringify({ ...obj, apiVersion: gv });
-        write(`{"type":"${type}","object":${body}}\n`);
+        write(Buffer.from(`{"type":"${type}","object":${body}}\n`));
       },
       close,
     };
@@ -567,13 +596,17 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       bookmarks: q.get("allowWatchBookmarks") === "true",
       bookmark() {
         write(
-          `{"type":"BOOKMARK","object":{"kind":${JSON.stringify(t.kind)},"apiVersion":${JSON.stringify(gv)},"metadata":{"resourceVersion":"${api.store.currentRv()}","creationTimestamp":null}}}\n`,
+          Buffer.from(
+            `{"type":"BOOKMARK","object":{"kind":${JSON.stringify(t.kind)},"apiVersion":${JSON.stringify(gv)},"metadata":{"resourceVersion":"${api.store.currentRv()}","creationTimestamp":null}}}\n`,
+          ),
         );
       },
     };
     let unregister = (): void => {};
     function close(): void {
       if (closed) return;
+      if (pending.length > 0 && !res.destroyed) res.write(Buffer.concat(pending, pendingBytes));
+      pending = [];
       closed = true;
       unregister();
       streams.delete(stream);
@@ -585,9 +618,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     } catch (err) {
       if (err instanceof CompactedError) {
         const status = expired(err.requested, err.oldest).toStatus();
-        write(`{"type":"ERROR","object":${JSON.stringify(status)}}\n`);
+        res.end(`{"type":"ERROR","object":${JSON.stringify(status)}}\n`);
         closed = true;
-        res.end();
         return;
       }
       throw err;
@@ -645,6 +677,20 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       await closed;
     },
   };
+}
+
+let flushQueue: (() => void)[] = [];
+
+/** Runs `flush` once at the end of this event-loop turn (shared across all watchers). */
+function scheduleFlush(flush: () => void): void {
+  if (flushQueue.length === 0) {
+    setImmediate(() => {
+      const queue = flushQueue;
+      flushQueue = [];
+      for (const f of queue) f();
+    });
+  }
+  flushQueue.push(flush);
 }
 
 function wantsTable(req: IncomingMessage): boolean {

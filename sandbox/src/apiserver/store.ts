@@ -60,6 +60,8 @@ export interface ChangeEvent {
   readonly obj: KubeObject;
   readonly json: string;
   readonly prev: KubeObject | undefined;
+  /** Wire frames of this event per delivered type, built once and shared by all watchers. */
+  frames: Partial<Record<EventType, Buffer>>;
 }
 
 /** A live watch registered on one type. */
@@ -69,8 +71,12 @@ export interface Watcher {
   readonly namespace: string | undefined;
   readonly label: LabelSelector;
   readonly field: FieldSelector;
-  /** Sends one event (already JSON of the object; the watcher frames it). */
-  deliver(type: EventType, json: string, obj: KubeObject): void;
+  /**
+   * Sends one event. `json` is the object's serialization; `event` is the committed change
+   * (undefined for the synthetic ADDED events of an initial listing) whose `frames` cache lets
+   * watchers share one encoded frame.
+   */
+  deliver(type: EventType, json: string, obj: KubeObject, event: ChangeEvent | undefined): void;
   /** Closes the watch stream. */
   close(): void;
 }
@@ -206,7 +212,7 @@ export class ObjectStore {
     } else {
       bucket.set(name, stored);
     }
-    const event: ChangeEvent = { rv: nextRv, type, typeKey, namespace, obj, json, prev };
+    const event: ChangeEvent = { rv: nextRv, type, typeKey, namespace, obj, json, prev, frames: {} };
     this.history.push(event);
     if (this.history.length - this.historyStart > this.options.compactionWindow) {
       this.compactedRv = this.history[this.historyStart].rv;
@@ -217,6 +223,8 @@ export class ObjectStore {
       }
     }
     this.fanOut(event);
+    // Frames are only shared during this fan-out; replays rebuild them, history stays small.
+    event.frames = {};
     for (const listener of this.listeners) listener(event);
     return stored;
   }
@@ -250,7 +258,7 @@ export class ObjectStore {
     } else {
       for (const s of this.iterate(watcher.typeKey, watcher.namespace)) {
         if (watcher.label.matches(s.obj.metadata.labels) && watcher.field.matches(s.obj)) {
-          watcher.deliver("ADDED", s.json, s.obj);
+          watcher.deliver("ADDED", s.json, s.obj, undefined);
         }
       }
     }
@@ -300,20 +308,20 @@ function deliverTo(w: Watcher, e: ChangeEvent): void {
   if (w.namespace !== undefined && w.namespace !== e.namespace) return;
   const trivial = w.label.empty && w.field.empty;
   if (trivial) {
-    w.deliver(e.type, e.json, e.obj);
+    w.deliver(e.type, e.json, e.obj, e);
     return;
   }
   const now = matches(w, e.obj);
   if (e.type === "ADDED") {
-    if (now) w.deliver("ADDED", e.json, e.obj);
+    if (now) w.deliver("ADDED", e.json, e.obj, e);
     return;
   }
   if (e.type === "DELETED") {
-    if (now || matches(w, e.prev)) w.deliver("DELETED", e.json, e.obj);
+    if (now || matches(w, e.prev)) w.deliver("DELETED", e.json, e.obj, e);
     return;
   }
   const before = matches(w, e.prev);
-  if (now && before) w.deliver("MODIFIED", e.json, e.obj);
-  else if (now) w.deliver("ADDED", e.json, e.obj);
-  else if (before) w.deliver("DELETED", e.json, e.obj);
+  if (now && before) w.deliver("MODIFIED", e.json, e.obj, e);
+  else if (now) w.deliver("ADDED", e.json, e.obj, e);
+  else if (before) w.deliver("DELETED", e.json, e.obj, e);
 }
