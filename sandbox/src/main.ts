@@ -1,20 +1,28 @@
 /**
- * `flotilla-sandbox --clusters east,west,secure --state-dir DIR [--mode process|simulated] [--port-base N]`
+ * `flotilla-sandbox --clusters east,west,secure --state-dir DIR [--mode process|simulated] [--port-base N]
+ *                  [--nodes N] [--pods-per-node N]`
  *
  * Starts one sandbox cluster (API server + simulated kubelet) per name on 127.0.0.1, writes
  * `DIR/kubeconfig` with one context per cluster (context = cluster name), prints one
  * `cluster <name> <url>` line per cluster and then `ready` on its own line. SIGTERM or SIGINT
  * stops every cluster (killing the pods' processes) and exits 0. Exit codes: 0 after a clean
- * stop, 1 when a cluster fails to start or stop, 2 on a usage error.
+ * stop, 1 when a cluster fails to start or stop, 2 on a usage error. `--nodes`/`--pods-per-node`
+ * size each cluster (default: the kubelet's 3 nodes of 110 pods; every third node is spot).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
-import { kubeconfigFor, startCluster, type KubeconfigCluster, type SandboxCluster } from "./index.js";
+import {
+  kubeconfigFor,
+  startCluster,
+  type KubeconfigCluster,
+  type NodeSpec,
+  type SandboxCluster,
+} from "./index.js";
 
 const USAGE =
-  "usage: flotilla-sandbox --clusters NAME[,NAME...] --state-dir DIR [--mode process|simulated] [--port-base N]";
+  "usage: flotilla-sandbox --clusters NAME[,NAME...] --state-dir DIR [--mode process|simulated] [--port-base N] [--nodes N] [--pods-per-node N]";
 
 /** A command line the bin cannot act on. */
 class UsageError extends Error {
@@ -28,6 +36,10 @@ interface SandboxArgs {
   mode: "process" | "simulated";
   /** First port; cluster i listens on portBase + i. Undefined: any free port. */
   portBase: number | undefined;
+  /** Node count per cluster; undefined: the kubelet's default topology. */
+  nodes: number | undefined;
+  /** Pod capacity of each node; undefined: 110. */
+  podsPerNode: number | undefined;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -43,6 +55,8 @@ function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
         "state-dir": { type: "string" },
         mode: { type: "string", default: "simulated" },
         "port-base": { type: "string" },
+        nodes: { type: "string" },
+        "pods-per-node": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -76,7 +90,21 @@ function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
       );
     }
   }
-  return { clusters, stateDir: resolve(values["state-dir"]), mode, portBase };
+  const count = (flag: string, text: string | undefined, max: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new UsageError(`--${flag} must be an integer from 1 to ${max}`);
+    return n;
+  };
+  return {
+    clusters,
+    stateDir: resolve(values["state-dir"]),
+    mode,
+    portBase,
+    nodes: count("nodes", values.nodes, 1000),
+    podsPerNode: count("pods-per-node", values["pods-per-node"], 100_000),
+  };
 }
 
 /**
@@ -93,6 +121,7 @@ async function startSandbox(args: SandboxArgs): Promise<SandboxCluster[]> {
           name,
           mode: args.mode,
           stateDir: args.stateDir,
+          ...nodeOptions(name, args),
           ...(args.portBase !== undefined ? { port: args.portBase + i } : {}),
         }),
       );
@@ -119,6 +148,17 @@ async function writeClientKubeconfig(clusters: KubeconfigCluster[], path: string
       entry.cluster["insecure-skip-tls-verify"] = true;
   }
   await writeFile(path, stringify(doc), { mode: 0o600 });
+}
+
+/** Node specs for `--nodes`/`--pods-per-node`: `<cluster>-node-<i>`, every third one spot. */
+function nodeOptions(cluster: string, args: SandboxArgs): { nodes?: NodeSpec[] } {
+  if (args.nodes === undefined && args.podsPerNode === undefined) return {};
+  const specs = Array.from({ length: args.nodes ?? 3 }, (_, i): NodeSpec => ({
+    name: `${cluster}-node-${i + 1}`,
+    capacityType: (i + 1) % 3 === 0 ? "spot" : "on-demand",
+    ...(args.podsPerNode !== undefined ? { pods: args.podsPerNode } : {}),
+  }));
+  return { nodes: specs };
 }
 
 async function main(): Promise<number> {

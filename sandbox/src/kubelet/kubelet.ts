@@ -204,8 +204,8 @@ class SandboxKubelet {
       }),
     };
     this.faults = {
-      oomKill: (ns, name) => this.workerFor(ns, name).oomKill(),
-      preempt: (ns, name, reason) =>
+      oomKill: async (ns, name) => this.workerFor(ns, name).oomKill(),
+      preempt: async (ns, name, reason) =>
         this.workerFor(ns, name).preempt(reason ?? DisruptionReason.preemptionByScheduler),
       loseNode: (node) => this.loseNode(node),
       restoreNode: (node) => this.restoreNode(node),
@@ -300,6 +300,8 @@ class SandboxKubelet {
       worker.update(pod);
       return;
     }
+    // A lost node's kubelet is gone: pods bound there wait until the node comes back.
+    if (node.lost && !pod.metadata?.deletionTimestamp) return;
     if (isTerminal(pod) || pod.status?.phase === PodPhase.running) {
       // Not started by this kubelet instance (it restarted): a finished pod only needs its
       // deletion confirmed; a running one lost its containers with the previous instance.
@@ -479,6 +481,9 @@ class SandboxKubelet {
     state.lost = false;
     state.lease = await this.api.renewLease(name, state.lease, now);
     this.schedulingNeeded = true;
+    for (const pod of this.informer?.list() ?? []) {
+      if (pod.spec?.nodeName === name && !this.workers.has(keyOf(pod))) this.onPod(pod);
+    }
   }
 
   private async reclaimNode(name: string): Promise<void> {
@@ -513,13 +518,16 @@ function lastHeartbeat(node: V1Node): Date | undefined {
  * seconds, UTC) since objects sent as patches bypass client-node's serializer.
  */
 export function toWire<T>(value: T): T {
-  return JSON.parse(
-    JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
-      const raw = this[key];
-      if (raw instanceof Date) return `${raw.toISOString().slice(0, 19)}Z`;
-      return v;
-    }),
-  ) as T;
+  return wireValue(value) as T;
+}
+
+function wireValue(value: unknown): unknown {
+  if (value instanceof Date) return `${value.toISOString().slice(0, 19)}Z`;
+  if (Array.isArray(value)) return value.map(wireValue);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = wireValue(v);
+  return out;
 }
 
 // ---- per-pod lifecycle -------------------------------------------------------------------------
@@ -554,6 +562,7 @@ class PodWorker {
   private backoffTimer?: NodeJS.Timeout;
   private terminalWritten?: Promise<void>;
   private defunct = false;
+  private lastWritten = "";
   private settle!: () => void;
   /** Resolves once the pod is done with: terminal status written, or deletion confirmed. */
   private readonly settled = new Promise<void>((resolve) => {
@@ -619,8 +628,14 @@ class PodWorker {
   private writeStatus(): Promise<void> {
     return this.kubelet.writer.submit(this.key, async () => {
       if (this.defunct) return;
+      // The view is read when the write runs, so queued writes coalesce: under load a pod may
+      // go from its last reported state straight to the newest one, and an unchanged state is
+      // not written twice.
+      const signature = JSON.stringify(this.view);
+      if (signature === this.lastWritten) return;
       const status = renderPodStatus(this.pod, this.view, new Date());
       const updated = await this.kubelet.api.patchPodStatus(this.namespace, this.name, toWire(status));
+      this.lastWritten = signature;
       if (updated.metadata?.uid === this.uid) this.pod = { ...this.pod, status: updated.status ?? status };
     });
   }
@@ -674,8 +689,10 @@ class PodWorker {
       throw err;
     }
     const workDir = join(this.kubelet.options.workDir, this.namespace, this.name);
-    await mkdir(workDir, { recursive: true });
-    if (this.cancelled) return;
+    if (mode === RuntimeMode.process) {
+      await mkdir(workDir, { recursive: true });
+      if (this.cancelled) return;
+    }
     let handle: ContainerHandle;
     try {
       handle = await runtime.start({
