@@ -43,6 +43,14 @@ export interface DeleteOptions {
   dryRun?: boolean;
 }
 
+/** Options of a write (create, update, patch). */
+export interface WriteOptions {
+  /** `dryRun=All`: run every check but commit nothing. */
+  dryRun?: boolean;
+  /** `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned. */
+  strict?: boolean;
+}
+
 /** Result of a delete: the object as last stored and whether it is gone. */
 export interface DeleteResult {
   stored: Stored;
@@ -211,7 +219,7 @@ export class ClusterApi {
    * Creates an object (POST). Applies defaults, validation, namespace lifecycle and quota
    * admission. Returns the stored object; throws ApiError (409/404/403/422/500).
    */
-  create(t: ResourceType, ns: string | undefined, body: unknown, dryRun = false): Stored {
+  create(t: ResourceType, ns: string | undefined, body: unknown, opts: WriteOptions = {}): Stored {
     const obj = this.decode(t, body, ns);
     const meta = obj.metadata;
     if (!meta.name && meta.generateName)
@@ -235,10 +243,10 @@ export class ClusterApi {
     delete meta.resourceVersion;
     delete meta.managedFields;
     if (Array.isArray(meta.finalizers) && meta.finalizers.length === 0) delete meta.finalizers;
-    this.prepareForCreate(t, obj);
+    this.prepareForCreate(t, obj, opts);
     if (key === `${PODS}`) this.admitPodQuota(t, obj);
     this.admitCountQuota(t, obj);
-    if (dryRun) return { obj, json: JSON.stringify(obj) };
+    if (opts.dryRun) return { obj, json: JSON.stringify(obj) };
     const stored = this.commit(t, "ADDED", obj);
     this.afterCreate(t, stored);
     return stored;
@@ -304,7 +312,7 @@ export class ClusterApi {
     }
   }
 
-  private prepareForCreate(t: ResourceType, obj: KubeObject): void {
+  private prepareForCreate(t: ResourceType, obj: KubeObject, opts: WriteOptions): void {
     const key = typeKey(t);
     if (key === NAMESPACES) {
       obj.spec = { finalizers: [NAMESPACE_FINALIZER] };
@@ -337,13 +345,19 @@ export class ClusterApi {
       obj.status = { conditions: [], acceptedNames: { kind: "", plural: "" }, storedVersions: [] };
     } else if (t.crdName) {
       if (t.statusSubresource) delete obj.status;
-      this.validateCustom(t, obj);
+      this.validateCustom(t, obj, opts);
     }
   }
 
-  private validateCustom(t: ResourceType, obj: KubeObject): void {
+  private validateCustom(t: ResourceType, obj: KubeObject, opts: WriteOptions): void {
     if (!t.schema) return;
-    defaultAndPrune(t.schema, obj);
+    const pruned: string[] = [];
+    defaultAndPrune(t.schema, obj, pruned);
+    if (opts.strict && pruned.length > 0) {
+      throw badRequest(
+        `${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: strict decoding error: ${pruned.map((p) => `unknown field "${p}"`).join(", ")}`,
+      );
+    }
     const causes = validateSchema(t.schema, obj);
     if (causes.length) throw invalid(t.kind, t.group, obj.metadata.name!, causes);
   }
@@ -367,7 +381,7 @@ export class ClusterApi {
     name: string,
     body: unknown,
     subresource?: string,
-    dryRun = false,
+    opts: WriteOptions = {},
   ): Stored {
     const incoming = this.decode(t, body, ns);
     if (incoming.metadata.name !== undefined && incoming.metadata.name !== name) {
@@ -381,7 +395,7 @@ export class ClusterApi {
     if (!existing) {
       if (key === "coordination.k8s.io/leases" && !subresource) {
         incoming.metadata.name = name;
-        return this.create(t, ns, incoming, dryRun);
+        return this.create(t, ns, incoming, opts);
       }
       throw notFound(t, name);
     }
@@ -389,7 +403,7 @@ export class ClusterApi {
     if (rv !== undefined && rv !== "" && rv !== existing.obj.metadata.resourceVersion) {
       throw conflict(t, name, MODIFIED_MESSAGE);
     }
-    return this.replace(t, existing, incoming, subresource, dryRun);
+    return this.replace(t, existing, incoming, subresource, opts);
   }
 
   private replace(
@@ -397,7 +411,7 @@ export class ClusterApi {
     existing: Stored,
     incoming: KubeObject,
     subresource: string | undefined,
-    dryRun: boolean,
+    opts: WriteOptions,
   ): Stored {
     const old = existing.obj;
     const key = typeKey(t);
@@ -450,14 +464,14 @@ export class ClusterApi {
       }
       if (key === PODS) causes.push(...validatePodUpdate(old, next));
       if (causes.length) throw invalid(t.kind, t.group, old.metadata.name!, causes);
-      if (t.crdName) this.validateCustom(t, next);
+      if (t.crdName) this.validateCustom(t, next, opts);
       if (key === CRDS) this.validateCrd(next);
       if (specView(old) !== specView(next)) meta.generation = (old.metadata.generation ?? 1) + 1;
     }
-    if (t.crdName && subresource === "status") this.validateCustom(t, next);
+    if (t.crdName && subresource === "status") this.validateCustom(t, next, opts);
     next.metadata.resourceVersion = old.metadata.resourceVersion;
     if (withoutRv(next) === withoutRv(old)) return existing;
-    if (dryRun) return { obj: next, json: JSON.stringify(next) };
+    if (opts.dryRun) return { obj: next, json: JSON.stringify(next) };
     if (
       next.metadata.deletionTimestamp &&
       (next.metadata.finalizers ?? []).length === 0 &&
@@ -488,7 +502,7 @@ export class ClusterApi {
     contentType: string,
     body: string,
     subresource?: string,
-    dryRun = false,
+    opts: WriteOptions = {},
   ): Stored {
     const existing = this.get(t, ns, name);
     const patched = applyPatch(clone(existing.obj), contentType, body, !t.crdName) as KubeObject;
@@ -499,7 +513,7 @@ export class ClusterApi {
     }
     patched.metadata.resourceVersion = existing.obj.metadata.resourceVersion;
     const incoming = this.decode(t, patched, ns);
-    return this.replace(t, existing, incoming, subresource, dryRun);
+    return this.replace(t, existing, incoming, subresource, opts);
   }
 
   /** Commits a pod whose `spec.nodeName` was set by the binding subresource. */
@@ -835,7 +849,7 @@ export class ClusterApi {
     if (live.length < refs.length) {
       const next = clone(dep.obj);
       next.metadata.ownerReferences = live;
-      this.replace(depType, dep, next, undefined, false);
+      this.replace(depType, dep, next, undefined, {});
     }
   }
 
@@ -850,14 +864,14 @@ export class ClusterApi {
     const next = clone(dep.obj);
     next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
     if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
-    this.replace(depType, dep, next, undefined, false);
+    this.replace(depType, dep, next, undefined, {});
   }
 
   private removeFinalizer(t: ResourceType, s: Stored, finalizer: string): void {
     const next = clone(s.obj);
     next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
     if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
-    this.replace(t, s, next, undefined, false);
+    this.replace(t, s, next, undefined, {});
   }
 
   /**
@@ -1001,7 +1015,7 @@ export class ClusterApi {
       if (canonicalJson(status) === canonicalJson(q.obj.status ?? null)) continue;
       const next = clone(q.obj);
       next.status = status;
-      this.replace(quotaType, q, next, "status", false);
+      this.replace(quotaType, q, next, "status", {});
     }
   }
 

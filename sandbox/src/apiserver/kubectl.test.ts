@@ -195,5 +195,10 @@ describe("kubectl against the sandbox", () => {
     );
     const bad = `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: bad\nspec:\n  color: blue\n`;
     await assert.rejects(kubectl("apply", "-f", await file("bad.yaml", bad)), /spec.size: Required value/);
+    const unknown = `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: typo\nspec:\n  size: 1\n  colour: blue\n`;
+    await assert.rejects(
+      kubectl("apply", "-f", await file("typo.yaml", unknown)),
+      /Error from server \(BadRequest\).*Widget in version "v1" cannot be handled as a Widget: strict decoding error: unknown field "spec.colour"/,
+    );
   });
 });

@@ -49,10 +49,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /**
  * Applies `default`s and drops fields the schema does not declare (unless
- * `x-kubernetes-preserve-unknown-fields`), in place. `metadata`, `apiVersion` and `kind` at the
+ * `x-kubernetes-preserve-unknown-fields`), in place, recording each dropped field's path in
+ * `pruned`. `metadata`, `apiVersion` and `kind` at the
  * root are never pruned.
  */
-export function defaultAndPrune(schema: JsonSchema, value: unknown, root = true): void {
+export function defaultAndPrune(schema: JsonSchema, value: unknown, pruned: string[] = [], path = ""): void {
+  const root = path === "";
   if (isObject(value)) {
     const props = schema.properties ?? {};
     for (const [key, propSchema] of Object.entries(props)) {
@@ -64,19 +66,20 @@ export function defaultAndPrune(schema: JsonSchema, value: unknown, root = true)
       if (root && (key === "apiVersion" || key === "kind" || key === "metadata")) continue;
       const propSchema = props[key];
       if (propSchema) {
-        defaultAndPrune(propSchema, value[key], false);
+        defaultAndPrune(propSchema, value[key], pruned, child(path, key));
       } else if (typeof schema.additionalProperties === "object") {
-        defaultAndPrune(schema.additionalProperties, value[key], false);
+        defaultAndPrune(schema.additionalProperties, value[key], pruned, child(path, key));
       } else if (
         !schema["x-kubernetes-preserve-unknown-fields"] &&
         schema.additionalProperties !== true &&
         !schema["x-kubernetes-embedded-resource"]
       ) {
+        pruned.push(child(path, key));
         delete value[key];
       }
     }
   } else if (Array.isArray(value) && schema.items) {
-    for (const item of value) defaultAndPrune(schema.items, item, false);
+    value.forEach((item, i) => defaultAndPrune(schema.items!, item, pruned, `${path}[${i}]`));
   }
 }
 

@@ -285,6 +285,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   ): Promise<void> {
     const { t, namespace, name, subresource } = route;
     const dryRun = q.getAll("dryRun").includes("All");
+    const writeOptions = { dryRun, strict: q.get("fieldValidation") === "Strict" };
     const method = req.method ?? "GET";
     if (typeKey(t) === "/pods" && subresource === "log") return serveLog(req, res, namespace!, name!, q);
     if (typeKey(t) === "/pods" && subresource === "binding") {
@@ -295,7 +296,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     if (subresource === "finalize") {
       if (method !== "PUT") throw methodNotAllowed(method);
       const body = await readObject(req, requestLimit);
-      const stored = api.update(t, undefined, name!, body, undefined, dryRun);
+      const stored = api.update(t, undefined, name!, body, undefined, writeOptions);
       return sendStored(req, res, 200, t, stored, q);
     }
     switch (verb) {
@@ -328,14 +329,21 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       case "create": {
         if (name !== undefined) throw methodNotAllowed(method);
         const body = await readObject(req, requestLimit);
-        const stored = api.create(t, namespace, body, dryRun);
+        const stored = api.create(t, namespace, body, writeOptions);
         if (typeKey(t) === "/pods" && !dryRun)
           counters.countPodCreate(stored.obj.metadata.namespace!, stored.obj.metadata.name!);
         return sendStored(req, res, 201, t, stored, q);
       }
       case "update": {
         const body = await readObject(req, requestLimit);
-        return sendStored(req, res, 200, t, api.update(t, namespace, name!, body, subresource, dryRun), q);
+        return sendStored(
+          req,
+          res,
+          200,
+          t,
+          api.update(t, namespace, name!, body, subresource, writeOptions),
+          q,
+        );
       }
       case "patch": {
         const body = await readBody(req, requestLimit);
@@ -345,7 +353,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           res,
           200,
           t,
-          api.patch(t, namespace, name!, contentType, body, subresource, dryRun),
+          api.patch(t, namespace, name!, contentType, body, subresource, writeOptions),
           q,
         );
       }
