@@ -39,6 +39,7 @@ async function startTestCluster(
     mode,
     workDir: dir.path,
     tickMs: 20,
+    restartBackoffMs: 100,
     ...(nodes ? { nodes } : {}),
   });
   const kc = kubeConfigFor(server.url, name);
@@ -89,6 +90,10 @@ function aPod(name: string) {
     },
     withFinalizer(finalizer: string) {
       pod.metadata = { ...pod.metadata, finalizers: [finalizer] };
+      return builder;
+    },
+    restarting(policy: "Always" | "OnFailure") {
+      if (pod.spec) pod.spec.restartPolicy = policy;
       return builder;
     },
     withGracePeriod(seconds: number) {
@@ -383,6 +388,36 @@ describe("kubelet in simulated mode", () => {
       setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
     );
     await podGone(c, "victim");
+  });
+
+  it("restarts OnFailure/Always containers with back-off, counting restarts and keeping the last exit", async () => {
+    await c.core.createNamespacedPod({
+      namespace: "default",
+      body: aPod("crashy")
+        .simulated("10ms")
+        .annotated(Annotations.exitCode, "2")
+        .restarting("OnFailure")
+        .obj(),
+    });
+    const crashing = await eventually(async () => {
+      const pod = await readPod(c, "crashy");
+      assert.ok((pod.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 2, "restarted at least twice");
+      return pod;
+    }, WAIT);
+    assert.equal(crashing.status?.phase, "Running", "a restarting pod is not terminal");
+    const status = crashing.status?.containerStatuses?.[0];
+    assert.equal(status?.lastState?.terminated?.exitCode, 2);
+    assert.equal(status?.lastState?.terminated?.reason, "Error");
+
+    await c.core.createNamespacedPod({
+      namespace: "default",
+      body: aPod("ok-once").simulated("10ms").restarting("OnFailure").obj(),
+    });
+    const done = await podIn(c, "ok-once", "Succeeded");
+    assert.equal(done.status?.containerStatuses?.[0]?.restartCount, 0);
+
+    await c.core.deleteNamespacedPod({ name: "crashy", namespace: "default" });
+    await podGone(c, "crashy");
   });
 
   it("fails the pods of a lost node with NodeLost and stops scheduling there until it returns", async () => {

@@ -67,6 +67,11 @@ export interface KubeletOptions {
   tickMs?: number;
   /** Node lease renewal interval. Default 10 s. */
   heartbeatMs?: number;
+  /**
+   * First back-off before restarting a container of a restartPolicy Always/OnFailure pod;
+   * doubles per restart up to 5 minutes. Default 10 s, as the kubelet.
+   */
+  restartBackoffMs?: number;
   /** Receives unexpected errors (API failures other than "gone"). Default: written to stderr. */
   onError?: (err: unknown) => void;
 }
@@ -158,6 +163,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
 class SandboxKubelet {
   readonly api: KubeletApi;
   readonly tickMs: number;
+  readonly restartBackoffMs: number;
   readonly writer: LatestWinsWriter;
   readonly pool = new RequestPool(32);
   readonly nodes = new Map<string, NodeState>();
@@ -181,6 +187,7 @@ class SandboxKubelet {
   constructor(readonly options: KubeletOptions) {
     this.api = new KubeletApi(options.server, options.clusterName);
     this.tickMs = options.tickMs ?? 50;
+    this.restartBackoffMs = options.restartBackoffMs ?? 10_000;
     this.onError =
       options.onError ??
       ((err) =>
@@ -563,6 +570,10 @@ class PodWorker {
   private terminalWritten?: Promise<void>;
   private defunct = false;
   private lastWritten = "";
+  /** Whether a container process (or simulation) is currently running. */
+  private running = false;
+  private wakeBackoff?: () => void;
+  private attemptWaiters: Array<() => void> = [];
   private settle!: () => void;
   /** Resolves once the pod is done with: terminal status written, or deletion confirmed. */
   private readonly settled = new Promise<void>((resolve) => {
@@ -693,39 +704,91 @@ class PodWorker {
       await mkdir(workDir, { recursive: true });
       if (this.cancelled) return;
     }
-    let handle: ContainerHandle;
-    try {
-      handle = await runtime.start({
-        pod,
-        container,
-        workDir,
-        env,
-        onOutput: (text) => this.appendLog(text),
-      });
-    } catch (err) {
-      if (err instanceof ContainerStartError) {
-        await this.finish({ exitCode: 128, reason: "StartError", message: err.detail }, undefined);
+    const policy = pod.spec?.restartPolicy ?? "Always";
+    for (;;) {
+      let handle: ContainerHandle;
+      try {
+        handle = await runtime.start({
+          pod,
+          container,
+          workDir,
+          env,
+          onOutput: (text) => this.appendLog(text),
+        });
+      } catch (err) {
+        if (!(err instanceof ContainerStartError)) throw err;
+        const exit: ContainerExit = { exitCode: 128, reason: "StartError", message: err.detail };
+        const again = policy !== "Never" && (await this.backOff(exit, undefined));
+        if (this.lost) return;
+        if (!again) {
+          await this.finish(exit, undefined);
+          return;
+        }
+        continue;
+      }
+      this.handle = handle;
+      if (this.cancelled) {
+        await handle.stop(0);
         return;
       }
-      throw err;
+      this.running = true;
+      this.view.phase = PodPhase.running;
+      this.view.containers = this.allContainers({ kind: "running", startedAt: handle.startedAt });
+      void this.writeStatus();
+      const exit = await handle.exited;
+      this.running = false;
+      if (this.lost) return;
+      if (this.behaviour?.outcome === Outcome.preempt && !this.disruption && !this.deleting) {
+        this.disruption = {
+          reason: DisruptionReason.terminationByKubelet,
+          message: "Pod was terminated in response to imminent node shutdown.",
+        };
+      }
+      const restart = policy === "Always" || (policy === "OnFailure" && exit.exitCode !== 0);
+      const again =
+        restart && !this.disruption && !this.deleting && (await this.backOff(exit, handle.startedAt));
+      if (this.lost) return;
+      if (!again) {
+        await this.finish(exit, handle.startedAt);
+        return;
+      }
     }
-    this.handle = handle;
-    if (this.cancelled) {
-      await handle.stop(0);
-      return;
-    }
+  }
+
+  /**
+   * Records a run that will be restarted (restartCount, lastState), reports the container as
+   * waiting in CrashLoopBackOff and waits out the back-off. Returns false when the pod must
+   * stop instead (deleted, disrupted, lost or shut down meanwhile).
+   */
+  private async backOff(exit: ContainerExit, startedAt: Date | undefined): Promise<boolean> {
+    const finishedAt = new Date();
+    const restarts = this.view.restartCount ?? 0;
+    const prior = this.view.lastTermination;
+    const delay = Math.min(this.kubelet.restartBackoffMs * 2 ** restarts, 300_000);
+    const container = this.pod.spec?.containers?.[0]?.name ?? "";
+    this.view.lastTermination = { exit, finishedAt, ...(startedAt ? { startedAt } : {}) };
+    this.view.restartCount = restarts + 1;
     this.view.phase = PodPhase.running;
-    this.view.containers = this.allContainers({ kind: "running", startedAt: handle.startedAt });
+    this.view.containers = this.allContainers({
+      kind: "waiting",
+      reason: "CrashLoopBackOff",
+      message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${container} pod=${this.name}_${this.namespace}(${this.uid ?? ""})`,
+    });
+    await this.flushLogs();
     void this.writeStatus();
-    const exit = await handle.exited;
-    if (this.lost) return;
-    if (this.behaviour?.outcome === Outcome.preempt && !this.disruption && !this.deleting) {
-      this.disruption = {
-        reason: DisruptionReason.terminationByKubelet,
-        message: "Pod was terminated in response to imminent node shutdown.",
-      };
+    this.settleAttempt();
+    await new Promise<void>((resolve) => {
+      this.wakeBackoff = resolve;
+      this.backoffTimer = setTimeout(resolve, delay);
+    });
+    this.wakeBackoff = undefined;
+    if (this.deleting || this.disruption || this.cancelled || this.lost) {
+      // Not restarted after all: this run's exit is the container's final state.
+      this.view.restartCount = restarts;
+      this.view.lastTermination = prior;
+      return false;
     }
-    await this.finish(exit, handle.startedAt);
+    return true;
   }
 
   private waitWithError(reason: string, message: string): Promise<void> {
@@ -774,6 +837,7 @@ class PodWorker {
       await this.writeStatus();
       this.kubelet.released(this.key);
       this.settle();
+      this.settleAttempt();
       if (this.deleting) await this.confirmDeletion();
     })();
     return this.terminalWritten;
@@ -781,6 +845,7 @@ class PodWorker {
 
   private async stopForDeletion(): Promise<void> {
     clearTimeout(this.backoffTimer);
+    this.wakeBackoff?.();
     if (this.finished) {
       await this.terminalWritten;
       return this.confirmDeletion();
@@ -808,10 +873,12 @@ class PodWorker {
   }
 
   async oomKill(): Promise<void> {
-    if (!this.handle || this.finished)
+    if (!this.handle || !this.running || this.finished) {
       throw new KubeletTargetNotFoundError("pod", `${this.key} (no running container)`);
+    }
+    const reported = new Promise<void>((resolve) => this.attemptWaiters.push(resolve));
     await this.handle.oomKill();
-    await this.waitTerminal();
+    await reported;
   }
 
   async preempt(reason: DisruptionReason): Promise<void> {
@@ -838,6 +905,7 @@ class PodWorker {
       return this.waitTerminal();
     }
     this.disruption = { reason, message: "Pod was terminated in response to imminent node shutdown." };
+    this.wakeBackoff?.();
     if (this.handle) {
       const grace = this.pod.spec?.terminationGracePeriodSeconds ?? 30;
       await this.handle.stop(grace * 1000);
@@ -846,6 +914,13 @@ class PodWorker {
     this.cancelled = true;
     clearTimeout(this.backoffTimer);
     await this.finish(exitWithCode(137), undefined);
+  }
+
+  /** Wakes whoever waits for the current run's exit to be reported. */
+  private settleAttempt(): void {
+    const waiters = this.attemptWaiters;
+    this.attemptWaiters = [];
+    for (const w of waiters) w();
   }
 
   private waitTerminal(): Promise<void> {
@@ -858,6 +933,7 @@ class PodWorker {
     this.lost = true;
     this.cancelled = true;
     clearTimeout(this.backoffTimer);
+    this.wakeBackoff?.();
     await this.handle?.stop(0);
     this.disruption = {
       reason: DisruptionReason.deletionByTaintManager,
@@ -882,6 +958,7 @@ class PodWorker {
     this.cancelled = true;
     this.lost = true;
     clearTimeout(this.backoffTimer);
+    this.wakeBackoff?.();
     if (this.handle && !this.finished) await this.handle.stop(0);
   }
 

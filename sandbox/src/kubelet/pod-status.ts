@@ -52,6 +52,10 @@ export interface PodRunView {
   extraConditions?: V1PodCondition[];
   /** Container runtime prefix for containerIDs ("sandbox-process", "sandbox-simulated"). */
   runtime: string;
+  /** Restarts so far (restartPolicy Always/OnFailure). */
+  restartCount?: number;
+  /** How the previous run ended, reported as `lastState.terminated`. */
+  lastTermination?: { exit: ContainerExit; startedAt?: Date; finishedAt: Date };
 }
 
 /**
@@ -63,12 +67,7 @@ export interface PodRunView {
 export function renderPodStatus(pod: V1Pod, view: PodRunView, now: Date): V1PodStatus {
   const containers = pod.spec?.containers ?? [];
   const statuses = containers.map((c, i) =>
-    renderContainer(
-      pod,
-      c,
-      view.containers[i] ?? { kind: "waiting", reason: "ContainerCreating" },
-      view.runtime,
-    ),
+    renderContainer(pod, c, view.containers[i] ?? { kind: "waiting", reason: "ContainerCreating" }, view),
   );
   const allReady = statuses.length > 0 && statuses.every((s) => s.ready);
   const terminal = view.phase === PodPhase.succeeded || view.phase === PodPhase.failed;
@@ -130,17 +129,33 @@ function renderContainer(
   pod: V1Pod,
   c: V1Container,
   phase: ContainerPhase,
-  runtime: string,
+  view: PodRunView,
 ): V1ContainerStatus {
-  const containerID = `${runtime}://${pod.metadata?.uid ?? pod.metadata?.name ?? ""}/${c.name}`;
+  // Each run of a restarted container gets its own ID, as with a real runtime.
+  const idOf = (run: number) =>
+    `${view.runtime}://${pod.metadata?.uid ?? pod.metadata?.name ?? ""}/${c.name}${run > 0 ? `-${run}` : ""}`;
+  const restarts = view.restartCount ?? 0;
+  const containerID = idOf(restarts);
+  const last = view.lastTermination;
   const base: V1ContainerStatus = {
     name: c.name,
     image: c.image ?? "",
     imageID: "",
     ready: false,
-    restartCount: 0,
+    restartCount: restarts,
     started: false,
-    lastState: {},
+    lastState: last
+      ? {
+          terminated: {
+            exitCode: last.exit.exitCode,
+            reason: last.exit.reason,
+            ...(last.exit.message ? { message: last.exit.message } : {}),
+            ...(last.startedAt ? { startedAt: last.startedAt } : {}),
+            finishedAt: last.finishedAt,
+            containerID: idOf(restarts - 1),
+          },
+        }
+      : {},
     state: {},
   };
   switch (phase.kind) {
