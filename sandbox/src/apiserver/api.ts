@@ -76,6 +76,7 @@ export interface ClusterApiOptions {
 const NAMESPACES = "/namespaces";
 const PODS = "/pods";
 const QUOTAS = "/resourcequotas";
+const SECRETS = "/secrets";
 const CRDS = "apiextensions.k8s.io/customresourcedefinitions";
 const FOREGROUND = "foregroundDeletion";
 const ORPHAN = "orphan";
@@ -340,6 +341,8 @@ export class ClusterApi {
       obj.status = { phase: "Pending", qosClass: qosClass(obj) };
     } else if (key === QUOTAS) {
       delete obj.status;
+    } else if (key === SECRETS) {
+      foldStringData(obj);
     } else if (key === CRDS) {
       this.validateCrd(obj);
       obj.status = { conditions: [], acceptedNames: { kind: "", plural: "" }, storedVersions: [] };
@@ -446,6 +449,7 @@ export class ClusterApi {
         else next.status = old.status;
       }
       if (key === NAMESPACES) next.spec = old.spec;
+      if (key === SECRETS) foldStringData(next);
       const causes = validateMetadata(next);
       if (old.metadata.deletionTimestamp) {
         const before = new Set(old.metadata.finalizers ?? []);
@@ -1155,6 +1159,18 @@ export class ClusterApi {
     }
     this.types.remove(group, plural);
   }
+}
+
+/** Secrets: `stringData` is write-only; kube merges it into `data` (base64) on every write. */
+function foldStringData(secret: KubeObject): void {
+  const stringData = secret.stringData;
+  if (!isObject(stringData)) return;
+  const data = isObject(secret.data) ? secret.data : {};
+  for (const [k, v] of Object.entries(stringData)) {
+    if (typeof v === "string") data[k] = Buffer.from(v, "utf8").toString("base64");
+  }
+  secret.data = data;
+  delete secret.stringData;
 }
 
 /** Kube's QoS class of a pod from its requests and limits. */

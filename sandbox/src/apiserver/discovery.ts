@@ -287,6 +287,8 @@ function columnsFor(t: ResourceType): Column[] {
       return [name, col("Type"), col("Data", "integer"), age];
     case "coordination.k8s.io/leases":
       return [name, col("Holder"), age];
+    case "/resourcequotas":
+      return [name, age, col("Request"), col("Limit")];
     case "apiextensions.k8s.io/customresourcedefinitions":
       return [name, col("Created At", "date")];
     default:
@@ -348,6 +350,22 @@ function cellsFor(t: ResourceType, obj: KubeObject): unknown[] {
       return [m.name, obj.type ?? "Opaque", Object.keys(obj.data ?? {}).length, age];
     case "coordination.k8s.io/leases":
       return [m.name, spec.holderIdentity ?? "", age];
+    case "/resourcequotas": {
+      const hard = (status.hard ?? spec.hard ?? {}) as Record<string, string>;
+      const used = (status.used ?? {}) as Record<string, string>;
+      const fmt = (keys: string[]): string =>
+        keys
+          .sort()
+          .map((k) => `${k}: ${used[k] ?? "0"}/${hard[k]}`)
+          .join(", ");
+      const keys = Object.keys(hard);
+      return [
+        m.name,
+        age,
+        fmt(keys.filter((k) => !k.startsWith("limits."))),
+        fmt(keys.filter((k) => k.startsWith("limits."))),
+      ];
+    }
     case "apiextensions.k8s.io/customresourcedefinitions":
       return [m.name, m.creationTimestamp];
     default:

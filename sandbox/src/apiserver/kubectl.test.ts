@@ -188,6 +188,39 @@ describe("kubectl against the sandbox", () => {
     await assert.rejects(kubectl("get", "widget", "w1"), /NotFound|not found/);
   });
 
+  it("creates namespaces, configmaps, secrets and quotas with kubectl create (protobuf bodies)", async () => {
+    assert.match(await kubectl("create", "namespace", "team-a"), /namespace\/team-a created/);
+    assert.match(
+      await kubectl("create", "configmap", "settings", "-n", "team-a", "--from-literal", "mode=fast"),
+      /configmap\/settings created/,
+    );
+    assert.match(
+      await kubectl("create", "secret", "generic", "token", "-n", "team-a", "--from-literal", "pw=hunter2"),
+      /secret\/token created/,
+    );
+    assert.match(
+      await kubectl("create", "quota", "compute", "-n", "team-a", "--hard", "pods=5,requests.cpu=2"),
+      /resourcequota\/compute created/,
+    );
+    assert.equal(
+      await kubectl("get", "configmap", "settings", "-n", "team-a", "-o", "jsonpath={.data.mode}"),
+      "fast",
+    );
+    assert.equal(
+      Buffer.from(
+        await kubectl("get", "secret", "token", "-n", "team-a", "-o", "jsonpath={.data.pw}"),
+        "base64",
+      ).toString(),
+      "hunter2",
+    );
+    await eventually(async () =>
+      assert.match(
+        await kubectl("get", "quota", "compute", "-n", "team-a"),
+        /pods: 0\/5, requests.cpu: 0\/2/,
+      ),
+    );
+  });
+
   it("reports API errors the way kubectl prints kube-apiserver errors", async () => {
     await assert.rejects(
       kubectl("get", "pod", "missing"),

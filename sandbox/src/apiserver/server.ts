@@ -30,6 +30,7 @@ import {
 } from "./errors.js";
 import { ApiCounters, ApiFaults } from "./faults.js";
 import { LogStore } from "./logs.js";
+import { decodeKubeProtobuf } from "./protobuf.js";
 import { type ResourceType, groupVersion, typeKey } from "./registry.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import {
@@ -757,11 +758,12 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * Reads a request body as an object: JSON or YAML; other media types (e.g. protobuf) get kube's
- * 415 answer.
+ * Reads a request body as an object: JSON, YAML, or protobuf for the kinds kubectl's `create`
+ * generators send; other media types get kube's 415 answer.
  */
 async function readObject(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = (req.headers["content-type"] ?? "application/json").split(";")[0].trim();
+  if (type === "application/vnd.kubernetes.protobuf") return decodeKubeProtobuf(await readBuffer(req, limit));
   const text = await readBody(req, limit);
   if (type === "application/json" || type === "" || type === "*/*") return parseJson(text);
   if (type === "application/yaml") {
@@ -779,6 +781,10 @@ async function readObject(req: IncomingMessage, limit: number): Promise<unknown>
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return (await readBuffer(req, limit)).toString("utf8");
+}
+
+async function readBuffer(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > limit) {
     req.resume();
@@ -795,5 +801,5 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
     }
     chunks.push(buf);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
