@@ -227,6 +227,6 @@ export function decodeKubeProtobuf(body: Uint8Array): Record<string, unknown> {
       `the sandbox cannot decode protobuf bodies of kind ${JSON.stringify(kind)}; send application/json`,
     );
   }
-  const raw = Buffer.from(String(unknown.raw ?? ""), "base64");
+  const raw = Buffer.from(typeof unknown.raw === "string" ? unknown.raw : "", "base64");
   return { apiVersion: typeMeta.apiVersion, kind, ...decodeMessage(raw, schema) };
 }
