@@ -328,7 +328,7 @@ export function anExecutionSpec(o: ExecutionSpecOptions): WorkflowExecutionSpec 
   return create(WorkflowExecutionSpecSchema, {
     executionId: create(WorkflowExecutionIdentifierSchema, { project, domain, name: o.name }),
     workflow: { case: "closure", value: o.closure },
-    inputsUri: o.hasInputs === false ? "" : `${prefix}inputs.pb`,
+    inputsUri: `${prefix}inputs.pb`,
     outputPrefix: prefix,
     rawOutputDataPrefix: `${prefix}raw/`,
     maxParallelism: o.maxParallelism ?? 0,

@@ -25,6 +25,12 @@ export const SpotScheduling = {
   podLabel: "flotilla.io/interruptible",
 } as const;
 
+/**
+ * Annotation the pod cache puts on a tombstone: a pod that disappeared, deleted by someone
+ * other than the propeller, before it reached a terminal phase.
+ */
+export const TOMBSTONE_ANNOTATION = "flotilla.io/observed-deleted";
+
 /** Name of the task container in every task pod. */
 export const TASK_CONTAINER = "task";
 
@@ -260,6 +266,17 @@ export function observePod(pod: V1Pod): PodObservation {
     failure: { kind: ExecutionError_Kind.SYSTEM, code, message },
   });
   if (phase === "Succeeded") return { state: "succeeded" };
+  if (phase !== "Failed") {
+    const disrupted = status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+    const gone = pod.metadata?.annotations?.[TOMBSTONE_ANNOTATION] === "true";
+    if (disrupted && (gone || pod.metadata?.deletionTimestamp)) {
+      return system(
+        "Preempted",
+        disrupted.message || `the pod was disrupted (${disrupted.reason ?? "unknown"})`,
+      );
+    }
+    if (gone) return system("PodDeleted", "the pod was deleted before it finished");
+  }
   if (phase === "Failed") {
     const reason = status?.reason ?? "";
     const message = status?.message ?? "";

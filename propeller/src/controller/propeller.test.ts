@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { Labels, WorkflowExecutionResource as R, openBlobStore } from "@flotilla/common";
+import { NodeExecution_Phase, SimpleType, WorkflowExecution_Phase } from "@flotilla/proto";
+import { startCluster, type SandboxCluster } from "@flotilla/sandbox";
+import { eventually, tempDir, type TempDir } from "@flotilla/testing";
+import { aTask, aWorkflow, anExecutionSpec, fromNode } from "../testing/builders.js";
+import {
+  createExecution,
+  installCrd,
+  kubeConfigFrom,
+  readExecutionStatus,
+} from "../testing/cluster-fixtures.js";
+import { RecordingAdmin } from "../testing/recording-admin.js";
+import { PROPELLER_FINALIZER } from "./round.js";
+import { startPropeller, type Propeller } from "./propeller.js";
+
+describe("propeller against a simulated sandbox cluster", () => {
+  let cluster: SandboxCluster;
+  let dir: TempDir;
+  let admin: RecordingAdmin;
+  let propeller: Propeller;
+  let blobRoot: string;
+
+  before(async () => {
+    dir = tempDir({ prefix: "propeller-" });
+    blobRoot = pathToFileURL(dir.path).href;
+    cluster = await startCluster({ name: "sim", mode: "simulated" });
+    await installCrd(kubeConfigFrom(cluster.kubeconfig));
+    admin = new RecordingAdmin();
+    propeller = await startPropeller({
+      kubeconfig: cluster.kubeconfig,
+      clusterId: "sim",
+      admin: { transport: admin.transport },
+      workers: 4,
+      leaderElection: { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 },
+      heartbeatIntervalMs: 200,
+      processMetrics: false,
+      log: () => undefined,
+    });
+    await eventually(() => assert.ok(propeller.isLeader()), { timeout: 10_000 });
+  });
+
+  after(async () => {
+    await propeller?.stop();
+    await cluster?.stop();
+    await dir?.cleanup();
+  });
+
+  test("a simulated diamond completes, events reach the admin and the CR is finalized", async () => {
+    const t = aTask("sim")
+      .withOutput("y", SimpleType.INTEGER)
+      .withInput("x", SimpleType.INTEGER)
+      .simulated("50ms")
+      .build();
+    const src = aTask("src").withOutput("y", SimpleType.INTEGER).simulated("50ms").build();
+    const closure = aWorkflow("diamond")
+      .withNode("a", src)
+      .withNode("b", t, { x: fromNode("a", "y") })
+      .withNode("c", t, { x: fromNode("a", "y") })
+      .withNode("d", t, { x: fromNode("b", "y") }, ["c"])
+      .withOutput("out", SimpleType.INTEGER, fromNode("d", "y"))
+      .closure();
+    const spec = anExecutionSpec({ name: "diamond1", closure, blobRoot });
+    const kc = kubeConfigFrom(cluster.kubeconfig);
+    const store = openBlobStore(blobRoot);
+    const ns = await createExecution(kc, spec, { store });
+
+    const status = await eventually(
+      async () => {
+        const { status } = await readExecutionStatus(kc, ns, "diamond1", store);
+        assert.equal(status?.phase, WorkflowExecution_Phase.SUCCEEDED);
+        return status;
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    for (const id of ["a", "b", "c", "d"])
+      assert.equal(status.nodes[id]?.phase, NodeExecution_Phase.SUCCEEDED, id);
+    assert.ok(await store.exists(status.outputsUri), "workflow outputs written");
+
+    await eventually(
+      async () => {
+        const { object } = await readExecutionStatus(kc, ns, "diamond1", store);
+        const meta = object.metadata as { labels?: Record<string, string>; finalizers?: string[] };
+        assert.equal(meta.labels?.[Labels.terminated], "true");
+        assert.ok(!(meta.finalizers ?? []).includes(PROPELLER_FINALIZER));
+      },
+      { timeout: 10_000 },
+    );
+    await eventually(async () => {
+      const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns });
+      assert.equal(pods.items.length, 0, "finished pods were deleted");
+    });
+    await eventually(() => {
+      assert.deepEqual(admin.workflowPhases("diamond1"), [
+        WorkflowExecution_Phase.RUNNING,
+        WorkflowExecution_Phase.SUCCEEDING,
+        WorkflowExecution_Phase.SUCCEEDED,
+      ]);
+      const nodeEvents = admin.events.filter(
+        (e) => e.event.case === "nodeEvent" && e.event.value.id?.executionId?.name === "diamond1",
+      );
+      assert.equal(nodeEvents.length, 8);
+    });
+    assert.ok(admin.heartbeats.length > 0);
+    assert.equal(admin.heartbeats.at(-1)?.cluster, "sim");
+    const text = await propeller.metrics.registry.metrics();
+    assert.match(text, /flotilla_propeller_pods_created_total\{cluster="sim"\} 4/);
+    assert.match(text, /flotilla_propeller_rounds_total\{outcome="success",cluster="sim"\} \d+/);
+  });
+
+  test("deleting a running execution aborts it: pods deleted, ABORTED events, CR gone", async () => {
+    const slow = aTask("slow").simulated("60s").build();
+    const spec = anExecutionSpec({
+      name: "abort1",
+      closure: aWorkflow("w").withNode("t", slow).closure(),
+      blobRoot,
+      hasInputs: false,
+    });
+    const kc = kubeConfigFrom(cluster.kubeconfig);
+    const ns = await createExecution(kc, spec);
+    const core = kc.makeApiClient(CoreV1Api);
+    await eventually(async () => {
+      const pods = await core.listNamespacedPod({
+        namespace: ns,
+        labelSelector: `${Labels.execution}=abort1`,
+      });
+      assert.equal(pods.items.length, 1);
+    });
+    await kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({
+      group: R.group,
+      version: R.version,
+      plural: R.plural,
+      namespace: ns,
+      name: "abort1",
+    });
+    await eventually(
+      async () => {
+        const pods = await core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: `${Labels.execution}=abort1`,
+        });
+        assert.equal(pods.items.length, 0);
+        assert.deepEqual(admin.workflowPhases("abort1").slice(-2), [
+          WorkflowExecution_Phase.ABORTING,
+          WorkflowExecution_Phase.ABORTED,
+        ]);
+      },
+      { timeout: 15_000 },
+    );
+    await eventually(async () => {
+      await assert.rejects(
+        kc
+          .makeApiClient(CustomObjectsApi)
+          .getNamespacedCustomObject({
+            group: R.group,
+            version: R.version,
+            plural: R.plural,
+            namespace: ns,
+            name: "abort1",
+          }),
+      );
+    });
+  });
+});

@@ -1,0 +1,355 @@
+/**
+ * One round of one workflow: load from the caches, evaluate the DAG, emit events, write the
+ * status when it changed, finalize terminal workflows. See {@link RoundRunner.run} for the
+ * state diagram.
+ */
+import { clone, create, equals } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Annotations, Labels } from "@flotilla/common";
+import {
+  ExecutionErrorSchema,
+  ExecutionError_Kind,
+  WorkflowExecutionStatusSchema,
+  WorkflowExecution_Phase,
+  type Event,
+  type WorkflowExecutionStatus,
+} from "@flotilla/proto";
+import type { PodIndex, WorkflowCache, WorkflowExecutionCr } from "../informers/caches.js";
+import { splitKey } from "../informers/caches.js";
+import { RoundOutcome, type PropellerMetrics } from "../metrics.js";
+import type { EventSink } from "../events/event-sink.js";
+import { evaluateWorkflow, type NodeHandlers } from "../workflow/executor.js";
+import { isTerminalNodePhase, isTerminalWorkflowPhase } from "../workflow/phases.js";
+import type { ExecutorConfig, PodPort, TaskIO, TokenBroker } from "../workflow/ports.js";
+import { RoundContext } from "../workflow/round-context.js";
+import { encodeStatus, type StatusBlobs, type StatusBudget } from "../workflow/status-codec.js";
+import { ConflictError, CrNotFoundError, ObjectTooLargeError, type KubeWorkflowExecutions } from "./kube.js";
+import { InvalidSpecError, type SpecCache } from "./spec-cache.js";
+import { taskPodName } from "@flotilla/common";
+
+/** The finalizer the propeller puts on CRs it drives, so deletion waits for the abort. */
+export const PROPELLER_FINALIZER = "flotilla.io/propeller";
+
+/** What a round reports to the worker. */
+export interface RoundResult {
+  outcome: RoundOutcome;
+  /** Look at the workflow again after this many ms (deadlines, polling). */
+  requeueAfterMs?: number;
+}
+
+/** Everything a round uses. */
+export interface RoundDeps {
+  workflows: WorkflowCache;
+  pods: PodIndex;
+  crs: KubeWorkflowExecutions;
+  podPort: PodPort;
+  io: TaskIO;
+  blobs: StatusBlobs;
+  tokens?: TokenBroker;
+  events: EventSink;
+  metrics: PropellerMetrics;
+  specs: SpecCache;
+  executor: ExecutorConfig;
+  handlers: NodeHandlers;
+  statusBudget: StatusBudget;
+  /** Delete pods of finished nodes once their outcome is persisted (keeps caches small). */
+  deleteFinishedPods: boolean;
+  /** Conflicts retried within one round before giving up (requeue with backoff). */
+  maxConflictRetries?: number;
+  log: (message: string) => void;
+}
+
+/** Runs rounds. One instance is shared by all workers; rounds of one key never overlap (the queue ensures it). */
+export class RoundRunner {
+  private readonly lastRound = new Map<string, { fingerprint: string; dueAt: number }>();
+  private readonly abortRequests = new Map<string, string>();
+
+  constructor(private readonly deps: RoundDeps) {}
+
+  /** Asks for the execution `key` to be aborted with `cause` (from an admin heartbeat response). */
+  requestAbort(key: string, cause: string): void {
+    this.abortRequests.set(key, cause);
+    this.lastRound.delete(key);
+  }
+
+  /**
+   * Runs one round for `key`.
+   *
+   * ```
+   *  key ─▶ cached CR? ──no──▶ NOT-FOUND (forget caches)
+   *           │yes
+   *           ▼
+   *   unchanged since last no-op round and no deadline due? ──yes──▶ SHORT-CIRCUIT
+   *           │no
+   *           ▼
+   *   decode spec+status ─(invalid spec)─▶ status FAILED (SYSTEM InvalidSpec)
+   *           │
+   *   not deleting, not terminal, no finalizer ─▶ add finalizer
+   *           │
+   *   evaluate DAG (deletion or abort request ⇒ abort path) ─▶ enqueue events (waits when the buffer is full)
+   *           │
+   *   status changed? ──yes──▶ encode (plain │ gzip │ offloaded) ─▶ PUT /status ─(409)─▶ re-read CR, rerun round
+   *           │                                                         └─(too large)─▶ retry with offloading forced
+   *           ▼
+   *   terminal? ──yes──▶ delete pods, label terminated, drop finalizer ─▶ SUCCESS
+   *           │no
+   *           ▼
+   *   delete pods of finished attempts ─▶ SUCCESS (requeue at the earliest deadline)
+   * ```
+   *
+   * Throws for anything unexpected; the worker then requeues with backoff.
+   */
+  async run(key: string): Promise<RoundResult> {
+    let obj = this.deps.workflows.get(key);
+    if (!obj) return this.notFound(key, undefined);
+    const retries = this.deps.maxConflictRetries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(key, obj);
+      } catch (err) {
+        if (err instanceof CrNotFoundError) return this.notFound(key, obj.metadata?.uid);
+        if (!(err instanceof ConflictError)) throw err;
+        this.deps.metrics.crUpdateConflicts.inc();
+        this.deps.workflows.forgetWritten(key);
+        this.lastRound.delete(key);
+        if (attempt >= retries) throw err;
+        const { namespace, name } = splitKey(key);
+        try {
+          obj = await this.deps.crs.get(namespace, name);
+        } catch (getErr) {
+          if (getErr instanceof CrNotFoundError) return this.notFound(key, obj.metadata?.uid);
+          throw getErr;
+        }
+      }
+    }
+  }
+
+  private notFound(key: string, uid: string | undefined): RoundResult {
+    this.lastRound.delete(key);
+    this.abortRequests.delete(key);
+    this.deps.pods.forgetExecution(key);
+    this.deps.specs.forget(key, uid);
+    return { outcome: RoundOutcome.notFound };
+  }
+
+  private fingerprint(obj: WorkflowExecutionCr, key: string): string {
+    const parts = [obj.metadata?.resourceVersion ?? ""];
+    const pods = this.deps.pods.livePodsOf(key);
+    if (pods) for (const [name, p] of pods) parts.push(`${name}:${p.metadata?.resourceVersion ?? ""}`);
+    return parts.join("|");
+  }
+
+  private async once(key: string, input: WorkflowExecutionCr): Promise<RoundResult> {
+    const d = this.deps;
+    let obj = input;
+    const meta = obj.metadata ?? {};
+    const { namespace, name } = splitKey(key);
+    if (meta.labels?.[Labels.terminated] === "true") return { outcome: RoundOutcome.shortCircuit };
+    const deleting = meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null;
+    const hasFinalizer = (meta.finalizers ?? []).includes(PROPELLER_FINALIZER);
+    if (deleting && !hasFinalizer) return { outcome: RoundOutcome.shortCircuit };
+
+    const fp = this.fingerprint(obj, key);
+    const last = this.lastRound.get(key);
+    if (!deleting && last && last.fingerprint === fp && Date.now() < last.dueAt) {
+      return { outcome: RoundOutcome.shortCircuit, requeueAfterMs: last.dueAt - Date.now() };
+    }
+
+    const status = await d.specs.status(key, obj);
+    const before = clone(WorkflowExecutionStatusSchema, status);
+    const now = new Date();
+    let specBytes = 0;
+    let outputPrefix = "";
+    let events: Event[] = [];
+    let requeueAfterMs: number | undefined;
+    try {
+      const decoded = await d.specs.spec(key, obj);
+      specBytes = decoded.specBytes;
+      outputPrefix = decoded.spec.outputPrefix;
+      if (!deleting && !hasFinalizer && !isTerminalWorkflowPhase(status.phase)) {
+        obj = await this.patchMetadata(obj, {
+          finalizers: [...(meta.finalizers ?? []), PROPELLER_FINALIZER],
+        });
+      }
+      const abortCause = deleting
+        ? "the WorkflowExecution was deleted"
+        : decoded.spec.abortCause || this.abortRequests.get(key);
+      const traceparent = meta.annotations?.[Annotations.traceparent];
+      const ctx = new RoundContext(
+        {
+          namespace,
+          name,
+          uid: meta.uid ?? key,
+          spec: decoded.spec,
+          graph: decoded.graph,
+          ...(abortCause !== undefined ? { abortCause } : {}),
+          ...(traceparent ? { traceparent } : {}),
+        },
+        status,
+        d.pods.podsOf(key),
+        now,
+        { pods: d.podPort, io: d.io, ...(d.tokens ? { tokens: d.tokens } : {}) },
+        d.executor,
+      );
+      await evaluateWorkflow(ctx, d.handlers);
+      events = ctx.events;
+      requeueAfterMs = ctx.requeueAfterMs;
+      if (ctx.createdPods.length > 0) d.metrics.podsCreated.inc(ctx.createdPods.length);
+    } catch (err) {
+      if (!(err instanceof InvalidSpecError)) throw err;
+      d.log(err.message);
+      if (!isTerminalWorkflowPhase(status.phase)) {
+        status.phase = WorkflowExecution_Phase.FAILED;
+        status.phaseVersion += 1;
+        status.error = create(ExecutionErrorSchema, {
+          kind: ExecutionError_Kind.SYSTEM,
+          code: "InvalidSpec",
+          message: err.message.slice(0, 4096),
+        });
+        status.stoppedAt = timestampFromDate(now);
+      }
+    }
+    await d.events.enqueue(events);
+
+    if (!equals(WorkflowExecutionStatusSchema, before, status)) {
+      status.updatedAt = timestampFromDate(now);
+      status.observedGeneration = BigInt(meta.generation ?? 0);
+      obj = await this.writeStatus(key, obj, status, specBytes, outputPrefix);
+    }
+
+    if (isTerminalWorkflowPhase(status.phase)) {
+      await this.finalize(key, obj, deleting);
+      return { outcome: RoundOutcome.success };
+    }
+    if (d.deleteFinishedPods) await this.deleteFinishedPods(key, namespace, name, status, obj);
+    const due = requeueAfterMs ?? d.executor.runningRecheckMs;
+    this.lastRound.set(key, { fingerprint: this.fingerprint(obj, key), dueAt: Date.now() + due });
+    return { outcome: RoundOutcome.success, requeueAfterMs: due };
+  }
+
+  private async patchMetadata(
+    obj: WorkflowExecutionCr,
+    metadata: { labels?: Record<string, string | null>; finalizers?: string[] },
+  ): Promise<WorkflowExecutionCr> {
+    const started = performance.now();
+    const patched = await this.deps.crs.patchMetadata(
+      obj.metadata?.namespace ?? "",
+      obj.metadata?.name ?? "",
+      {
+        ...metadata,
+        ...(obj.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
+      },
+    );
+    this.deps.metrics.crUpdateLatency.observe((performance.now() - started) / 1000);
+    this.deps.workflows.noteWritten(patched);
+    return patched;
+  }
+
+  private async writeStatus(
+    key: string,
+    obj: WorkflowExecutionCr,
+    status: WorkflowExecutionStatus,
+    specBytes: number,
+    outputPrefix: string,
+  ): Promise<WorkflowExecutionCr> {
+    const d = this.deps;
+    const otherBytes = specBytes + Buffer.byteLength(JSON.stringify(obj.metadata ?? {})) + 256;
+    const previousOffload = (obj.status as { offloaded?: { uri?: string } } | undefined)?.offloaded?.uri;
+    let budget = d.statusBudget;
+    for (let attempt = 0; ; attempt++) {
+      const encoded = await encodeStatus(status, {
+        budget,
+        otherBytes,
+        blobs: d.blobs,
+        offloadPrefix: outputPrefix || "file:///tmp/",
+      });
+      const started = performance.now();
+      try {
+        const written = await d.crs.replaceStatus(obj, encoded.json);
+        d.metrics.crUpdateLatency.observe((performance.now() - started) / 1000);
+        d.metrics.crStatusBytes.observe({ encoding: encoded.encoding }, otherBytes + encoded.statusBytes);
+        d.workflows.noteWritten(written);
+        d.specs.rememberStatus(key, written.metadata?.resourceVersion ?? "", status);
+        if (previousOffload && previousOffload !== encoded.offloadedUri) {
+          await d.blobs
+            .delete(previousOffload)
+            .catch((e: unknown) => d.log(`cannot delete ${previousOffload}: ${(e as Error).message}`));
+        }
+        return written;
+      } catch (err) {
+        if (!(err instanceof ObjectTooLargeError)) throw err;
+        d.metrics.crTooLarge.inc();
+        if (attempt >= 2) throw err;
+        // The estimate was off: force compression, then offloading.
+        budget = { inlineNodesBytes: 0, objectBytes: Math.floor(budget.objectBytes / 4) };
+      }
+    }
+  }
+
+  private async finalize(key: string, obj: WorkflowExecutionCr, deleting: boolean): Promise<void> {
+    const d = this.deps;
+    const { namespace } = splitKey(key);
+    const live = d.pods.livePodsOf(key);
+    if (live) {
+      for (const podName of [...live.keys()]) {
+        d.pods.expectDelete(namespace, podName);
+        await d.podPort.delete(namespace, podName);
+        d.metrics.podsDeleted.inc();
+      }
+    }
+    const meta = obj.metadata ?? {};
+    const finalizers = (meta.finalizers ?? []).filter((f) => f !== PROPELLER_FINALIZER);
+    const needsLabel = !deleting && meta.labels?.[Labels.terminated] !== "true";
+    const needsFinalizerRemoval = finalizers.length !== (meta.finalizers ?? []).length;
+    if (needsLabel || needsFinalizerRemoval) {
+      try {
+        await this.patchMetadata(obj, {
+          ...(needsLabel ? { labels: { [Labels.terminated]: "true" } } : {}),
+          ...(needsFinalizerRemoval ? { finalizers } : {}),
+        });
+      } catch (err) {
+        if (!(err instanceof CrNotFoundError)) throw err;
+      }
+    }
+    this.lastRound.delete(key);
+    this.abortRequests.delete(key);
+    d.pods.forgetExecution(key);
+    d.specs.forget(key, meta.uid);
+  }
+
+  /** Deletes live pods of attempts whose outcome the (persisted) status already records. */
+  private async deleteFinishedPods(
+    key: string,
+    namespace: string,
+    name: string,
+    status: WorkflowExecutionStatus,
+    obj: WorkflowExecutionCr,
+  ): Promise<void> {
+    const d = this.deps;
+    const live = d.pods.livePodsOf(key);
+    if (!live || live.size === 0) return;
+    const execName = (obj.spec as { executionId?: { name?: string } } | undefined)?.executionId?.name ?? name;
+    const finished: string[] = [];
+    for (const [nodeId, ns] of Object.entries(status.nodes)) {
+      const terminal = isTerminalNodePhase(ns.phase);
+      const upTo = terminal ? ns.attempts : ns.attempts - 1;
+      for (let a = 0; a < upTo; a++) {
+        const podName = a === ns.attempts - 1 && ns.podName ? ns.podName : taskPodName(execName, nodeId, a);
+        if (live.has(podName)) finished.push(podName);
+      }
+    }
+    for (const podName of finished) {
+      d.pods.expectDelete(namespace, podName);
+      await d.podPort.delete(namespace, podName);
+      d.metrics.podsDeleted.inc();
+    }
+  }
+}
+
+/** When a terminal CR's `status.stoppedAt` is, if it has one. */
+export function stoppedAtOf(obj: WorkflowExecutionCr): Date | undefined {
+  const s = (obj.status as { stoppedAt?: string } | undefined)?.stoppedAt;
+  if (!s) return undefined;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}

@@ -1,0 +1,140 @@
+/**
+ * A resilient wrapper around client-node's ListWatch informer: it waits for the initial list
+ * (retrying until the API server answers), restarts the watch with backoff after errors (a
+ * `410 Gone` makes ListWatch relist, which also reconciles deletions missed meanwhile), and
+ * counts restarts. Rounds read only from these caches.
+ */
+import {
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type KubernetesObject,
+  type KubernetesListObject,
+} from "@kubernetes/client-node";
+import type { PropellerMetrics } from "../metrics.js";
+
+/** Callbacks of an informer. */
+export interface InformerHandlers<T> {
+  onAdd?(obj: T): void;
+  onUpdate?(obj: T): void;
+  onDelete?(obj: T): void;
+}
+
+/** Options of {@link ResilientInformer}. */
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  /** Name for metrics and logs ("workflows", "pods"). */
+  name: string;
+  kubeConfig: KubeConfig;
+  /** Watch path, e.g. `/api/v1/pods`. */
+  path: string;
+  /** Lists the objects (same selector as the watch). */
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  metrics?: PropellerMetrics;
+  handlers: InformerHandlers<T>;
+  /** Restart backoff bounds. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  log?: (message: string) => void;
+}
+
+/** The informer was stopped before its first list completed. */
+export class InformerStoppedError extends Error {
+  override readonly name = "InformerStoppedError";
+  constructor(readonly informer: string) {
+    super(`informer ${informer} stopped before it synced`);
+  }
+}
+
+/** A ListWatch that keeps itself running. */
+export class ResilientInformer<T extends KubernetesObject> {
+  private readonly lw: ListWatch<T>;
+  private stopped = false;
+  private synced = false;
+  private listedOk = false;
+  private failures = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly log: (m: string) => void;
+
+  constructor(private readonly options: ResilientInformerOptions<T>) {
+    this.log = options.log ?? ((m) => console.warn(m));
+    const list = async () => {
+      const result = await options.list();
+      this.listedOk = true;
+      return result;
+    };
+    this.lw = new ListWatch<T>(
+      options.path,
+      new Watch(options.kubeConfig),
+      list,
+      false,
+      options.labelSelector,
+    );
+    const h = options.handlers;
+    if (h.onAdd) this.lw.on("add", (o) => h.onAdd?.(o));
+    if (h.onUpdate) this.lw.on("update", (o) => h.onUpdate?.(o));
+    if (h.onDelete) this.lw.on("delete", (o) => h.onDelete?.(o));
+    this.lw.on("connect", () => {
+      this.failures = 0;
+    });
+    this.lw.on("error", (err) => this.onError(err));
+  }
+
+  /** Whether the initial list completed. */
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Starts list+watch and resolves once the cache holds the initial list. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    let delay = this.options.minBackoffMs ?? 200;
+    for (;;) {
+      if (this.stopped) throw new InformerStoppedError(this.options.name);
+      this.listedOk = false;
+      await this.lw.start();
+      if (this.listedOk) break;
+      this.options.metrics?.informerRestarts.inc({ informer: this.options.name });
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(this.options.maxBackoffMs ?? 10_000, delay * 2);
+    }
+    this.synced = true;
+  }
+
+  private onError(err: unknown): void {
+    if (this.stopped || !this.synced) return;
+    this.failures++;
+    this.options.metrics?.informerRestarts.inc({ informer: this.options.name });
+    const delay = Math.min(
+      this.options.maxBackoffMs ?? 10_000,
+      (this.options.minBackoffMs ?? 200) * 2 ** Math.min(this.failures - 1, 10),
+    );
+    if (this.failures === 1 || this.failures % 20 === 0) {
+      this.log(
+        `informer ${this.options.name}: watch failed (${(err as Error)?.message ?? String(err)}); restarting in ${delay} ms`,
+      );
+    }
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.stopped) void this.lw.start().catch((e: unknown) => this.onError(e));
+    }, delay);
+  }
+
+  /** The cached object, if any. */
+  get(namespace: string, name: string): T | undefined {
+    return this.lw.get(name, namespace);
+  }
+
+  /** Every cached object. */
+  list(): readonly T[] {
+    return this.lw.list();
+  }
+
+  /** Stops watching; the cache keeps its last content. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.lw.stop();
+  }
+}
