@@ -1,1 +1,66 @@
-export {};
+/**
+ * @flotilla/admin: the central control-plane service — registry and compiler, executions,
+ * event ingestion and replay, matchable attributes, routing to clusters — served over
+ * Connect, gRPC and gRPC-Web on one port.
+ */
+export {
+  ADMIN_MIGRATIONS_DIR,
+  ADMIN_VERSION,
+  createAdmin,
+  startAdmin,
+  type Admin,
+  type AdminOptions,
+  type RoutingFactoryDeps,
+  type RoutingParts,
+  type RunningAdmin,
+} from "./admin.js";
+export { AdminConfigError, loadAdminConfig, resolveAdminConfig, type AdminConfig } from "./config.js";
+export {
+  AdminError,
+  AlreadyExistsError,
+  CompilationError,
+  ExecutionNotFoundError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  type CompileProblem,
+} from "./errors.js";
+export {
+  EntityKind,
+  NODE_TRANSITIONS,
+  TASK_TRANSITIONS,
+  TERMINAL_NODE_PHASES,
+  TERMINAL_TASK_PHASES,
+  TERMINAL_WORKFLOW_PHASES,
+  TransitionRefusal,
+  WORKFLOW_TRANSITIONS,
+  decideTransition,
+  isLegalTransition,
+  isTerminalPhase,
+  phaseRank,
+  type PhaseState,
+  type TransitionDecision,
+} from "./events/phases.js";
+export {
+  END_NODE,
+  START_NODE,
+  compileWorkflow,
+  identifierKey,
+  type CompilerLookups,
+} from "./compiler/compile-workflow.js";
+export { checkLiteral, describeType, isAssignable } from "./compiler/literal-types.js";
+export { createJsonLogger, silentLogger, type AdminLogger } from "./logger.js";
+export {
+  NO_CLUSTERS_CONFIGURED,
+  createUnroutedPlacer,
+  type ExecutionKey,
+  type ExecutionPlacer,
+  type PlacementOutcome,
+  type PlacementRequest,
+} from "./manager/placement.js";
+export { replayLog, type ExecutionSnapshot } from "./manager/event-manager.js";
+export type {
+  ExecutionPlacementRepository,
+  ExecutionPlacementUpdate,
+} from "./repository/execution-placement.js";
+export type { ExecutionRecord, ExecutionRepository } from "./repository/execution-repository.js";

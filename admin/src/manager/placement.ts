@@ -34,8 +34,7 @@ export interface PlacementRequest {
  * (QUEUED) for the stated reason while the placer keeps retrying in the background.
  */
 export type PlacementOutcome =
-  | { state: "placed"; cluster: string; reason: string }
-  | { state: "queued"; reason: string };
+  { state: "placed"; cluster: string; reason: string } | { state: "queued"; reason: string };
 
 /**
  * Places executions on clusters and removes them again. Implemented by the routing subsystem

@@ -1,0 +1,179 @@
+import { clone, create, toBinary } from "@bufbuild/protobuf";
+import { durationFromMs, timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import {
+  ExecutionErrorSchema,
+  ExternalResourceRequestSchema,
+  LiteralMapSchema,
+  NodeExecutionClosureSchema,
+  NodeExecutionIdentifierSchema,
+  NodeExecutionMetadataSchema,
+  NodeExecutionSchema,
+  NodeExecution_Phase,
+  ResourceQuantitiesSchema,
+  ResourcesSchema,
+  TaskExecutionClosureSchema,
+  TaskExecutionSchema,
+  WorkflowExecution_Phase,
+  type NodeExecution,
+  type NodeExecutionEvent,
+  type TaskExecution,
+  type TaskExecutionEvent,
+  type WorkflowExecutionEvent,
+} from "@flotilla/proto";
+import { EntityKind, isTerminalPhase, phaseRank } from "./phases.js";
+
+/**
+ * The pure reducers that turn accepted events into stored state. Ingestion and replay both use
+ * them, so replaying the event log reproduces exactly what ingestion stored. Every timestamp
+ * comes from the events (never from the clock).
+ */
+
+/** Producer name of events admin itself appends to the log (creation, termination). */
+export const ADMIN_PRODUCER = "admin";
+
+/** The event-derived state of a workflow execution (the mutable columns of `executions`). */
+export interface ExecutionState {
+  phase: WorkflowExecution_Phase;
+  phaseVersion: number;
+  startedAt: Date | undefined;
+  stoppedAt: Date | undefined;
+  updatedAt: Date;
+  outputsUri: string;
+  /** Serialized LiteralMap when outputs came inline. */
+  outputData: Uint8Array | undefined;
+  /** Serialized ExecutionError. */
+  error: Uint8Array | undefined;
+  reason: string;
+  message: string;
+  abortCause: string;
+}
+
+/** A node execution plus its phase version (not part of the API message). */
+export interface NodeState {
+  node: NodeExecution;
+  phaseVersion: number;
+}
+
+/** Milliseconds-precision Date of an event timestamp (what timestamptz columns keep). */
+export function eventDate(ts: Timestamp | undefined): Date {
+  if (!ts) throw new TypeError("event occurred_at is not set");
+  return new Date(timestampDate(ts).getTime());
+}
+
+/** Applies an accepted workflow event to the execution state (undefined before the first event). Pure. */
+export function applyWorkflowEvent(
+  state: ExecutionState | undefined,
+  ev: WorkflowExecutionEvent,
+): ExecutionState {
+  const at = eventDate(ev.occurredAt);
+  const running =
+    phaseRank(EntityKind.Workflow, ev.phase) >=
+    phaseRank(EntityKind.Workflow, WorkflowExecution_Phase.RUNNING);
+  const aborting =
+    ev.phase === WorkflowExecution_Phase.ABORTING || ev.phase === WorkflowExecution_Phase.ABORTED;
+  const next: ExecutionState = {
+    phase: ev.phase,
+    phaseVersion: ev.phaseVersion,
+    startedAt:
+      state?.startedAt ??
+      (running &&
+      ev.phase !== WorkflowExecution_Phase.ABORTING &&
+      ev.phase !== WorkflowExecution_Phase.ABORTED
+        ? at
+        : undefined),
+    stoppedAt: isTerminalPhase(EntityKind.Workflow, ev.phase) ? at : undefined,
+    updatedAt: at,
+    outputsUri: state?.outputsUri ?? "",
+    outputData: state?.outputData,
+    error: state?.error,
+    reason: ev.reason,
+    message: ev.message,
+    abortCause: state?.abortCause ?? "",
+  };
+  const result = ev.outputResult;
+  if (result.case === "outputUri") next.outputsUri = result.value;
+  if (result.case === "outputData") next.outputData = toBinary(LiteralMapSchema, result.value);
+  if (result.case === "error") next.error = toBinary(ExecutionErrorSchema, result.value);
+  if (aborting && ev.producerCluster === ADMIN_PRODUCER && ev.message && !next.abortCause)
+    next.abortCause = ev.message;
+  return next;
+}
+
+/** Applies an accepted node event to the node state (undefined before its first event). Pure. */
+export function applyNodeEvent(state: NodeState | undefined, ev: NodeExecutionEvent): NodeState {
+  const at = ev.occurredAt!;
+  const node = state ? clone(NodeExecutionSchema, state.node) : create(NodeExecutionSchema, {});
+  node.id = create(NodeExecutionIdentifierSchema, ev.id);
+  if (ev.inputUri) node.inputUri = ev.inputUri;
+  const closure = node.closure ?? create(NodeExecutionClosureSchema, { createdAt: at });
+  closure.phase = ev.phase;
+  closure.updatedAt = at;
+  if (
+    !closure.startedAt &&
+    phaseRank(EntityKind.Node, ev.phase) >= phaseRank(EntityKind.Node, NodeExecution_Phase.RUNNING)
+  ) {
+    closure.startedAt = at;
+  }
+  if (isTerminalPhase(EntityKind.Node, ev.phase) && closure.startedAt) {
+    closure.duration = durationFromMs(
+      timestampDate(at).getTime() - timestampDate(closure.startedAt).getTime(),
+    );
+  }
+  if (ev.outputResult.case === "outputUri") closure.outputsUri = ev.outputResult.value;
+  if (ev.outputResult.case === "error") closure.error = ev.outputResult.value;
+  if (ev.childExecutionId) closure.childExecutionId = ev.childExecutionId;
+  closure.message = ev.message;
+  node.closure = closure;
+  const metadata = node.metadata ?? create(NodeExecutionMetadataSchema, {});
+  if (ev.parentNodeId) metadata.parentNodeId = ev.parentNodeId;
+  if (ev.nodeName) metadata.nodeName = ev.nodeName;
+  node.metadata = metadata;
+  return { node, phaseVersion: ev.phaseVersion };
+}
+
+/** Applies an accepted task event to the attempt state (undefined before its first event). Pure. */
+export function applyTaskEvent(state: TaskExecution | undefined, ev: TaskExecutionEvent): TaskExecution {
+  const at = ev.occurredAt!;
+  const task = state ? clone(TaskExecutionSchema, state) : create(TaskExecutionSchema, {});
+  if (ev.id) task.id = ev.id;
+  if (ev.inputUri) task.inputUri = ev.inputUri;
+  const closure = task.closure ?? create(TaskExecutionClosureSchema, { createdAt: at });
+  closure.phase = ev.phase;
+  closure.phaseVersion = ev.phaseVersion;
+  closure.updatedAt = at;
+  if (!closure.startedAt && phaseRank(EntityKind.Task, ev.phase) >= phaseRank(EntityKind.Task, 4))
+    closure.startedAt = at;
+  if (isTerminalPhase(EntityKind.Task, ev.phase) && closure.startedAt) {
+    closure.duration = durationFromMs(
+      timestampDate(at).getTime() - timestampDate(closure.startedAt).getTime(),
+    );
+  }
+  if (ev.outputResult.case === "outputUri") closure.outputsUri = ev.outputResult.value;
+  if (ev.outputResult.case === "error") closure.error = ev.outputResult.value;
+  if (ev.logs.length > 0) closure.logs = ev.logs;
+  if (ev.taskType) closure.taskType = ev.taskType;
+  if (ev.podName) closure.podName = ev.podName;
+  closure.reason = ev.reason;
+  const req = ev.requestedResources;
+  if (req) {
+    closure.resources = create(ResourcesSchema, {
+      requests: create(ResourceQuantitiesSchema, {
+        cpu: String(req.cpuCores),
+        memory: String(req.memoryBytes),
+        gpu: String(req.gpus),
+      }),
+    });
+  }
+  if (ev.externalResources.length > 0) {
+    closure.externalResources = ev.externalResources.map((r) =>
+      create(ExternalResourceRequestSchema, { resource: r.resource, tokens: r.tokens }),
+    );
+  }
+  task.closure = closure;
+  return task;
+}
+
+/** Converts a Date to a proto Timestamp (helper for building admin events). */
+export function toTimestamp(d: Date): Timestamp {
+  return timestampFromDate(d);
+}

@@ -1,0 +1,407 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Database } from "@flotilla/db";
+import {
+  EventIncompatibleClusterErrorSchema,
+  EventNotFoundErrorSchema,
+  EventPhaseRegressionErrorSchema,
+  EventPhaseRegressionError_EntityKind,
+  EventResultSchema,
+  EventResult_Outcome,
+  EventSchema,
+  EventValidationErrorSchema,
+  NodeExecution_PhaseSchema,
+  TaskExecution_PhaseSchema,
+  WorkflowExecutionEventSchema,
+  WorkflowExecution_PhaseSchema,
+  type Event,
+  type EventResult,
+  type TaskExecution,
+  type WorkflowExecution_Phase,
+} from "@flotilla/proto";
+import { ExecutionNotFoundError } from "../errors.js";
+import { decideTransition, EntityKind, isTerminalPhase, type PhaseState } from "../events/phases.js";
+import {
+  ADMIN_PRODUCER,
+  applyNodeEvent,
+  applyTaskEvent,
+  applyWorkflowEvent,
+  toTimestamp,
+  type ExecutionState,
+  type NodeState,
+} from "../events/state.js";
+import { EventKindCode, isProblem, validateEvent, type ValidEvent } from "../events/validate-event.js";
+import type { AdminMetrics } from "../metrics.js";
+import type { EventRepository } from "../repository/event-repository.js";
+import type { ExecutionRecord, ExecutionRepository } from "../repository/execution-repository.js";
+import type { ExecutionKey } from "./placement.js";
+
+/** Most events one IngestEvents batch may carry. */
+export const MAX_EVENT_BATCH = 1000;
+
+/** Dependencies of {@link EventManager}. */
+export interface EventManagerDeps {
+  db: Database;
+  executions: ExecutionRepository;
+  events: EventRepository;
+  metrics?: AdminMetrics;
+}
+
+/** The state replay rebuilds (and ingestion stores) for one execution. */
+export interface ExecutionSnapshot {
+  execution: ExecutionState;
+  /** Node executions sorted by node id. */
+  nodes: NodeState[];
+  /** Task executions sorted by node id, then attempt. */
+  tasks: TaskExecution[];
+}
+
+const kindName = {
+  [EventKindCode.Workflow]: "workflow",
+  [EventKindCode.Node]: "node",
+  [EventKindCode.Task]: "task",
+} as const;
+const entityOf = {
+  [EventKindCode.Workflow]: EntityKind.Workflow,
+  [EventKindCode.Node]: EntityKind.Node,
+  [EventKindCode.Task]: EntityKind.Task,
+} as const;
+const regressionEntity = {
+  [EventKindCode.Workflow]: EventPhaseRegressionError_EntityKind.WORKFLOW,
+  [EventKindCode.Node]: EventPhaseRegressionError_EntityKind.NODE,
+  [EventKindCode.Task]: EventPhaseRegressionError_EntityKind.TASK,
+} as const;
+
+function phaseName(kind: ValidEvent["kind"], phase: number): string {
+  const schema =
+    kind === EventKindCode.Workflow
+      ? WorkflowExecution_PhaseSchema
+      : kind === EventKindCode.Node
+        ? NodeExecution_PhaseSchema
+        : TaskExecution_PhaseSchema;
+  return schema.values.find((v) => v.number === phase)?.name ?? String(phase);
+}
+
+const execKey = (k: ExecutionKey) => `${k.project}/${k.domain}/${k.name}`;
+
+interface Pending {
+  index: number;
+  event: Event;
+  valid: ValidEvent;
+}
+
+/**
+ * Ingests execution events: idempotent by event id, only legal phase transitions, the producer
+ * must be the execution's cluster, every accepted event appended to the log in the same
+ * transaction as the state it produced. Also rebuilds an execution's state from its log.
+ */
+export class EventManager {
+  constructor(private readonly deps: EventManagerDeps) {}
+
+  /**
+   * Applies a batch from the propeller of `producerCluster`. Events are applied in order and
+   * independently: each gets one result (accepted, duplicate, or rejected with a typed detail).
+   * One transaction and a constant number of statements per batch. Returns the results in
+   * request order. Side effects: updates executions, node and task executions, appends the log.
+   */
+  async ingest(producerCluster: string, events: Event[]): Promise<EventResult[]> {
+    const results: EventResult[] = new Array<EventResult>(events.length);
+    const pending: Pending[] = [];
+    for (const [index, event] of events.entries()) {
+      const valid = validateEvent(event);
+      if (isProblem(valid)) {
+        results[index] = this.rejected(index, "InvalidArgument", `${valid.field}: ${valid.description}`, {
+          case: "validation",
+          value: create(EventValidationErrorSchema, valid),
+        });
+      } else if (valid.producerCluster !== producerCluster) {
+        results[index] = this.rejected(
+          index,
+          "IncompatibleCluster",
+          `event producer_cluster ${valid.producerCluster} differs from the batch producer ${producerCluster}`,
+          {
+            case: "incompatibleCluster",
+            value: create(EventIncompatibleClusterErrorSchema, {
+              expectedCluster: producerCluster,
+              actualCluster: valid.producerCluster,
+            }),
+          },
+        );
+      } else {
+        pending.push({ index, event, valid });
+      }
+    }
+    if (pending.length > 0) {
+      const applied = await this.apply(pending, true);
+      for (const r of applied) results[r.index] = r;
+    }
+    const m = this.deps.metrics;
+    if (m) {
+      m.eventBatchSize.observe(events.length);
+      for (const [i, r] of results.entries()) {
+        const e = events[i].event.case;
+        const kind =
+          e === "workflowEvent"
+            ? "workflow"
+            : e === "nodeEvent"
+              ? "node"
+              : e === "taskEvent"
+                ? "task"
+                : "unknown";
+        const outcome =
+          r.outcome === EventResult_Outcome.ACCEPTED
+            ? "accepted"
+            : r.outcome === EventResult_Outcome.DUPLICATE
+              ? "duplicate"
+              : "rejected";
+        m.eventsIngested.inc({ kind, outcome });
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Records a workflow phase change decided by admin itself (termination) through the same rules
+   * and log as propeller events. Returns the resulting state, or throws
+   * {@link ExecutionNotFoundError}; returns undefined when the transition is not legal any more
+   * (e.g. the execution finished meanwhile).
+   */
+  async recordAdminWorkflowEvent(
+    key: ExecutionKey,
+    eventId: string,
+    phase: WorkflowExecution_Phase,
+    reason: string,
+    message: string,
+    at: Date = new Date(),
+  ): Promise<ExecutionState | undefined> {
+    const current = await this.deps.executions.get(key);
+    if (!current) throw new ExecutionNotFoundError(execKey(key));
+    const event = create(EventSchema, {
+      event: {
+        case: "workflowEvent",
+        value: create(WorkflowExecutionEventSchema, {
+          eventId,
+          producerCluster: ADMIN_PRODUCER,
+          executionId: key,
+          phase,
+          phaseVersion: current.state.phaseVersion,
+          occurredAt: toTimestamp(at),
+          reason,
+          message,
+        }),
+      },
+    });
+    const valid = validateEvent(event);
+    if (isProblem(valid)) throw new Error(`admin event invalid: ${valid.field}: ${valid.description}`);
+    const [result] = await this.apply([{ index: 0, event, valid }], false);
+    if (result?.outcome === EventResult_Outcome.REJECTED) return undefined;
+    return (await this.deps.executions.get(key))?.state;
+  }
+
+  private rejected(
+    index: number,
+    reason: string,
+    message: string,
+    detail: EventResult["detail"],
+  ): EventResult {
+    return create(EventResultSchema, {
+      index,
+      outcome: EventResult_Outcome.REJECTED,
+      reason,
+      message,
+      detail,
+    });
+  }
+
+  private async apply(pending: Pending[], checkCluster: boolean): Promise<EventResult[]> {
+    const { db, executions, events } = this.deps;
+    return db.transaction(async (tx) => {
+      const keys = new Map<string, ExecutionKey>();
+      for (const p of pending) keys.set(execKey(p.valid.execution), p.valid.execution);
+      const rows = await executions.lockMany(tx, [...keys.values()]);
+      const byKey = new Map<string, ExecutionRecord>(rows.map((r) => [execKey(r.key), r]));
+      const known = pending.filter((p) => byKey.has(execKey(p.valid.execution)));
+      const pkOf = (p: Pending) => byKey.get(execKey(p.valid.execution))!.pk;
+      const existing = await events.existingEventIds(
+        tx,
+        known.map((p) => ({ executionPk: pkOf(p), eventId: p.valid.eventId })),
+      );
+      const nodes = await events.loadNodes(
+        tx,
+        known
+          .filter((p) => p.valid.kind === EventKindCode.Node)
+          .map((p) => ({ executionPk: pkOf(p), nodeId: p.valid.nodeId })),
+      );
+      const tasks = await events.loadTasks(
+        tx,
+        known
+          .filter((p) => p.valid.kind === EventKindCode.Task)
+          .map((p) => ({ executionPk: pkOf(p), nodeId: p.valid.nodeId, retryAttempt: p.valid.retryAttempt })),
+      );
+      const states = new Map<number, ExecutionState>(rows.map((r) => [r.pk, r.state]));
+      const dirtyExec = new Set<number>();
+      const dirtyNodes = new Map<string, { executionPk: number; state: NodeState }>();
+      const dirtyTasks = new Map<string, { executionPk: number; task: TaskExecution }>();
+      const log: {
+        executionPk: number;
+        eventId: string;
+        kind: number;
+        source: string;
+        payload: Uint8Array;
+      }[] = [];
+      const results: EventResult[] = [];
+
+      for (const p of pending) {
+        const v = p.valid;
+        const row = byKey.get(execKey(v.execution));
+        if (!row) {
+          results.push(
+            this.rejected(p.index, "ExecutionNotFound", `execution ${execKey(v.execution)} does not exist`, {
+              case: "notFound",
+              value: create(EventNotFoundErrorSchema, { missing: `execution ${execKey(v.execution)}` }),
+            }),
+          );
+          continue;
+        }
+        if (checkCluster && row.cluster !== v.producerCluster) {
+          results.push(
+            this.rejected(
+              p.index,
+              "IncompatibleCluster",
+              row.cluster === null
+                ? `execution ${execKey(v.execution)} is not placed on any cluster yet`
+                : `execution ${execKey(v.execution)} runs on cluster ${row.cluster}, not ${v.producerCluster}`,
+              {
+                case: "incompatibleCluster",
+                value: create(EventIncompatibleClusterErrorSchema, {
+                  expectedCluster: row.cluster ?? "",
+                  actualCluster: v.producerCluster,
+                }),
+              },
+            ),
+          );
+          continue;
+        }
+        const dedupeKey = `${row.pk}/${v.eventId}`;
+        if (existing.has(dedupeKey)) {
+          results.push(create(EventResultSchema, { index: p.index, outcome: EventResult_Outcome.DUPLICATE }));
+          continue;
+        }
+        let current: PhaseState | undefined;
+        const nodeKey = `${row.pk}/${v.nodeId}`;
+        const taskKey = `${row.pk}/${v.nodeId}/${v.retryAttempt}`;
+        if (v.kind === EventKindCode.Workflow) current = states.get(row.pk);
+        else if (v.kind === EventKindCode.Node) {
+          const n = nodes.get(nodeKey);
+          current = n ? { phase: n.node.closure?.phase ?? 0, phaseVersion: n.phaseVersion } : undefined;
+        } else {
+          const t = tasks.get(taskKey);
+          current = t
+            ? { phase: t.closure?.phase ?? 0, phaseVersion: t.closure?.phaseVersion ?? 0 }
+            : undefined;
+        }
+        const decision = decideTransition(entityOf[v.kind], current, v);
+        if (!decision.legal) {
+          const from = current ? phaseName(v.kind, current.phase) : "none";
+          results.push(
+            this.rejected(
+              p.index,
+              decision.refusal,
+              `${kindName[v.kind]} ${execKey(v.execution)}${v.nodeId ? `/${v.nodeId}` : ""}: ${from} (v${current?.phaseVersion ?? 0}) → ` +
+                `${phaseName(v.kind, v.phase)} (v${v.phaseVersion}) is not a legal transition`,
+              {
+                case: "phaseRegression",
+                value: create(EventPhaseRegressionErrorSchema, {
+                  currentPhase: from,
+                  eventPhase: phaseName(v.kind, v.phase),
+                  currentPhaseVersion: current?.phaseVersion ?? 0,
+                  eventPhaseVersion: v.phaseVersion,
+                  alreadyTerminal: current !== undefined && isTerminalPhase(entityOf[v.kind], current.phase),
+                  entity: regressionEntity[v.kind],
+                }),
+              },
+            ),
+          );
+          continue;
+        }
+        const e = p.event.event;
+        if (e.case === "workflowEvent") {
+          states.set(row.pk, applyWorkflowEvent(states.get(row.pk), e.value));
+          dirtyExec.add(row.pk);
+        } else if (e.case === "nodeEvent") {
+          const next = applyNodeEvent(nodes.get(nodeKey), e.value);
+          nodes.set(nodeKey, next);
+          dirtyNodes.set(nodeKey, { executionPk: row.pk, state: next });
+        } else if (e.case === "taskEvent") {
+          const next = applyTaskEvent(tasks.get(taskKey), e.value);
+          tasks.set(taskKey, next);
+          dirtyTasks.set(taskKey, { executionPk: row.pk, task: next });
+        }
+        existing.add(dedupeKey);
+        log.push({
+          executionPk: row.pk,
+          eventId: v.eventId,
+          kind: v.kind,
+          source: v.producerCluster,
+          payload: toBinary(EventSchema, p.event),
+        });
+        results.push(create(EventResultSchema, { index: p.index, outcome: EventResult_Outcome.ACCEPTED }));
+      }
+
+      await events.append(tx, log);
+      await events.upsertNodes(tx, [...dirtyNodes.values()]);
+      await events.upsertTasks(tx, [...dirtyTasks.values()]);
+      await executions.updateStates(
+        tx,
+        [...dirtyExec].map((pk) => ({ pk, state: states.get(pk)! })),
+      );
+      return results;
+    });
+  }
+
+  /**
+   * Rebuilds an execution's state by folding its event log through the same reducers ingestion
+   * uses. Returns the snapshot; throws {@link ExecutionNotFoundError}. Reads only.
+   */
+  async replay(key: ExecutionKey): Promise<ExecutionSnapshot> {
+    const row = await this.deps.executions.get(key);
+    if (!row) throw new ExecutionNotFoundError(execKey(key));
+    const log = await this.deps.events.readLog(row.pk);
+    return replayLog(log.map((l) => fromBinary(EventSchema, l.payload)));
+  }
+
+  /** Reads the state ingestion stored for an execution, in the shape {@link replay} returns. */
+  async stored(key: ExecutionKey): Promise<ExecutionSnapshot> {
+    const row = await this.deps.executions.get(key);
+    if (!row) throw new ExecutionNotFoundError(execKey(key));
+    return {
+      execution: row.state,
+      nodes: await this.deps.events.allNodes(row.pk),
+      tasks: await this.deps.events.allTasks(row.pk),
+    };
+  }
+}
+
+/**
+ * Folds logged events (already accepted, in log order) into an execution snapshot. Pure.
+ * Throws when the log does not start with a workflow event (every log starts with "created").
+ */
+export function replayLog(events: Event[]): ExecutionSnapshot {
+  let execution: ExecutionState | undefined;
+  const nodes = new Map<string, NodeState>();
+  const tasks = new Map<string, TaskExecution>();
+  for (const ev of events) {
+    const e = ev.event;
+    if (e.case === "workflowEvent") execution = applyWorkflowEvent(execution, e.value);
+    else if (e.case === "nodeEvent") {
+      const id = e.value.id!.nodeId;
+      nodes.set(id, applyNodeEvent(nodes.get(id), e.value));
+    } else if (e.case === "taskEvent") {
+      const id = e.value.id!;
+      const key = `${id.nodeExecutionId!.nodeId}\u0000${String(id.retryAttempt).padStart(10, "0")}`;
+      tasks.set(key, applyTaskEvent(tasks.get(key), e.value));
+    }
+  }
+  if (!execution) throw new Error("event log has no workflow event (the creation event is missing)");
+  const sortedKeys = <V>(m: Map<string, V>) => [...m.keys()].sort().map((k) => m.get(k)!);
+  return { execution, nodes: sortedKeys(nodes), tasks: sortedKeys(tasks) };
+}

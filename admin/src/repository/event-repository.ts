@@ -1,0 +1,335 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Database, Queryable } from "@flotilla/db";
+import { NodeExecutionSchema, TaskExecutionSchema, type TaskExecution } from "@flotilla/proto";
+import type { NodeState } from "../events/state.js";
+import {
+  bytes,
+  noQueryObserver,
+  pageBounds,
+  run,
+  toPage,
+  type Page,
+  type PageRequest,
+  type QueryObserver,
+} from "./sql.js";
+
+/** One row of the event log. */
+export interface LoggedEvent {
+  seq: number;
+  executionPk: number;
+  eventId: string;
+  kind: number;
+  source: string;
+  /** Serialized admin.v1.Event. */
+  payload: Uint8Array;
+}
+
+/** Key of a node execution row. */
+export interface NodeRowKey {
+  executionPk: number;
+  nodeId: string;
+}
+
+/** Key of a task execution row. */
+export interface TaskRowKey extends NodeRowKey {
+  retryAttempt: number;
+}
+
+/** SQL access to the event log and the node/task execution tables derived from it. */
+export interface EventRepository {
+  /** Which of the `(executionPk, eventId)` pairs are already in the log (as "pk/eventId" strings). */
+  existingEventIds(tx: Queryable, pairs: { executionPk: number; eventId: string }[]): Promise<Set<string>>;
+  /** Appends events to the log, in order. */
+  append(tx: Queryable, events: Omit<LoggedEvent, "seq">[]): Promise<void>;
+  /** Loads node executions by key (missing ones are absent from the map, keyed "pk/nodeId"). */
+  loadNodes(tx: Queryable, keys: NodeRowKey[]): Promise<Map<string, NodeState>>;
+  /** Loads task executions by key (keyed "pk/nodeId/attempt"). */
+  loadTasks(tx: Queryable, keys: TaskRowKey[]): Promise<Map<string, TaskExecution>>;
+  /** Inserts or replaces node executions. */
+  upsertNodes(tx: Queryable, nodes: { executionPk: number; state: NodeState }[]): Promise<void>;
+  /** Inserts or replaces task executions. */
+  upsertTasks(tx: Queryable, tasks: { executionPk: number; task: TaskExecution }[]): Promise<void>;
+  /** The whole log of one execution, in order. */
+  readLog(executionPk: number): Promise<LoggedEvent[]>;
+  /** One node execution, or undefined. */
+  getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined>;
+  /** Node executions of an execution under `parentNodeId` ("" = top level), optionally of some phases. */
+  listNodes(
+    executionPk: number,
+    parentNodeId: string,
+    phases: number[],
+    sortKey: string,
+    ascending: boolean,
+    page: PageRequest,
+  ): Promise<Page<NodeState>>;
+  /** All node executions of an execution (for replay comparison). */
+  allNodes(executionPk: number): Promise<NodeState[]>;
+  /** One task execution, or undefined. */
+  getTask(executionPk: number, nodeId: string, retryAttempt: number): Promise<TaskExecution | undefined>;
+  /** Attempts of one node. */
+  listTasks(
+    executionPk: number,
+    nodeId: string,
+    sortKey: string,
+    ascending: boolean,
+    page: PageRequest,
+  ): Promise<Page<TaskExecution>>;
+  /** All task executions of an execution (for replay comparison). */
+  allTasks(executionPk: number): Promise<TaskExecution[]>;
+}
+
+const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+function nodeState(r: Record<string, unknown>): NodeState {
+  return { node: fromBinary(NodeExecutionSchema, bytes(r.state)), phaseVersion: Number(r.phase_version) };
+}
+
+function taskState(r: Record<string, unknown>): TaskExecution {
+  return fromBinary(TaskExecutionSchema, bytes(r.state));
+}
+
+/** Creates the PostgreSQL implementation of {@link EventRepository}. */
+export function createPostgresEventRepository(
+  db: Database,
+  observe: QueryObserver = noQueryObserver,
+): EventRepository {
+  return new PostgresEventRepository(db, observe);
+}
+
+/** PostgreSQL implementation of {@link EventRepository}. */
+export class PostgresEventRepository implements EventRepository {
+  constructor(
+    private readonly db: Database,
+    private readonly observe: QueryObserver = noQueryObserver,
+  ) {}
+
+  async existingEventIds(
+    tx: Queryable,
+    pairs: { executionPk: number; eventId: string }[],
+  ): Promise<Set<string>> {
+    if (pairs.length === 0) return new Set();
+    const res = await run(
+      tx,
+      this.observe,
+      "execution_events.find_ids",
+      `SELECT ev.execution_pk, ev.event_id FROM execution_events ev
+       JOIN unnest($1::bigint[], $2::text[]) AS k(execution_pk, event_id) USING (execution_pk, event_id)`,
+      [pairs.map((p) => p.executionPk), pairs.map((p) => p.eventId)],
+    );
+    return new Set(res.rows.map((r) => `${Number(r.execution_pk)}/${String(r.event_id)}`));
+  }
+
+  async append(tx: Queryable, events: Omit<LoggedEvent, "seq">[]): Promise<void> {
+    if (events.length === 0) return;
+    await run(
+      tx,
+      this.observe,
+      "execution_events.append",
+      `INSERT INTO execution_events (execution_pk, event_id, kind, source, payload)
+       SELECT execution_pk, event_id, kind, source, payload
+       FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::bytea[]) WITH ORDINALITY
+         AS e(execution_pk, event_id, kind, source, payload, ord)
+       ORDER BY ord`,
+      [
+        events.map((e) => e.executionPk),
+        events.map((e) => e.eventId),
+        events.map((e) => e.kind),
+        events.map((e) => e.source),
+        events.map((e) => buf(e.payload)),
+      ],
+    );
+  }
+
+  async loadNodes(tx: Queryable, keys: NodeRowKey[]): Promise<Map<string, NodeState>> {
+    if (keys.length === 0) return new Map();
+    const res = await run(
+      tx,
+      this.observe,
+      "node_executions.load",
+      `SELECT n.execution_pk, n.node_id, n.state, n.phase_version FROM node_executions n
+       JOIN unnest($1::bigint[], $2::text[]) AS k(execution_pk, node_id) USING (execution_pk, node_id)`,
+      [keys.map((k) => k.executionPk), keys.map((k) => k.nodeId)],
+    );
+    return new Map(res.rows.map((r) => [`${Number(r.execution_pk)}/${String(r.node_id)}`, nodeState(r)]));
+  }
+
+  async loadTasks(tx: Queryable, keys: TaskRowKey[]): Promise<Map<string, TaskExecution>> {
+    if (keys.length === 0) return new Map();
+    const res = await run(
+      tx,
+      this.observe,
+      "task_executions.load",
+      `SELECT t.execution_pk, t.node_id, t.retry_attempt, t.state FROM task_executions t
+       JOIN unnest($1::bigint[], $2::text[], $3::integer[]) AS k(execution_pk, node_id, retry_attempt)
+         USING (execution_pk, node_id, retry_attempt)`,
+      [keys.map((k) => k.executionPk), keys.map((k) => k.nodeId), keys.map((k) => k.retryAttempt)],
+    );
+    return new Map(
+      res.rows.map((r) => [
+        `${Number(r.execution_pk)}/${String(r.node_id)}/${Number(r.retry_attempt)}`,
+        taskState(r),
+      ]),
+    );
+  }
+
+  async upsertNodes(tx: Queryable, nodes: { executionPk: number; state: NodeState }[]): Promise<void> {
+    if (nodes.length === 0) return;
+    await run(
+      tx,
+      this.observe,
+      "node_executions.upsert",
+      `INSERT INTO node_executions (execution_pk, node_id, state, phase, phase_version, parent_node_id, created_at)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::smallint[], $5::integer[], $6::text[], $7::timestamptz[])
+       ON CONFLICT (execution_pk, node_id) DO UPDATE SET state = EXCLUDED.state, phase = EXCLUDED.phase,
+         phase_version = EXCLUDED.phase_version, parent_node_id = EXCLUDED.parent_node_id`,
+      [
+        nodes.map((n) => n.executionPk),
+        nodes.map((n) => n.state.node.id?.nodeId ?? ""),
+        nodes.map((n) => buf(toBinary(NodeExecutionSchema, n.state.node))),
+        nodes.map((n) => n.state.node.closure?.phase ?? 0),
+        nodes.map((n) => n.state.phaseVersion),
+        nodes.map((n) => n.state.node.metadata?.parentNodeId ?? ""),
+        nodes.map((n) => tsIso(n.state.node.closure?.createdAt)),
+      ],
+    );
+  }
+
+  async upsertTasks(tx: Queryable, tasks: { executionPk: number; task: TaskExecution }[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await run(
+      tx,
+      this.observe,
+      "task_executions.upsert",
+      `INSERT INTO task_executions (execution_pk, node_id, retry_attempt, state, phase, created_at)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bytea[], $5::smallint[], $6::timestamptz[])
+       ON CONFLICT (execution_pk, node_id, retry_attempt) DO UPDATE SET state = EXCLUDED.state, phase = EXCLUDED.phase`,
+      [
+        tasks.map((t) => t.executionPk),
+        tasks.map((t) => t.task.id?.nodeExecutionId?.nodeId ?? ""),
+        tasks.map((t) => t.task.id?.retryAttempt ?? 0),
+        tasks.map((t) => buf(toBinary(TaskExecutionSchema, t.task))),
+        tasks.map((t) => t.task.closure?.phase ?? 0),
+        tasks.map((t) => tsIso(t.task.closure?.createdAt)),
+      ],
+    );
+  }
+
+  async readLog(executionPk: number): Promise<LoggedEvent[]> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "execution_events.read_log",
+      "SELECT seq, execution_pk, event_id, kind, source, payload FROM execution_events WHERE execution_pk = $1 ORDER BY seq",
+      [executionPk],
+    );
+    return res.rows.map((r) => ({
+      seq: Number(r.seq),
+      executionPk: Number(r.execution_pk),
+      eventId: String(r.event_id),
+      kind: Number(r.kind),
+      source: String(r.source),
+      payload: bytes(r.payload),
+    }));
+  }
+
+  async getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "node_executions.get",
+      "SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 AND node_id = $2",
+      [executionPk, nodeId],
+    );
+    return res.rows[0] ? nodeState(res.rows[0]) : undefined;
+  }
+
+  async listNodes(
+    executionPk: number,
+    parentNodeId: string,
+    phases: number[],
+    sortKey: string,
+    ascending: boolean,
+    page: PageRequest,
+  ): Promise<Page<NodeState>> {
+    const b = pageBounds(page);
+    const dir = ascending ? "ASC" : "DESC";
+    const order =
+      sortKey === "node_id"
+        ? `node_id ${dir}`
+        : sortKey === "phase"
+          ? `phase ${dir}, node_id`
+          : `created_at ${dir}, node_id`;
+    const res = await run(
+      this.db,
+      this.observe,
+      "node_executions.list",
+      `SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 AND parent_node_id = $2
+         AND (cardinality($3::smallint[]) = 0 OR phase = ANY($3::smallint[]))
+       ORDER BY ${order} LIMIT $4 OFFSET $5`,
+      [executionPk, parentNodeId, phases, b.limit + 1, b.offset],
+    );
+    return toPage(res.rows, b, nodeState);
+  }
+
+  async allNodes(executionPk: number): Promise<NodeState[]> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "node_executions.all",
+      "SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 ORDER BY node_id",
+      [executionPk],
+    );
+    return res.rows.map(nodeState);
+  }
+
+  async getTask(
+    executionPk: number,
+    nodeId: string,
+    retryAttempt: number,
+  ): Promise<TaskExecution | undefined> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "task_executions.get",
+      "SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 AND retry_attempt = $3",
+      [executionPk, nodeId, retryAttempt],
+    );
+    return res.rows[0] ? taskState(res.rows[0]) : undefined;
+  }
+
+  async listTasks(
+    executionPk: number,
+    nodeId: string,
+    sortKey: string,
+    ascending: boolean,
+    page: PageRequest,
+  ): Promise<Page<TaskExecution>> {
+    const b = pageBounds(page);
+    const dir = ascending ? "ASC" : "DESC";
+    const order = sortKey === "created_at" ? `created_at ${dir}, retry_attempt` : `retry_attempt ${dir}`;
+    const res = await run(
+      this.db,
+      this.observe,
+      "task_executions.list",
+      `SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 ORDER BY ${order} LIMIT $3 OFFSET $4`,
+      [executionPk, nodeId, b.limit + 1, b.offset],
+    );
+    return toPage(res.rows, b, taskState);
+  }
+
+  async allTasks(executionPk: number): Promise<TaskExecution[]> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "task_executions.all",
+      "SELECT state FROM task_executions WHERE execution_pk = $1 ORDER BY node_id, retry_attempt",
+      [executionPk],
+    );
+    return res.rows.map(taskState);
+  }
+}
+
+function tsIso(ts: { seconds: bigint; nanos: number } | undefined): string {
+  if (!ts) return new Date(0).toISOString();
+  return new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6)).toISOString();
+}
