@@ -13,6 +13,11 @@ export const Annotations = {
   outcome: "sandbox.flotilla.io/outcome",
   /** Text a simulated container writes to its log when it starts. */
   log: "sandbox.flotilla.io/log",
+  /**
+   * On a Node: "lost" makes the kubelet lose the node (as faults.loseNode); removing the
+   * annotation (or any other value) brings it back.
+   */
+  nodeFault: "sandbox.flotilla.io/fault",
 } as const;
 
 /** How a pod's containers are run. */

@@ -225,6 +225,11 @@ export class KubeletApi {
     }
   }
 
+  /** Lists all nodes (for the node informer). */
+  listNodes(): Promise<{ items: V1Node[]; metadata?: { resourceVersion?: string } }> {
+    return this.core.listNode({}, this.options);
+  }
+
   /** Lists all pods (for the informer). */
   listPods(): Promise<{ items: V1Pod[]; metadata?: { resourceVersion?: string } }> {
     return this.core.listPodForAllNamespaces({}, this.options);

@@ -445,4 +445,36 @@ describe("kubelet in simulated mode", () => {
     await c.kubelet.faults.restoreNode("west-small");
     await podIn(c, "later", "Succeeded");
   });
+
+  it("follows the node: a cordon stops scheduling, the fault annotation loses and restores it", async () => {
+    const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+    await c.core.patchNode({ name: "west-small", body: { spec: { unschedulable: true } } }, mergePatch);
+    await c.core.createNamespacedPod({
+      namespace: "default",
+      body: aPod("cordoned").simulated("10ms").obj(),
+    });
+    await eventually(async () => {
+      const p = await readPod(c, "cordoned");
+      assert.equal(
+        condition(p, "PodScheduled")?.message,
+        "0/1 nodes are available: 1 node(s) were unschedulable.",
+      );
+    }, WAIT);
+    await c.core.patchNode({ name: "west-small", body: { spec: { unschedulable: null } } }, mergePatch);
+    await podIn(c, "cordoned", "Succeeded");
+
+    const ready = async () =>
+      (await c.core.readNode({ name: "west-small" })).status?.conditions?.find((x) => x.type === "Ready")
+        ?.status;
+    await c.core.patchNode(
+      { name: "west-small", body: { metadata: { annotations: { [Annotations.nodeFault]: "lost" } } } },
+      mergePatch,
+    );
+    await eventually(async () => assert.equal(await ready(), "Unknown"), WAIT);
+    await c.core.patchNode(
+      { name: "west-small", body: { metadata: { annotations: { [Annotations.nodeFault]: null } } } },
+      mergePatch,
+    );
+    await eventually(async () => assert.equal(await ready(), "True"), WAIT);
+  });
 });

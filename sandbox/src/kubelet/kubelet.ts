@@ -10,6 +10,7 @@ import {
   type V1Taint,
 } from "@kubernetes/client-node";
 import {
+  Annotations,
   readSimulatedBehaviour,
   isUnpullableImage,
   Outcome,
@@ -134,6 +135,8 @@ interface NodeState {
   index: number;
   node: V1Node;
   lost: boolean;
+  /** What lost the node: the faults API or the node's fault annotation. */
+  lostBy?: "api" | "annotation";
   lease?: V1Lease;
   nextPodIP: number;
 }
@@ -156,7 +159,12 @@ const isTerminal = (pod: V1Pod) =>
  */
 export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   const kubelet = new SandboxKubelet(options);
-  await kubelet.start();
+  try {
+    await kubelet.start();
+  } catch (err) {
+    await kubelet.stop();
+    throw err;
+  }
   return { stop: () => kubelet.stop(), faults: kubelet.faults };
 }
 
@@ -176,6 +184,8 @@ class SandboxKubelet {
   private readonly unschedulable = new Map<string, string>();
   private readonly workers = new Map<string, PodWorker>();
   private informer?: Informer<V1Pod> & ListWatch<V1Pod>;
+  private nodeInformer?: Informer<V1Node> & ListWatch<V1Node>;
+  private nodeRestartTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
   private restartTimer?: NodeJS.Timeout;
@@ -239,6 +249,22 @@ class SandboxKubelet {
     const informer = makeInformer<V1Pod>(this.api.kubeConfig, "/api/v1/pods", () =>
       this.api.listPods(),
     ) as Informer<V1Pod> & ListWatch<V1Pod>;
+    const nodeInformer = makeInformer<V1Node>(this.api.kubeConfig, "/api/v1/nodes", () =>
+      this.api.listNodes(),
+    ) as Informer<V1Node> & ListWatch<V1Node>;
+    nodeInformer.on("add", (node) => this.onNode(node));
+    nodeInformer.on("update", (node) => this.onNode(node));
+    nodeInformer.on("delete", (node) => this.onNodeDeleted(node));
+    nodeInformer.on("error", (err) => {
+      if (this.stopped) return;
+      this.onError(err);
+      this.nodeRestartTimer = setTimeout(
+        () => void nodeInformer.start().catch((e: unknown) => this.onError(e)),
+        250,
+      );
+    });
+    this.nodeInformer = nodeInformer;
+    await nodeInformer.start();
     informer.on("add", (pod) => this.onPod(pod));
     informer.on("update", (pod) => this.onPod(pod));
     informer.on("delete", (pod) => this.onPodDeleted(pod));
@@ -259,6 +285,8 @@ class SandboxKubelet {
     clearInterval(this.tickTimer);
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.restartTimer);
+    clearTimeout(this.nodeRestartTimer);
+    await this.nodeInformer?.stop();
     await this.informer?.stop();
     await Promise.all([...this.workers.values()].map((w) => w.shutdown()));
     this.api.close();
@@ -456,10 +484,42 @@ class SandboxKubelet {
     return state;
   }
 
-  private async loseNode(name: string): Promise<void> {
+  /** Keeps the scheduler's copy of our nodes current (labels, cordon) and applies fault annotations. */
+  private onNode(node: V1Node): void {
+    const name = node.metadata?.name ?? "";
+    const state = this.nodes.get(name);
+    if (!state || this.stopped) return;
+    state.node = node;
+    this.schedulingNeeded = true;
+    const fault = node.metadata?.annotations?.[Annotations.nodeFault];
+    if (fault === "lost" && !state.lost) {
+      void this.loseNode(name, "annotation").catch(this.onError);
+    } else if (fault !== "lost" && state.lost && state.lostBy === "annotation") {
+      void this.restoreNode(name).catch(this.onError);
+    }
+  }
+
+  /** A real kubelet re-registers a node object deleted under it; so does this one. */
+  private onNodeDeleted(node: V1Node): void {
+    const state = this.nodes.get(node.metadata?.name ?? "");
+    if (!state || this.stopped) return;
+    state.lost = false;
+    state.lostBy = undefined;
+    const fresh = buildNode(this.options.clusterName, state.spec, new Date());
+    void this.api
+      .registerNode(fresh)
+      .then((registered) => {
+        state.node = registered;
+        this.schedulingNeeded = true;
+      })
+      .catch(this.onError);
+  }
+
+  private async loseNode(name: string, by: "api" | "annotation" = "api"): Promise<void> {
     const state = this.nodeState(name);
     if (state.lost) return;
     state.lost = true;
+    state.lostBy = by;
     const now = new Date();
     const taints = [
       ...(state.node.spec?.taints ?? []).filter((t) => !t.key.startsWith("node.kubernetes.io/unreachable")),
@@ -486,6 +546,7 @@ class SandboxKubelet {
     state.node = await this.api.patchNodeStatus(name, toWire({ conditions: nodeConditions(true, now, now) }));
     state.node.spec = { ...state.node.spec, taints };
     state.lost = false;
+    state.lostBy = undefined;
     state.lease = await this.api.renewLease(name, state.lease, now);
     this.schedulingNeeded = true;
     for (const pod of this.informer?.list() ?? []) {
