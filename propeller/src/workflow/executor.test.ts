@@ -294,6 +294,7 @@ describe("DAG executor", () => {
     );
     await h.round();
     h.pods.finish("slow-t-0", "Running");
+    h.now = new Date();
     await h.round();
     assert.ok(h.lastRequeue !== undefined && h.lastRequeue <= 1_000, "requeued at the deadline");
     h.now = new Date(Date.now() + 2_000);
