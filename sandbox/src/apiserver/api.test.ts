@@ -121,6 +121,14 @@ describe("api server core", () => {
     assert.equal(status.body.status.phase, "Ready");
     assert.equal(status.body.spec.size, 1);
     assert.equal(status.body.metadata.generation, 1);
+    const unconditional = structuredClone(status.body);
+    delete unconditional.metadata.resourceVersion;
+    const refused = await call(url, "PUT", `${base}/gen`, unconditional);
+    assert.equal(refused.status, 422);
+    assert.equal(
+      refused.body.message,
+      'Widget.example.com "gen" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+    );
     const spec = await call(
       url,
       "PATCH",

@@ -403,6 +403,16 @@ export class ClusterApi {
       throw notFound(t, name);
     }
     const rv = incoming.metadata.resourceVersion;
+    if ((rv === undefined || rv === "") && t.crdName) {
+      // Custom resources do not allow unconditional updates (kube's CR strategy).
+      throw invalid(t.kind, t.group, name, [
+        {
+          reason: "FieldValueInvalid",
+          message: "Invalid value: 0x0: must be specified for an update",
+          field: "metadata.resourceVersion",
+        },
+      ]);
+    }
     if (rv !== undefined && rv !== "" && rv !== existing.obj.metadata.resourceVersion) {
       throw conflict(t, name, MODIFIED_MESSAGE);
     }

@@ -328,7 +328,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       case "watch":
         return serveWatch(req, res, t, namespace, name, q);
       case "create": {
-        if (name !== undefined) throw methodNotAllowed(method);
+        if (name !== undefined || (t.namespaced && namespace === undefined)) throw methodNotAllowed(method);
         const body = await readObject(req, requestLimit);
         const stored = api.create(t, namespace, body, writeOptions);
         if (typeKey(t) === "/pods" && !dryRun)
