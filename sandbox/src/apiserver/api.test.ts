@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ApiServerHandle, startApiServer } from "./server.js";
-import { aPod, call, eventually, widgetCrd } from "./test-support.js";
+import { type Json, aPod, call, eventually, widgetCrd } from "./test-support.js";
 
 const PODS = "/api/v1/namespaces/default/pods";
+const MODIFIED =
+  "the object has been modified; please apply your changes to the latest version and try again";
 
 describe("api server core", () => {
   let server: ApiServerHandle;
@@ -365,6 +367,27 @@ describe("api server core", () => {
     );
     controller.abort();
     await reading;
+  });
+
+  it("serves leases with create-on-update and optimistic concurrency for leader election", async () => {
+    const path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/leader";
+    const lease = (holder: string, rv?: string): Json => ({
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name: "leader", ...(rv ? { resourceVersion: rv } : {}) },
+      spec: { holderIdentity: holder, leaseDurationSeconds: 15 },
+    });
+    const created = await call(url, "PUT", path, lease("a"));
+    assert.equal(created.status, 200);
+    const rv = created.body.metadata.resourceVersion;
+    assert.equal((await call(url, "PUT", path, lease("b", rv))).status, 200);
+    const lost = await call(url, "PUT", path, lease("c", rv));
+    assert.equal(lost.status, 409);
+    assert.equal(
+      lost.body.message,
+      'Operation cannot be fulfilled on leases.coordination.k8s.io "leader": ' + MODIFIED,
+    );
+    assert.equal((await call(url, "GET", path)).body.spec.holderIdentity, "b");
   });
 
   it("counts requests and successful pod creates", async () => {

@@ -714,6 +714,7 @@ function includeObject(q: URLSearchParams): IncludeObject {
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  console.error("sandbox apiserver: unexpected error while serving a request:", err);
   const message = err instanceof Error ? err.message : String(err);
   return new ApiError(500, "InternalError", `Internal error occurred: ${message}`);
 }
