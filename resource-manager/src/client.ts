@@ -22,8 +22,8 @@ export interface ResourceManagerClientOptions {
  * Creates a typed client for the resource manager at `url` (or at any of several instances).
  *
  * Failover: when an instance answers `Unavailable` (a standby, or a leader that just lost its
- * term) the call is retried on the leader it names in the `flotilla-leader-url` header, else on
- * the next URL, up to `maxAttempts`. This is safe because every method is idempotent (Allocate
+ * term) or the connection breaks (refused, reset: the instance died), the call is retried on the
+ * leader named in the `flotilla-leader-url` header, else on the next URL, up to `maxAttempts`. This is safe because every method is idempotent (Allocate
  * per holder, Renew, Release, ConfigurePool as an upsert, and the reads).
  * Returns the client; no I/O until the first call (HTTP/2 sessions are opened lazily).
  */
@@ -74,7 +74,8 @@ export function createResourceManagerClient(
           return await fn(req, callOptions);
         } catch (err) {
           const connectError = ConnectError.from(err);
-          if (connectError.code !== Code.Unavailable) throw connectError;
+          const signal = (callOptions as { signal?: AbortSignal } | undefined)?.signal;
+          if (!isFailover(connectError, signal?.aborted === true)) throw connectError;
           lastError = connectError;
           const hint = connectError.metadata.get(LEADER_URL_HEADER);
           if (hint && hint !== target) {
@@ -90,4 +91,29 @@ export function createResourceManagerClient(
     };
   }
   return failover as unknown as ResourceManagerClient;
+}
+
+const NETWORK_ERRORS = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+/**
+ * True for errors after which another instance may answer: standby replies and broken
+ * connections (including HTTP/2 streams cancelled by a dying server, unless the caller itself
+ * aborted).
+ */
+function isFailover(err: ConnectError, callerAborted: boolean): boolean {
+  if (err.code === Code.Unavailable) return true;
+  if (err.code === Code.Canceled) return !callerAborted;
+  const cause = err.cause as { code?: unknown } | undefined;
+  const code = typeof cause?.code === "string" ? cause.code : "";
+  return (
+    (err.code === Code.Aborted || err.code === Code.Unknown || err.code === Code.Internal) &&
+    (NETWORK_ERRORS.has(code) || code.startsWith("ERR_HTTP2"))
+  );
 }

@@ -80,7 +80,9 @@ export function createResourceManagerServer(options: ResourceManagerServerOption
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  const server = net.createServer((socket) => {
+  // noDelay: the HTTP servers only set it on sockets they accept themselves; without it small
+  // replies wait for Nagle's algorithm (~40 ms per round trip with delayed ACKs).
+  const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
     socket.once("data", (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);

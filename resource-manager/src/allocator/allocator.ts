@@ -53,7 +53,16 @@ interface PoolState {
   readonly waiting: Map<string, QueuedRequest>;
   /** Leaves whose queue is non-empty. */
   readonly waitingLeaves: Set<LeafState>;
+  /** Bumped on every change of leases, queues or configuration (invalidates `order`). */
+  version: number;
+  /** Cached virtual service order of the waiting requests (holder -> 1-based position). */
+  order: { version: number; computedAt: number; positions: Map<string, number> } | undefined;
 }
+
+/** Queues up to this size get exact positions on every poll; larger ones a cached estimate. */
+const EXACT_POSITION_QUEUE = 64;
+/** How stale a cached position estimate of a large queue may be, in milliseconds. */
+const POSITION_REFRESH_MS = 250;
 
 /** Options of {@link Allocator}. */
 export interface AllocatorOptions {
@@ -120,10 +129,13 @@ export class Allocator {
         leases: new Map(),
         waiting: new Map(),
         waitingLeaves: new Set(),
+        version: 0,
+        order: undefined,
       };
       this.pools.set(config.resource, pool);
     }
     pool.config = config;
+    pool.version++;
     pool.limit = config.limit;
     pool.allowBorrowing = config.allowBorrowing ?? true;
     pool.defaultTtlMs = config.defaultTtlMs ?? DEFAULT_TTL_MS;
@@ -188,7 +200,7 @@ export class Allocator {
       const polled: QueuedRequest = { ...queued, ttlMs, pollDeadline: now + ttlMs };
       pool.waiting.set(polled.holder, polled);
       this.leafOf(pool, polled.project, polled.domain).queue.set(polled.holder, polled);
-      return this.queuedOutcome(pool, polled);
+      return this.queuedOutcome(pool, polled, now);
     }
     const leaf = this.leafOf(pool, request.project, request.domain);
     const entry: QueuedRequest = {
@@ -208,7 +220,7 @@ export class Allocator {
     this.dispatch(pool, now);
     const granted = pool.leases.get(request.holder);
     if (granted) return { status: "granted", lease: granted };
-    const outcome = this.queuedOutcome(pool, entry);
+    const outcome = this.queuedOutcome(pool, entry, now);
     if (request.wait === false) {
       this.removeQueuedEntry(pool, leaf, entry);
       const reason = outcome.status === "queued" ? outcome.reason : WaitReason.GlobalLimitReached;
@@ -482,6 +494,7 @@ export class Allocator {
   private addLease(pool: PoolState, lease: Lease): void {
     const leaf = this.leafOf(pool, lease.project, lease.domain);
     pool.leases.set(lease.holder, lease);
+    pool.version++;
     this.leaseIds.set(lease.leaseId, { resource: lease.resource, holder: lease.holder });
     pool.inUse += lease.tokens;
     leaf.inUse += lease.tokens;
@@ -491,6 +504,7 @@ export class Allocator {
   private removeLease(pool: PoolState, lease: Lease, reason: EndReason): void {
     const leaf = this.leafOf(pool, lease.project, lease.domain);
     pool.leases.delete(lease.holder);
+    pool.version++;
     this.leaseIds.delete(lease.leaseId);
     pool.inUse -= lease.tokens;
     leaf.inUse -= lease.tokens;
@@ -502,6 +516,7 @@ export class Allocator {
   private addQueued(pool: PoolState, request: QueuedRequest): void {
     const leaf = this.leafOf(pool, request.project, request.domain);
     pool.waiting.set(request.holder, request);
+    pool.version++;
     leaf.queue.set(request.holder, request);
     pool.waitingLeaves.add(leaf);
   }
@@ -514,6 +529,7 @@ export class Allocator {
 
   private removeQueuedEntry(pool: PoolState, leaf: LeafState, request: QueuedRequest): void {
     pool.waiting.delete(request.holder);
+    pool.version++;
     leaf.queue.delete(request.holder);
     if (leaf.queue.size === 0) pool.waitingLeaves.delete(leaf);
   }
@@ -556,21 +572,37 @@ export class Allocator {
     });
   }
 
-  private queuedOutcome(pool: PoolState, request: QueuedRequest): AllocateOutcome {
+  private queuedOutcome(pool: PoolState, request: QueuedRequest, now: number): AllocateOutcome {
     const leaf = this.leafOf(pool, request.project, request.domain);
     let reason: WaitReason;
     if (!withinCaps(leaf, request.tokens)) reason = WaitReason.TenantCapReached;
     else if (pool.inUse + request.tokens > pool.limit) reason = WaitReason.GlobalLimitReached;
     else reason = WaitReason.CapacityReserved;
-    return { status: "queued", request, position: this.positionOf(pool, request), reason };
+    return { status: "queued", request, position: this.positionOf(pool, request, now), reason };
   }
 
   /**
-   * Estimates a waiting request's 1-based position: replays the scheduling rule on virtual
-   * counters (each pick charges its tokens) until the request is picked, ignoring capacity, as
-   * if capacity freed one request at a time and nobody else arrived. O(position x tenants).
+   * Estimates a waiting request's 1-based position: the scheduling rule replayed on virtual
+   * counters (each pick charges its tokens), ignoring capacity, as if capacity freed one request
+   * at a time and nobody else arrived. Exact for queues of up to {@link EXACT_POSITION_QUEUE}
+   * requests; larger queues reuse an order at most {@link POSITION_REFRESH_MS} old (a request
+   * that arrived since is placed last), so polling stays O(1) amortized.
    */
-  private positionOf(pool: PoolState, request: QueuedRequest): number {
+  private positionOf(pool: PoolState, request: QueuedRequest, now: number): number {
+    let order = pool.order;
+    const stale =
+      order === undefined ||
+      (order.version !== pool.version &&
+        (pool.waiting.size <= EXACT_POSITION_QUEUE || now - order.computedAt >= POSITION_REFRESH_MS));
+    if (stale || order === undefined) {
+      order = { version: pool.version, computedAt: now, positions: this.serviceOrder(pool) };
+      pool.order = order;
+    }
+    return order.positions.get(request.holder) ?? pool.waiting.size;
+  }
+
+  /** Replays the scheduling rule over every waiting request; O(waiting x waiting tenants). */
+  private serviceOrder(pool: PoolState): Map<string, number> {
     const leafUse = new Map<LeafState, number>();
     const projectUse = new Map<ProjectState, number>();
     const cursors = new Map<LeafState, Iterator<QueuedRequest>>();
@@ -587,16 +619,16 @@ export class Allocator {
       }
       return heads.get(leaf);
     };
-    let position = 0;
-    for (;;) {
+    const positions = new Map<string, number>();
+    for (let position = 1; position <= pool.waiting.size; position++) {
       const pick = this.pickNext(
         pool,
         (leaf) => leafUse.get(leaf) ?? leaf.inUse,
         (project) => projectUse.get(project) ?? project.inUse,
         headOf,
       );
-      position++;
-      if (!pick || pick.head.holder === request.holder) return position;
+      if (!pick) break;
+      positions.set(pick.head.holder, position);
       leafUse.set(pick.leaf, (leafUse.get(pick.leaf) ?? pick.leaf.inUse) + pick.head.tokens);
       projectUse.set(
         pick.leaf.project,
@@ -604,6 +636,10 @@ export class Allocator {
       );
       heads.delete(pick.leaf);
     }
+    // Heads that can never be picked (over cap in a pool without borrowing) come last.
+    let last = positions.size;
+    for (const holder of pool.waiting.keys()) if (!positions.has(holder)) positions.set(holder, ++last);
+    return positions;
   }
 
   private requirePool(resource: string): PoolState {
