@@ -53,7 +53,7 @@ describe("flotilla-admin over the wire", () => {
       readyLine: /listening on (http:\/\/\S+)/,
       t,
     });
-    const base = admin.ready![1]!;
+    const base = admin.ready![1];
 
     // curl, Connect protocol with JSON.
     const project = await curlJson(base, "RegisterProject", { project: { id: "wire" } });
@@ -168,8 +168,8 @@ describe("flotilla-admin over the wire", () => {
     t.after(() => client.close());
     const call = (method: string, req: unknown) =>
       new Promise<Record<string, unknown>>((resolve, reject) => {
-        const fn = client[method]!.bind(client) as Unary;
-        fn(req, (err, res) => (err ? reject(err) : resolve(res)));
+        const fn: Unary = client[method];
+        fn.call(client, req, (err, res) => (err ? reject(err) : resolve(res)));
       });
     const wfId = {
       resourceType: "RESOURCE_TYPE_WORKFLOW",
