@@ -841,7 +841,11 @@ export class ClusterApi {
         const depType = this.typeFor(d.key);
         if (depType) this.delete(depType, d.ns || undefined, d.name, { propagationPolicy: "Foreground" });
       }
-      const blocking = deps.filter((d) => this.store.get(d.key, d.ns, d.name));
+      // The owner waits only for dependents that block it (blockOwnerDeletion: true).
+      const blocking = deps.filter((d) => {
+        const dep = this.store.get(d.key, d.ns, d.name);
+        return dep?.obj.metadata.ownerReferences?.some((r) => r.uid === uid && r.blockOwnerDeletion === true);
+      });
       if (blocking.length === 0) this.removeFinalizer(ownerType, owner, FOREGROUND);
     }
   }
@@ -895,20 +899,17 @@ export class ClusterApi {
   private processNamespace(name: string): void {
     const nsStored = this.store.get(NAMESPACES, "", name);
     if (!nsStored?.obj.metadata.deletionTimestamp) return;
-    let remaining = 0;
     for (const key of this.store.typeKeys()) {
       if (key === NAMESPACES) continue;
       const t = this.typeFor(key);
       if (!t?.namespaced) continue;
       for (const s of [...this.store.iterate(key, name)]) {
-        remaining++;
         if (s.obj.metadata.deletionTimestamp) continue;
         this.safely(() => this.delete(t, name, s.obj.metadata.name!, { propagationPolicy: "Background" }));
       }
     }
     let left = 0;
     for (const key of this.store.typeKeys()) if (key !== NAMESPACES) left += this.store.count(key, name);
-    if (remaining > 0 && left > 0) return;
     if (left > 0) return;
     const nsType = this.typeFor(NAMESPACES)!;
     const next = clone(nsStored.obj);
@@ -920,7 +921,7 @@ export class ClusterApi {
     if ((next.metadata.finalizers ?? []).length === 0) {
       this.commit(nsType, "DELETED", next);
       this.quotaUsage.delete(name);
-    } else {
+    } else if (canonicalJson(next.spec) !== canonicalJson(nsStored.obj.spec)) {
       this.commit(nsType, "MODIFIED", next);
     }
   }
@@ -1168,6 +1169,7 @@ export class ClusterApi {
       }
     }
     this.types.remove(group, plural);
+    this.store.closeWatchers(key);
   }
 }
 

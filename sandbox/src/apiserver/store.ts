@@ -280,6 +280,12 @@ export class ObjectStore {
     return out;
   }
 
+  /** Closes every watcher of a type (its API went away). */
+  closeWatchers(typeKey: string): void {
+    for (const w of [...(this.watchers.get(typeKey) ?? [])]) w.close();
+    this.watchers.delete(typeKey);
+  }
+
   /** Number of live watchers. */
   watcherCount(): number {
     let n = 0;
