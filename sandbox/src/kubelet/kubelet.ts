@@ -48,7 +48,13 @@ import {
   type ContainerHandle,
   type ContainerRuntime,
 } from "./runtime.js";
-import { podRequests, schedulePod, type NodeUsage, type ResourceList } from "./scheduler.js";
+import {
+  podRequests,
+  schedulePod,
+  type NodeUsage,
+  type ResourceList,
+  type ScheduleResult,
+} from "./scheduler.js";
 import { createSimulatedRuntime } from "./simulated-runtime.js";
 import { LatestWinsWriter, RequestPool } from "./work-queue.js";
 
@@ -180,7 +186,7 @@ class SandboxKubelet {
   readonly logsPending = new Set<PodWorker>();
   readonly runtimes: Record<RuntimeMode, ContainerRuntime>;
   private readonly placements = new Map<string, Placement>();
-  private readonly pending = new Map<string, V1Pod>();
+  private readonly pending = new Map<string, PendingPod>();
   private readonly unschedulable = new Map<string, string>();
   private readonly workers = new Map<string, PodWorker>();
   private informer?: Informer<V1Pod> & ListWatch<V1Pod>;
@@ -296,6 +302,16 @@ class SandboxKubelet {
 
   private onPod(pod: V1Pod): void {
     if (this.stopped) return;
+    try {
+      this.handlePod(pod);
+    } catch (err) {
+      // A pod this kubelet cannot make sense of (e.g. a malformed quantity) must not stop it
+      // from serving the others.
+      this.onError(err);
+    }
+  }
+
+  private handlePod(pod: V1Pod): void {
     const key = keyOf(pod);
     const nodeName = pod.spec?.nodeName;
     if (!nodeName) {
@@ -311,7 +327,7 @@ class SandboxKubelet {
           )
           .catch(this.onError);
       } else if (!isTerminal(pod) && !this.placements.has(key)) {
-        this.pending.set(key, pod);
+        this.pending.set(key, pendingPod(pod));
         this.schedulingNeeded = true;
       }
       return;
@@ -397,11 +413,18 @@ class SandboxKubelet {
       for (const [r, amount] of p.requests) u.requested.set(r, (u.requested.get(r) ?? 0) + amount);
     }
     const usageList = [...usage.values()];
-    const queue = [...this.pending.entries()].sort(([, a], [, b]) => creationOrder(a, b));
-    for (const [key, pod] of queue) {
-      const requests = podRequests(pod);
-      const result = schedulePod(pod, usageList, requests);
+    const queue = [...this.pending.entries()].sort(
+      ([ka, a], [kb, b]) => a.created - b.created || ka.localeCompare(kb),
+    );
+    // Usage only grows during a pass, so a pod identical (for scheduling) to one that did not
+    // fit will not fit either: 10,000 identical pending pods cost one evaluation, not 10,000.
+    const failed = new Map<string, string>();
+    for (const [key, { pod, requests, signature }] of queue) {
+      const known = failed.get(signature);
+      const result: ScheduleResult =
+        known !== undefined ? { scheduled: false, message: known } : schedulePod(pod, usageList, requests);
       if (!result.scheduled) {
+        failed.set(signature, result.message);
         if (this.unschedulable.get(key) !== result.message) {
           this.unschedulable.set(key, result.message);
           this.reportUnschedulable(pod, result.message);
@@ -433,7 +456,7 @@ class SandboxKubelet {
         const current = this.informer?.get(name, ns);
         if (current && !current.spec?.nodeName && current.metadata?.uid === pod.metadata?.uid) {
           this.placements.delete(key);
-          this.pending.set(key, current);
+          this.pending.set(key, pendingPod(current));
           this.schedulingNeeded = true;
         }
       } else if (status === 404) {
@@ -565,10 +588,26 @@ class SandboxKubelet {
   }
 }
 
-function creationOrder(a: V1Pod, b: V1Pod): number {
-  const ta = timeOf(a.metadata?.creationTimestamp);
-  const tb = timeOf(b.metadata?.creationTimestamp);
-  return ta - tb || keyOf(a).localeCompare(keyOf(b));
+/** A pod waiting for a node, with what the scheduler needs precomputed. */
+interface PendingPod {
+  pod: V1Pod;
+  requests: ResourceList;
+  /** Everything that decides where the pod fits; equal signatures fit the same nodes. */
+  signature: string;
+  /** Creation time in ms, the queue order. */
+  created: number;
+}
+
+function pendingPod(pod: V1Pod): PendingPod {
+  const requests = podRequests(pod);
+  const spec = pod.spec;
+  const signature = JSON.stringify([
+    [...requests].sort(([a], [b]) => a.localeCompare(b)),
+    spec?.nodeSelector ?? null,
+    spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? null,
+    spec?.tolerations ?? null,
+  ]);
+  return { pod, requests, signature, created: timeOf(pod.metadata?.creationTimestamp) };
 }
 
 function timeOf(value: Date | string | undefined): number {
