@@ -1,0 +1,362 @@
+/**
+ * Admin event ingestion benchmark: `npm run bench -- admin-events [--quick] [--producers N] [--batch N]`.
+ *
+ * Runs on real PostgreSQL (`FLOTILLA_TEST_DATABASE_URL`, default
+ * postgres://postgres@127.0.0.1:5432/postgres) in a fresh database that is dropped afterwards:
+ *   1. raw: P concurrent connections each INSERT single event-sized rows (autocommit) into a
+ *      plain table of the same database — the floor a naive per-event write path would reach;
+ *   2. ingest: P concurrent producers (propellers) send every event of E executions (workflow,
+ *      node and task events, in per-execution order, interleaved across executions) in batches
+ *      of B through the admin's EventManager — the same code path IngestEvents runs — with the
+ *      phase rules, idempotency check, node/task derivation and the event log in one transaction
+ *      per batch.
+ * Then it re-sends everything (all must come back DUPLICATE) and checks replay == stored state
+ * for a sample of executions. Prints a table, then `BENCH {json}` as its last line.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import pg from "pg";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { migrate, openDatabase } from "@flotilla/db";
+import {
+  EventResult_Outcome,
+  EventSchema,
+  ExecutionSpecSchema,
+  IdentifierSchema,
+  LaunchPlanSpecSchema,
+  NodeExecution_Phase,
+  ProjectSchema,
+  ResourceType,
+  TaskExecution_Phase,
+  TaskTemplateSchema,
+  WorkflowExecution_Phase,
+  WorkflowTemplateSchema,
+  type Event,
+} from "@flotilla/proto";
+import {
+  ADMIN_MIGRATIONS_DIR,
+  createAdmin,
+  resolveAdminConfig,
+  silentLogger,
+  type ExecutionPlacer,
+} from "@flotilla/admin";
+
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const flag = (name: string, fallback: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(argv[i + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`);
+  return value;
+};
+const PRODUCERS = flag("producers", 4);
+const BATCH = flag("batch", 250);
+const EXECUTIONS = flag("executions", quick ? 60 : 240);
+const NODES = flag("nodes", quick ? 6 : 10);
+const RAW_SECONDS = quick ? 3 : 8;
+const CLUSTER = "bench";
+const PROJECT = "bench";
+const DOMAIN = "development";
+const serverUrl = process.env.FLOTILLA_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+function dbUrl(name: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+const id = (type: ResourceType, name: string) =>
+  create(IdentifierSchema, { resourceType: type, project: PROJECT, domain: DOMAIN, name, version: "v1" });
+
+// The event history one propeller emits for one execution: workflow RUNNING, then per node
+// QUEUED/RUNNING, task QUEUED/RUNNING/RUNNING(v1)/SUCCEEDED, node SUCCEEDED, then SUCCEEDING/SUCCEEDED.
+function history(name: string, nodes: number, t0: number): Event[] {
+  const executionId = { project: PROJECT, domain: DOMAIN, name };
+  let t = t0;
+  const at = () => timestampFromMs(t++);
+  const wf = (eventId: string, phase: WorkflowExecution_Phase, v: number) =>
+    create(EventSchema, {
+      event: {
+        case: "workflowEvent",
+        value: { eventId, producerCluster: CLUSTER, executionId, phase, phaseVersion: v, occurredAt: at() },
+      },
+    });
+  const node = (eventId: string, nodeId: string, phase: NodeExecution_Phase, v: number) =>
+    create(EventSchema, {
+      event: {
+        case: "nodeEvent",
+        value: {
+          eventId,
+          producerCluster: CLUSTER,
+          id: { executionId, nodeId },
+          phase,
+          phaseVersion: v,
+          occurredAt: at(),
+          inputUri: `file:///bench/${name}/${nodeId}/inputs.pb`,
+        },
+      },
+    });
+  const task = (eventId: string, nodeId: string, phase: TaskExecution_Phase, v: number) =>
+    create(EventSchema, {
+      event: {
+        case: "taskEvent",
+        value: {
+          eventId,
+          producerCluster: CLUSTER,
+          id: {
+            taskId: id(ResourceType.TASK, "work"),
+            nodeExecutionId: { executionId, nodeId },
+            retryAttempt: 0,
+          },
+          phase,
+          phaseVersion: v,
+          occurredAt: at(),
+          podName: `${name}-${nodeId}-0`,
+          taskType: "container",
+          logs: [{ uri: `http://logs.example/${name}/${nodeId}`, name: "Kubernetes Logs" }],
+        },
+      },
+    });
+  const events: Event[] = [wf(`${name}/w/1`, WorkflowExecution_Phase.RUNNING, 1)];
+  for (let n = 0; n < nodes; n++) {
+    const nodeId = `n${n}`;
+    events.push(
+      node(`${name}/${nodeId}/q`, nodeId, NodeExecution_Phase.QUEUED, 1),
+      node(`${name}/${nodeId}/r`, nodeId, NodeExecution_Phase.RUNNING, 2),
+      task(`${name}/${nodeId}/t/q`, nodeId, TaskExecution_Phase.QUEUED, 0),
+      task(`${name}/${nodeId}/t/r0`, nodeId, TaskExecution_Phase.RUNNING, 0),
+      task(`${name}/${nodeId}/t/r1`, nodeId, TaskExecution_Phase.RUNNING, 1),
+      task(`${name}/${nodeId}/t/s`, nodeId, TaskExecution_Phase.SUCCEEDED, 0),
+      node(`${name}/${nodeId}/s`, nodeId, NodeExecution_Phase.SUCCEEDED, 3),
+    );
+  }
+  events.push(
+    wf(`${name}/w/2`, WorkflowExecution_Phase.SUCCEEDING, 2),
+    wf(`${name}/w/3`, WorkflowExecution_Phase.SUCCEEDED, 3),
+  );
+  return events;
+}
+
+// Interleaves the histories of several executions, keeping each one's order.
+function interleave(histories: Event[][]): Event[] {
+  const out: Event[] = [];
+  const cursors = histories.map(() => 0);
+  let left = histories.reduce((n, h) => n + h.length, 0);
+  while (left > 0) {
+    for (const [i, h] of histories.entries()) {
+      if (cursors[i]! < h.length) {
+        out.push(h[cursors[i]!++]!);
+        left--;
+      }
+    }
+  }
+  return out;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main(): Promise<void> {
+  const name = `flotilla_bench_${randomBytes(5).toString("hex")}`;
+  await admin(`CREATE DATABASE ${name}`);
+  const blobDir = mkdtempSync(join(tmpdir(), "flotilla-bench-blobs-"));
+  const db = await openDatabase({ url: dbUrl(name), poolSize: PRODUCERS + 2 });
+  try {
+    await migrate(db, { dir: ADMIN_MIGRATIONS_DIR });
+
+    // 1. Raw single-row INSERT rate of the same database.
+    await db.query(
+      `CREATE TABLE bench_raw (seq bigserial PRIMARY KEY, execution_pk bigint NOT NULL, event_id text NOT NULL,
+         kind smallint NOT NULL, source text NOT NULL, payload bytea NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const payload = Buffer.alloc(220, 7);
+    let rawCount = 0;
+    const rawDeadline = Date.now() + RAW_SECONDS * 1000;
+    const rawStart = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: PRODUCERS }, (_, w) =>
+        (async () => {
+          for (let i = 0; Date.now() < rawDeadline; i++) {
+            await db.query(
+              "INSERT INTO bench_raw (execution_pk, event_id, kind, source, payload) VALUES ($1, $2, 3, $3, $4)",
+              [w, `raw-${w}-${i}`, CLUSTER, payload],
+            );
+            rawCount++;
+          }
+        })(),
+      ),
+    );
+    const rawSeconds = Number(process.hrtime.bigint() - rawStart) / 1e9;
+    const rawRate = rawCount / rawSeconds;
+
+    // 2. Ingestion through the admin's EventManager.
+    const placer: ExecutionPlacer = {
+      place: () => Promise.resolve({ state: "placed", cluster: CLUSTER, reason: "Bench" }),
+      terminate: () => Promise.resolve(),
+    };
+    const config = resolveAdminConfig({ blobStore: { url: `file://${blobDir}` } }, {});
+    const a = await createAdmin(config, {
+      database: db,
+      logger: silentLogger,
+      routing: () => ({ placer, handlers: {}, start: async () => {}, stop: async () => {} }),
+    });
+    await a.projects.register(create(ProjectSchema, { id: PROJECT }));
+    await a.tasks.create(
+      create(TaskTemplateSchema, {
+        id: id(ResourceType.TASK, "work"),
+        type: "container",
+        container: { image: "busybox:1.36" },
+      }),
+    );
+    await a.workflows.create(
+      create(WorkflowTemplateSchema, {
+        id: id(ResourceType.WORKFLOW, "wf"),
+        nodes: [
+          { id: "n0", target: { case: "taskNode", value: { referenceId: id(ResourceType.TASK, "work") } } },
+        ],
+      }),
+    );
+    await a.launchPlans.create(
+      id(ResourceType.LAUNCH_PLAN, "lp"),
+      create(LaunchPlanSpecSchema, { workflowId: id(ResourceType.WORKFLOW, "wf") }),
+    );
+    const names = Array.from({ length: EXECUTIONS }, (_, i) => `e${i}`);
+    const spec = create(ExecutionSpecSchema, {
+      target: { case: "launchPlan", value: id(ResourceType.LAUNCH_PLAN, "lp") },
+    });
+    const createStart = process.hrtime.bigint();
+    for (let i = 0; i < names.length; i += 8) {
+      await Promise.all(
+        names.slice(i, i + 8).map((n) => a.executionManager.create(PROJECT, DOMAIN, n, spec)),
+      );
+    }
+    const createSeconds = Number(process.hrtime.bigint() - createStart) / 1e9;
+
+    // Each producer owns a disjoint share of the executions (like one propeller per cluster).
+    const t0 = Date.UTC(2026, 0, 1);
+    const streams = Array.from({ length: PRODUCERS }, (_, p) =>
+      interleave(names.filter((_, i) => i % PRODUCERS === p).map((n) => history(n, NODES, t0))),
+    );
+    const totalEvents = streams.reduce((n, s) => n + s.length, 0);
+    const latencies: number[] = [];
+    let accepted = 0;
+    let other = 0;
+    const ingestStart = process.hrtime.bigint();
+    await Promise.all(
+      streams.map(async (stream) => {
+        for (let i = 0; i < stream.length; i += BATCH) {
+          const s = process.hrtime.bigint();
+          const results = await a.events.ingest(CLUSTER, stream.slice(i, i + BATCH));
+          latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+          for (const r of results) {
+            if (r.outcome === EventResult_Outcome.ACCEPTED) accepted++;
+            else other++;
+          }
+        }
+      }),
+    );
+    const ingestSeconds = Number(process.hrtime.bigint() - ingestStart) / 1e9;
+    const ingestRate = totalEvents / ingestSeconds;
+    if (other > 0) throw new Error(`${other} events were not accepted on first delivery`);
+
+    // Re-delivery must be a no-op; replay must equal stored state.
+    let duplicates = 0;
+    const dupStart = process.hrtime.bigint();
+    await Promise.all(
+      streams.map(async (stream) => {
+        for (let i = 0; i < stream.length; i += BATCH) {
+          for (const r of await a.events.ingest(CLUSTER, stream.slice(i, i + BATCH))) {
+            if (r.outcome === EventResult_Outcome.DUPLICATE) duplicates++;
+          }
+        }
+      }),
+    );
+    const dupRate = totalEvents / (Number(process.hrtime.bigint() - dupStart) / 1e9);
+    if (duplicates !== totalEvents) throw new Error(`re-delivery: ${duplicates}/${totalEvents} duplicates`);
+    const sample = names.filter((_, i) => i % Math.max(1, Math.floor(names.length / 10)) === 0);
+    for (const n of sample) {
+      const key = { project: PROJECT, domain: DOMAIN, name: n };
+      const [replayed, stored] = await Promise.all([a.events.replay(key), a.events.stored(key)]);
+      if (!isDeepStrictEqual(replayed, stored))
+        throw new Error(`replay of ${n} differs from its stored state`);
+      if (stored.execution.phase !== WorkflowExecution_Phase.SUCCEEDED)
+        throw new Error(`${n} did not reach SUCCEEDED`);
+    }
+    const logRows = Number(
+      (await db.query<{ n: string }>("SELECT count(*) AS n FROM execution_events")).rows[0]!.n,
+    );
+
+    latencies.sort((x, y) => x - y);
+    const ratio = ingestRate / rawRate;
+    const row = (k: string, v: string) => console.log(`${k.padEnd(44)} ${v}`);
+    console.log(
+      `admin-events on PostgreSQL (${quick ? "quick" : "full"}): ${PRODUCERS} producers, batches of ${BATCH}`,
+    );
+    row(
+      "raw single-row INSERTs (same DB, same concurrency)",
+      `${rawRate.toFixed(0)} rows/s (${rawCount} in ${rawSeconds.toFixed(1)} s)`,
+    );
+    row(
+      "executions created",
+      `${EXECUTIONS} in ${createSeconds.toFixed(1)} s (${(EXECUTIONS / createSeconds).toFixed(0)}/s)`,
+    );
+    row(
+      "events ingested (accepted)",
+      `${accepted} of ${totalEvents} (${EXECUTIONS} executions x ${NODES} nodes)`,
+    );
+    row("ingestion rate", `${ingestRate.toFixed(0)} events/s in ${ingestSeconds.toFixed(2)} s`);
+    row(
+      "batch latency p50 / p95 / max",
+      `${percentile(latencies, 50).toFixed(1)} / ${percentile(latencies, 95).toFixed(1)} / ${latencies.at(-1)!.toFixed(1)} ms`,
+    );
+    row("re-delivery (all duplicates)", `${dupRate.toFixed(0)} events/s`);
+    row("event log rows", `${logRows} (includes ${EXECUTIONS} admin "created" events)`);
+    row("replay == stored (sampled executions)", `${sample.length} checked`);
+    row("ratio ingest / raw INSERT", `${ratio.toFixed(2)} (target >= 1.0)`);
+    console.log(
+      "BENCH " +
+        JSON.stringify({
+          bench: "admin-events",
+          quick,
+          producers: PRODUCERS,
+          batch: BATCH,
+          executions: EXECUTIONS,
+          events: totalEvents,
+          eventsPerSecond: Math.round(ingestRate),
+          rawInsertsPerSecond: Math.round(rawRate),
+          ratio: Number(ratio.toFixed(3)),
+          batchP50Ms: Number(percentile(latencies, 50).toFixed(2)),
+          batchP95Ms: Number(percentile(latencies, 95).toFixed(2)),
+          duplicateEventsPerSecond: Math.round(dupRate),
+          replayChecked: sample.length,
+          targetMet: ratio >= 1,
+        }),
+    );
+    await a.stop();
+  } finally {
+    await db.close();
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    rmSync(blobDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
