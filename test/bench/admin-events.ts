@@ -158,8 +158,8 @@ function interleave(histories: Event[][]): Event[] {
   let left = histories.reduce((n, h) => n + h.length, 0);
   while (left > 0) {
     for (const [i, h] of histories.entries()) {
-      if (cursors[i]! < h.length) {
-        out.push(h[cursors[i]!++]!);
+      if (cursors[i] < h.length) {
+        out.push(h[cursors[i]++]);
         left--;
       }
     }
@@ -169,7 +169,7 @@ function interleave(histories: Event[][]): Event[] {
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function main(): Promise<void> {
@@ -299,7 +299,7 @@ async function main(): Promise<void> {
         throw new Error(`${n} did not reach SUCCEEDED`);
     }
     const logRows = Number(
-      (await db.query<{ n: string }>("SELECT count(*) AS n FROM execution_events")).rows[0]!.n,
+      (await db.query<{ n: string }>("SELECT count(*) AS n FROM execution_events")).rows[0].n,
     );
 
     latencies.sort((x, y) => x - y);
