@@ -381,11 +381,6 @@ class SandboxKubelet {
     if (this.placements.delete(key)) this.schedulingNeeded = true;
   }
 
-  /** Called by a worker once its pod object is gone for good. */
-  forget(key: string, worker: PodWorker): void {
-    if (this.workers.get(key) === worker) this.workers.delete(key);
-  }
-
   private workerFor(namespace: string, name: string): PodWorker {
     const worker = this.workers.get(`${namespace}/${name}`);
     if (!worker) throw new KubeletTargetNotFoundError("pod", `${namespace}/${name}`);
@@ -776,8 +771,9 @@ class PodWorker {
     }
     const runtime = this.kubelet.runtimes[mode];
     this.view.runtime = runtime.name;
-    await this.writeStatus();
-    if (this.cancelled) return;
+    // Not awaited: if the status writer is busy, this write and the Running one that follows
+    // coalesce into one (a kubelet under load also skips straight to the newest state).
+    void this.writeStatus();
     if (!container) return this.waitWithError("CreateContainerConfigError", "pod has no containers");
     const image = container.image;
     if (
