@@ -1,0 +1,136 @@
+/**
+ * SQL for pending placements (`pending_placements`, migration 0053): accepted executions
+ * whose CR does not exist on a cluster yet. Durable so a restarted admin keeps retrying.
+ */
+import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
+import type { Queryable, Row } from "@flotilla/db";
+import { IdentifierSchema, WorkflowExecutionSpecSchema } from "@flotilla/proto";
+import type { ExecutionKey, PlacementRequest } from "../manager/placement.js";
+
+/** One pending placement with its retry bookkeeping. */
+export interface PendingPlacement {
+  request: PlacementRequest;
+  attempts: number;
+  lastCluster?: string | undefined;
+  lastError: string;
+  nextAttemptAt: Date;
+  createdAt: Date;
+}
+
+interface RequestJson {
+  workflow: JsonValue;
+  launchPlan?: JsonValue;
+  clusterLabel?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+function toPending(r: Row): PendingPlacement {
+  const req = r.request as RequestJson;
+  const spec = r.spec as Uint8Array;
+  return {
+    request: {
+      execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
+      workflow: fromJson(IdentifierSchema, req.workflow),
+      ...(req.launchPlan !== undefined ? { launchPlan: fromJson(IdentifierSchema, req.launchPlan) } : {}),
+      ...(req.clusterLabel !== undefined ? { clusterLabel: req.clusterLabel } : {}),
+      spec: fromBinary(WorkflowExecutionSpecSchema, spec),
+      labels: req.labels,
+      annotations: req.annotations,
+    },
+    attempts: Number(r.attempts),
+    lastCluster: (r.last_cluster as string | null) ?? undefined,
+    lastError: r.last_error as string,
+    nextAttemptAt: new Date(r.next_attempt_at as string | Date),
+    createdAt: new Date(r.created_at as string | Date),
+  };
+}
+
+/** Reads and writes the `pending_placements` table. */
+export class PostgresPendingPlacementRepository {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * Stores (or refreshes the request of) a pending placement, due at `dueAt`. An existing
+   * row keeps its attempt count. Side effect: upserts a row.
+   */
+  async upsert(request: PlacementRequest, dueAt: Date): Promise<void> {
+    const json: RequestJson = {
+      workflow: toJson(IdentifierSchema, request.workflow),
+      ...(request.launchPlan ? { launchPlan: toJson(IdentifierSchema, request.launchPlan) } : {}),
+      ...(request.clusterLabel !== undefined ? { clusterLabel: request.clusterLabel } : {}),
+      labels: request.labels,
+      annotations: request.annotations,
+    };
+    const e = request.execution;
+    await this.db.query(
+      `INSERT INTO pending_placements (project, domain, name, spec, request, next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+       ON CONFLICT (project, domain, name) DO UPDATE SET spec = EXCLUDED.spec, request = EXCLUDED.request,
+         updated_at = now()`,
+      [
+        e.project,
+        e.domain,
+        e.name,
+        Buffer.from(toBinary(WorkflowExecutionSpecSchema, request.spec)),
+        JSON.stringify(json),
+        dueAt,
+      ],
+    );
+  }
+
+  /** The pending placement of an execution, or undefined. */
+  async get(e: ExecutionKey): Promise<PendingPlacement | undefined> {
+    const { rows } = await this.db.query(
+      "SELECT * FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
+      [e.project, e.domain, e.name],
+    );
+    return rows[0] ? toPending(rows[0]) : undefined;
+  }
+
+  /** Pending placements due at `now` (all when `includeNotDue`), oldest first, at most `limit`. */
+  async due(now: Date, limit: number, includeNotDue = false): Promise<PendingPlacement[]> {
+    const { rows } = await this.db.query(
+      `SELECT * FROM pending_placements WHERE $1::boolean OR next_attempt_at <= $2
+       ORDER BY created_at, project, domain, name LIMIT $3`,
+      [includeNotDue, now, limit],
+    );
+    return rows.map(toPending);
+  }
+
+  /** Records a failed attempt and when to try again. */
+  async reschedule(
+    e: ExecutionKey,
+    update: { attempts: number; lastCluster?: string | undefined; lastError: string; nextAttemptAt: Date },
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE pending_placements SET attempts = $4, last_cluster = $5, last_error = $6, next_attempt_at = $7,
+         updated_at = now()
+       WHERE project = $1 AND domain = $2 AND name = $3`,
+      [
+        e.project,
+        e.domain,
+        e.name,
+        update.attempts,
+        update.lastCluster ?? null,
+        update.lastError,
+        update.nextAttemptAt,
+      ],
+    );
+  }
+
+  /** Removes a pending placement. Returns true when a row was removed. */
+  async delete(e: ExecutionKey): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      "DELETE FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
+      [e.project, e.domain, e.name],
+    );
+    return rowCount > 0;
+  }
+
+  /** Number of pending placements. */
+  async count(): Promise<number> {
+    const { rows } = await this.db.query("SELECT count(*)::int AS n FROM pending_placements");
+    return Number(rows[0]?.n ?? 0);
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * SQL for routing rules (`routing_rules`, migration 0051).
+ */
+import { randomBytes } from "node:crypto";
+import { isUniqueViolation, type Queryable, type Row } from "@flotilla/db";
+import { AdminError, AlreadyExistsError, NotFoundError } from "../errors.js";
+import { ruleLevel, type RoutingRule, type RoutingRuleScope, type WeightedTarget } from "./router.js";
+
+/** A routing rule as stored (the router's view plus bookkeeping). */
+export interface StoredRoutingRule extends RoutingRule {
+  description: string;
+  revision: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Fields of a rule a caller provides. */
+export interface RoutingRuleInput {
+  scope: RoutingRuleScope;
+  clusterLabel: string;
+  targets: WeightedTarget[];
+  description: string;
+}
+
+/** The routing rule id is unknown. */
+export class RoutingRuleNotFoundError extends NotFoundError {
+  override readonly name = "RoutingRuleNotFoundError";
+  override readonly reason = "RoutingRuleNotFound";
+  constructor(id: string) {
+    super("routing rule", id);
+  }
+}
+
+/** An update carried a revision that is not the rule's current one (optimistic concurrency). */
+export class StaleRevisionError extends AdminError {
+  override readonly name = "StaleRevisionError";
+  readonly reason = "StaleRevision";
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    readonly given: number,
+    readonly current: number,
+  ) {
+    super(`${kind} ${id}: revision ${given} is stale (current ${current}); re-read and retry`);
+  }
+}
+
+type JsonTarget = { cluster: string; weight: number } | { clusterLabel: string; weight: number };
+
+function targetsToJson(targets: readonly WeightedTarget[]): JsonTarget[] {
+  return targets.map((t) =>
+    t.kind === "cluster"
+      ? { cluster: t.cluster, weight: t.weight }
+      : { clusterLabel: t.clusterLabel, weight: t.weight },
+  );
+}
+
+function targetsFromJson(value: unknown): WeightedTarget[] {
+  return ((value ?? []) as JsonTarget[]).map((t) =>
+    "cluster" in t
+      ? { kind: "cluster" as const, cluster: t.cluster, weight: t.weight }
+      : { kind: "label" as const, clusterLabel: t.clusterLabel, weight: t.weight },
+  );
+}
+
+function toRule(r: Row): StoredRoutingRule {
+  const opt = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+  return {
+    id: r.id as string,
+    scope: {
+      project: opt(r.project),
+      domain: opt(r.domain),
+      workflow: opt(r.workflow),
+      launchPlan: opt(r.launch_plan),
+    },
+    clusterLabel: r.cluster_label as string,
+    targets: targetsFromJson(r.targets),
+    description: r.description as string,
+    revision: Number(r.revision),
+    createdAt: new Date(r.created_at as string | Date),
+    updatedAt: new Date(r.updated_at as string | Date),
+  };
+}
+
+function scopeParams(s: RoutingRuleScope): string[] {
+  return [s.project ?? "", s.domain ?? "", s.workflow ?? "", s.launchPlan ?? ""];
+}
+
+/** Reads and writes the `routing_rules` table. */
+export class PostgresRoutingRuleRepository {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * Stores a new rule with a generated id. A second rule at the same scope is
+   * {@link AlreadyExistsError}. Returns the stored rule.
+   */
+  async create(input: RoutingRuleInput): Promise<StoredRoutingRule> {
+    ruleLevel(input.scope);
+    const id = `rr-${randomBytes(6).toString("hex")}`;
+    try {
+      const { rows } = await this.db.query(
+        `INSERT INTO routing_rules (id, project, domain, workflow, launch_plan, cluster_label, targets, description)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) RETURNING *`,
+        [
+          id,
+          ...scopeParams(input.scope),
+          input.clusterLabel,
+          JSON.stringify(targetsToJson(input.targets)),
+          input.description,
+        ],
+      );
+      return toRule(rows[0]);
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new AlreadyExistsError(
+          "routing rule",
+          describeScope(input.scope),
+          "exists: a rule for this scope already exists",
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Replaces a rule's label, targets and description when `revision` is current.
+   * Throws {@link RoutingRuleNotFoundError} or {@link StaleRevisionError}. Returns the rule.
+   */
+  async update(
+    id: string,
+    revision: number,
+    input: Omit<RoutingRuleInput, "scope">,
+  ): Promise<StoredRoutingRule> {
+    const { rows } = await this.db.query(
+      `UPDATE routing_rules SET cluster_label = $3, targets = $4::jsonb, description = $5,
+         revision = revision + 1, updated_at = now()
+       WHERE id = $1 AND revision = $2 RETURNING *`,
+      [id, revision, input.clusterLabel, JSON.stringify(targetsToJson(input.targets)), input.description],
+    );
+    const row = rows[0];
+    if (row) return toRule(row);
+    const current = await this.get(id);
+    throw new StaleRevisionError("routing rule", id, revision, current.revision);
+  }
+
+  /** One rule; throws {@link RoutingRuleNotFoundError}. */
+  async get(id: string): Promise<StoredRoutingRule> {
+    const { rows } = await this.db.query("SELECT * FROM routing_rules WHERE id = $1", [id]);
+    const row = rows[0];
+    if (!row) throw new RoutingRuleNotFoundError(id);
+    return toRule(row);
+  }
+
+  /** Deletes a rule; throws {@link RoutingRuleNotFoundError}. */
+  async delete(id: string): Promise<void> {
+    const { rowCount } = await this.db.query("DELETE FROM routing_rules WHERE id = $1", [id]);
+    if (rowCount === 0) throw new RoutingRuleNotFoundError(id);
+  }
+
+  /**
+   * Rules, most specific first (then by id), optionally filtered to a project (and domain).
+   * `after` is the offset of a previous page. Returns at most `limit` rules.
+   */
+  async list(filter: {
+    project?: string;
+    domain?: string;
+    limit: number;
+    offset: number;
+  }): Promise<StoredRoutingRule[]> {
+    const { rows } = await this.db.query(
+      `SELECT * FROM routing_rules
+       WHERE ($1 = '' OR project = $1) AND ($2 = '' OR domain = $2)
+       ORDER BY (launch_plan <> '') DESC, (workflow <> '') DESC, (domain <> '') DESC, (project <> '') DESC, id
+       LIMIT $3 OFFSET $4`,
+      [filter.project ?? "", filter.domain ?? "", filter.limit, filter.offset],
+    );
+    return rows.map(toRule);
+  }
+
+  /** Every rule (the router's input). */
+  async all(): Promise<StoredRoutingRule[]> {
+    const { rows } = await this.db.query("SELECT * FROM routing_rules ORDER BY id");
+    return rows.map(toRule);
+  }
+}
+
+/** `project/domain/workflow|launch-plan` with `*` for wildcards, for messages. */
+export function describeScope(s: RoutingRuleScope): string {
+  const parts = [s.project || "*", s.domain || "*"];
+  if (s.workflow) parts.push(`workflow:${s.workflow}`);
+  if (s.launchPlan) parts.push(`launch-plan:${s.launchPlan}`);
+  return parts.join("/");
+}

@@ -1,0 +1,67 @@
+/**
+ * SQL for pending terminations (`pending_terminations`, migration 0054): CR deletions that
+ * could not reach their cluster yet.
+ */
+import type { Queryable, Row } from "@flotilla/db";
+import type { ExecutionKey } from "../manager/placement.js";
+
+/** One CR deletion still to do. */
+export interface PendingTermination {
+  cluster: string;
+  execution: ExecutionKey;
+  attempts: number;
+  lastError: string;
+  nextAttemptAt: Date;
+}
+
+function toPending(r: Row): PendingTermination {
+  return {
+    cluster: r.cluster as string,
+    execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
+    attempts: Number(r.attempts),
+    lastError: r.last_error as string,
+    nextAttemptAt: new Date(r.next_attempt_at as string | Date),
+  };
+}
+
+/** Reads and writes the `pending_terminations` table. */
+export class PostgresTerminationRepository {
+  constructor(private readonly db: Queryable) {}
+
+  /** Records (or re-schedules) a deletion to retry. */
+  async upsert(cluster: string, e: ExecutionKey, lastError: string, nextAttemptAt: Date): Promise<void> {
+    await this.db.query(
+      `INSERT INTO pending_terminations (cluster, project, domain, name, last_error, next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (cluster, project, domain, name) DO UPDATE SET attempts = pending_terminations.attempts + 1,
+         last_error = EXCLUDED.last_error, next_attempt_at = EXCLUDED.next_attempt_at`,
+      [cluster, e.project, e.domain, e.name, lastError, nextAttemptAt],
+    );
+  }
+
+  /** Deletions due at `now`, oldest first, at most `limit`. */
+  async due(now: Date, limit: number): Promise<PendingTermination[]> {
+    const { rows } = await this.db.query(
+      "SELECT * FROM pending_terminations WHERE next_attempt_at <= $1 ORDER BY created_at LIMIT $2",
+      [now, limit],
+    );
+    return rows.map(toPending);
+  }
+
+  /** Every pending deletion on one cluster. */
+  async forCluster(cluster: string): Promise<PendingTermination[]> {
+    const { rows } = await this.db.query(
+      "SELECT * FROM pending_terminations WHERE cluster = $1 ORDER BY created_at",
+      [cluster],
+    );
+    return rows.map(toPending);
+  }
+
+  /** Removes a done deletion. */
+  async delete(cluster: string, e: ExecutionKey): Promise<void> {
+    await this.db.query(
+      "DELETE FROM pending_terminations WHERE cluster = $1 AND project = $2 AND domain = $3 AND name = $4",
+      [cluster, e.project, e.domain, e.name],
+    );
+  }
+}
