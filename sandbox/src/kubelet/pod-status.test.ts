@@ -89,6 +89,35 @@ describe("renderPodStatus", () => {
   });
 });
 
+describe("restarted containers", () => {
+  it("report their restart count, last termination with the previous run's ID, and back-off", () => {
+    const t0 = new Date("2026-01-01T00:00:00Z");
+    const t1 = new Date("2026-01-01T00:00:05Z");
+    const s = renderPodStatus(
+      pod,
+      {
+        ...base,
+        phase: "Running",
+        containers: [{ kind: "waiting", reason: "CrashLoopBackOff", message: "back-off 10s" }],
+        restartCount: 2,
+        lastTermination: { exit: exitWithCode(1), startedAt: t0, finishedAt: t1 },
+      },
+      t1,
+    );
+    const c = s.containerStatuses?.[0];
+    assert.equal(c?.restartCount, 2);
+    assert.equal(c?.ready, false);
+    assert.deepEqual(c?.state, { waiting: { reason: "CrashLoopBackOff", message: "back-off 10s" } });
+    assert.deepEqual(c?.lastState?.terminated, {
+      exitCode: 1,
+      reason: "Error",
+      startedAt: t0,
+      finishedAt: t1,
+      containerID: "sandbox-simulated://uid-1/main-1",
+    });
+  });
+});
+
 describe("pod phase and QoS", () => {
   it("derives Never-restart terminal phases", () => {
     assert.equal(terminalPhase([exitWithCode(0)]), "Succeeded");
