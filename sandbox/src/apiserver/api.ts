@@ -95,8 +95,9 @@ function objId(key: string, ns: string, name: string): string {
   return `${key}|${ns}|${name}`;
 }
 
-function clone(obj: KubeObject): KubeObject {
-  return structuredClone(obj);
+/** A mutable deep copy of a stored object (parsing its cached JSON beats structuredClone). */
+function clone(stored: Stored): KubeObject {
+  return JSON.parse(stored.json) as KubeObject;
 }
 
 function withoutRv(obj: KubeObject): string {
@@ -430,7 +431,7 @@ export class ClusterApi {
     const key = typeKey(t);
     let next: KubeObject;
     if (subresource === "status") {
-      next = clone(old);
+      next = clone(existing);
       next.status = incoming.status;
       if (key === NAMESPACES && old.metadata.deletionTimestamp === undefined) {
         (next.status as Record<string, unknown> | undefined) ??= { phase: "Active" };
@@ -484,7 +485,11 @@ export class ClusterApi {
     }
     if (t.crdName && subresource === "status") this.validateCustom(t, next, opts);
     next.metadata.resourceVersion = old.metadata.resourceVersion;
-    if (withoutRv(next) === withoutRv(old)) return existing;
+    const unchanged =
+      subresource === "status"
+        ? canonicalJson(next.status ?? null) === canonicalJson(old.status ?? null)
+        : withoutRv(next) === withoutRv(old);
+    if (unchanged) return existing;
     if (opts.dryRun) return { obj: next, json: JSON.stringify(next) };
     if (
       next.metadata.deletionTimestamp &&
@@ -519,7 +524,7 @@ export class ClusterApi {
     opts: WriteOptions = {},
   ): Stored {
     const existing = this.get(t, ns, name);
-    const patched = applyPatch(clone(existing.obj), contentType, body, !t.crdName) as KubeObject;
+    const patched = applyPatch(clone(existing), contentType, body, !t.crdName) as KubeObject;
     if (!isObject(patched.metadata)) patched.metadata = {};
     const rv = patched.metadata.resourceVersion;
     if (rv !== undefined && rv !== existing.obj.metadata.resourceVersion) {
@@ -564,7 +569,7 @@ export class ClusterApi {
     }
     const key = typeKey(t);
     if (options.dryRun) return { stored: existing, deleted: true };
-    const next = clone(old);
+    const next = clone(existing);
     const meta = next.metadata;
     const finalizers = new Set(meta.finalizers ?? []);
     if (key === NAMESPACES) {
@@ -865,7 +870,7 @@ export class ClusterApi {
       return;
     }
     if (live.length < refs.length) {
-      const next = clone(dep.obj);
+      const next = clone(dep);
       next.metadata.ownerReferences = live;
       this.replace(depType, dep, next, undefined, {});
     }
@@ -879,14 +884,14 @@ export class ClusterApi {
   private removeOwnerRef(dep: Stored, uid: string): void {
     const depType = this.typeForObject(dep.obj);
     if (!depType) return;
-    const next = clone(dep.obj);
+    const next = clone(dep);
     next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
     if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
     this.replace(depType, dep, next, undefined, {});
   }
 
   private removeFinalizer(t: ResourceType, s: Stored, finalizer: string): void {
-    const next = clone(s.obj);
+    const next = clone(s);
     next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
     if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
     this.replace(t, s, next, undefined, {});
@@ -912,7 +917,7 @@ export class ClusterApi {
     for (const key of this.store.typeKeys()) if (key !== NAMESPACES) left += this.store.count(key, name);
     if (left > 0) return;
     const nsType = this.typeFor(NAMESPACES)!;
-    const next = clone(nsStored.obj);
+    const next = clone(nsStored);
     const spec = isObject(next.spec) ? next.spec : {};
     spec.finalizers = (Array.isArray(spec.finalizers) ? spec.finalizers : []).filter(
       (f) => f !== NAMESPACE_FINALIZER,
@@ -1028,7 +1033,7 @@ export class ClusterApi {
       const spec = isObject(q.obj.spec) && isObject(q.obj.spec.hard) ? q.obj.spec.hard : {};
       const status = { hard: spec, used };
       if (canonicalJson(status) === canonicalJson(q.obj.status ?? null)) continue;
-      const next = clone(q.obj);
+      const next = clone(q);
       next.status = status;
       this.replace(quotaType, q, next, "status", {});
     }
@@ -1150,7 +1155,7 @@ export class ClusterApi {
       status.conditions = prevStatus.conditions as typeof status.conditions;
     }
     if (canonicalJson(status) === canonicalJson(prevStatus)) return;
-    const next = clone(current.obj);
+    const next = clone(current);
     next.status = status;
     this.commit(this.typeFor(CRDS)!, "MODIFIED", next);
   }
@@ -1164,7 +1169,7 @@ export class ClusterApi {
     const t = this.typeFor(key);
     if (t) {
       for (const s of [...this.store.iterate(key, undefined)]) {
-        const next = clone(s.obj);
+        const next = clone(s);
         this.commit(t, "DELETED", next);
       }
     }

@@ -142,8 +142,8 @@ export const PATCH_TYPES = [
 ] as const;
 
 /**
- * Applies a patch body of the given content type to a copy of `target`. Returns the patched
- * object; throws a 415 ApiError for unknown types and a 400/422-style error for bad patches.
+ * Applies a patch body of the given content type to `target`, which the caller passes as a
+ * throwaway copy (JSON patches edit it in place). Returns the patched object; throws a 415 ApiError for unknown types and a 400/422-style error for bad patches.
  * `strategic` is false for custom resources, where kube refuses strategic merge patches.
  */
 export function applyPatch(
@@ -175,12 +175,7 @@ export function applyPatch(
   if (type === "application/json-patch+json") {
     if (!Array.isArray(parsed)) throw badRequest("json patch must be a JSON array of operations");
     try {
-      const result = jsonPatch.applyPatch(
-        structuredClone(target),
-        parsed as jsonPatch.Operation[],
-        true,
-        false,
-      );
+      const result = jsonPatch.applyPatch(target, parsed as jsonPatch.Operation[], true, true);
       const out = result.newDocument as Json;
       if (!isObject(out)) throw badRequest("json patch result must be a JSON object");
       return out;
