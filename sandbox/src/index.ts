@@ -4,6 +4,7 @@
  */
 export { startApiServer, type ApiServerHandle, type ApiServerOptions } from "./apiserver/server.js";
 export { ApiFaults, ApiCounters, type ErrorFaultOptions } from "./apiserver/faults.js";
+export type { ClusterApi, DeleteOptions, WriteOptions } from "./apiserver/api.js";
 export { ApiError, type StatusBody, type StatusCause, type StatusDetails } from "./apiserver/errors.js";
 export { parseQuantity, parseMilli, formatMilli, QuantityParseError } from "./apiserver/quantity.js";
 export {

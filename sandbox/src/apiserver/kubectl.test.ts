@@ -141,6 +141,31 @@ describe("kubectl against the sandbox", () => {
     assert.equal(await kubectl("logs", "logger", "--tail", "1"), "line two\n");
   });
 
+  it("follows a pod log until the pod terminates", async () => {
+    await kubectl("run", "follower", "--image", "busybox:1.36", "--restart", "Never");
+    const logPath = "/api/v1/namespaces/default/pods/follower/log?container=follower";
+    await call(server.url, "PUT", logPath, "first\n", "text/plain");
+    const child = spawn("kubectl", args(["logs", "-f", "follower"]));
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await eventually(() => assert.equal(out, "first\n"), { timeout: 10_000 });
+      await call(server.url, "PUT", logPath, "second\n", "text/plain");
+      await eventually(() => assert.equal(out, "first\nsecond\n"), { timeout: 10_000 });
+      await call(
+        server.url,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/follower/status",
+        { status: { phase: "Succeeded" } },
+        "application/merge-patch+json",
+      );
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill();
+    }
+  });
+
   it("streams changes with get -w", async () => {
     const cm = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\ndata:\n  k: v1\n`;
     await kubectl("apply", "-f", await file("cm.yaml", cm));
