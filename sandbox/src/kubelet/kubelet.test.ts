@@ -30,6 +30,7 @@ async function startTestCluster(
   name: string,
   mode: "process" | "simulated",
   nodes?: NodeSpec[],
+  heartbeatMs?: number,
 ): Promise<Cluster> {
   const server = await startApiServer({ name });
   const dir = tempDir({ prefix: `kubelet-${name}-` });
@@ -40,6 +41,7 @@ async function startTestCluster(
     workDir: dir.path,
     tickMs: 20,
     restartBackoffMs: 100,
+    ...(heartbeatMs ? { heartbeatMs } : {}),
     ...(nodes ? { nodes } : {}),
   });
   const kc = kubeConfigFor(server.url, name);
@@ -261,9 +263,29 @@ describe("kubelet in process mode", () => {
 describe("kubelet in simulated mode", () => {
   let c: Cluster;
   before(async () => {
-    c = await startTestCluster("west", "simulated", [{ name: "west-small", cpu: "1" }]);
+    c = await startTestCluster("west", "simulated", [{ name: "west-small", cpu: "1" }], 100);
   });
   after(() => c.stop());
+
+  it("heartbeats through the node lease and the node's Ready condition", async () => {
+    const heartbeat = async () => {
+      const lease = await c.coordination.readNamespacedLease({
+        name: "west-small",
+        namespace: "kube-node-lease",
+      });
+      const node = await c.core.readNode({ name: "west-small" });
+      const ready = node.status?.conditions?.find((x) => x.type === "Ready");
+      // client-node leaves MicroTime as a string; Time fields become Dates.
+      const time = (t: unknown) => (t === undefined ? 0 : new Date(t as string | Date).getTime());
+      return { renew: time(lease.spec?.renewTime), ready: time(ready?.lastHeartbeatTime) };
+    };
+    const first = await heartbeat();
+    await eventually(async () => {
+      const later = await heartbeat();
+      assert.ok(later.renew > first.renew, "lease renewed");
+      assert.ok(later.ready > first.ready, "Ready heartbeat refreshed");
+    }, WAIT);
+  });
 
   it("goes Pending → Running → Succeeded over the annotated duration", async () => {
     const created = Date.now();

@@ -145,6 +145,12 @@ interface NodeState {
   lostBy?: "api" | "annotation";
   lease?: V1Lease;
   nextPodIP: number;
+  /** When Ready last turned True (the condition's lastTransitionTime). */
+  readySince: Date;
+  /** When the node status (Ready heartbeat) was last written. */
+  statusReportedAt: number;
+  /** Tail of this node's serialized status changes. */
+  ops: Promise<void>;
 }
 
 interface Placement {
@@ -245,7 +251,16 @@ class SandboxKubelet {
       names.add(spec.name);
       const resolved = resolveNodeSpec(this.options.clusterName, spec, index);
       const node = buildNode(this.options.clusterName, resolved, new Date());
-      this.nodes.set(spec.name, { spec: resolved, index, node, lost: false, nextPodIP: 1 });
+      this.nodes.set(spec.name, {
+        spec: resolved,
+        index,
+        node,
+        lost: false,
+        nextPodIP: 1,
+        readySince: new Date(),
+        statusReportedAt: Date.now(),
+        ops: Promise.resolve(),
+      });
     }
     await this.api.ensureNamespace("kube-node-lease");
     for (const state of this.nodes.values()) {
@@ -482,13 +497,29 @@ class SandboxKubelet {
 
   // ---- nodes -------------------------------------------------------------------------------
 
+  /**
+   * Renews every live node's lease, and, like a kubelet's nodeStatusReportFrequency, re-posts
+   * its Ready condition with a fresh heartbeat every six lease periods even when unchanged.
+   */
   private async heartbeat(): Promise<void> {
+    const reportEveryMs = 6 * (this.options.heartbeatMs ?? 10_000);
     for (const state of this.nodes.values()) {
       if (state.lost || this.stopped) continue;
+      const now = new Date();
       try {
-        state.lease = await this.pool.run(() =>
-          this.api.renewLease(state.spec.name, state.lease, new Date()),
-        );
+        state.lease = await this.pool.run(() => this.api.renewLease(state.spec.name, state.lease, now));
+        if (now.getTime() - state.statusReportedAt >= reportEveryMs) {
+          state.statusReportedAt = now.getTime();
+          await this.nodeOp(state, async () => {
+            if (state.lost) return; // lost meanwhile: its Unknown condition must stand
+            await this.pool.run(() =>
+              this.api.patchNodeStatus(
+                state.spec.name,
+                toWire({ conditions: nodeConditions(true, now, state.readySince) }),
+              ),
+            );
+          });
+        }
       } catch (err) {
         state.lease = undefined;
         this.onError(err);
@@ -523,7 +554,8 @@ class SandboxKubelet {
     if (!state || this.stopped) return;
     state.lost = false;
     state.lostBy = undefined;
-    const fresh = buildNode(this.options.clusterName, state.spec, new Date());
+    state.readySince = new Date();
+    const fresh = buildNode(this.options.clusterName, state.spec, state.readySince);
     void this.api
       .registerNode(fresh)
       .then((registered) => {
@@ -533,11 +565,23 @@ class SandboxKubelet {
       .catch(this.onError);
   }
 
+  /** Runs node status changes of one node one after the other (heartbeat, lose, restore). */
+  private nodeOp(state: NodeState, op: () => Promise<void>): Promise<void> {
+    const next = state.ops.then(op, op);
+    state.ops = next.catch(() => undefined);
+    return next;
+  }
+
   private async loseNode(name: string, by: "api" | "annotation" = "api"): Promise<void> {
     const state = this.nodeState(name);
     if (state.lost) return;
     state.lost = true;
     state.lostBy = by;
+    await this.nodeOp(state, () => this.markLost(state));
+  }
+
+  private async markLost(state: NodeState): Promise<void> {
+    const name = state.spec.name;
     const now = new Date();
     const taints = [
       ...(state.node.spec?.taints ?? []).filter((t) => !t.key.startsWith("node.kubernetes.io/unreachable")),
@@ -556,12 +600,20 @@ class SandboxKubelet {
   private async restoreNode(name: string): Promise<void> {
     const state = this.nodeState(name);
     if (!state.lost) return;
+    await this.nodeOp(state, () => this.markRestored(state));
+  }
+
+  private async markRestored(state: NodeState): Promise<void> {
+    if (!state.lost) return;
+    const name = state.spec.name;
     const now = new Date();
     const taints = (state.node.spec?.taints ?? []).filter(
       (t) => !t.key.startsWith("node.kubernetes.io/unreachable"),
     );
     await this.api.setNodeTaints(name, toWire(taints));
     state.node = await this.api.patchNodeStatus(name, toWire({ conditions: nodeConditions(true, now, now) }));
+    state.readySince = now;
+    state.statusReportedAt = now.getTime();
     state.node.spec = { ...state.node.spec, taints };
     state.lost = false;
     state.lostBy = undefined;
