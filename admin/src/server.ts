@@ -32,7 +32,22 @@ export async function listenDualProtocol(
   host: string,
   port: number,
 ): Promise<DualProtocolServer> {
-  const h1 = http.createServer(handler as http.RequestListener);
+  // Node tracks idle HTTP/1.1 connections only for servers that listen themselves, so in-flight
+  // requests per handed-over socket are counted here to close idle keep-alive sockets on shutdown.
+  let closingDown = false;
+  const inFlight = new Map<net.Socket, number>();
+  const h1Handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    if (closingDown) res.setHeader("connection", "close");
+    res.once("close", () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (closingDown && left === 0) socket.destroy();
+    });
+    handler(req, res);
+  };
+  const h1 = http.createServer(h1Handler);
   h1.keepAliveTimeout = 65_000;
   const h2 = http2.createServer(
     {},
@@ -40,13 +55,17 @@ export async function listenDualProtocol(
   );
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  const h2Sockets = new WeakSet<net.Socket>();
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      inFlight.delete(socket);
+    });
     socket.on("error", () => socket.destroy());
     socket.once("readable", () => {
       const chunk = socket.read() as Buffer | null;
@@ -56,6 +75,8 @@ export async function listenDualProtocol(
       }
       socket.unshift(chunk);
       const isH2 = chunk.length >= 3 && chunk.toString("latin1", 0, 3) === "PRI";
+      if (isH2) h2Sockets.add(socket);
+      else inFlight.set(socket, 0);
       (isH2 ? h2 : h1).emit("connection", socket);
     });
   });
@@ -80,10 +101,16 @@ export async function listenDualProtocol(
           clearTimeout(timer);
           done();
         };
+        closingDown = true;
         tcp.close(() => finish());
-        h1.closeIdleConnections();
         h1.close();
         for (const s of sessions) s.close();
+        // Idle HTTP/1.1 keep-alive sockets and sockets that never sent a byte close now; busy
+        // ones close when their last response is done.
+        for (const socket of sockets) {
+          const busy = inFlight.get(socket);
+          if (busy === 0 || (busy === undefined && !h2Sockets.has(socket))) socket.destroy();
+        }
         const timer = setTimeout(() => {
           for (const s of sessions) s.destroy();
           for (const s of sockets) s.destroy();

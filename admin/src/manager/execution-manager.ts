@@ -417,8 +417,8 @@ export class ExecutionManager {
   }
 
   /**
-   * Terminates an execution: records ABORTING with the cause, deletes its CR from its cluster
-   * (when placed), then records ABORTED. A terminal execution is FailedPrecondition; repeating a
+   * Terminates an execution: records ABORTING with the cause, asks the placer to delete its CR
+   * (or, when still unplaced, to cancel its pending placement), then records ABORTED. A terminal execution is FailedPrecondition; repeating a
    * termination while ABORTING finishes it.
    */
   async terminate(idIn: ExecutionKey | undefined, cause: string): Promise<void> {
@@ -442,7 +442,8 @@ export class ExecutionManager {
       if (!state) return this.terminate(idIn, cause);
     }
     const current = await this.record(idIn);
-    if (current.cluster) await this.deps.placer().terminate(key, current.cluster);
+    // Also for an unplaced execution: the placer then drops its pending placement.
+    await this.deps.placer().terminate(key, current.cluster ?? "");
     await this.deps.events.recordAdminWorkflowEvent(
       key,
       "admin:aborted",

@@ -3,6 +3,7 @@ import { it } from "node:test";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import {
   EventResult_Outcome,
+  ExecutionMetadata_Mode,
   ExecutionSpecSchema,
   LaunchPlanSpecSchema,
   LiteralMapSchema,
@@ -266,6 +267,13 @@ eachDatabase("admin executions and events", { migrations: ADMIN_MIGRATIONS_DIR }
     ]);
     assert.equal(late[0].reason, "AlreadyTerminal");
     assert.deepEqual(await admin.events.replay(key("run1")), await admin.events.stored(key("run1")));
+
+    const recovered = await admin.executionManager.recover(key("run1"), "run1-again");
+    const again = await admin.executionManager.get(recovered);
+    assert.equal(again.spec?.metadata?.mode, ExecutionMetadata_Mode.RECOVERED);
+    assert.equal(again.spec?.metadata?.referenceExecution?.name, "run1");
+    const data = await admin.executionManager.data(recovered);
+    assert.deepEqual(data.fullInputs?.literals.n, int(1));
   });
 
   it("property: duplicated, reordered event streams never regress a phase and replay equals the stored state", async (t) => {

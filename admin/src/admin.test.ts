@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import pg from "pg";
+import { tempDir, testDatabaseServerUrl } from "@flotilla/testing";
+import { startAdmin } from "./admin.js";
+import { resolveAdminConfig } from "./config.js";
+import { silentLogger } from "./logger.js";
+
+async function onServer(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: testDatabaseServerUrl, connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+describe("startAdmin", () => {
+  it("two admins starting together on one fresh PostgreSQL database migrate it exactly once and both serve", async (t) => {
+    const name = `flotilla_t_${randomBytes(6).toString("hex")}`;
+    await onServer(`CREATE DATABASE ${name}`);
+    t.after(() => onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    const url = new URL(testDatabaseServerUrl);
+    url.pathname = `/${name}`;
+    const blobs = tempDir({ t });
+    const config = resolveAdminConfig(
+      {
+        server: { port: 0, host: "127.0.0.1" },
+        database: { url: url.toString() },
+        blobStore: { url: `file://${blobs.path}` },
+      },
+      {},
+    );
+    const [a, b] = await Promise.all([
+      startAdmin(config, { logger: silentLogger }),
+      startAdmin(config, { logger: silentLogger }),
+    ]);
+    t.after(async () => {
+      await a.stop();
+      await b.stop();
+    });
+    assert.notEqual(a.port, b.port);
+    const files = await a.admin.db.query<{ n: number }>("SELECT count(*)::int AS n FROM schema_migrations");
+    const distinct = await a.admin.db.query<{ n: number }>(
+      "SELECT count(DISTINCT version)::int AS n FROM schema_migrations",
+    );
+    assert.ok(files.rows[0].n >= 3);
+    assert.equal(files.rows[0].n, distinct.rows[0].n);
+    for (const running of [a, b]) {
+      const res = await fetch(`${running.url}/readyz`);
+      assert.equal(res.status, 200);
+    }
+  });
+});
