@@ -78,8 +78,8 @@ export interface ApiServerHandle {
   stop(): Promise<void>;
 }
 
+/** A resolved resource URL. */
 interface Route {
-  kind: "resource";
   t: ResourceType;
   namespace: string | undefined;
   name: string | undefined;
@@ -198,7 +198,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     }
     const route = resolve(group, version, rest);
     const isWatch = watchPath || q.get("watch") === "true" || q.get("watch") === "1";
-    const verb = verbOf(method, route, isWatch, q);
+    const verb = verbOf(method, route, isWatch);
     counters.countRequest(
       verb,
       route.subresource ? `${route.t.resource}/${route.subresource}` : route.t.resource,
@@ -256,16 +256,16 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         (typeKey(t) === "/namespaces" && subresource === "finalize");
       if (!allowed) throw pathNotFound();
     }
-    return { kind: "resource", t, namespace, name, subresource };
+    return { t, namespace, name, subresource };
   }
 
-  function verbOf(method: string, route: Route, isWatch: boolean, _q: URLSearchParams): string {
+  function verbOf(method: string, route: Route, isWatch: boolean): string {
     switch (method) {
       case "GET":
         if (isWatch) return "watch";
         return route.name === undefined ? "list" : "get";
       case "POST":
-        return route.subresource === "binding" ? "create" : route.subresource === "log" ? "update" : "create";
+        return route.subresource === "log" ? "update" : "create";
       case "PUT":
         return "update";
       case "PATCH":
