@@ -152,15 +152,13 @@ describe("propeller against a simulated sandbox cluster", () => {
     );
     await eventually(async () => {
       await assert.rejects(
-        kc
-          .makeApiClient(CustomObjectsApi)
-          .getNamespacedCustomObject({
-            group: R.group,
-            version: R.version,
-            plural: R.plural,
-            namespace: ns,
-            name: "abort1",
-          }),
+        kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+          group: R.group,
+          version: R.version,
+          plural: R.plural,
+          namespace: ns,
+          name: "abort1",
+        }),
       );
     });
   });

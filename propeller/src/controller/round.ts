@@ -132,10 +132,12 @@ export class RoundRunner {
     return { outcome: RoundOutcome.notFound };
   }
 
-  private fingerprint(obj: WorkflowExecutionCr, key: string): string {
-    const parts = [obj.metadata?.resourceVersion ?? ""];
+  /** Resource versions of the execution's pods: the pod half of a round's input fingerprint. */
+  private podsFingerprint(key: string): string {
     const pods = this.deps.pods.livePodsOf(key);
-    if (pods) for (const [name, p] of pods) parts.push(`${name}:${p.metadata?.resourceVersion ?? ""}`);
+    if (!pods) return "";
+    const parts: string[] = [];
+    for (const [name, p] of pods) parts.push(`${name}:${p.metadata?.resourceVersion ?? ""}`);
     return parts.join("|");
   }
 
@@ -149,7 +151,9 @@ export class RoundRunner {
     const hasFinalizer = (meta.finalizers ?? []).includes(PROPELLER_FINALIZER);
     if (deleting && !hasFinalizer) return { outcome: RoundOutcome.shortCircuit };
 
-    const fp = this.fingerprint(obj, key);
+    // The inputs of this round; pods seen later (even during the round) make the next round real.
+    const podsFp = this.podsFingerprint(key);
+    const fp = `${obj.metadata?.resourceVersion ?? ""}#${podsFp}`;
     const last = this.lastRound.get(key);
     if (!deleting && last && last.fingerprint === fp && Date.now() < last.dueAt) {
       return { outcome: RoundOutcome.shortCircuit, requeueAfterMs: last.dueAt - Date.now() };
@@ -223,7 +227,10 @@ export class RoundRunner {
     }
     if (d.deleteFinishedPods) await this.deleteFinishedPods(key, namespace, name, status, obj);
     const due = requeueAfterMs ?? d.executor.runningRecheckMs;
-    this.lastRound.set(key, { fingerprint: this.fingerprint(obj, key), dueAt: Date.now() + due });
+    this.lastRound.set(key, {
+      fingerprint: `${obj.metadata?.resourceVersion ?? ""}#${podsFp}`,
+      dueAt: Date.now() + due,
+    });
     return { outcome: RoundOutcome.success, requeueAfterMs: due };
   }
 
