@@ -9,17 +9,10 @@
  * stop, 1 when a cluster fails to start or stop, 2 on a usage error. `--nodes`/`--pods-per-node`
  * size each cluster (default: the kubelet's 3 nodes of 110 pods; every third node is spot).
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parse, stringify } from "yaml";
-import {
-  kubeconfigFor,
-  startCluster,
-  type KubeconfigCluster,
-  type NodeSpec,
-  type SandboxCluster,
-} from "./index.js";
+import { startCluster, writeKubeconfig, type NodeSpec, type SandboxCluster } from "./index.js";
 
 const USAGE =
   "usage: flotilla-sandbox --clusters NAME[,NAME...] --state-dir DIR [--mode process|simulated] [--port-base N] [--nodes N] [--pods-per-node N]";
@@ -126,7 +119,7 @@ async function startSandbox(args: SandboxArgs): Promise<SandboxCluster[]> {
         }),
       );
     }
-    await writeClientKubeconfig(
+    await writeKubeconfig(
       started.map((c) => ({ name: c.name, url: c.url })),
       join(args.stateDir, "kubeconfig"),
     );
@@ -135,19 +128,6 @@ async function startSandbox(args: SandboxArgs): Promise<SandboxCluster[]> {
     await Promise.allSettled(started.map((c) => c.stop()));
     throw err;
   }
-}
-
-/**
- * Writes the combined kubeconfig. Plain-http clusters get `insecure-skip-tls-verify: true`:
- * @kubernetes/client-node 1.x refuses an http:// server without it, and kubectl accepts it.
- */
-async function writeClientKubeconfig(clusters: KubeconfigCluster[], path: string): Promise<void> {
-  const doc = parse(kubeconfigFor(clusters)) as { clusters?: Array<{ cluster?: Record<string, unknown> }> };
-  for (const entry of doc.clusters ?? []) {
-    if (entry.cluster && String(entry.cluster.server).startsWith("http:"))
-      entry.cluster["insecure-skip-tls-verify"] = true;
-  }
-  await writeFile(path, stringify(doc), { mode: 0o600 });
 }
 
 /** Node specs for `--nodes`/`--pods-per-node`: `<cluster>-node-<i>`, every third one spot. */
