@@ -373,6 +373,16 @@ export class Allocator {
     return this.pools.get(resource)?.waiting.get(holder);
   }
 
+  /**
+   * Returns a waiting request's estimated 1-based position in its pool's service order (see
+   * the allocate reply), or undefined when the holder is not waiting.
+   */
+  queuePosition(resource: string, holder: string, now: number): number | undefined {
+    const pool = this.pools.get(resource);
+    const request = pool?.waiting.get(holder);
+    return pool && request ? this.positionOf(pool, request, now) : undefined;
+  }
+
   /** Lists the leases of a pool (all pools when `resource` is omitted). */
   listLeases(resource?: string): Lease[] {
     const pools = resource === undefined ? [...this.pools.values()] : [this.requirePool(resource)];

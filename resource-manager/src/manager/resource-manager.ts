@@ -264,11 +264,22 @@ export class ResourceManager {
     return this.read((a) => a.listPools());
   }
 
-  /** Lists leases and queued requests, optionally of one pool. */
-  async listHolders(resource?: string): Promise<{ leases: Lease[]; queued: QueuedRequest[] }> {
+  /**
+   * Lists leases and queued requests (with their estimated queue positions), optionally of one
+   * pool.
+   */
+  async listHolders(
+    resource?: string,
+  ): Promise<{ leases: Lease[]; queued: (QueuedRequest & { position: number })[] }> {
     return this.read((a) => {
       if (resource !== undefined && !a.hasPool(resource)) throw new PoolNotFoundError(resource);
-      return { leases: a.listLeases(resource), queued: a.listQueued(resource) };
+      const now = this.clock();
+      return {
+        leases: a.listLeases(resource),
+        queued: a
+          .listQueued(resource)
+          .map((q) => ({ ...q, position: a.queuePosition(q.resource, q.holder, now) ?? 0 })),
+      };
     });
   }
 

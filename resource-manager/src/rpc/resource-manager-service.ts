@@ -163,14 +163,6 @@ export function createResourceManagerServiceImpl(
       ]);
       const offset = decodePageToken(req.pageToken, filterKey);
       const { leases, queued } = await manager.listHolders(req.resource === "" ? undefined : req.resource);
-      const positions = new Map<string, number>();
-      const perResource = new Map<string, number>();
-      for (const q of queued) {
-        // Arrival order within the pool; the Allocate reply gives the scheduler's estimate.
-        const n = (perResource.get(q.resource) ?? 0) + 1;
-        perResource.set(q.resource, n);
-        positions.set(`${q.resource}\u0000${q.holder}`, n);
-      }
       const matches = (x: { project: string; domain: string; holder: string }): boolean =>
         (!req.tenant?.project || x.project === req.tenant.project) &&
         (!req.tenant?.domain || x.domain === req.tenant.domain) &&
@@ -200,7 +192,7 @@ export function createResourceManagerServiceImpl(
               tenant: { project: q.project, domain: q.domain },
               holder: q.holder,
               tokens: q.tokens,
-              state: { case: "queuePosition", value: positions.get(`${q.resource}\u0000${q.holder}`) ?? 0 },
+              state: { case: "queuePosition", value: q.position },
               requestedAt: timestampFromMs(q.enqueuedAt),
             }),
           });
