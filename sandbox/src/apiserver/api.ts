@@ -694,7 +694,11 @@ export class ClusterApi {
     const uid = e.obj.metadata.uid!;
     const prevOwners = e.prev?.metadata.ownerReferences ?? [];
     const owners = e.type === "DELETED" ? [] : (e.obj.metadata.ownerReferences ?? []);
-    for (const o of prevOwners) this.dependents.get(o.uid)?.delete(id);
+    for (const o of prevOwners) {
+      const deps = this.dependents.get(o.uid);
+      deps?.delete(id);
+      if (deps?.size === 0) this.dependents.delete(o.uid);
+    }
     for (const o of owners) {
       let deps = this.dependents.get(o.uid);
       if (!deps) {
