@@ -439,6 +439,13 @@ export class ClusterApi {
     } else {
       next = incoming;
       const meta = next.metadata;
+      if (meta.uid && meta.uid !== old.metadata.uid) {
+        throw conflict(
+          t,
+          old.metadata.name!,
+          `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`,
+        );
+      }
       meta.name = old.metadata.name;
       meta.namespace = old.metadata.namespace;
       meta.uid = old.metadata.uid;

@@ -63,7 +63,7 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
   const result: JsonObject = isObject(target) ? { ...target } : {};
   const retainKeys = Array.isArray(patch.$retainKeys) ? (patch.$retainKeys as string[]) : undefined;
   for (const [key, value] of Object.entries(patch)) {
-    if (key === "$patch" || key === "$retainKeys" || key.startsWith("$setElementOrder/")) continue;
+    if (key.startsWith("$") && !key.startsWith("$deleteFromPrimitiveList/")) continue;
     if (key.startsWith("$deleteFromPrimitiveList/")) {
       const field = key.slice("$deleteFromPrimitiveList/".length);
       const current = result[field];
