@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type ApiServerHandle, startApiServer } from "./server.js";
+import { type ApiServerHandle, ApiServerListenError, startApiServer } from "./server.js";
 import { type Json, aPod, call, eventually, widgetCrd } from "./test-support.js";
 
 const PODS = "/api/v1/namespaces/default/pods";
@@ -16,6 +16,13 @@ describe("api server core", () => {
   });
   after(async () => {
     await server.stop();
+  });
+
+  it("fails with ApiServerListenError when the port is taken", async () => {
+    await assert.rejects(
+      startApiServer({ port: server.port }),
+      (err: unknown) => err instanceof ApiServerListenError && err.port === server.port,
+    );
   });
 
   it("serves discovery and health", async () => {

@@ -58,6 +58,16 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
 }
 
+/** The API server could not listen on 127.0.0.1:`port` (e.g. the port is taken). */
+export class ApiServerListenError extends Error {
+  readonly port: number;
+  constructor(port: number, cause: Error) {
+    super(`sandbox API server cannot listen on 127.0.0.1:${port}: ${cause.message}`, { cause });
+    this.name = "ApiServerListenError";
+    this.port = port;
+  }
+}
+
 /** A running API server. */
 export interface ApiServerHandle {
   /** The server's name. */
@@ -665,7 +675,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   }
 
   const port = await new Promise<number>((resolvePort, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => {
+      clearInterval(bookmarkTimer);
+      api.stop();
+      reject(new ApiServerListenError(options.port ?? 0, err));
+    });
     server.listen(options.port ?? 0, "127.0.0.1", () => resolvePort((server.address() as AddressInfo).port));
   });
 
