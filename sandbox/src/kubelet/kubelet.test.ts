@@ -296,6 +296,23 @@ describe("kubelet in simulated mode", () => {
     assert.ok(Date.now() - created >= 1100, "finished before its duration");
   });
 
+  it("keeps retrying status and log writes through transient API errors", async (t) => {
+    t.after(() => c.server.faults.reset());
+    c.server.faults.setErrorRate(0.5, { code: 503, verbs: ["patch", "update"], resources: ["pods"] });
+    const names = ["flaky-1", "flaky-2", "flaky-3", "flaky-4"];
+    for (const name of names) {
+      await c.core.createNamespacedPod({
+        namespace: "default",
+        body: aPod(name).simulated("100ms").annotated(Annotations.log, `${name} done`).obj(),
+      });
+    }
+    for (const name of names) await podIn(c, name, "Succeeded");
+    c.server.faults.reset();
+    for (const name of names) {
+      assert.equal(await c.core.readNamespacedPodLog({ name, namespace: "default" }), `${name} done\n`);
+    }
+  });
+
   it("fails with the annotated exit code", async () => {
     await c.core.createNamespacedPod({
       namespace: "default",

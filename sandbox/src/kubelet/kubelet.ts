@@ -216,7 +216,7 @@ class SandboxKubelet {
         process.stderr.write(
           `[kubelet ${options.clusterName}] ${err instanceof Error ? err.message : String(err)}\n`,
         ));
-    this.writer = new LatestWinsWriter(this.pool, (_key, err) => {
+    this.writer = new LatestWinsWriter((_key, err) => {
       if (statusOf(err) !== 404) this.onError(err);
     });
     this.runtimes = {
@@ -333,14 +333,12 @@ class SandboxKubelet {
       if (pod.metadata?.deletionTimestamp) {
         // An unscheduled pod has no containers to stop: confirm its deletion at once.
         this.pending.delete(key);
-        void this.pool
-          .run(() =>
-            this.api.deletePod(pod.metadata?.namespace ?? "default", pod.metadata?.name ?? "", {
-              gracePeriodSeconds: 0,
-              uid: pod.metadata?.uid,
-            }),
-          )
-          .catch(this.onError);
+        void this.request(() =>
+          this.api.deletePod(pod.metadata?.namespace ?? "default", pod.metadata?.name ?? "", {
+            gracePeriodSeconds: 0,
+            uid: pod.metadata?.uid,
+          }),
+        ).catch(this.onError);
       } else if (!isTerminal(pod) && !this.placements.has(key)) {
         this.pending.set(key, pendingPod(pod));
         this.schedulingNeeded = true;
@@ -484,13 +482,15 @@ class SandboxKubelet {
       if (current.spec?.nodeName || current.metadata?.uid !== pod.metadata?.uid) return;
       if (this.unschedulable.get(key) !== message) return;
       const others = (current.status?.conditions ?? []).filter((c) => c.type !== "PodScheduled");
-      await this.api.patchPodStatus(
-        ns,
-        name,
-        toWire({
-          phase: PodPhase.pending,
-          conditions: [...others, unschedulableCondition(message, new Date())],
-        }),
+      await this.request(() =>
+        this.api.patchPodStatus(
+          ns,
+          name,
+          toWire({
+            phase: PodPhase.pending,
+            conditions: [...others, unschedulableCondition(message, new Date())],
+          }),
+        ),
       );
     });
   }
@@ -628,6 +628,25 @@ class SandboxKubelet {
     this.nodeState(name);
     const victims = [...this.workers.values()].filter((w) => w.nodeName === name);
     await Promise.all(victims.map((w) => w.preempt(DisruptionReason.terminationByKubelet)));
+  }
+
+  /**
+   * Runs an API call in the request pool, retrying transient failures (no response, 429, 5xx)
+   * with capped exponential back-off, as a kubelet's status manager keeps retrying, until it
+   * succeeds, fails for good (4xx), the kubelet stops, or `alive()` turns false.
+   */
+  async request<T>(call: () => Promise<T>, alive: () => boolean = () => true): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.pool.run(call);
+      } catch (err) {
+        const status = statusOf(err);
+        const transient = status === 0 || status === 429 || status >= 500;
+        if (!transient || this.stopped || !alive()) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2000)));
+        if (this.stopped || !alive()) throw err;
+      }
+    }
   }
 
   runtimeFor(pod: V1Pod): RuntimeMode {
@@ -792,7 +811,10 @@ class PodWorker {
       const signature = JSON.stringify(this.view);
       if (signature === this.lastWritten) return;
       const status = renderPodStatus(this.pod, this.view, new Date());
-      const updated = await this.kubelet.api.patchPodStatus(this.namespace, this.name, toWire(status));
+      const updated = await this.kubelet.request(
+        () => this.kubelet.api.patchPodStatus(this.namespace, this.name, toWire(status)),
+        () => !this.defunct,
+      );
       this.lastWritten = signature;
       if (updated.metadata?.uid === this.uid) this.pod = { ...this.pod, status: updated.status ?? status };
     });
@@ -1014,7 +1036,7 @@ class PodWorker {
 
   private async confirmDeletion(): Promise<void> {
     await this.kubelet.writer.idle(this.key);
-    await this.kubelet.pool.run(() =>
+    await this.kubelet.request(() =>
       this.kubelet.api.deletePod(this.namespace, this.name, { gracePeriodSeconds: 0, uid: this.uid }),
     );
     this.settle();
@@ -1041,13 +1063,15 @@ class PodWorker {
       const others = (this.pod.status?.conditions ?? []).filter((c) => c.type !== "DisruptionTarget");
       this.view.extraConditions = [disruptionCondition(reason, this.disruption.message, now)];
       await this.kubelet.writer.submit(this.key, async () => {
-        await this.kubelet.api.patchPodConditions(
-          this.namespace,
-          this.name,
-          toWire([...others, ...(this.view.extraConditions ?? [])]),
+        await this.kubelet.request(() =>
+          this.kubelet.api.patchPodConditions(
+            this.namespace,
+            this.name,
+            toWire([...others, ...(this.view.extraConditions ?? [])]),
+          ),
         );
       });
-      await this.kubelet.pool.run(() =>
+      await this.kubelet.request(() =>
         this.kubelet.api.deletePod(this.namespace, this.name, { uid: this.uid }),
       );
       return this.waitTerminal();
@@ -1122,8 +1146,11 @@ class PodWorker {
     this.logBuffer = "";
     const container = this.pod.spec?.containers?.[0]?.name ?? "";
     this.logChain = this.logChain.then(() =>
-      this.kubelet.pool
-        .run(() => this.kubelet.api.appendLog(this.namespace, this.name, container, chunk))
+      this.kubelet
+        .request(
+          () => this.kubelet.api.appendLog(this.namespace, this.name, container, chunk),
+          () => !this.defunct,
+        )
         .catch((err: unknown) => this.kubelet.onError(err)),
     );
     return this.logChain;

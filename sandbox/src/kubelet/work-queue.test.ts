@@ -42,7 +42,7 @@ describe("RequestPool", () => {
 describe("LatestWinsWriter", () => {
   it("runs only the newest of the writes queued behind an in-flight one, and resolves every caller", async () => {
     const errors: unknown[] = [];
-    const writer = new LatestWinsWriter(new RequestPool(4), (_k, e) => errors.push(e));
+    const writer = new LatestWinsWriter((_k, e) => errors.push(e));
     const ran: string[] = [];
     const gate = deferred();
     const first = writer.submit("pod", async () => {
@@ -61,9 +61,7 @@ describe("LatestWinsWriter", () => {
 
   it("reports failures and keeps going", async () => {
     const errors: unknown[] = [];
-    const writer = new LatestWinsWriter(new RequestPool(1), (key, e) =>
-      errors.push([key, (e as Error).message]),
-    );
+    const writer = new LatestWinsWriter((key, e) => errors.push([key, (e as Error).message]));
     await writer.submit("pod", () => Promise.reject(new Error("conflict")));
     let ran = false;
     await writer.submit("pod", async () => void (ran = true));

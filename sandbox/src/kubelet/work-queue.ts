@@ -36,14 +36,8 @@ export class LatestWinsWriter {
   private readonly running = new Set<string>();
   private readonly queued = new Map<string, Pending>();
 
-  /**
-   * @param pool bounds concurrency across keys.
-   * @param onError receives failures of writes (they are not retried here).
-   */
-  constructor(
-    private readonly pool: RequestPool,
-    private readonly onError: (key: string, err: unknown) => void,
-  ) {}
+  /** @param onError receives failures of writes (they are not retried here). */
+  constructor(private readonly onError: (key: string, err: unknown) => void) {}
 
   /**
    * Queues `write` for `key`. Resolves once this write, or a newer one that superseded it,
@@ -74,7 +68,7 @@ export class LatestWinsWriter {
       for (let next = this.queued.get(key); next; next = this.queued.get(key)) {
         this.queued.delete(key);
         try {
-          await this.pool.run(next.write);
+          await next.write();
         } catch (err) {
           this.onError(key, err);
         }
