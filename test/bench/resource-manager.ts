@@ -89,7 +89,7 @@ class Latencies {
 function jain(xs: number[]): number {
   const sum = xs.reduce((a, b) => a + b, 0);
   const squares = xs.reduce((a, b) => a + b * b, 0);
-  return squares === 0 ? 1 : round((sum * sum) / (xs.length * squares));
+  return squares === 0 ? 1 : Math.round(((sum * sum) / (xs.length * squares)) * 10_000) / 10_000;
 }
 
 async function withScratchDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
