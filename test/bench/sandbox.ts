@@ -372,6 +372,7 @@ async function main(): Promise<void> {
       bindRunPerSec: round((PODS / allRunningMs) * 1000),
       getPerSec: round((GETS / getMs) * 1000),
       fullListMs: round(fullListMs / FULL_LISTS),
+      fullListPerSec: round((FULL_LISTS / fullListMs) * 1000, 1),
       pagedListMs: round(pagedListMs),
       pagedListPages: pages,
       selectorListMs: round(selectorListMs),
@@ -401,7 +402,7 @@ async function main(): Promise<void> {
       ],
       ["bind+run throughput", `${result.bindRunPerSec} pods/s`],
       [`get pod (${CLIENTS} clients)`, `${result.getPerSec} req/s`],
-      [`list ${PODS} pods`, `${result.fullListMs} ms per full list`],
+      [`list ${PODS} pods`, `${result.fullListMs} ms per full list (${result.fullListPerSec} lists/s)`],
       [`paginated list (limit 500)`, `${result.pagedListMs} ms for ${pages} pages`],
       ["label-selected list (0 matches)", `${result.selectorListMs} ms`],
       [
