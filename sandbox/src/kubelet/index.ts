@@ -1,10 +1,11 @@
 /**
  * The sandbox's simulated kubelet and scheduler: `startKubelet` plus the pieces it is made of
- * (node specs, fit logic, pod status rendering, runtimes), exported for reuse and tests.
+ * (node specs, scheduler fit logic, annotations, quantities), exported for reuse and tests.
  */
 export {
   startKubelet,
   KubeletTargetNotFoundError,
+  InvalidKubeletOptionsError,
   type Kubelet,
   type KubeletFaults,
   type KubeletOptions,

@@ -12,7 +12,7 @@ import { eventually, tempDir } from "@flotilla/testing";
 import { startApiServer, type ApiServerHandle } from "../index.js";
 import { kubeConfigFor } from "./api.js";
 import { Annotations } from "./annotations.js";
-import { startKubelet, type Kubelet } from "./kubelet.js";
+import { InvalidKubeletOptionsError, startKubelet, type Kubelet } from "./kubelet.js";
 import type { NodeSpec } from "./node-spec.js";
 
 const WAIT = { timeout: 15_000, interval: 25 };
@@ -515,5 +515,21 @@ describe("kubelet in simulated mode", () => {
       mergePatch,
     );
     await eventually(async () => assert.equal(await ready(), "True"), WAIT);
+  });
+});
+
+describe("kubelet options", () => {
+  it("refuses duplicate or missing nodes before touching the API server", async () => {
+    const base = {
+      server: "http://127.0.0.1:1",
+      clusterName: "bad",
+      mode: "simulated" as const,
+      workDir: "/tmp",
+    };
+    await assert.rejects(
+      startKubelet({ ...base, nodes: [{ name: "n" }, { name: "n" }] }),
+      (e: unknown) => e instanceof InvalidKubeletOptionsError && e.option === "nodes",
+    );
+    await assert.rejects(startKubelet({ ...base, nodes: [] }), InvalidKubeletOptionsError);
   });
 });

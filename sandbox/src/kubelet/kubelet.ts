@@ -119,6 +119,18 @@ export interface Kubelet {
   faults: KubeletFaults;
 }
 
+/** startKubelet was given options it cannot run with. */
+export class InvalidKubeletOptionsError extends Error {
+  override readonly name = "InvalidKubeletOptionsError";
+  /** @param option the offending option; @param detail what is wrong with it. */
+  constructor(
+    readonly option: string,
+    readonly detail: string,
+  ) {
+    super(`invalid kubelet option ${option}: ${detail}`);
+  }
+}
+
 /** A fault targeted a pod or node this kubelet does not run. */
 export class KubeletTargetNotFoundError extends Error {
   override readonly name = "KubeletTargetNotFoundError";
@@ -245,9 +257,11 @@ class SandboxKubelet {
 
   async start(): Promise<void> {
     const specs = this.options.nodes ?? defaultNodeSpecs(this.options.clusterName);
+    if (specs.length === 0) throw new InvalidKubeletOptionsError("nodes", "at least one node is needed");
     const names = new Set<string>();
     for (const [index, spec] of specs.entries()) {
-      if (names.has(spec.name)) throw new Error(`duplicate node name ${spec.name} in kubelet options`);
+      if (names.has(spec.name))
+        throw new InvalidKubeletOptionsError("nodes", `node name ${spec.name} is listed twice`);
       names.add(spec.name);
       const resolved = resolveNodeSpec(this.options.clusterName, spec, index);
       const node = buildNode(this.options.clusterName, resolved, new Date());
