@@ -223,6 +223,21 @@ describe("Allocator basics", () => {
     assert.ok(a.getLease("warehouse", "b0"));
   });
 
+  it("estimates the wait from the recent grant rate", () => {
+    const a = new Allocator();
+    a.upsertPool(pool(1), 0);
+    // One grant every 100 ms.
+    for (let i = 0; i < 10; i++) {
+      a.allocate(request(`h${i}`, "p1"), i * 100);
+      a.release("warehouse", `h${i}`, i * 100 + 50);
+    }
+    a.allocate(request("holding", "p1"), 1000);
+    const third = ["w1", "w2", "w3"].map((h) => a.allocate(request(h, "p2"), 1000)).at(-1);
+    assert.equal(third?.status, "queued");
+    // 11 grants over the last 1000 ms: ~91 ms per grant, position 3.
+    assert.equal(third?.status === "queued" && third.estimatedWaitMs, Math.round((3 * 1000) / 11));
+  });
+
   it("computes proportional caps by rounding down", () => {
     assert.equal(effectiveCap({ proportion: 0.4 }, 20), 8);
     assert.equal(effectiveCap({ proportion: 0.33 }, 10), 3);

@@ -55,6 +55,9 @@ interface PoolState {
   readonly waitingLeaves: Set<LeafState>;
   /** Bumped on every change of leases, queues or configuration (invalidates `order`). */
   version: number;
+  /** Times of the most recent grants (ring buffer), for the wait estimate. */
+  readonly recentGrants: number[];
+  recentGrantsNext: number;
   /** Cached virtual service order of the waiting requests (holder -> 1-based position). */
   order: { version: number; computedAt: number; positions: Map<string, number> } | undefined;
 }
@@ -63,6 +66,8 @@ interface PoolState {
 const EXACT_POSITION_QUEUE = 64;
 /** How stale a cached position estimate of a large queue may be, in milliseconds. */
 const POSITION_REFRESH_MS = 250;
+/** How many recent grants the wait estimate averages over. */
+const RECENT_GRANTS = 64;
 
 /** Options of {@link Allocator}. */
 export interface AllocatorOptions {
@@ -131,6 +136,8 @@ export class Allocator {
         waitingLeaves: new Set(),
         version: 0,
         order: undefined,
+        recentGrants: [],
+        recentGrantsNext: 0,
       };
       this.pools.set(config.resource, pool);
     }
@@ -445,6 +452,8 @@ export class Allocator {
       };
       this.addLease(pool, lease);
       this.recordLease(lease, head.seq);
+      pool.recentGrants[pool.recentGrantsNext] = now;
+      pool.recentGrantsNext = (pool.recentGrantsNext + 1) % RECENT_GRANTS;
       this.observer.onGrant?.(lease, Math.max(0, now - head.enqueuedAt));
     }
   }
@@ -588,7 +597,15 @@ export class Allocator {
     if (!withinCaps(leaf, request.tokens)) reason = WaitReason.TenantCapReached;
     else if (pool.inUse + request.tokens > pool.limit) reason = WaitReason.GlobalLimitReached;
     else reason = WaitReason.CapacityReserved;
-    return { status: "queued", request, position: this.positionOf(pool, request, now), reason };
+    const position = this.positionOf(pool, request, now);
+    const estimatedWaitMs = estimateWait(pool, position, now);
+    return {
+      status: "queued",
+      request,
+      position,
+      reason,
+      ...(estimatedWaitMs !== undefined ? { estimatedWaitMs } : {}),
+    };
   }
 
   /**
@@ -687,6 +704,20 @@ export class Allocator {
       leaf.domain === "" ? pool.limit : effectiveCap(entry?.cap ?? pool.config.defaultCap, pool.limit);
     leaf.weight = leaf.domain === "" ? 1 : (entry?.weight ?? pool.config.defaultWeight ?? 1);
   }
+}
+
+/**
+ * Estimates how long a request at `position` waits: position / recent grant rate, where the rate
+ * is measured over the last {@link RECENT_GRANTS} grants of the pool. Returns milliseconds, or
+ * undefined when fewer than 8 grants are known.
+ */
+function estimateWait(pool: PoolState, position: number, now: number): number | undefined {
+  const times = pool.recentGrants;
+  if (times.length < 8) return undefined;
+  const oldest = times.length < RECENT_GRANTS ? times[0] : times[pool.recentGrantsNext];
+  if (oldest === undefined) return undefined;
+  const span = Math.max(1, now - oldest);
+  return Math.round((position * span) / times.length);
 }
 
 /** Returns the key used in change sets: `resource \0 holder`. */

@@ -114,6 +114,8 @@ export type AllocateOutcome =
        */
       readonly position: number;
       readonly reason: WaitReason;
+      /** position / recent grant rate of the pool; absent until enough grants were seen. */
+      readonly estimatedWaitMs?: number;
     }
   | { readonly status: "rejected"; readonly reason: RejectReason; readonly message: string };
 

@@ -88,7 +88,16 @@ export function createResourceManagerServiceImpl(
           });
         case "queued":
           return create(AllocateResponseSchema, {
-            outcome: { case: "queued", value: { position: outcome.position, reason: outcome.reason } },
+            outcome: {
+              case: "queued",
+              value: {
+                position: outcome.position,
+                reason: outcome.reason,
+                ...(outcome.estimatedWaitMs !== undefined
+                  ? { estimatedWait: msToDuration(outcome.estimatedWaitMs) }
+                  : {}),
+              },
+            },
           });
         case "rejected":
           return create(AllocateResponseSchema, {
