@@ -47,6 +47,8 @@ import {
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
+// Keep the database afterwards (its name is printed) to inspect plans with EXPLAIN.
+const keepDb = argv.includes("--keep-db");
 const flag = (name: string, fallback: number): number => {
   const i = argv.indexOf(`--${name}`);
   const value = i >= 0 ? Number(argv[i + 1]) : fallback;
@@ -303,6 +305,15 @@ async function main(): Promise<void> {
     );
 
     latencies.sort((x, y) => x - y);
+    // Where the time goes: mean latency per repository operation (from admin's own histogram).
+    const perOperation = new Map<string, { sum: number; count: number }>();
+    for (const v of (await a.metrics.dbQueryDuration.get()).values) {
+      const op = String(v.labels.operation);
+      const entry = perOperation.get(op) ?? { sum: 0, count: 0 };
+      if (v.metricName?.endsWith("_sum")) entry.sum = v.value;
+      if (v.metricName?.endsWith("_count")) entry.count = v.value;
+      perOperation.set(op, entry);
+    }
     const ratio = ingestRate / rawRate;
     const row = (k: string, v: string) => console.log(`${k.padEnd(44)} ${v}`);
     console.log(
@@ -328,6 +339,11 @@ async function main(): Promise<void> {
     row("re-delivery (all duplicates)", `${dupRate.toFixed(0)} events/s`);
     row("event log rows", `${logRows} (includes ${EXECUTIONS} admin "created" events)`);
     row("replay == stored (sampled executions)", `${sample.length} checked`);
+    for (const [op, { sum, count }] of [...perOperation].filter(([o]) =>
+      /events|node_|task_|lock_many|update_states/.test(o),
+    )) {
+      row(`  db ${op}`, `${count} calls, mean ${((sum / Math.max(1, count)) * 1000).toFixed(2)} ms`);
+    }
     row("ratio ingest / raw INSERT", `${ratio.toFixed(2)} (target >= 1.0)`);
     console.log(
       "BENCH " +
@@ -351,7 +367,8 @@ async function main(): Promise<void> {
     await a.stop();
   } finally {
     await db.close();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (keepDb) console.error(`kept database ${name}`);
+    else await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     rmSync(blobDir, { recursive: true, force: true });
   }
 }

@@ -1,11 +1,10 @@
-import { clone, create, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   ExecutionErrorSchema,
   ExternalResourceRequestSchema,
   LiteralMapSchema,
   NodeExecutionClosureSchema,
-  NodeExecutionIdentifierSchema,
   NodeExecutionMetadataSchema,
   NodeExecutionSchema,
   NodeExecution_Phase,
@@ -99,11 +98,34 @@ export function applyWorkflowEvent(
   return next;
 }
 
+/** A node state before its first event (to be filled by {@link applyNodeEventInPlace}). */
+export function emptyNodeState(): NodeState {
+  return { node: create(NodeExecutionSchema, {}), phaseVersion: 0 };
+}
+
+/** A task attempt state before its first event (to be filled by {@link applyTaskEventInPlace}). */
+export function emptyTaskState(): TaskExecution {
+  return create(TaskExecutionSchema, {});
+}
+
 /** Applies an accepted node event to the node state (undefined before its first event). Pure. */
 export function applyNodeEvent(state: NodeState | undefined, ev: NodeExecutionEvent): NodeState {
+  // structuredClone copies these plain-object messages much faster than reflective clone().
+  const next: NodeState = state
+    ? { node: structuredClone(state.node), phaseVersion: state.phaseVersion }
+    : { node: create(NodeExecutionSchema, {}), phaseVersion: 0 };
+  applyNodeEventInPlace(next, ev);
+  return next;
+}
+
+/**
+ * Applies an accepted node event by mutating `state` (which the caller owns; events are not
+ * copied, so their sub-messages become shared with the state and must not be mutated later).
+ */
+export function applyNodeEventInPlace(state: NodeState, ev: NodeExecutionEvent): void {
   const at = ev.occurredAt!;
-  const node = state ? clone(NodeExecutionSchema, state.node) : create(NodeExecutionSchema, {});
-  node.id = create(NodeExecutionIdentifierSchema, ev.id);
+  const node = state.node;
+  if (ev.id) node.id = ev.id;
   if (ev.inputUri) node.inputUri = ev.inputUri;
   const closure = node.closure ?? create(NodeExecutionClosureSchema, { createdAt: at });
   closure.phase = ev.phase;
@@ -128,13 +150,19 @@ export function applyNodeEvent(state: NodeState | undefined, ev: NodeExecutionEv
   if (ev.parentNodeId) metadata.parentNodeId = ev.parentNodeId;
   if (ev.nodeName) metadata.nodeName = ev.nodeName;
   node.metadata = metadata;
-  return { node, phaseVersion: ev.phaseVersion };
+  state.phaseVersion = ev.phaseVersion;
 }
 
 /** Applies an accepted task event to the attempt state (undefined before its first event). Pure. */
 export function applyTaskEvent(state: TaskExecution | undefined, ev: TaskExecutionEvent): TaskExecution {
+  const task = state ? structuredClone(state) : create(TaskExecutionSchema, {});
+  applyTaskEventInPlace(task, ev);
+  return task;
+}
+
+/** Applies an accepted task event by mutating `task` (owned by the caller; see applyNodeEventInPlace). */
+export function applyTaskEventInPlace(task: TaskExecution, ev: TaskExecutionEvent): void {
   const at = ev.occurredAt!;
-  const task = state ? clone(TaskExecutionSchema, state) : create(TaskExecutionSchema, {});
   if (ev.id) task.id = ev.id;
   if (ev.inputUri) task.inputUri = ev.inputUri;
   const closure = task.closure ?? create(TaskExecutionClosureSchema, { createdAt: at });
@@ -170,7 +198,6 @@ export function applyTaskEvent(state: TaskExecution | undefined, ev: TaskExecuti
     );
   }
   task.closure = closure;
-  return task;
 }
 
 /** Converts a Date to a proto Timestamp (helper for building admin events). */

@@ -22,8 +22,10 @@ import { ExecutionNotFoundError } from "../errors.js";
 import { decideTransition, EntityKind, isTerminalPhase, type PhaseState } from "../events/phases.js";
 import {
   ADMIN_PRODUCER,
-  applyNodeEvent,
-  applyTaskEvent,
+  applyNodeEventInPlace,
+  applyTaskEventInPlace,
+  emptyNodeState,
+  emptyTaskState,
   applyWorkflowEvent,
   toTimestamp,
   type ExecutionState,
@@ -137,6 +139,7 @@ export class EventManager {
     const m = this.deps.metrics;
     if (m) {
       m.eventBatchSize.observe(events.length);
+      const counts = new Map<string, { kind: string; outcome: string; n: number }>();
       for (const [i, r] of results.entries()) {
         const e = events[i].event.case;
         const kind =
@@ -153,8 +156,11 @@ export class EventManager {
             : r.outcome === EventResult_Outcome.DUPLICATE
               ? "duplicate"
               : "rejected";
-        m.eventsIngested.inc({ kind, outcome });
+        const entry = counts.get(`${kind}/${outcome}`) ?? { kind, outcome, n: 0 };
+        entry.n++;
+        counts.set(`${kind}/${outcome}`, entry);
       }
+      for (const { kind, outcome, n } of counts.values()) m.eventsIngested.inc({ kind, outcome }, n);
     }
     return results;
   }
@@ -328,13 +334,22 @@ export class EventManager {
           states.set(row.pk, applyWorkflowEvent(states.get(row.pk), e.value));
           dirtyExec.add(row.pk);
         } else if (e.case === "nodeEvent") {
-          const next = applyNodeEvent(nodes.get(nodeKey), e.value);
-          nodes.set(nodeKey, next);
-          dirtyNodes.set(nodeKey, { executionPk: row.pk, state: next });
+          // States loaded in this transaction belong to it: mutate them instead of copying.
+          let state = nodes.get(nodeKey);
+          if (!state) {
+            state = emptyNodeState();
+            nodes.set(nodeKey, state);
+          }
+          applyNodeEventInPlace(state, e.value);
+          dirtyNodes.set(nodeKey, { executionPk: row.pk, state });
         } else if (e.case === "taskEvent") {
-          const next = applyTaskEvent(tasks.get(taskKey), e.value);
-          tasks.set(taskKey, next);
-          dirtyTasks.set(taskKey, { executionPk: row.pk, task: next });
+          let task = tasks.get(taskKey);
+          if (!task) {
+            task = emptyTaskState();
+            tasks.set(taskKey, task);
+          }
+          applyTaskEventInPlace(task, e.value);
+          dirtyTasks.set(taskKey, { executionPk: row.pk, task });
         }
         existing.add(dedupeKey);
         log.push({
@@ -394,11 +409,15 @@ export function replayLog(events: Event[]): ExecutionSnapshot {
     if (e.case === "workflowEvent") execution = applyWorkflowEvent(execution, e.value);
     else if (e.case === "nodeEvent") {
       const id = e.value.id!.nodeId;
-      nodes.set(id, applyNodeEvent(nodes.get(id), e.value));
+      const state = nodes.get(id) ?? emptyNodeState();
+      applyNodeEventInPlace(state, e.value);
+      nodes.set(id, state);
     } else if (e.case === "taskEvent") {
       const id = e.value.id!;
       const key = `${id.nodeExecutionId!.nodeId}\u0000${String(id.retryAttempt).padStart(10, "0")}`;
-      tasks.set(key, applyTaskEvent(tasks.get(key), e.value));
+      const task = tasks.get(key) ?? emptyTaskState();
+      applyTaskEventInPlace(task, e.value);
+      tasks.set(key, task);
     }
   }
   if (!execution) throw new Error("event log has no workflow event (the creation event is missing)");
