@@ -726,7 +726,9 @@ function wireValue(value: unknown): unknown {
  *                                        ├─▶ (bad config) Pending/CreateContainerConfigError
  *                                        ├─▶ (cannot exec) Failed/StartError
  *                                        └─▶ Running ─▶ Succeeded | Failed (Error, OOMKilled,
- *                                                     DisruptionTarget, NodeLost)
+ *                                              │        DisruptionTarget, NodeLost)
+ *                                              └─▶ (restartPolicy Always/OnFailure) Running with
+ *                                                  CrashLoopBackOff, restartCount+1 ─▶ Running ...
  *   deletionTimestamp at any point ─▶ stop containers (grace) ─▶ terminal status ─▶ delete(grace=0)
  */
 class PodWorker {
@@ -792,7 +794,9 @@ class PodWorker {
       if (isTerminal(this.pod)) {
         this.finished = true;
         this.kubelet.released(this.key);
-        if (this.pod.metadata?.deletionTimestamp) void this.confirmDeletion();
+        if (this.pod.metadata?.deletionTimestamp) {
+          void this.confirmDeletion().catch((err: unknown) => this.kubelet.onError(err));
+        }
         return;
       }
       void this.finish(
@@ -802,7 +806,7 @@ class PodWorker {
           message: "The container could not be located when the pod was terminated",
         },
         undefined,
-      );
+      ).catch((err: unknown) => this.kubelet.onError(err));
       return;
     }
     void this.run().catch((err: unknown) => this.kubelet.onError(err));
