@@ -84,6 +84,15 @@ describe("flotilla-sandbox bin", () => {
     assert.equal(pidAlive(pid), false, "a pod process outlived the sandbox");
   });
 
+  it("exits 0 on SIGINT too", async (t) => {
+    const dir = tempDir({ prefix: "flotilla-sandbox-bin-", t });
+    const bin = await spawnBin("flotilla-sandbox", ["--clusters", "solo", "--state-dir", dir.path], {
+      readyLine: /^ready$/,
+      t,
+    });
+    assert.deepEqual(await bin.stop({ signal: "SIGINT" }), { code: 0, signal: null }, bin.output());
+  });
+
   it("rejects a bad command line with exit code 2 and the usage", async (t) => {
     const bin = await spawnBin("flotilla-sandbox", ["--clusters", "East_1"], { t });
     assert.deepEqual(await bin.exited, { code: 2, signal: null });
