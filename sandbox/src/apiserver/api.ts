@@ -190,29 +190,46 @@ export class ClusterApi {
     const fieldNs = field.equalityValue("metadata.namespace");
     const scopeNs = nsFilter ?? (t.namespaced ? fieldNs : undefined);
     const pinnedName = field.equalityValue("metadata.name");
-    let candidates: Stored[];
+    const matches = (st: Stored): boolean => label.matches(st.obj.metadata.labels) && field.matches(st.obj);
     if (pinnedName !== undefined && scopeNs !== undefined) {
       const one = this.store.get(key, scopeNs, pinnedName);
-      candidates = one ? [one] : [];
-    } else {
-      candidates = [...this.store.iterate(key, scopeNs)];
+      const sortKey = `${scopeNs}/${pinnedName}`;
+      return { items: one && sortKey > start && matches(one) ? [one] : [], resourceVersion: rv };
     }
-    const matching = candidates
-      .filter((s) => label.matches(s.obj.metadata.labels) && field.matches(s.obj))
-      .map((s) => ({ s, sortKey: `${s.obj.metadata.namespace ?? ""}/${s.obj.metadata.name}` }))
-      .filter((x) => x.sortKey > start)
-      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-    if (limit && limit > 0 && matching.length > limit) {
-      const page = matching.slice(0, limit);
-      const last = page[page.length - 1].sortKey;
-      return {
-        items: page.map((x) => x.s),
-        resourceVersion: rv,
-        continueToken: Buffer.from(JSON.stringify({ rv, start: last })).toString("base64"),
-        remainingItemCount: matching.length - limit,
-      };
+    // Walk the cached sorted order from the continue point and stop as soon as the page is
+    // full: a page costs O(page + skipped non-matching objects), not a sort of everything.
+    const ids = this.store.sortedIds(key, scopeNs);
+    let i = 0;
+    if (start) {
+      let hi = ids.length;
+      while (i < hi) {
+        const mid = (i + hi) >> 1;
+        if (ids[mid] <= start) i = mid + 1;
+        else hi = mid;
+      }
     }
-    return { items: matching.map((x) => x.s), resourceVersion: rv };
+    const pageSize = limit && limit > 0 ? limit : Infinity;
+    const items: Stored[] = [];
+    let lastId = "";
+    for (; i < ids.length; i++) {
+      const id = ids[i];
+      const slash = id.indexOf("/");
+      const stored = this.store.get(key, id.slice(0, slash), id.slice(slash + 1));
+      if (!stored || !matches(stored)) continue;
+      if (items.length === pageSize) {
+        const selective = !label.empty || !field.empty;
+        return {
+          items,
+          resourceVersion: rv,
+          continueToken: Buffer.from(JSON.stringify({ rv, start: lastId })).toString("base64"),
+          // Like kube, the remaining count is only given when no selector filters the list.
+          remainingItemCount: selective ? undefined : ids.length - i,
+        };
+      }
+      items.push(stored);
+      lastId = id;
+    }
+    return { items, resourceVersion: rv };
   }
 
   // ---------------------------------------------------------------- create

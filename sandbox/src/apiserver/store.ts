@@ -128,6 +128,8 @@ export class ObjectStore {
   private compactedRv = 0;
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly listeners: ((e: ChangeEvent) => void)[] = [];
+  /** Sorted `namespace/name` ids per `typeKey|namespace-or-*`, dropped when membership changes. */
+  private readonly sortedCache = new Map<string, Map<string, string[]>>();
 
   constructor(private readonly options: StoreOptions) {}
 
@@ -161,6 +163,28 @@ export class ObjectStore {
       return;
     }
     for (const bucket of byNs.values()) yield* bucket.values();
+  }
+
+  /**
+   * The `namespace/name` ids of a type (optionally in one namespace) in sorted order, cached
+   * until an object of the type is added or removed. Returns a shared array: do not mutate.
+   */
+  sortedIds(typeKey: string, namespace: string | undefined): string[] {
+    let perType = this.sortedCache.get(typeKey);
+    if (!perType) {
+      perType = new Map();
+      this.sortedCache.set(typeKey, perType);
+    }
+    const cacheKey = namespace ?? "*";
+    let ids = perType.get(cacheKey);
+    if (!ids) {
+      ids = [];
+      for (const s of this.iterate(typeKey, namespace))
+        ids.push(`${s.obj.metadata.namespace ?? ""}/${s.obj.metadata.name}`);
+      ids.sort();
+      perType.set(cacheKey, ids);
+    }
+    return ids;
   }
 
   /** The namespaces holding at least one object of the type. */
@@ -206,6 +230,7 @@ export class ObjectStore {
     }
     const prev = bucket.get(name)?.obj;
     const stored: Stored = { obj, json };
+    if (type === "DELETED" || !prev) this.sortedCache.delete(typeKey);
     if (type === "DELETED") {
       bucket.delete(name);
       if (bucket.size === 0) byNs.delete(namespace);
