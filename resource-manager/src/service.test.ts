@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { describe, it, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
@@ -247,6 +248,17 @@ eachDatabase(
         /flotilla_resource_manager_grants_total\{resource="warehouse",project="beta",domain="prod"\} 1/,
       );
       assert.match(metrics, /flotilla_resource_manager_queue_wait_seconds_bucket/);
+      // Every metric the README documents is exported (dashboards are built from that table).
+      const readme = await readFile(
+        new URL("../README.md", import.meta.url.replace("/dist/", "/src/")),
+        "utf8",
+      );
+      const documented = [...readme.matchAll(/^\| `(flotilla_resource_manager_[a-z_]+)` \|/gm)].map(
+        (m) => m[1],
+      );
+      assert.ok(documented.length >= 10, `README documents ${documented.length} metrics`);
+      for (const name of documented)
+        assert.match(metrics, new RegExp(`^# TYPE ${name} `, "m"), `${name} is exported`);
       const health = await fetch(`${rm.url}/healthz`);
       assert.equal(health.status, 200);
       assert.equal(((await health.json()) as { role: string }).role, "leader");
