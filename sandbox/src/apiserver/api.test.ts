@@ -258,6 +258,31 @@ describe("api server core", () => {
     assert.deepEqual(seen, ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4", "cm-5", "cm-6"]);
   });
 
+  it("continues a paginated, selector-filtered list across concurrent writes", async () => {
+    await call(url, "POST", "/api/v1/namespaces", { metadata: { name: "page2" } });
+    const base = "/api/v1/namespaces/page2/configmaps";
+    for (const name of ["b", "c", "d", "e"]) {
+      await call(url, "POST", base, { metadata: { name, labels: { keep: name === "c" ? "no" : "yes" } } });
+    }
+    const first = await call(url, "GET", `${base}?limit=2&labelSelector=keep%3Dyes`);
+    assert.deepEqual(
+      first.body.items.map((c: Json) => c.metadata.name),
+      ["b", "d"],
+    );
+    assert.equal(first.body.metadata.remainingItemCount, undefined);
+    await call(url, "POST", base, { metadata: { name: "a", labels: { keep: "yes" } } });
+    await call(url, "POST", base, { metadata: { name: "f", labels: { keep: "yes" } } });
+    const token = encodeURIComponent(first.body.metadata.continue);
+    const second = await call(url, "GET", `${base}?limit=2&labelSelector=keep%3Dyes&continue=${token}`);
+    assert.deepEqual(
+      second.body.items.map((c: Json) => c.metadata.name),
+      ["e", "f"],
+    );
+    assert.equal(second.body.metadata.continue, undefined);
+    const bad = await call(url, "GET", `${base}?limit=2&continue=not-a-token`);
+    assert.equal(bad.status, 400);
+  });
+
   it("applies merge, JSON and strategic merge patches", async () => {
     await call(url, "POST", PODS, aPod("patchme", { labels: { a: "1" } }));
     const merge = await call(
@@ -407,7 +432,7 @@ describe("api server core", () => {
     assert.deepEqual(server.counters.duplicatePodCreates(), []);
   });
 
-  it("injects latency-free errors with Retry-After", async () => {
+  it("injects 429 errors with Retry-After for matching requests only", async () => {
     server.faults.setErrorRate(1, { code: 429, retryAfterSeconds: 3, verbs: ["list"] });
     try {
       const res = await call(url, "GET", PODS);
