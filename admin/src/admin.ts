@@ -12,7 +12,7 @@ import { AttributesManager } from "./manager/attributes-manager.js";
 import { EventManager } from "./manager/event-manager.js";
 import { ExecutionManager } from "./manager/execution-manager.js";
 import { LaunchPlanManager } from "./manager/launch-plan-manager.js";
-import { createUnroutedPlacer, type ExecutionPlacer } from "./manager/placement.js";
+import type { ExecutionPlacer } from "./manager/placement.js";
 import { ProjectManager } from "./manager/project-manager.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { WorkflowManager } from "./manager/workflow-manager.js";
@@ -24,6 +24,7 @@ import {
   type ExecutionRepository,
 } from "./repository/execution-repository.js";
 import { createPostgresRegistryRepository } from "./repository/registry-repository.js";
+import { createRoutingSubsystem } from "./routing/index.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import { rpcInterceptor } from "./rpc/errors.js";
 import { listenDualProtocol, type DualProtocolServer } from "./server.js";
@@ -59,8 +60,9 @@ export interface AdminOptions {
   /** Metrics registry (a new one by default). */
   registry?: Registry;
   /**
-   * Builds the routing subsystem. Default: no routing: every execution stays QUEUED with
-   * reason NoClustersConfigured.
+   * Builds the routing subsystem. Default: `createRoutingSubsystem` of `routing/` over the
+   * `clusters`, `routing` and `dataPlane` config sections. Tests inject a scripted placer here;
+   * `createUnroutedPlacer()` keeps every execution QUEUED.
    */
   routing?: (deps: RoutingFactoryDeps) => RoutingParts;
   /** An already-open, already-migrated database to use instead of `config.database`. */
@@ -149,9 +151,21 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     events: eventRepository,
     metrics,
   });
-  const routing: RoutingParts = options.routing
-    ? options.routing({ db: database, executions: executionRepo, blobStore: blobs, config, registry, logger })
-    : { placer: createUnroutedPlacer(), handlers: {}, start: async () => {}, stop: async () => {} };
+  const routingDeps: RoutingFactoryDeps = {
+    db: database,
+    executions: executionRepo,
+    blobStore: blobs,
+    config,
+    registry,
+    logger,
+  };
+  let routing: RoutingParts;
+  try {
+    routing = (options.routing ?? defaultRouting)(routingDeps);
+  } catch (err) {
+    if (ownsDb) await database.close();
+    throw err;
+  }
   const executionManager = new ExecutionManager(
     {
       executions: executionRepo,
@@ -246,6 +260,22 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
       return stopped;
     },
   };
+}
+
+/** The routing subsystem of `routing/`, configured from the `clusters`, `routing` and `dataPlane` sections. */
+function defaultRouting(deps: RoutingFactoryDeps): RoutingParts {
+  return createRoutingSubsystem({
+    db: deps.db,
+    executions: deps.executions,
+    blobStore: deps.blobStore,
+    config: {
+      clusters: deps.config.clusters,
+      routing: deps.config.routing,
+      dataPlane: deps.config.dataPlane,
+    },
+    registry: deps.registry,
+    logger: deps.logger,
+  });
 }
 
 function logDb(logger: AdminLogger, level: string, message: string, fields?: Record<string, unknown>): void {
