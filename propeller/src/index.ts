@@ -69,3 +69,10 @@ export * from "./workflow/literals.js";
 export * from "./testing/builders.js";
 export { FakePods, FakeTokens, MemoryIO } from "./testing/fakes.js";
 export { RecordingAdmin } from "./testing/recording-admin.js";
+export {
+  createExecution,
+  ensureNamespace,
+  installCrd,
+  kubeConfigFrom,
+  readExecutionStatus,
+} from "./testing/cluster-fixtures.js";

@@ -80,6 +80,11 @@ export interface PropellerOptions {
   deleteFinishedPods?: boolean;
   /** Register prom-client's process metrics (default true). */
   processMetrics?: boolean;
+  /** Hooks for benchmarks and tests: every round's outcome and latency, every status write's size. */
+  observer?: {
+    onRound?(outcome: RoundOutcome, seconds: number): void;
+    onStatusWritten?(key: string, objectBytes: number, encoding: string): void;
+  };
   /** Log sink (default console.warn with a prefix). */
   log?: (message: string) => void;
 }
@@ -208,6 +213,12 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
     handlers: defaultNodeHandlers(),
     statusBudget: { ...DEFAULT_STATUS_BUDGET, ...options.statusBudget },
     deleteFinishedPods: options.deleteFinishedPods ?? true,
+    ...(options.observer?.onStatusWritten
+      ? {
+          onStatusWritten: (key: string, bytes: number, enc: string) =>
+            options.observer?.onStatusWritten?.(key, bytes, enc),
+        }
+      : {}),
     log,
   });
 
@@ -279,12 +290,16 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
       const started = performance.now();
       try {
         const result = await runner.run(key);
-        metrics.observeRound(result.outcome, (performance.now() - started) / 1000);
+        const seconds = (performance.now() - started) / 1000;
+        metrics.observeRound(result.outcome, seconds);
+        options.observer?.onRound?.(result.outcome, seconds);
         q.forget(key);
         if (result.outcome !== RoundOutcome.notFound && result.requeueAfterMs !== undefined)
           q.addAfter(key, result.requeueAfterMs);
       } catch (err) {
-        metrics.observeRound(RoundOutcome.error, (performance.now() - started) / 1000);
+        const seconds = (performance.now() - started) / 1000;
+        metrics.observeRound(RoundOutcome.error, seconds);
+        options.observer?.onRound?.(RoundOutcome.error, seconds);
         const retries = q.retries(key);
         if (retries === 0 || retries % 10 === 0)
           log(`round ${key} failed (retry ${retries + 1}): ${(err as Error).stack ?? String(err)}`);

@@ -54,6 +54,8 @@ export interface RoundDeps {
   statusBudget: StatusBudget;
   /** Delete pods of finished nodes once their outcome is persisted (keeps caches small). */
   deleteFinishedPods: boolean;
+  /** Called after every status write with the object's serialized size and node encoding. */
+  onStatusWritten?: (key: string, objectBytes: number, encoding: string) => void;
   /** Conflicts retried within one round before giving up (requeue with backoff). */
   maxConflictRetries?: number;
   log: (message: string) => void;
@@ -275,6 +277,7 @@ export class RoundRunner {
         const written = await d.crs.replaceStatus(obj, encoded.json);
         d.metrics.crUpdateLatency.observe((performance.now() - started) / 1000);
         d.metrics.crStatusBytes.observe({ encoding: encoded.encoding }, otherBytes + encoded.statusBytes);
+        d.onStatusWritten?.(key, otherBytes + encoded.statusBytes, encoded.encoding);
         d.workflows.noteWritten(written);
         d.specs.rememberStatus(key, written.metadata?.resourceVersion ?? "", status);
         if (previousOffload && previousOffload !== encoded.offloadedUri) {

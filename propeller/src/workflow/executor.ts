@@ -53,6 +53,22 @@ function isActive(ns: NodeStatus | undefined): boolean {
   return ns.phase === NodeExecution_Phase.QUEUED && ns.waiting?.reason !== WaitingReasons.parallelism;
 }
 
+/** Node handlers run concurrently within one wave of a round (bounds API calls in flight). */
+const WAVE_CONCURRENCY = 16;
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
+async function runConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
 function systemError(code: string, message: string): ExecutionError {
   return create(ExecutionErrorSchema, { kind: ExecutionError_Kind.SYSTEM, code, message });
 }
@@ -95,61 +111,77 @@ export async function evaluateWorkflow(
   if (!(failure && failFast) && st.phase === WorkflowExecution_Phase.RUNNING) {
     let active = 0;
     for (const id of graph.order) if (isActive(st.nodes[id])) active++;
-    for (const id of graph.order) {
-      const node = graph.nodes.get(id) as Node;
-      const ns = st.nodes[id];
-      if (ns && isTerminalNodePhase(ns.phase)) continue;
-      const ups = graph.upstream.get(id) ?? [];
-      let ready = true;
-      let blocked = false;
-      for (const u of ups) {
-        const p = st.nodes[u]?.phase ?? NodeExecution_Phase.UNSPECIFIED;
-        if (!isTerminalNodePhase(p)) ready = false;
-        else if (!isSuccessfulNodePhase(p)) blocked = true;
-      }
-      if (blocked && ready) {
-        ctx.setNodePhase(id, NodeExecution_Phase.SKIPPED, {
-          reason: "UpstreamFailed",
-          message: "an upstream node did not succeed",
-        });
-        continue;
-      }
-      if (!ready) continue;
-      const wasActive = isActive(ns);
-      if (!wasActive && maxParallelism > 0 && active >= maxParallelism) {
-        const cur = ctx.node(id);
-        if (cur.waiting?.reason !== WaitingReasons.parallelism) {
-          cur.waiting = create(WaitingReasonSchema, {
+    const handled = new Set<string>();
+    // Waves: select every ready node (reserving parallelism slots), run their handlers
+    // concurrently (independent nodes: their pod creates overlap), and repeat while a wave
+    // finished nodes whose dependents may now be ready.
+    for (let progressed = true; progressed && !(failure && failFast);) {
+      progressed = false;
+      const wave: { id: string; node: Node; handler: NodeHandler; wasActive: boolean }[] = [];
+      for (const id of graph.order) {
+        if (handled.has(id)) continue;
+        const node = graph.nodes.get(id) as Node;
+        const ns = st.nodes[id];
+        if (ns && isTerminalNodePhase(ns.phase)) continue;
+        let ready = true;
+        let blocked = false;
+        for (const u of graph.upstream.get(id) ?? []) {
+          const p = st.nodes[u]?.phase ?? NodeExecution_Phase.UNSPECIFIED;
+          if (!isTerminalNodePhase(p)) ready = false;
+          else if (!isSuccessfulNodePhase(p)) blocked = true;
+        }
+        if (!ready) continue;
+        if (blocked) {
+          ctx.setNodePhase(id, NodeExecution_Phase.SKIPPED, {
+            reason: "UpstreamFailed",
+            message: "an upstream node did not succeed",
+          });
+          progressed = true;
+          continue;
+        }
+        const wasActive = isActive(ns);
+        if (!wasActive && maxParallelism > 0 && active >= maxParallelism) {
+          const cur = ctx.node(id);
+          if (cur.waiting?.reason !== WaitingReasons.parallelism) {
+            cur.waiting = create(WaitingReasonSchema, {
+              reason: WaitingReasons.parallelism,
+              message: `max parallelism ${maxParallelism} reached`,
+            });
+          }
+          ctx.setNodePhase(id, NodeExecution_Phase.QUEUED, {
             reason: WaitingReasons.parallelism,
             message: `max parallelism ${maxParallelism} reached`,
           });
+          continue;
         }
-        ctx.setNodePhase(id, NodeExecution_Phase.QUEUED, {
-          reason: WaitingReasons.parallelism,
-          message: `max parallelism ${maxParallelism} reached`,
-        });
-        continue;
-      }
-      const handler = handlerFor(handlers, node);
-      if (!handler) {
-        ctx.setNodePhase(id, NodeExecution_Phase.FAILED, {
-          reason: "InvalidNode",
-          error: systemError("InvalidNode", `node ${id} has no target`),
-        });
-      } else {
+        const handler = handlerFor(handlers, node);
+        if (!handler) {
+          ctx.setNodePhase(id, NodeExecution_Phase.FAILED, {
+            reason: "InvalidNode",
+            error: systemError("InvalidNode", `node ${id} has no target`),
+          });
+          failure ??= { nodeId: id, error: ctx.node(id).error };
+          continue;
+        }
         if (ns?.waiting?.reason === WaitingReasons.parallelism) ns.waiting = undefined;
-        await handler.handle(ctx, node);
+        if (!wasActive) active++;
+        wave.push({ id, node, handler, wasActive });
       }
-      const after = st.nodes[id];
-      const nowActive = isActive(after);
-      if (!wasActive && nowActive) active++;
-      if (wasActive && !nowActive) active--;
-      if (
-        after &&
-        (after.phase === NodeExecution_Phase.FAILED || after.phase === NodeExecution_Phase.TIMED_OUT)
-      ) {
-        failure ??= { nodeId: id, error: after.error };
-        if (failFast) break;
+      await runConcurrently(wave, WAVE_CONCURRENCY, (w) => w.handler.handle(ctx, w.node));
+      for (const w of wave) {
+        const after = st.nodes[w.id];
+        // A node still waiting for tokens or quota may get them once a node of this wave
+        // finished (and released its own); everything else is handled once per round.
+        const waiting = after?.phase === NodeExecution_Phase.QUEUED && after.waiting !== undefined;
+        if (!waiting) handled.add(w.id);
+        if (!isActive(after)) active--;
+        if (after && isTerminalNodePhase(after.phase)) progressed = true;
+        if (
+          after &&
+          (after.phase === NodeExecution_Phase.FAILED || after.phase === NodeExecution_Phase.TIMED_OUT)
+        ) {
+          failure ??= { nodeId: w.id, error: after.error };
+        }
       }
     }
   }
