@@ -117,7 +117,24 @@ describe("kubectl against the sandbox", () => {
       ),
       /pod\/web patched/,
     );
+    const web = (await call(server.url, "GET", "/api/v1/namespaces/default/pods/web")).body;
+    const event = await call(server.url, "POST", "/api/v1/namespaces/default/events", {
+      metadata: { name: "web.1" },
+      involvedObject: { kind: "Pod", namespace: "default", name: "web", uid: web.metadata.uid },
+      reason: "Scheduled",
+      message: "Successfully assigned default/web to node-1",
+      type: "Normal",
+      source: { component: "default-scheduler" },
+      firstTimestamp: new Date().toISOString(),
+      lastTimestamp: new Date().toISOString(),
+      count: 1,
+    });
+    assert.equal(event.status, 201);
     const described = await kubectl("describe", "pod", "web");
+    assert.match(
+      described,
+      /Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned default\/web to node-1/,
+    );
     assert.match(described, /^Name:\s+web$/m);
     assert.match(described, /Image:\s+nginx:1.28/);
     assert.match(described, /tier=front/);
