@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ApiError } from "./errors.js";
+import { mergePatch, strategicMergePatch } from "./patch.js";
+import { QuantityParseError, formatMilli, parseMilli, parseQuantity } from "./quantity.js";
+import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
+import { defaultAndPrune, validateSchema } from "./schema.js";
+
+describe("quantities", () => {
+  it("parses decimal, binary, milli and exponent forms", () => {
+    assert.equal(parseMilli("500m"), 500);
+    assert.equal(parseMilli("2"), 2000);
+    assert.equal(parseMilli("0.5"), 500);
+    assert.equal(parseQuantity("1Ki"), 1024);
+    assert.equal(parseQuantity("1.5Gi"), 1.5 * 2 ** 30);
+    assert.equal(parseQuantity("128M"), 128e6);
+    assert.equal(parseQuantity("1e3"), 1000);
+    assert.equal(parseQuantity("2k"), 2000);
+    assert.throws(() => parseQuantity("12 cores"), QuantityParseError);
+    assert.throws(() => parseQuantity("1KB"), QuantityParseError);
+  });
+
+  it("formats milli-units canonically", () => {
+    assert.equal(formatMilli(1500), "1500m");
+    assert.equal(formatMilli(2000), "2");
+    assert.equal(formatMilli(768 * 2 ** 20 * 1000, true), "768Mi");
+    assert.equal(formatMilli(2 ** 30 * 1000, true), "1Gi");
+    assert.equal(formatMilli(1000 * 1000, true), "1000");
+  });
+});
+
+describe("selectors", () => {
+  it("matches every label operator", () => {
+    const labels = { app: "web", tier: "front" };
+    assert.ok(parseLabelSelector("app=web,tier==front").matches(labels));
+    assert.ok(parseLabelSelector("app!=db").matches(labels));
+    assert.ok(parseLabelSelector("tier in (front, back)").matches(labels));
+    assert.ok(!parseLabelSelector("tier notin (front)").matches(labels));
+    assert.ok(parseLabelSelector("app,!missing").matches(labels));
+    assert.ok(!parseLabelSelector("missing").matches(labels));
+    assert.ok(parseLabelSelector("").matches(undefined));
+    assert.equal(parseLabelSelector("a=b,c in (d)").equalityValue("a"), "b");
+  });
+
+  it("rejects malformed selectors with 400", () => {
+    assert.throws(
+      () => parseLabelSelector("a in b"),
+      (err: unknown) => err instanceof ApiError && err.code === 400,
+    );
+    assert.throws(
+      () => parseFieldSelector("status.phase"),
+      (err: unknown) => err instanceof ApiError && err.code === 400,
+    );
+  });
+
+  it("reads nested fields for field selectors", () => {
+    const pod = { metadata: { name: "p" }, spec: { nodeName: "n1" }, status: { phase: "Running" } };
+    assert.ok(parseFieldSelector("spec.nodeName=n1,status.phase!=Failed").matches(pod));
+    assert.ok(parseFieldSelector("spec.nodeName=").matches({ spec: {} }));
+    assert.ok(!parseFieldSelector("metadata.name=q").matches(pod));
+  });
+});
+
+describe("patches", () => {
+  it("merge patch deletes with null and replaces lists", () => {
+    assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 }, l: [1, 2] }, { a: null, b: { c: 5 }, l: [3] }), {
+      b: { c: 5, d: 3 },
+      l: [3],
+    });
+  });
+
+  it("strategic merge patch merges keyed lists and honours directives", () => {
+    const pod = {
+      spec: {
+        containers: [
+          { name: "a", image: "x:1", env: [{ name: "K", value: "1" }] },
+          { name: "b", image: "y:1" },
+        ],
+      },
+      metadata: { finalizers: ["f1"] },
+    };
+    const patched = strategicMergePatch(pod, {
+      spec: {
+        "$setElementOrder/containers": [{ name: "a" }, { name: "b" }],
+        containers: [
+          { name: "a", env: [{ name: "K2", value: "2" }] },
+          { name: "b", $patch: "delete" },
+        ],
+      },
+      metadata: { finalizers: ["f2"], "$deleteFromPrimitiveList/finalizers": ["f1"] },
+    });
+    assert.deepEqual(patched, {
+      spec: {
+        containers: [
+          {
+            name: "a",
+            image: "x:1",
+            env: [
+              { name: "K", value: "1" },
+              { name: "K2", value: "2" },
+            ],
+          },
+        ],
+      },
+      metadata: { finalizers: ["f2"] },
+    });
+    assert.deepEqual(strategicMergePatch({ m: { a: 1, b: 2 } }, { m: { $patch: "replace", c: 3 } }), {
+      m: { c: 3 },
+    });
+  });
+});
+
+describe("structural schemas", () => {
+  const schema = {
+    type: "object",
+    properties: {
+      spec: {
+        type: "object",
+        required: ["n"],
+        properties: {
+          n: { type: "integer", maximum: 3 },
+          mode: { type: "string", default: "auto" },
+          any: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+          port: { "x-kubernetes-int-or-string": true },
+          items: { type: "array", items: { type: "string" } },
+        },
+      },
+    },
+  };
+
+  it("defaults, prunes and reports what it pruned", () => {
+    const obj: Record<string, unknown> = {
+      metadata: { name: "x" },
+      spec: { n: 1, extra: true, any: { kept: 1 } },
+      top: 1,
+    };
+    const pruned: string[] = [];
+    defaultAndPrune(schema, obj, pruned);
+    assert.deepEqual(obj, { metadata: { name: "x" }, spec: { n: 1, mode: "auto", any: { kept: 1 } } });
+    assert.deepEqual(pruned.sort(), ["spec.extra", "top"]);
+  });
+
+  it("reports type, bound and required errors with field paths", () => {
+    const causes = validateSchema(schema, { spec: { n: 9, port: true, items: ["a", 2] } });
+    assert.deepEqual(
+      causes.map((c) => `${c.field}: ${c.message}`),
+      [
+        "spec.n: Invalid value: 9: spec.n in body should be less than or equal to 3",
+        'spec.port: Invalid value: true: spec.port in body must be of type integer,string: "boolean"',
+        'spec.items[1]: Invalid value: "integer": spec.items[1] in body must be of type string: "integer"',
+      ],
+    );
+    assert.deepEqual(
+      validateSchema(schema, { spec: {} }).map((c) => c.field),
+      ["spec.n"],
+    );
+  });
+});
