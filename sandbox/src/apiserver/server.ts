@@ -172,10 +172,15 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       if (!doc) throw pathNotFound();
       return sendJson(res, 200, doc);
     }
-    const segs = path
-      .split("/")
-      .filter((s) => s.length > 0)
-      .map(decodeURIComponent);
+    let segs: string[];
+    try {
+      segs = path
+        .split("/")
+        .filter((s) => s.length > 0)
+        .map(decodeURIComponent);
+    } catch {
+      throw badRequest(`malformed URL path: ${path}`);
+    }
     let group: string;
     let version: string;
     let rest: string[];
