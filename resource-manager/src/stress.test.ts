@@ -170,20 +170,36 @@ eachDatabase(
         }
         await a.bin.stop({ signal: "SIGKILL" });
         await eventually(async () => assert.ok(await isLeader(b.url)), { timeout: 5_000, interval: 20 });
+        // Observed in the database (the durable state), not through the loaded RPC path. On an
+        // overloaded machine timers fire late for every process; the bound allows the lateness
+        // this process measures for its own 20 ms timer, so the check stays about the server.
+        let maxLag = 0;
+        let last = Date.now();
+        const lagProbe = setInterval(() => {
+          const now = Date.now();
+          maxLag = Math.max(maxLag, now - last - 20);
+          last = now;
+        }, 20);
         const engineFreed = await eventually(
           async () => {
-            const s = await observerClient.getPoolStatus({ resource: "engine" });
-            assert.equal(s.inUse, 0);
+            const { rows } = await ctx
+              .db()
+              .query<{ n: number }>("SELECT count(*)::int AS n FROM rm_holders WHERE resource = 'engine'");
+            assert.equal(rows[0]?.n, 0);
             return Date.now();
           },
           { timeout: 10_000, interval: 20 },
-        );
+        ).finally(() => clearInterval(lagProbe));
         // Freed within TTL + 1 s of the last grant, i.e. within 1 s of expiry, across the takeover.
         assert.ok(
-          engineFreed - expiresAt <= 1000,
-          `abandoned leases freed ${engineFreed - expiresAt} ms after expiry`,
+          engineFreed - expiresAt <= 1000 + maxLag,
+          `abandoned leases freed ${engineFreed - expiresAt} ms after expiry (timer lag ${maxLag} ms)`,
         );
-        t.diagnostic(`abandoned leases freed ${engineFreed - expiresAt} ms after expiry`);
+        const status = await observerClient.getPoolStatus({ resource: "engine" });
+        assert.equal(status.inUse, 0, "the leader agrees with its durable state");
+        t.diagnostic(
+          `abandoned leases freed ${engineFreed - expiresAt} ms after expiry (timer lag ${maxLag} ms)`,
+        );
         a = await startBin(Number(new URL(a.url).port));
         await new Promise((r) => setTimeout(r, 1_500));
         await b.bin.stop({ signal: "SIGKILL" });
