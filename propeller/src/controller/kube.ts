@@ -104,6 +104,15 @@ export class KubePods implements PodPort {
     }
   }
 
+  /** Deletes every pod matching `labelSelector` in `namespace` with one call. */
+  async deleteCollection(namespace: string, labelSelector: string): Promise<void> {
+    try {
+      await this.core.deleteCollectionNamespacedPod({ namespace, labelSelector, gracePeriodSeconds: 0 });
+    } catch (err) {
+      if (statusCodeOf(err) !== 404) throw err;
+    }
+  }
+
   async delete(namespace: string, name: string): Promise<void> {
     this.hooks.onDeleting?.(namespace, name);
     try {

@@ -30,6 +30,9 @@ import { taskPodName } from "@flotilla/common";
 /** The finalizer the propeller puts on CRs it drives, so deletion waits for the abort. */
 export const PROPELLER_FINALIZER = "flotilla.io/propeller";
 
+/** Finished pods of a running workflow are deleted once this many accumulated. */
+const FINISHED_POD_BATCH = 50;
+
 /** What a round reports to the worker. */
 export interface RoundResult {
   outcome: RoundOutcome;
@@ -42,7 +45,8 @@ export interface RoundDeps {
   workflows: WorkflowCache;
   pods: PodIndex;
   crs: KubeWorkflowExecutions;
-  podPort: PodPort;
+  /** Pod writes; `deleteCollection` (when present) removes a finished execution's pods in one call. */
+  podPort: PodPort & { deleteCollection?(namespace: string, labelSelector: string): Promise<void> };
   io: TaskIO;
   blobs: StatusBlobs;
   tokens?: TokenBroker;
@@ -300,12 +304,16 @@ export class RoundRunner {
     const d = this.deps;
     const { namespace } = splitKey(key);
     const live = d.pods.livePodsOf(key);
-    if (live) {
-      for (const podName of [...live.keys()]) {
-        d.pods.expectDelete(namespace, podName);
-        await d.podPort.delete(namespace, podName);
-        d.metrics.podsDeleted.inc();
+    if (live && live.size > 0) {
+      const names = [...live.keys()];
+      for (const podName of names) d.pods.expectDelete(namespace, podName);
+      const execLabel = [...live.values()][0]?.metadata?.labels?.[Labels.execution];
+      if (d.podPort.deleteCollection && execLabel) {
+        await d.podPort.deleteCollection(namespace, `${Labels.execution}=${execLabel}`);
+      } else {
+        for (const podName of names) await d.podPort.delete(namespace, podName);
       }
+      d.metrics.podsDeleted.inc(names.length);
     }
     const meta = obj.metadata ?? {};
     const finalizers = (meta.finalizers ?? []).filter((f) => f !== PROPELLER_FINALIZER);
@@ -348,6 +356,9 @@ export class RoundRunner {
         if (live.has(podName)) finished.push(podName);
       }
     }
+    // Finished pods are removed in batches while the workflow runs (and all at once when it
+    // ends), keeping API calls per task low.
+    if (finished.length < FINISHED_POD_BATCH) return;
     for (const podName of finished) {
       d.pods.expectDelete(namespace, podName);
       await d.podPort.delete(namespace, podName);
