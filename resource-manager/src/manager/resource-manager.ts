@@ -112,7 +112,7 @@ export class ResourceManager {
    * epoch. Side effects: database writes; a timer until deactivation.
    */
   async activate(): Promise<number> {
-    if (this.stateValue === "stopped") throw new Error("resource manager is stopped");
+    if (this.stateValue === "stopped") throw new LeadershipLostError("resource manager is stopped");
     if (this.term) return this.term.epoch;
     this.stateValue = "activating";
     try {
@@ -133,7 +133,7 @@ export class ResourceManager {
         this.log("warn", "holders of unknown pools ignored", { count: orphans.length });
       }
       if ((this.stateValue as ResourceManagerState) === "stopped")
-        throw new Error("stopped while activating");
+        throw new LeadershipLostError("stopped while activating");
       const reclaimed = allocator.expire(now);
       const committer = new GroupCommitter((changes) => repository.applyChanges(epoch, changes), {
         onBatch: (size, seconds) => this.options.metrics?.committed(size, seconds),
