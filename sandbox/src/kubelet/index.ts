@@ -3,13 +3,14 @@
  * (node specs, scheduler fit logic, annotations, quantities), exported for reuse and tests.
  */
 export {
-  startKubelet,
+  runKubelet,
   KubeletTargetNotFoundError,
   InvalidKubeletOptionsError,
   type Kubelet,
   type KubeletFaults,
   type KubeletOptions,
 } from "./kubelet.js";
+export { startKubelet, KubeletThreadExitedError } from "./kubelet-thread.js";
 export { CapacityType, NodeLabels, SPOT_TAINT, defaultNodeSpecs, type NodeSpec } from "./node-spec.js";
 export {
   Annotations,

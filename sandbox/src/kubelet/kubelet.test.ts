@@ -12,7 +12,8 @@ import { eventually, tempDir } from "@flotilla/testing";
 import { startApiServer, type ApiServerHandle } from "../index.js";
 import { kubeConfigFor } from "./api.js";
 import { Annotations } from "./annotations.js";
-import { InvalidKubeletOptionsError, startKubelet, type Kubelet } from "./kubelet.js";
+import { InvalidKubeletOptionsError, KubeletTargetNotFoundError, type Kubelet } from "./kubelet.js";
+import { startKubelet } from "./kubelet-thread.js";
 import type { NodeSpec } from "./node-spec.js";
 
 const WAIT = { timeout: 15_000, interval: 25 };
@@ -31,6 +32,7 @@ async function startTestCluster(
   mode: "process" | "simulated",
   nodes?: NodeSpec[],
   heartbeatMs?: number,
+  thread = false,
 ): Promise<Cluster> {
   const server = await startApiServer({ name });
   const dir = tempDir({ prefix: `kubelet-${name}-` });
@@ -42,6 +44,7 @@ async function startTestCluster(
     tickMs: 20,
     restartBackoffMs: 100,
     ...(heartbeatMs ? { heartbeatMs } : {}),
+    thread,
     ...(nodes ? { nodes } : {}),
   });
   const kc = kubeConfigFor(server.url, name);
@@ -260,10 +263,11 @@ describe("kubelet in process mode", () => {
   });
 });
 
-describe("kubelet in simulated mode", () => {
+// This suite runs the kubelet in a worker thread: every fault below crosses the thread boundary.
+describe("kubelet in simulated mode (worker thread)", () => {
   let c: Cluster;
   before(async () => {
-    c = await startTestCluster("west", "simulated", [{ name: "west-small", cpu: "1" }], 100);
+    c = await startTestCluster("west", "simulated", [{ name: "west-small", cpu: "1" }], 100, true);
   });
   after(() => c.stop());
 
@@ -329,6 +333,13 @@ describe("kubelet in simulated mode", () => {
         pod.status?.containerStatuses?.[0]?.state?.terminated?.reason,
       ],
       [5, "Error"],
+    );
+  });
+
+  it("rejects faults aimed at pods it does not run with a typed error", async () => {
+    await assert.rejects(
+      c.kubelet.faults.oomKill("default", "no-such-pod"),
+      (e: unknown) => e instanceof KubeletTargetNotFoundError && e.kind === "pod",
     );
   });
 
@@ -531,5 +542,10 @@ describe("kubelet options", () => {
       (e: unknown) => e instanceof InvalidKubeletOptionsError && e.option === "nodes",
     );
     await assert.rejects(startKubelet({ ...base, nodes: [] }), InvalidKubeletOptionsError);
+    await assert.rejects(
+      startKubelet({ ...base, nodes: [], thread: true }),
+      (e: unknown) => e instanceof InvalidKubeletOptionsError && e.option === "nodes",
+      "typed errors cross the thread boundary",
+    );
   });
 });
