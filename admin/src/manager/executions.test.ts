@@ -34,6 +34,7 @@ import {
   workflowEvent,
 } from "../testing/builders.js";
 import { testAdmin } from "../testing/harness.js";
+import { registryTests } from "./registry-tests.js";
 
 async function registerChain(admin: Admin): Promise<void> {
   await admin.tasks.create(aTask("double").withInput("x", INTEGER).withOutput("y", INTEGER).build());
@@ -325,3 +326,5 @@ eachDatabase("admin executions and events", { migrations: ADMIN_MIGRATIONS_DIR }
     );
   });
 });
+
+eachDatabase("admin registry", { migrations: ADMIN_MIGRATIONS_DIR }, registryTests);

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { LaunchPlanSpecSchema, ProjectSchema, ResourceType } from "@flotilla/proto";
-import { eachDatabase } from "@flotilla/testing";
-import { ADMIN_MIGRATIONS_DIR } from "../admin.js";
+import type { DatabaseTestContext } from "@flotilla/testing";
 import { AlreadyExistsError, CompilationError, NotFoundError } from "../errors.js";
 import {
   DOMAIN,
@@ -20,7 +19,11 @@ import {
 } from "../testing/builders.js";
 import { testAdmin } from "../testing/harness.js";
 
-eachDatabase("admin registry", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
+/**
+ * Registry tests, registered by executions.test.ts under eachDatabase so both suites share one
+ * migrated database template per process.
+ */
+export function registryTests(ctx: DatabaseTestContext): void {
   it("registers projects with default domains, idempotently, and refuses different content", async (t) => {
     const { admin } = await testAdmin(ctx.db(), t);
     const stored = await admin.projects.get(PROJECT);
@@ -141,4 +144,4 @@ eachDatabase("admin registry", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
     const active = await admin.launchPlans.setState(idOf(ResourceType.LAUNCH_PLAN, "chain-lp"), 2);
     assert.equal(active.state, 2);
   });
-});
+}
