@@ -65,10 +65,19 @@ deadline.unref();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
+/** Warm-up excluded from every figure (JIT, first connections, first batches). */
+const WARMUP_MS = quick ? 500 : 2_000;
+
+/** Latency samples after the warm-up; `seconds()` is the measured window so far. */
 class Latencies {
   private values = new Float64Array(1 << 16);
   private n = 0;
+  private readonly measureFrom = performance.now() + WARMUP_MS;
+  seconds(): number {
+    return Math.max(0.001, (performance.now() - this.measureFrom) / 1000);
+  }
   add(ms: number): void {
+    if (performance.now() < this.measureFrom) return;
     if (this.n === this.values.length) {
       const bigger = new Float64Array(this.values.length * 2);
       bigger.set(this.values);
@@ -200,7 +209,6 @@ async function coreThroughput(url: string) {
   );
   const latencies = new Latencies();
   let stop = false;
-  const started = performance.now();
   await Promise.all(
     Array.from({ length: WORKERS }, async (_, w) => {
       for (let n = 0; !stop; n++) {
@@ -222,7 +230,7 @@ async function coreThroughput(url: string) {
       }
     }).concat(sleep(PHASE_MS).then(() => void (stop = true))),
   );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = latencies.seconds();
   const stats = rm.batchStats();
   await rm.close();
   return {
@@ -336,7 +344,6 @@ async function rpcThroughput(url: string) {
       const client = createResourceManagerClient(baseUrl);
       const latencies = new Latencies();
       let stop = false;
-      const started = performance.now();
       await Promise.all(
         Array.from({ length: CLIENTS }, async (_, w) => {
           for (let n = 0; !stop; n++) {
@@ -359,8 +366,10 @@ async function rpcThroughput(url: string) {
           }
         }).concat(sleep(PHASE_MS).then(() => void (stop = true))),
       );
-      const seconds = (performance.now() - started) / 1000;
-      return { decisionsPerSecond: Math.round(latencies.count / seconds), ...latencies.summary() };
+      return {
+        decisionsPerSecond: Math.round(latencies.count / latencies.seconds()),
+        ...latencies.summary(),
+      };
     },
   );
 }
