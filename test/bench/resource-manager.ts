@@ -16,7 +16,8 @@
  * Over-allocation is checked independently of the server's accounting: a running count from
  * grant/end events (A, B), the holders' own view from replies (all), and status samples (C, D);
  * the cap rule (no tenant above its cap while another tenant that is under its cap waits) from
- * events (B) and samples after warm-up (D). Prints a table, then `BENCH {json}` as its last line.
+ * events (B) and samples after warm-up (D). Latency and A/C throughput exclude a warm-up (2 s,
+ * 0.5 s with --quick). Prints a table, then `BENCH {json}` as its last line.
  */
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
