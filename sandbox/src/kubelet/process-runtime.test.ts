@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
+import { promisify } from "node:util";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { eventually, tempDir } from "@flotilla/testing";
 import { createProcessRuntime } from "./process-runtime.js";
 import { ContainerStartError, expandReferences, resolveEnv, ContainerConfigError } from "./runtime.js";
+
+const execFileAsync = promisify(execFile);
 
 function podWith(container: V1Container): V1Pod {
   return { metadata: { name: "job", namespace: "ns", uid: "u1" }, spec: { containers: [container] } };
@@ -91,6 +95,22 @@ describe("process runtime", () => {
     t.after(() => dir.cleanup());
     const exit = await handle.stop(5000);
     assert.deepEqual(exit, { exitCode: 143, reason: "Error", signal: 15 });
+  });
+
+  it("kills containers left running when the hosting process exits without stopping them", async () => {
+    const runtimeUrl = new URL("./process-runtime.js", import.meta.url).href;
+    const script = [
+      `import { createProcessRuntime } from ${JSON.stringify(runtimeUrl)};`,
+      "const container = { name: 'main', command: ['sleep', '300'] };",
+      "const h = await createProcessRuntime().start({ pod: { metadata: { name: 'p' } }, container,",
+      "  workDir: process.cwd(), env: {}, onOutput: () => undefined });",
+      "console.log(h.pid);",
+      "process.exit(0);",
+    ].join("\n");
+    const { stdout } = await execFileAsync(process.execPath, ["--input-type=module", "-e", script]);
+    const pid = Number(stdout.trim());
+    assert.ok(pid > 0, `no pid printed: ${stdout}`);
+    await eventually(() => assert.equal(pidAlive(pid), false, "container outlived its host"));
   });
 
   it("OOM-kills a process whose memory exceeds its limit", async (t) => {

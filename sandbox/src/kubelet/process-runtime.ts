@@ -12,6 +12,28 @@ import {
   type StartRequest,
 } from "./runtime.js";
 
+/** Process groups of running containers, killed if this process exits without stopping them. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function trackGroup(pid: number): void {
+  liveGroups.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Containers run in their own process groups (so a pod's whole tree can be killed), which
+  // also means they would outlive a sandbox that exits without stopping its kubelet: on exit
+  // (normal, process.exit, uncaught exception) kill whatever is left.
+  process.once("exit", () => {
+    for (const group of liveGroups) {
+      try {
+        process.kill(-group, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+}
+
 /** Options of the process runtime. */
 export interface ProcessRuntimeOptions {
   /** Environment every container inherits (PATH at least). Default: PATH of this process. */
@@ -83,6 +105,7 @@ class ProcessHandle implements ContainerHandle {
     pollMs: number,
   ) {
     this.pid = child.pid ?? 0;
+    if (this.pid > 0) trackGroup(this.pid);
     child.stdout?.setEncoding("utf8").on("data", onOutput);
     child.stderr?.setEncoding("utf8").on("data", onOutput);
     // "exit" fires when the main process ends; the rest of its group dies with it, as a
@@ -91,6 +114,7 @@ class ProcessHandle implements ContainerHandle {
     this.exited = new Promise<ContainerExit>((resolve) => {
       child.once("close", (code, signal) => {
         this.done = true;
+        liveGroups.delete(this.pid);
         clearTimeout(this.killTimer);
         clearInterval(this.memoryTimer);
         resolve(this.describeExit(code, signal));
