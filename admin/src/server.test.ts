@@ -6,6 +6,13 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { createClient } from "@connectrpc/connect";
+import {
+  Http2SessionManager,
+  createConnectTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import { AdminService } from "@flotilla/proto";
 import { repoRoot, spawnBin, tempDir } from "@flotilla/testing";
 
 const run = promisify(execFile);
@@ -217,6 +224,18 @@ describe("flotilla-admin over the wire", () => {
       call("GetExecution", { id: { project: "wire", domain: "development", name: "missing" } }),
       (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND,
     );
+
+    // gRPC-Web (HTTP/1.1) and Connect binary over HTTP/2, through connect-node clients.
+    const web = createClient(AdminService, createGrpcWebTransport({ baseUrl: base, httpVersion: "1.1" }));
+    assert.equal((await web.getVersion({})).apiVersion, "flotilla.admin.v1");
+    const sessions = new Http2SessionManager(base);
+    t.after(() => sessions.abort());
+    const h2 = createClient(
+      AdminService,
+      createConnectTransport({ baseUrl: base, httpVersion: "2", sessionManager: sessions }),
+    );
+    const got = await h2.getExecution({ id: { project: "wire", domain: "development", name: "bycurl" } });
+    assert.equal(got.execution?.spec?.target.case, "workflow");
 
     // Health and metrics on the same port.
     const { stdout: health } = await run("curl", ["-sS", `${base}/healthz`]);

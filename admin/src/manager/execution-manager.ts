@@ -11,6 +11,7 @@ import {
   ExecutionMetadata_Mode,
   ExecutionSchema,
   ExecutionSpecSchema,
+  IdentifierSchema,
   LiteralMapSchema,
   MatchableResource,
   ParameterMapSchema,
@@ -21,6 +22,7 @@ import {
   WorkflowExecutionIdentifierSchema,
   WorkflowExecutionSpecSchema,
   WorkflowExecution_Phase,
+  type CompiledWorkflowClosure,
   type Execution,
   type ExecutionData,
   type ExecutionSpec,
@@ -55,7 +57,7 @@ import type { Page, PageRequest } from "../repository/sql.js";
 import type { AttributesManager } from "./attributes-manager.js";
 import type { EventManager } from "./event-manager.js";
 import type { LaunchPlanManager } from "./launch-plan-manager.js";
-import type { ExecutionKey, ExecutionPlacer, PlacementOutcome } from "./placement.js";
+import type { ExecutionKey, ExecutionPlacer, PlacementOutcome, PlacementRequest } from "./placement.js";
 import type { ProjectManager } from "./project-manager.js";
 import { digestOf, labelValue, requireDnsLabel, requireIdentifier } from "./validation.js";
 import type { WorkflowManager } from "./workflow-manager.js";
@@ -279,7 +281,7 @@ export class ExecutionManager {
     const inputsUri = prefix + "inputs.pb";
     await blobs.put(inputsUri, toBinary(LiteralMapSchema, inputs));
 
-    const createdAt = new Date(Math.floor(Date.now()));
+    const createdAt = new Date();
     const executionId = create(WorkflowExecutionIdentifierSchema, key);
     const createdEvent = create(EventSchema, {
       event: {
@@ -297,14 +299,6 @@ export class ExecutionManager {
       },
     });
     const state = applyWorkflowEvent(undefined, createdEvent.event.value as WorkflowExecutionEvent);
-    const k8sLabels: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(userLabels).map(([k, v]) => [k, v])),
-      [Labels.project]: project,
-      [Labels.domain]: domain,
-      [Labels.execution]: key.name,
-      [Labels.workflow]: labelValue(workflowId.name),
-      ...(launchPlanId ? { [Labels.launchPlan]: labelValue(launchPlanId.name) } : {}),
-    };
     const { record, created } = await this.deps.executions.create({
       key,
       launchPlan: launchPlanId ? { name: launchPlanId.name, version: launchPlanId.version } : undefined,
@@ -325,33 +319,7 @@ export class ExecutionManager {
     if (!created) return this.existing(record, specDigest);
     this.deps.metrics?.executionsCreated.inc({ project, domain });
 
-    const crSpec = create(WorkflowExecutionSpecSchema, {
-      executionId,
-      workflow: { case: "closure", value: workflow.closure },
-      inputsUri,
-      outputPrefix: prefix,
-      ...(launchPlanId ? { launchPlan: launchPlanId } : {}),
-      maxParallelism,
-      labels: userLabels,
-      annotations: userAnnotations,
-      clusterLabel,
-      ...(interruptible !== undefined ? { interruptible } : {}),
-      rawOutputDataPrefix,
-      createdAt: timestampFromDate(createdAt),
-      securityContext: create(SecurityContextSchema, { serviceAccount }),
-    });
-    const annotations: Record<string, string> = {};
-    if (userAnnotations[Annotations.traceparent])
-      annotations[Annotations.traceparent] = userAnnotations[Annotations.traceparent];
-    const placement = await this.deps.placer().place({
-      execution: key,
-      ...(launchPlanId ? { launchPlan: launchPlanId } : {}),
-      workflow: workflowId,
-      ...(clusterLabel ? { clusterLabel } : {}),
-      spec: crSpec,
-      labels: k8sLabels,
-      annotations,
-    });
+    const placement = await this.deps.placer().place(this.placementRequest(record, workflow.closure));
     await this.recordPlacement(key, placement);
     return { id: executionId, alreadyExisted: false, placement };
   }
@@ -369,11 +337,91 @@ export class ExecutionManager {
     if (record.specDigest !== specDigest) {
       throw new AlreadyExistsError("execution", keyText(record.key), "exists with a different spec");
     }
-    return {
-      id: create(WorkflowExecutionIdentifierSchema, record.key),
-      alreadyExisted: true,
-      placement: undefined,
+    const id = create(WorkflowExecutionIdentifierSchema, record.key);
+    // A create that stored the execution but never got a placement answer (crash, placer error)
+    // is completed by its retry; the placer is sticky per execution, so this is idempotent.
+    if (
+      record.cluster === null &&
+      record.queueReason === null &&
+      record.state.phase === WorkflowExecution_Phase.QUEUED
+    ) {
+      const workflow = await this.deps.workflows.get(
+        {
+          $typeName: "flotilla.core.v1.Identifier",
+          resourceType: ResourceType.WORKFLOW,
+          ...record.key,
+          ...record.workflow,
+        },
+        "workflow",
+      );
+      const placement = await this.deps.placer().place(this.placementRequest(record, workflow.closure));
+      await this.recordPlacement(record.key, placement);
+      return { id, alreadyExisted: true, placement };
+    }
+    return { id, alreadyExisted: true, placement: undefined };
+  }
+
+  /**
+   * Builds the placement request (CR spec, labels, annotations) of a stored execution from its
+   * row alone, so a first placement and a retried one are identical. Pure given its inputs.
+   */
+  placementRequest(record: ExecutionRecord, closure: CompiledWorkflowClosure): PlacementRequest {
+    const stored = fromBinary(ExecutionSpecSchema, record.spec);
+    const { project, domain, name } = record.key;
+    const launchPlanId = record.launchPlan
+      ? create(IdentifierSchema, {
+          resourceType: ResourceType.LAUNCH_PLAN,
+          project,
+          domain,
+          ...record.launchPlan,
+        })
+      : undefined;
+    const workflowId = create(IdentifierSchema, {
+      resourceType: ResourceType.WORKFLOW,
+      project,
+      domain,
+      ...record.workflow,
+    });
+    const spec = create(WorkflowExecutionSpecSchema, {
+      executionId: create(WorkflowExecutionIdentifierSchema, record.key),
+      workflow: { case: "closure", value: closure },
+      inputsUri: record.inputsUri,
+      outputPrefix: this.executionPrefix(record.key),
+      ...(launchPlanId ? { launchPlan: launchPlanId } : {}),
+      maxParallelism: stored.maxParallelism,
+      labels: stored.labels,
+      annotations: stored.annotations,
+      clusterLabel: record.clusterLabel,
+      ...(stored.interruptible !== undefined ? { interruptible: stored.interruptible } : {}),
+      rawOutputDataPrefix: stored.rawOutputDataPrefix,
+      createdAt: timestampFromDate(record.createdAt),
+      securityContext: create(SecurityContextSchema, { serviceAccount: stored.serviceAccount }),
+    });
+    const labels: Record<string, string> = {
+      ...stored.labels,
+      [Labels.project]: project,
+      [Labels.domain]: domain,
+      [Labels.execution]: name,
+      [Labels.workflow]: labelValue(record.workflow.name),
+      ...(record.launchPlan ? { [Labels.launchPlan]: labelValue(record.launchPlan.name) } : {}),
     };
+    const annotations: Record<string, string> = {};
+    const traceparent = stored.annotations[Annotations.traceparent];
+    if (traceparent) annotations[Annotations.traceparent] = traceparent;
+    return {
+      execution: record.key,
+      ...(launchPlanId ? { launchPlan: launchPlanId } : {}),
+      workflow: workflowId,
+      ...(record.clusterLabel ? { clusterLabel: record.clusterLabel } : {}),
+      spec,
+      labels,
+      annotations,
+    };
+  }
+
+  /** `{blobRoot}/{project}/{domain}/{name}/`: where an execution's inputs and outputs live. */
+  private executionPrefix(key: ExecutionKey): string {
+    return this.deps.blobs.join(this.options.blobRoot, key.project, key.domain, key.name) + "/";
   }
 
   private async recordPlacement(key: ExecutionKey, outcome: PlacementOutcome): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import {
   EventResult_Outcome,
   ExecutionMetadata_Mode,
@@ -11,6 +11,7 @@ import {
   NodeExecution_Phase,
   ResourceType,
   TaskExecution_Phase,
+  WorkflowExecutionSpecSchema,
   WorkflowExecution_Phase,
 } from "@flotilla/proto";
 import { eachDatabase } from "@flotilla/testing";
@@ -86,6 +87,26 @@ eachDatabase("admin executions and events", { migrations: ADMIN_MIGRATIONS_DIR }
       admin.executionManager.create(PROJECT, DOMAIN, "run1", lpSpec(5)),
       AlreadyExistsError,
     );
+  });
+
+  it("a create whose placement failed is completed by its retry, with the same placement request", async (t) => {
+    const { admin, placer } = await testAdmin(ctx.db(), t);
+    await registerChain(admin);
+    placer.failNext = new Error("placer crashed");
+    await assert.rejects(
+      admin.executionManager.create(PROJECT, DOMAIN, "retry1", lpSpec(2)),
+      /placer crashed/,
+    );
+    assert.equal((await admin.executionManager.get(key("retry1"))).closure?.cluster, "");
+    const retried = await admin.executionManager.create(PROJECT, DOMAIN, "retry1", lpSpec(2));
+    assert.equal(retried.alreadyExisted, true);
+    assert.deepEqual(retried.placement, { state: "placed", cluster: "alpha", reason: "Test" });
+    assert.equal((await admin.executionManager.get(key("retry1"))).closure?.cluster, "alpha");
+    assert.equal(placer.placed.length, 2);
+    assert.ok(equals(WorkflowExecutionSpecSchema, placer.placed[0].spec, placer.placed[1].spec));
+    assert.deepEqual(placer.placed[0].labels, placer.placed[1].labels);
+    const third = await admin.executionManager.create(PROJECT, DOMAIN, "retry1", lpSpec(2));
+    assert.equal(third.placement, undefined);
   });
 
   it("rejects bad inputs naming the input, and stores nothing", async (t) => {

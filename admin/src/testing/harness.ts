@@ -13,9 +13,16 @@ import { PROJECT } from "./builders.js";
 export class ScriptedPlacer implements ExecutionPlacer {
   readonly placed: PlacementRequest[] = [];
   readonly terminated: { execution: ExecutionKey; cluster: string }[] = [];
+  /** When set, the next place() call fails with this error (a crashed or broken placer). */
+  failNext: Error | undefined;
   constructor(readonly cluster = "alpha") {}
   place(request: PlacementRequest) {
     this.placed.push(request);
+    if (this.failNext) {
+      const err = this.failNext;
+      this.failNext = undefined;
+      return Promise.reject(err);
+    }
     if (request.clusterLabel === "nowhere")
       return Promise.resolve({ state: "queued" as const, reason: "NoEligibleCluster" });
     return Promise.resolve({ state: "placed" as const, cluster: this.cluster, reason: "Test" });
