@@ -122,7 +122,30 @@ function loadKubeConfig(source: string | KubeConfig, context: string | undefined
     else kc.loadFromFile(source);
   }
   if (context) kc.setCurrentContext(context);
+  reuseConnections(kc);
   return kc;
+}
+
+type AgentFactory = (cluster: { server: string }, options: Record<string, unknown>) => unknown;
+
+/**
+ * client-node 1.x builds a new HTTP(S) agent — a new TCP/TLS connection — for every request.
+ * At thousands of requests per second that doubles the client CPU per call, so the agent is
+ * created once per API server with keep-alive (same TLS material; auth headers are per request).
+ */
+function reuseConnections(kc: KubeConfig): void {
+  const target = kc as unknown as { createAgent?: AgentFactory };
+  const original = target.createAgent?.bind(kc);
+  if (!original) return;
+  const agents = new Map<string, unknown>();
+  target.createAgent = (cluster, options) => {
+    let agent = agents.get(cluster.server);
+    if (!agent) {
+      agent = original(cluster, { ...options, keepAlive: true });
+      agents.set(cluster.server, agent);
+    }
+    return agent;
+  };
 }
 
 function blobTaskIO(store: BlobStore): TaskIO & StatusBlobs {

@@ -14,6 +14,7 @@
  *  any non-terminal ─(abort)─▶ ABORTED (pod deleted, tokens released)
  * ```
  */
+import { mkdir } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import { durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { BlobNotFoundError, taskPodName } from "@flotilla/common";
@@ -284,11 +285,22 @@ async function acquireTokens(
   return "granted";
 }
 
-async function writeInputs(ctx: RoundContext, loc: AttemptLocations, inputs: LiteralMap): Promise<void> {
+/**
+ * Writes an attempt's inputs (LiteralMap, `inputs.json`, one file per primitive) and creates its
+ * outputs directory when the store is local. Nodes without inputs write nothing (their events
+ * carry no input URI) and tasks without outputs get no outputs directory: at thousands of tasks
+ * per second these file operations are a large part of a round's cost.
+ */
+async function writeInputs(
+  ctx: RoundContext,
+  task: TaskTemplate,
+  loc: AttemptLocations,
+  inputs: LiteralMap,
+): Promise<void> {
   const io = ctx.ports.io;
-  await io.writeLiteralMap(loc.inputsUri, inputs);
   const names = Object.keys(inputs.literals);
   if (names.length > 0) {
+    await io.writeLiteralMap(loc.inputsUri, inputs);
     const json: Record<string, unknown> = {};
     for (const name of names) {
       json[name] = literalToJson(inputs.literals[name]);
@@ -297,8 +309,7 @@ async function writeInputs(ctx: RoundContext, loc: AttemptLocations, inputs: Lit
     }
     await io.writeText(io.join(loc.inputsDirUri, "inputs.json"), JSON.stringify(json));
   }
-  if (loc.outputsDirPath) {
-    const { mkdir } = await import("node:fs/promises");
+  if (loc.outputsDirPath && Object.keys(task.interface?.outputs?.variables ?? {}).length > 0) {
     await mkdir(loc.outputsDirPath, { recursive: true });
   }
 }
@@ -339,7 +350,7 @@ async function startAttempt(
       );
       return;
     }
-    await writeInputs(ctx, loc, inputs);
+    await writeInputs(ctx, task, loc, inputs);
     let pod;
     try {
       pod = buildTaskPod({
@@ -409,8 +420,9 @@ async function startAttempt(
   ns.attempts = attempt + 1;
   ns.podName = podName;
   ns.waiting = undefined;
-  ctx.setNodePhase(node.id, NodeExecution_Phase.RUNNING, { inputUri: loc.inputsUri });
-  ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.QUEUED, { podName, inputUri: loc.inputsUri });
+  const inputUri = node.inputs.length > 0 ? loc.inputsUri : "";
+  ctx.setNodePhase(node.id, NodeExecution_Phase.RUNNING, { inputUri });
+  ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.QUEUED, { podName, inputUri });
   ctx.requeue(ctx.config.runningRecheckMs);
 }
 
