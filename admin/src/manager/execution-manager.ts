@@ -172,12 +172,27 @@ export class ExecutionManager {
     const existing = await this.deps.executions.get(key);
     if (existing) return this.existing(existing, specDigest);
 
-    const spec = create(ExecutionSpecSchema, specIn);
+    const spec = clone(ExecutionSpecSchema, specIn);
     if (spec.clusterLabel) requireDnsLabel("spec.cluster_label", spec.clusterLabel);
     if (spec.maxParallelism > 10000) throw new InvalidArgumentError("spec.max_parallelism", "at most 10000");
     const metadata = spec.metadata ?? create(ExecutionMetadataSchema, {});
-    if (metadata.nesting > 10) throw new InvalidArgumentError("spec.metadata.nesting", "at most 10");
     spec.metadata = metadata;
+    // A child execution (started by a launch-plan node) inherits its parent's cluster label.
+    let inheritedLabel = "";
+    if (metadata.mode === ExecutionMetadata_Mode.CHILD_WORKFLOW) {
+      const parentId = metadata.parentNodeExecution?.executionId;
+      if (!parentId) {
+        throw new InvalidArgumentError(
+          "spec.metadata.parent_node_execution",
+          "is required for MODE_CHILD_WORKFLOW",
+        );
+      }
+      const parent = await this.record(parentId, "spec.metadata.parent_node_execution.execution_id");
+      inheritedLabel = parent.clusterLabel;
+      metadata.nesting = fromBinary(ExecutionSpecSchema, parent.spec).metadata?.nesting ?? 0;
+      metadata.nesting += 1;
+    }
+    if (metadata.nesting > 10) throw new InvalidArgumentError("spec.metadata.nesting", "at most 10");
 
     // Target: a launch plan (with its workflow) or a workflow directly.
     const target = spec.target;
@@ -242,6 +257,7 @@ export class ExecutionManager {
     )?.target;
     const clusterLabel =
       spec.clusterLabel ||
+      inheritedLabel ||
       lpSpec?.clusterLabel ||
       (labelAttr?.case === "executionClusterLabel" ? labelAttr.value.value : "");
     const maxParallelism =

@@ -3,6 +3,7 @@ import { it } from "node:test";
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import {
   EventResult_Outcome,
+  ExecutionMetadataSchema,
   ExecutionMetadata_Mode,
   ExecutionSpecSchema,
   LaunchPlanSpecSchema,
@@ -107,6 +108,22 @@ eachDatabase("admin executions and events", { migrations: ADMIN_MIGRATIONS_DIR }
     assert.deepEqual(placer.placed[0].labels, placer.placed[1].labels);
     const third = await admin.executionManager.create(PROJECT, DOMAIN, "retry1", lpSpec(2));
     assert.equal(third.placement, undefined);
+  });
+
+  it("a child execution inherits its parent's cluster label and nesting", async (t) => {
+    const { admin, placer } = await testAdmin(ctx.db(), t);
+    await registerChain(admin);
+    await admin.executionManager.create(PROJECT, DOMAIN, "parent", lpSpec(1, { clusterLabel: "gpu" }));
+    const child = lpSpec(2);
+    child.metadata = create(ExecutionMetadataSchema, {
+      mode: ExecutionMetadata_Mode.CHILD_WORKFLOW,
+      parentNodeExecution: { executionId: key("parent"), nodeId: "a" },
+    });
+    await admin.executionManager.create(PROJECT, DOMAIN, "child", child);
+    assert.equal(placer.placed.at(-1)!.clusterLabel, "gpu");
+    const stored = await admin.executionManager.get(key("child"));
+    assert.equal(stored.closure?.clusterLabel, "gpu");
+    assert.equal(stored.spec?.metadata?.nesting, 1);
   });
 
   it("rejects bad inputs naming the input, and stores nothing", async (t) => {
