@@ -26,6 +26,15 @@ describe("resolveAdminConfig", () => {
     assert.equal(c.blobStore.url, "file:///blobs");
   });
 
+  it("resolves cluster kubeconfig paths against the configuration file's folder", () => {
+    const c = resolveAdminConfig(
+      { clusters: [{ name: "a", kubeconfig: "kube/a.yaml" }] },
+      {},
+      "/etc/flotilla",
+    );
+    assert.deepEqual(c.clusters, [{ name: "a", kubeconfig: "/etc/flotilla/kube/a.yaml" }]);
+  });
+
   it("names the offending key of an invalid config", () => {
     assert.throws(
       () => resolveAdminConfig({ server: { port: 70000 } }, {}),

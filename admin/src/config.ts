@@ -141,7 +141,12 @@ export function resolveAdminConfig(
     executions: {
       defaultMaxParallelism: int(executions, "executions", "defaultMaxParallelism", 0, 10000) ?? 0,
     },
-    clusters: (clusters as unknown[] | undefined) ?? undefined,
+    // Kubeconfig paths are relative to the configuration file, like every other path.
+    clusters: (clusters as unknown[] | undefined)?.map((c) =>
+      c !== null && typeof c === "object" && typeof (c as Obj).kubeconfig === "string"
+        ? { ...(c as Obj), kubeconfig: resolve(baseDir, (c as Obj).kubeconfig as string) }
+        : c,
+    ),
     routing: root.routing === undefined ? undefined : section(root, "routing"),
     dataPlane: root.dataPlane === undefined ? undefined : section(root, "dataPlane"),
   };
