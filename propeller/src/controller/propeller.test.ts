@@ -162,4 +162,41 @@ describe("propeller against a simulated sandbox cluster", () => {
       );
     });
   });
+
+  test("watch loss and a compacted history (410 Gone) are survived: the informers relist and rounds continue", async () => {
+    const kc = kubeConfigFrom(cluster.kubeconfig);
+    const store = openBlobStore(blobRoot);
+    const task = aTask("t").simulated("50ms").build();
+    const faults = cluster.apiServer.faults;
+    // 1. Watches fail for a while: the informers restart with backoff.
+    faults.setErrorRate(1, { verbs: ["watch"], resources: ["workflowexecutions"], code: 503 });
+    faults.dropWatches();
+    const ns = await createExecution(
+      kc,
+      anExecutionSpec({ name: "lost1", closure: aWorkflow("w").withNode("t", task).closure(), blobRoot }),
+    );
+    await eventually(async () => {
+      assert.match(
+        await propeller.metrics.registry.metrics(),
+        /flotilla_propeller_informer_restarts_total\{informer="workflows",cluster="sim"\} [1-9]/,
+      );
+    });
+    faults.reset();
+    // 2. The history the watches would resume from is gone: resuming gets 410 and relists.
+    faults.compact();
+    faults.dropWatches();
+    await createExecution(
+      kc,
+      anExecutionSpec({ name: "lost2", closure: aWorkflow("w").withNode("t", task).closure(), blobRoot }),
+    );
+    for (const name of ["lost1", "lost2"]) {
+      await eventually(
+        async () => {
+          const { status } = await readExecutionStatus(kc, ns, name, store);
+          assert.equal(status?.phase, WorkflowExecution_Phase.SUCCEEDED, name);
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+    }
+  });
 });
