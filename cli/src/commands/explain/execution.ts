@@ -1,0 +1,65 @@
+import { Args } from "@oclif/core";
+import { ExplainExecutionResponseSchema, type RoutingDecision } from "@flotilla/proto";
+import { FlotctlCommand } from "../../base-command.js";
+import { formatTime } from "../../output/format.js";
+import { renderFields, renderTable } from "../../output/table.js";
+import { executionId } from "../../resources.js";
+
+/** `flotctl explain execution NAME`: the routing decision(s) and why. */
+export default class ExplainExecution extends FlotctlCommand<typeof ExplainExecution> {
+  static override summary =
+    "Explain where an execution was placed and why (routing rule, isolation, candidates).";
+  static override examples = [
+    "<%= config.bin %> explain execution f3k2abc -p flytesnacks -d development",
+    "<%= config.bin %> explain execution f3k2abc -o json",
+  ];
+  static override args = { name: Args.string({ description: "Execution name.", required: true }) };
+
+  async run(): Promise<void> {
+    const project = await this.project();
+    const domain = await this.domain();
+    const r = await (
+      await this.client()
+    ).explainExecution({ id: executionId(project, domain, this.args.name) });
+    await this.print({
+      data: await this.json(ExplainExecutionResponseSchema, r),
+      table: () =>
+        r.decisions.length === 0
+          ? `execution ${this.args.name} has no routing decision yet\n`
+          : r.decisions.map((d, i) => renderDecision(d, i, r.decisions.length)).join("\n"),
+    });
+  }
+}
+
+function renderDecision(d: RoutingDecision, index: number, total: number): string {
+  const rule = d.matchedRule?.id
+    ? `${d.matchedRule.id} (scope ${[d.matchedRule.scope?.project, d.matchedRule.scope?.domain, d.matchedRule.scope?.workflow, d.matchedRule.scope?.launchPlan].filter(Boolean).join("/") || "default"})`
+    : "none (default routing)";
+  const head = renderFields([
+    [
+      "Decision",
+      `${index + 1} of ${total}${index === total - 1 ? " (latest)" : ""}, ${formatTime(d.decidedAt)}`,
+    ],
+    ["Chosen cluster", d.chosenCluster || `none${d.queueReason ? ` — waiting: ${d.queueReason}` : ""}`],
+    ["Cluster label", d.clusterLabel ? `${d.clusterLabel} (from ${d.clusterLabelSource || "?"})` : "-"],
+    ["Isolation", d.isolationLabel || "- (shared clusters)"],
+    ["Matched rule", rule],
+    ["Sticky", d.sticky ? "yes (reused the earlier placement of this execution name)" : "no"],
+    ...(d.rolloutId ? ([["Rollout", d.rolloutId]] as Array<[string, string]>) : []),
+  ]);
+  const candidates = renderTable(
+    [
+      {
+        header: "CLUSTER",
+        get: (c: RoutingDecision["candidates"][number]) =>
+          c.cluster + (c.cluster === d.chosenCluster ? " *" : ""),
+      },
+      { header: "ELIGIBLE", get: (c) => (c.eligible ? "yes" : "no") },
+      { header: "REASON", get: (c) => c.reason },
+      { header: "WEIGHT", get: (c) => String(c.weight) },
+      { header: "DETAIL", get: (c) => c.message },
+    ],
+    d.candidates,
+  );
+  return `${head}Candidates:\n${candidates}`;
+}

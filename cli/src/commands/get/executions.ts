@@ -1,0 +1,131 @@
+import { Args, Flags } from "@oclif/core";
+import { create } from "@bufbuild/protobuf";
+import {
+  ExecutionFilterSchema,
+  ExecutionSchema,
+  WorkflowExecution_Phase,
+  type Execution,
+} from "@flotilla/proto";
+import { FlotctlCommand } from "../../base-command.js";
+import { UsageError } from "../../errors.js";
+import { parseKeyValues } from "../../flags.js";
+import { colorPhase, renderTable } from "../../output/table.js";
+import { durationToMs, formatDuration, formatTime, phaseName } from "../../output/format.js";
+import { entityId, executionId, listVersions } from "../../resources.js";
+import { fetchExecutionView } from "../../views/snapshot.js";
+import { renderExecutionDetails } from "../../views/execution-text.js";
+
+const PHASES = [
+  "QUEUED",
+  "RUNNING",
+  "SUCCEEDING",
+  "SUCCEEDED",
+  "FAILING",
+  "FAILED",
+  "ABORTING",
+  "ABORTED",
+  "TIMED_OUT",
+];
+
+/** `flotctl get executions [NAME] [--details] [filters]`. */
+export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> {
+  static override summary =
+    "List executions (filtered, newest first), or show one with --details for its node tree.";
+  static override examples = [
+    "<%= config.bin %> get executions -p flytesnacks -d development",
+    "<%= config.bin %> get executions --phase FAILED --phase TIMED_OUT --limit 20",
+    "<%= config.bin %> get executions --workflow diamond --cluster cluster-a -o json",
+    "<%= config.bin %> get executions f3k2abc --details",
+  ];
+  static override args = { name: Args.string({ description: "Execution name." }) };
+  static override flags = {
+    details: Flags.boolean({
+      summary: "With a name: show the node tree with phases, durations, attempts and errors.",
+    }),
+    phase: Flags.string({
+      summary: "Only executions in this phase (repeatable).",
+      multiple: true,
+      options: PHASES,
+    }),
+    workflow: Flags.string({ summary: "Only executions of this workflow name." }),
+    launchplan: Flags.string({ summary: "Only executions of this launch plan name." }),
+    cluster: Flags.string({ summary: "Only executions placed on this cluster." }),
+    label: Flags.string({
+      summary: "Only executions with this label (key=value, repeatable).",
+      multiple: true,
+    }),
+    limit: Flags.integer({ summary: "Maximum rows to list.", default: 100, min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const client = await this.client();
+    const project = await this.project();
+    const domain = await this.domain();
+    if (this.args.name) {
+      const id = executionId(project, domain, this.args.name);
+      if (this.flags.details) {
+        const view = await fetchExecutionView(client, id);
+        await this.print({ data: view, table: () => renderExecutionDetails(view, this.color) });
+        return;
+      }
+      const { execution } = await client.getExecution({ id });
+      await this.print({
+        data: await this.json(ExecutionSchema, execution!),
+        table: () => this.table([execution!]),
+      });
+      return;
+    }
+    if (this.flags.details) throw new UsageError("--details needs an execution name");
+    let labels: Record<string, string>;
+    try {
+      labels = parseKeyValues(this.flags.label, "label");
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const filter = create(ExecutionFilterSchema, {
+      phases: (this.flags.phase ?? []).map(
+        (p) => WorkflowExecution_Phase[p as keyof typeof WorkflowExecution_Phase],
+      ),
+      cluster: this.flags.cluster ?? "",
+      labels,
+    });
+    if (this.flags.workflow) filter.workflow = entityId("Workflow", project, domain, this.flags.workflow, "");
+    if (this.flags.launchplan)
+      filter.launchPlan = entityId("LaunchPlan", project, domain, this.flags.launchplan, "");
+    const executions = await listVersions(this.flags.limit, (pageToken, pageSize) =>
+      client
+        .listExecutions({ project, domain, filter, pageToken, pageSize })
+        .then((r) => ({ items: r.executions, next: r.nextPageToken })),
+    );
+    const data = [];
+    for (const e of executions) data.push(await this.json(ExecutionSchema, e));
+    await this.print({ data, table: () => this.table(executions) });
+  }
+
+  private table(executions: Execution[]): string {
+    return renderTable(
+      [
+        { header: "NAME", get: (e: Execution) => e.id?.name ?? "" },
+        {
+          header: "PHASE",
+          get: (e) => colorPhase(phaseName(WorkflowExecution_Phase, e.closure?.phase ?? 0), this.color),
+        },
+        {
+          header: "TARGET",
+          get: (e) => {
+            const t = e.spec?.target;
+            return t?.value
+              ? `${t.case === "launchPlan" ? "lp" : "wf"}/${t.value.name}:${t.value.version}`
+              : "-";
+          },
+        },
+        { header: "CLUSTER", get: (e) => e.closure?.cluster || "-" },
+        { header: "CREATED", get: (e) => formatTime(e.closure?.createdAt) },
+        { header: "DURATION", get: (e) => formatDuration(durationToMs(e.closure?.duration)) },
+        { header: "MESSAGE", get: (e) => e.closure?.error?.code || e.closure?.message || "" },
+      ],
+      executions,
+      { color: this.color },
+    );
+  }
+}

@@ -1,0 +1,36 @@
+import { FlotctlCommand } from "../base-command.js";
+import { renderFields } from "../output/table.js";
+
+/** `flotctl version`: client version and, when reachable, the admin's. */
+export default class Version extends FlotctlCommand<typeof Version> {
+  static override summary = "Show the flotctl version and the admin's version.";
+  static override examples = [
+    "<%= config.bin %> version",
+    "<%= config.bin %> version -o json --admin http://admin:8088",
+  ];
+
+  async run(): Promise<void> {
+    const client = { version: this.config.version, node: process.version };
+    let server: { version: string; commit: string; apiVersion: string } | { error: string };
+    try {
+      const r = await (await this.client()).getVersion({});
+      server = { version: r.version, commit: r.commit, apiVersion: r.apiVersion };
+    } catch (err) {
+      const { rpcToCliError } = await import("../client.js");
+      server = { error: (rpcToCliError(err, await this.adminUrl()) as Error).message };
+    }
+    await this.print({
+      data: { client, server },
+      table: () =>
+        renderFields([
+          ["Client", `flotctl ${client.version} (node ${client.node})`],
+          [
+            "Admin",
+            "error" in server
+              ? `unavailable (${server.error})`
+              : `${server.version} (commit ${server.commit}, api ${server.apiVersion})`,
+          ],
+        ]),
+    });
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * A point-in-time view of an execution with its node tree and task attempts, as read from the
+ * admin (GetExecution, ListNodeExecutions per level, ListTaskExecutions per task node). Shared
+ * by `get executions --details` and `watch execution`.
+ */
+import {
+  NodeExecution_Phase,
+  TaskExecution_Phase,
+  WorkflowExecution_Phase,
+  type Execution,
+  type NodeExecution,
+  type TaskExecution,
+  type WorkflowExecutionIdentifier,
+} from "@flotilla/proto";
+import type { AdminClient } from "../client.js";
+import { durationToMs, formatTime, phaseName } from "../output/format.js";
+
+/** One attempt of a task node. */
+export interface AttemptView {
+  attempt: number;
+  phase: string;
+  durationMs: number;
+  podName: string;
+  reason: string;
+  error: string;
+}
+
+/** One node with its attempts and sub-nodes. */
+export interface NodeView {
+  id: string;
+  name: string;
+  task: string;
+  phase: string;
+  startedAt: string;
+  durationMs: number;
+  retries: number;
+  error: string;
+  message: string;
+  attempts: AttemptView[];
+  children: NodeView[];
+}
+
+/** An execution and its node tree. */
+export interface ExecutionView {
+  id: { project: string; domain: string; name: string };
+  phase: string;
+  terminal: boolean;
+  cluster: string;
+  clusterLabel: string;
+  workflow: string;
+  launchPlan: string;
+  createdAt: string;
+  startedAt: string;
+  durationMs: number;
+  message: string;
+  error: string;
+  nodes: NodeView[];
+}
+
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"]);
+
+/** Whether a workflow phase name is terminal. */
+export function isTerminalPhase(phase: string): boolean {
+  return TERMINAL.has(phase);
+}
+
+async function listAll<T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let token = "";
+  for (let i = 0; i < 1000; i++) {
+    const r = await page(token);
+    out.push(...r.items);
+    if (!r.next) break;
+    token = r.next;
+  }
+  return out;
+}
+
+function errorText(e: { code: string; message: string } | undefined): string {
+  return e && (e.code || e.message) ? `${e.code}${e.message ? `: ${e.message}` : ""}` : "";
+}
+
+function attemptView(t: TaskExecution): AttemptView {
+  const c = t.closure;
+  return {
+    attempt: t.id?.retryAttempt ?? 0,
+    phase: phaseName(TaskExecution_Phase, c?.phase ?? 0),
+    durationMs: durationToMs(c?.duration),
+    podName: c?.podName ?? "",
+    reason: c?.reason ?? "",
+    error: errorText(c?.error),
+  };
+}
+
+/** Builds an {@link ExecutionView} from stored resources (no RPCs). */
+export function buildExecutionView(
+  execution: Execution,
+  nodes: Array<{ node: NodeExecution; attempts: TaskExecution[]; children: NodeView[] }>,
+): ExecutionView {
+  const c = execution.closure;
+  const spec = execution.spec;
+  const phase = phaseName(WorkflowExecution_Phase, c?.phase ?? 0);
+  const wf = c?.workflowId ?? (spec?.target.case === "workflow" ? spec.target.value : undefined);
+  const lp = spec?.target.case === "launchPlan" ? spec.target.value : undefined;
+  return {
+    id: {
+      project: execution.id?.project ?? "",
+      domain: execution.id?.domain ?? "",
+      name: execution.id?.name ?? "",
+    },
+    phase,
+    terminal: isTerminalPhase(phase),
+    cluster: c?.cluster ?? "",
+    clusterLabel: c?.clusterLabel ?? "",
+    workflow: wf ? `${wf.name}:${wf.version}` : "",
+    launchPlan: lp ? `${lp.name}:${lp.version}` : "",
+    createdAt: formatTime(c?.createdAt),
+    startedAt: formatTime(c?.startedAt),
+    durationMs: durationToMs(c?.duration),
+    message: c?.message ?? "",
+    error: errorText(c?.error),
+    nodes: nodes.map(({ node, attempts, children }) => {
+      const nc = node.closure;
+      const attemptViews = attempts.map(attemptView).sort((a, b) => a.attempt - b.attempt);
+      return {
+        id: node.id?.nodeId ?? "",
+        name: node.metadata?.nodeName ?? "",
+        task: node.metadata?.taskId ? `${node.metadata.taskId.name}:${node.metadata.taskId.version}` : "",
+        phase: phaseName(NodeExecution_Phase, nc?.phase ?? 0),
+        startedAt: formatTime(nc?.startedAt),
+        durationMs: durationToMs(nc?.duration),
+        retries: Math.max(0, attemptViews.length - 1),
+        error: errorText(nc?.error),
+        message: nc?.message ?? "",
+        attempts: attemptViews,
+        children,
+      };
+    }),
+  };
+}
+
+/** Reads an execution with its whole node tree. Side effects: admin RPCs only. */
+export async function fetchExecutionView(
+  client: AdminClient,
+  id: WorkflowExecutionIdentifier,
+): Promise<ExecutionView> {
+  const { execution } = await client.getExecution({ id });
+  if (!execution) throw new Error(`admin returned no execution for ${id.project}/${id.domain}/${id.name}`);
+  const level = async (
+    parent: string,
+    depth: number,
+  ): Promise<Array<{ node: NodeExecution; attempts: TaskExecution[]; children: NodeView[] }>> => {
+    const nodes = await listAll(async (pageToken) => {
+      const r = await client.listNodeExecutions({
+        executionId: id,
+        parentNodeId: parent,
+        pageToken,
+        pageSize: 1000,
+      });
+      return { items: r.nodeExecutions, next: r.nextPageToken };
+    });
+    return Promise.all(
+      nodes.map(async (node) => {
+        const attempts = node.metadata?.taskId
+          ? await listAll(async (pageToken) => {
+              const r = await client.listTaskExecutions({
+                nodeExecutionId: node.id,
+                pageToken,
+                pageSize: 1000,
+              });
+              return { items: r.taskExecutions, next: r.nextPageToken };
+            })
+          : [];
+        const children =
+          node.metadata?.isParentNode && depth < 8 && node.id
+            ? buildExecutionView(execution, await level(node.id.nodeId, depth + 1)).nodes
+            : [];
+        return { node, attempts, children };
+      }),
+    );
+  };
+  return buildExecutionView(execution, await level("", 0));
+}
+
+/** Flattens the node tree depth-first with each node's depth. */
+export function flattenNodes(nodes: NodeView[], depth = 0): Array<{ node: NodeView; depth: number }> {
+  return nodes.flatMap((n) => [{ node: n, depth }, ...flattenNodes(n.children, depth + 1)]);
+}
