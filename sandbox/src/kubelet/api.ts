@@ -68,8 +68,9 @@ export function kubeConfigFor(server: string, clusterName: string): KubeConfig {
 /**
  * The kubelet's view of the API: exactly the calls a real kubelet and scheduler make (node
  * registration and status, leases, pod binding, pod status, final pod deletion), plus the
- * sandbox's log-append extension. Every call goes through @kubernetes/client-node; requests
- * share one keep-alive agent. Failures are thrown as KubeApiError.
+ * sandbox's log-append extension. Every Kubernetes call goes through @kubernetes/client-node
+ * on one shared keep-alive agent; the log extension, which client-node has no call for, uses
+ * fetch with the same KubeConfig's request options. Failures are thrown as KubeApiError.
  */
 export class KubeletApi {
   readonly kubeConfig: KubeConfig;
@@ -152,15 +153,6 @@ export class KubeletApi {
       await this.core.patchNode({ name, body: { spec: { taints } } }, this.mergePatch);
     } catch (err) {
       throw wrap(`update taints of node ${name}`, err);
-    }
-  }
-
-  /** Deletes a node object (tolerates it being gone already). */
-  async deleteNode(name: string): Promise<void> {
-    try {
-      await this.core.deleteNode({ name }, this.options);
-    } catch (err) {
-      if (statusOf(err) !== 404) throw wrap(`delete node ${name}`, err);
     }
   }
 
