@@ -1,0 +1,177 @@
+// RPC-level tests through an in-memory router transport; registered by
+// manager/executions.test.ts so they share its migrated database template.
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import {
+  AdminService,
+  EventResult_Outcome,
+  NodeExecution_Phase,
+  ResourceType,
+  TaskExecution_Phase,
+  WorkflowExecution_Phase,
+} from "@flotilla/proto";
+import type { DatabaseTestContext } from "@flotilla/testing";
+import { silentLogger } from "../logger.js";
+import {
+  DOMAIN,
+  INTEGER,
+  PROJECT,
+  STRING,
+  aTask,
+  aWorkflow,
+  constInt,
+  fromInput,
+  fromNode,
+  idOf,
+  int,
+  nodeEvent,
+  taskEvent,
+  workflowEvent,
+} from "../testing/builders.js";
+import { testAdmin, type ScriptedPlacer } from "../testing/harness.js";
+import { rpcInterceptor } from "./errors.js";
+
+async function client(
+  ctx: DatabaseTestContext,
+  t: { after(fn: () => unknown): unknown },
+): Promise<{ c: Client<typeof AdminService>; placer: ScriptedPlacer }> {
+  const { admin, placer } = await testAdmin(ctx.db(), t);
+  const transport = createRouterTransport((router) => router.service(AdminService, admin.service), {
+    router: { interceptors: [rpcInterceptor(admin.metrics, silentLogger)] },
+  });
+  return { c: createClient(AdminService, transport), placer };
+}
+
+async function code(p: Promise<unknown>): Promise<{ code: Code; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
+    return { code: err.code, message: err.rawMessage };
+  }
+  assert.fail("the call unexpectedly succeeded");
+}
+
+/** AdminService handlers: request validation, error codes, node/task execution reads. */
+export function rpcTests(ctx: DatabaseTestContext): void {
+  it("maps domain errors to Connect codes and hides unexpected causes", async (t) => {
+    const { c, placer } = await client(ctx, t);
+    await c.createTask({
+      template: aTask("double").withInput("x", INTEGER).withOutput("y", INTEGER).build(),
+    });
+    await c.createTask({ template: aTask("shout").withInput("s", STRING).withOutput("o", STRING).build() });
+    const mismatch = aWorkflow("bad")
+      .withNode("a", "double")
+      .binding("x", constInt(1))
+      .withNode("b", "shout")
+      .binding("s", fromNode("a", "y"))
+      .build();
+    const compile = await code(c.createWorkflow({ template: mismatch }));
+    assert.equal(compile.code, Code.InvalidArgument);
+    assert.match(compile.message, /node "b" variable "s": expected string, got integer/);
+    assert.equal(
+      (await code(c.getExecution({ id: { project: PROJECT, domain: DOMAIN, name: "nope" } }))).code,
+      Code.NotFound,
+    );
+    assert.equal(
+      (await code(c.getTask({ id: idOf(ResourceType.WORKFLOW, "double") }))).code,
+      Code.InvalidArgument,
+    );
+    const changed = aTask("double").withInput("x", STRING).build();
+    assert.equal((await code(c.createTask({ template: changed }))).code, Code.AlreadyExists);
+    assert.equal(
+      (await code(c.ingestEvents({ producerCluster: "alpha", events: [] }))).code,
+      Code.InvalidArgument,
+    );
+
+    await c.createWorkflow({
+      template: aWorkflow("wf")
+        .withInput("n", INTEGER)
+        .withNode("a", "double")
+        .binding("x", fromInput("n"))
+        .build(),
+    });
+    placer.failNext = new Error("secret connection string postgres://u:p@db");
+    const internal = await code(
+      c.createExecution({
+        project: PROJECT,
+        domain: DOMAIN,
+        name: "boom",
+        spec: {
+          target: { case: "workflow", value: idOf(ResourceType.WORKFLOW, "wf") },
+          inputs: { literals: { n: int(1) } },
+        },
+      }),
+    );
+    assert.equal(internal.code, Code.Internal);
+    assert.doesNotMatch(internal.message, /secret|postgres/);
+  });
+
+  it("serves node and task executions derived from ingested events", async (t) => {
+    const { c } = await client(ctx, t);
+    await c.createTask({
+      template: aTask("double").withInput("x", INTEGER).withOutput("y", INTEGER).build(),
+    });
+    await c.createWorkflow({
+      template: aWorkflow("wf")
+        .withInput("n", INTEGER)
+        .withNode("a", "double")
+        .binding("x", fromInput("n"))
+        .build(),
+    });
+    const { id } = await c.createExecution({
+      project: PROJECT,
+      domain: DOMAIN,
+      name: "run",
+      spec: {
+        target: { case: "workflow", value: idOf(ResourceType.WORKFLOW, "wf") },
+        inputs: { literals: { n: int(1) } },
+      },
+    });
+    const t0 = Date.UTC(2026, 0, 1);
+    const { results } = await c.ingestEvents({
+      producerCluster: "alpha",
+      events: [
+        workflowEvent("run", "alpha", "w1", WorkflowExecution_Phase.RUNNING, 1, t0),
+        nodeEvent("run", "alpha", "n1", "a", NodeExecution_Phase.RUNNING, 1, t0 + 1000),
+        taskEvent("run", "alpha", "t0", "a", 0, TaskExecution_Phase.RUNNING, 0, t0 + 1000),
+        taskEvent("run", "alpha", "t0f", "a", 0, TaskExecution_Phase.RETRYABLE_FAILED, 0, t0 + 2000),
+        taskEvent("run", "alpha", "t1", "a", 1, TaskExecution_Phase.SUCCEEDED, 0, t0 + 3000),
+        nodeEvent("run", "alpha", "n2", "a", NodeExecution_Phase.SUCCEEDED, 2, t0 + 4000),
+      ],
+    });
+    assert.ok(
+      results.every((r) => r.outcome === EventResult_Outcome.ACCEPTED),
+      JSON.stringify(results),
+    );
+    const { nodeExecutions } = await c.listNodeExecutions({ executionId: id });
+    assert.deepEqual(
+      nodeExecutions.map((n) => [n.id?.nodeId, n.closure?.phase]),
+      [["a", NodeExecution_Phase.SUCCEEDED]],
+    );
+    assert.equal(Number(nodeExecutions[0].closure?.duration?.seconds), 3);
+    const { taskExecutions } = await c.listTaskExecutions({
+      nodeExecutionId: { executionId: id, nodeId: "a" },
+    });
+    assert.deepEqual(
+      taskExecutions.map((x) => [x.id?.retryAttempt, x.closure?.phase]),
+      [
+        [0, TaskExecution_Phase.RETRYABLE_FAILED],
+        [1, TaskExecution_Phase.SUCCEEDED],
+      ],
+    );
+    const one = await c.getTaskExecution({
+      id: {
+        taskId: idOf(ResourceType.TASK, "t"),
+        nodeExecutionId: { executionId: id, nodeId: "a" },
+        retryAttempt: 1,
+      },
+    });
+    assert.equal(one.taskExecution?.closure?.phase, TaskExecution_Phase.SUCCEEDED);
+    assert.equal(
+      (await code(c.getNodeExecution({ id: { executionId: id, nodeId: "zzz" } }))).code,
+      Code.NotFound,
+    );
+  });
+}
