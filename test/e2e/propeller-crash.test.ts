@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { aTask, aWorkflow, anExecutionSpec, RecordingAdmin } from "@flotilla/propeller";
-import { WorkflowExecution_Phase } from "@flotilla/proto";
+import { NodeExecution_Phase, WorkflowExecution_Phase } from "@flotilla/proto";
 import { eventually, spawnBin } from "@flotilla/testing";
 import { createAll, phasesByName, propellerEnv } from "./propeller-helpers.js";
 
@@ -59,7 +59,21 @@ test("kill -9 the propeller during a 50-workflow run: after a restart all comple
   );
   assert.deepEqual(env.cluster.apiServer.counters.duplicatePodCreates(), [], "no pod was created twice");
   assert.equal(Object.keys(env.cluster.apiServer.counters.podCreateCounts()).length, 250, "one pod per node");
+  // Events the killed process had buffered are re-created by the new one (current state replay):
+  // the admin ends up with every workflow and every node in its final phase.
   await eventually(() => {
-    for (const n of names) assert.equal(admin.workflowPhases(n).at(-1), WorkflowExecution_Phase.SUCCEEDED, n);
+    for (const n of names) {
+      assert.equal(admin.workflowPhases(n).at(-1), WorkflowExecution_Phase.SUCCEEDED, n);
+      const succeededNodes = new Set(
+        admin.events.flatMap((e) =>
+          e.event.case === "nodeEvent" &&
+          e.event.value.id?.executionId?.name === n &&
+          e.event.value.phase === NodeExecution_Phase.SUCCEEDED
+            ? [e.event.value.id.nodeId]
+            : [],
+        ),
+      );
+      assert.equal(succeededNodes.size, 5, `${n}: every node's SUCCEEDED event reached the admin`);
+    }
   });
 });

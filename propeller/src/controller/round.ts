@@ -69,6 +69,8 @@ export interface RoundDeps {
 export class RoundRunner {
   private readonly lastRound = new Map<string, { fingerprint: string; dueAt: number }>();
   private readonly abortRequests = new Map<string, string>();
+  /** Keys whose current state this process has re-emitted (first round after start/election). */
+  private readonly replayed = new Set<string>();
 
   constructor(private readonly deps: RoundDeps) {}
 
@@ -132,6 +134,7 @@ export class RoundRunner {
 
   private notFound(key: string, uid: string | undefined): RoundResult {
     this.lastRound.delete(key);
+    this.replayed.delete(key);
     this.abortRequests.delete(key);
     this.deps.pods.forgetExecution(key);
     this.deps.specs.forget(key, uid);
@@ -201,6 +204,10 @@ export class RoundRunner {
         { pods: d.podPort, io: d.io, ...(d.tokens ? { tokens: d.tokens } : {}) },
         d.executor,
       );
+      if (!this.replayed.has(key)) {
+        ctx.replayCurrentState();
+        this.replayed.add(key);
+      }
       await evaluateWorkflow(ctx, d.handlers);
       events = ctx.events;
       requeueAfterMs = ctx.requeueAfterMs;

@@ -407,4 +407,38 @@ describe("DAG executor", () => {
     const out = await h.io.readLiteralMap(h.node("t").outputsUri);
     assert.ok(out.literals.y);
   });
+
+  test("replaying the current state re-creates the last events under their original ids", async () => {
+    const h = await diamond();
+    await h.round();
+    await h.succeed("exec1-a-0", "a", 0, { y: 2 });
+    await h.round();
+    const original = new Map(h.events.map((e) => [e.event.value?.eventId, e]));
+    const ctx = new RoundContext(
+      {
+        namespace: "flotilla-development",
+        name: "exec1",
+        uid: "uid-1",
+        spec: h.spec,
+        graph: buildGraph(
+          h.spec.workflow.case === "closure" ? h.spec.workflow.value : assert.fail("closure"),
+        ),
+      },
+      clone(WorkflowExecutionStatusSchema, h.status),
+      h.pods.pods,
+      new Date(),
+      { pods: h.pods, io: h.io },
+      { ...DEFAULT_EXECUTOR_CONFIG, clusterId: "c1" },
+    );
+    ctx.replayCurrentState();
+    const replayed = ctx.events.map((e) => e.event.value?.eventId);
+    // workflow RUNNING, node a SUCCEEDED, b and c RUNNING with their task QUEUED.
+    assert.equal(replayed.length, 6);
+    for (const id of replayed) assert.ok(original.has(id), `replayed id ${id} was emitted before`);
+    const nodeA = ctx.events.find((e) => e.event.case === "nodeEvent" && e.event.value.id?.nodeId === "a");
+    assert.equal(
+      nodeA?.event.case === "nodeEvent" ? nodeA.event.value.phase : undefined,
+      NodeExecution_Phase.SUCCEEDED,
+    );
+  });
 });

@@ -27,10 +27,11 @@ import {
   type TaskTemplate,
   type WorkflowExecutionSpec,
   type WorkflowExecutionStatus,
-  type WorkflowExecution_Phase,
+  WorkflowExecution_Phase,
 } from "@flotilla/proto";
 import { BlobNotFoundError } from "@flotilla/common";
 import type { WorkflowGraph } from "./graph.js";
+import { identifierKey } from "./graph.js";
 import { isTerminalNodePhase, isTerminalWorkflowPhase } from "./phases.js";
 import type { ExecutorConfig, ExecutorPorts } from "./ports.js";
 import type { AttemptLocations } from "../plugins/pod/pod-plugin.js";
@@ -264,5 +265,74 @@ export class RoundContext {
     if (details.error) ev.outputResult = { case: "error", value: details.error };
     else if (details.outputUri) ev.outputResult = { case: "outputUri", value: details.outputUri };
     this.events.push(create(EventSchema, { event: { case: "taskEvent", value: ev } }));
+  }
+
+  /**
+   * Re-emits the current phase of the workflow, of every node, and of every unfinished node's
+   * task attempt, with the ids they were first emitted with. Called on a workflow's first round
+   * in a (re)started or newly elected propeller: events a previous process buffered but never
+   * delivered (it was killed) are re-created; the admin acknowledges ids it already has as
+   * duplicates. Intermediate transitions of a lost buffer are not recoverable, the latest are.
+   */
+  replayCurrentState(): void {
+    const st = this.status;
+    const now = timestampFromDate(this.now);
+    if (st.phase !== WorkflowExecution_Phase.UNSPECIFIED && st.phaseVersion > 0) {
+      const ev = create(WorkflowExecutionEventSchema, {
+        eventId: eventId(this.execution.uid, "wf", st.phaseVersion),
+        producerCluster: this.config.clusterId,
+        executionId: this.executionId(),
+        phase: st.phase,
+        phaseVersion: st.phaseVersion,
+        occurredAt: st.updatedAt ?? now,
+        reason: "Replayed",
+        message: st.message,
+      });
+      if (st.error && isTerminalWorkflowPhase(st.phase)) ev.outputResult = { case: "error", value: st.error };
+      else if (st.outputsUri) ev.outputResult = { case: "outputUri", value: st.outputsUri };
+      this.events.push(create(EventSchema, { event: { case: "workflowEvent", value: ev } }));
+    }
+    for (const [nodeId, ns] of Object.entries(st.nodes)) {
+      if (ns.phaseVersion === 0 || ns.phase === NodeExecution_Phase.UNSPECIFIED) continue;
+      const ev = create(NodeExecutionEventSchema, {
+        eventId: eventId(this.execution.uid, "n", nodeId, ns.phaseVersion),
+        producerCluster: this.config.clusterId,
+        id: create(NodeExecutionIdentifierSchema, { executionId: this.executionId(), nodeId }),
+        phase: ns.phase,
+        phaseVersion: ns.phaseVersion,
+        occurredAt: ns.lastUpdatedAt ?? ns.stoppedAt ?? now,
+        reason: "Replayed",
+        nodeName: this.execution.graph.nodes.get(nodeId)?.metadata?.name ?? "",
+      });
+      if (ns.error && isTerminalNodePhase(ns.phase) && ns.phase !== NodeExecution_Phase.SUCCEEDED) {
+        ev.outputResult = { case: "error", value: ns.error };
+      } else if (ns.phase === NodeExecution_Phase.SUCCEEDED) {
+        const uri = ns.outputsUri || this.attemptLocations(nodeId, Math.max(0, ns.attempts - 1)).outputsUri;
+        ev.outputResult = { case: "outputUri", value: uri };
+      }
+      this.events.push(create(EventSchema, { event: { case: "nodeEvent", value: ev } }));
+      const node = this.execution.graph.nodes.get(nodeId);
+      const task =
+        node?.target.case === "taskNode"
+          ? this.execution.graph.tasks.get(identifierKey(node.target.value.referenceId))
+          : undefined;
+      if (!task || ns.taskPhaseVersion === 0 || ns.attempts === 0 || isTerminalNodePhase(ns.phase)) continue;
+      const tev = create(TaskExecutionEventSchema, {
+        eventId: eventId(this.execution.uid, "t", nodeId, ns.attempts - 1, ns.taskPhaseVersion),
+        producerCluster: this.config.clusterId,
+        id: create(TaskExecutionIdentifierSchema, {
+          taskId: task.id,
+          nodeExecutionId: create(NodeExecutionIdentifierSchema, { executionId: this.executionId(), nodeId }),
+          retryAttempt: ns.attempts - 1,
+        }),
+        phase: ns.taskPhase,
+        phaseVersion: ns.taskPhaseVersion,
+        occurredAt: ns.lastUpdatedAt ?? now,
+        reason: "Replayed",
+        taskType: task.type,
+        podName: ns.podName,
+      });
+      this.events.push(create(EventSchema, { event: { case: "taskEvent", value: tev } }));
+    }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * How WorkflowExecutionStatus is stored in the CR so the object stays under etcd's size limit:
  *
- * 1. Terminal nodes are compacted to phase, start/stop times, error and attempt count (the
- *    attempt count locates their outputs: `{output_prefix}nodes/{node}/{attempts-1}/outputs.pb`).
+ * 1. Terminal nodes are compacted to phase (and its version), start/stop times, error and attempt
+ *    count (which locates their outputs: `{output_prefix}nodes/{node}/{attempts-1}/outputs.pb`).
  * 2. While the node map is small it is stored as plain proto-JSON in `status.nodes`.
  * 3. Above the inline budget the serialized NodeStatusMap is gzip-compressed into
  *    `status.compressedNodes` (base64 in JSON).
@@ -85,7 +85,12 @@ export class StatusTooLargeError extends Error {
 /** A terminal node keeps only what downstream nodes and users need. */
 export function compactNodeStatus(ns: NodeStatus): NodeStatus {
   if (!isTerminalNodePhase(ns.phase)) return ns;
-  const out = create(NodeStatusSchema, { phase: ns.phase, attempts: ns.attempts });
+  // phaseVersion lets a restarted propeller re-emit the node's last event under its original id.
+  const out = create(NodeStatusSchema, {
+    phase: ns.phase,
+    attempts: ns.attempts,
+    phaseVersion: ns.phaseVersion,
+  });
   if (ns.startedAt) out.startedAt = ns.startedAt;
   if (ns.stoppedAt) out.stoppedAt = ns.stoppedAt;
   if (ns.error) out.error = ns.error;
