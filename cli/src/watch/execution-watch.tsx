@@ -80,11 +80,8 @@ export function ExecutionWatch({ poll, intervalMs, onDone }: ExecutionWatchProps
         const v = await poll();
         if (stopped) return;
         setView(v);
-        if (v.terminal) {
-          onDone({ view: v });
-          exit();
-          return;
-        }
+        // The terminal snapshot is rendered first; the effect below then ends the app.
+        if (v.terminal) return;
         timer = setTimeout(() => void tick(), intervalMs);
       } catch (error) {
         if (stopped) return;
@@ -98,5 +95,11 @@ export function ExecutionWatch({ poll, intervalMs, onDone }: ExecutionWatchProps
       if (timer) clearTimeout(timer);
     };
   }, [poll, intervalMs, onDone, exit]);
+  useEffect(() => {
+    if (view?.terminal) {
+      onDone({ view });
+      exit();
+    }
+  }, [view, onDone, exit]);
   return view ? <ExecutionTree view={view} /> : <Text dimColor>waiting for the execution…</Text>;
 }
