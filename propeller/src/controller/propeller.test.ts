@@ -199,4 +199,24 @@ describe("propeller against a simulated sandbox cluster", () => {
       );
     }
   });
+
+  test("a workflow that cannot be executed (a cycle) fails with InvalidSpec and a FAILED event", async () => {
+    const kc = kubeConfigFrom(cluster.kubeconfig);
+    const store = openBlobStore(blobRoot);
+    const t = aTask("t").simulated("50ms").build();
+    const closure = aWorkflow("cyclic").withNode("a", t, {}, ["b"]).withNode("b", t, {}, ["a"]).closure();
+    const ns = await createExecution(kc, anExecutionSpec({ name: "cyclic1", closure, blobRoot }));
+    await eventually(
+      async () => {
+        const { status } = await readExecutionStatus(kc, ns, "cyclic1", store);
+        assert.equal(status?.phase, WorkflowExecution_Phase.FAILED);
+        assert.equal(status?.error?.code, "InvalidSpec");
+        assert.match(status?.error?.message ?? "", /cycle/);
+      },
+      { timeout: 10_000 },
+    );
+    await eventually(() =>
+      assert.deepEqual(admin.workflowPhases("cyclic1"), [WorkflowExecution_Phase.FAILED]),
+    );
+  });
 });

@@ -7,7 +7,10 @@ import { clone, create, equals } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Annotations, Labels } from "@flotilla/common";
 import {
+  EventSchema,
   ExecutionErrorSchema,
+  WorkflowExecutionEventSchema,
+  WorkflowExecutionIdentifierSchema,
   ExecutionError_Kind,
   WorkflowExecutionStatusSchema,
   WorkflowExecution_Phase,
@@ -224,6 +227,29 @@ export class RoundRunner {
           message: err.message.slice(0, 4096),
         });
         status.stoppedAt = timestampFromDate(now);
+        // The spec is unreadable, so the execution id comes from the labels admin sets.
+        events.push(
+          create(EventSchema, {
+            event: {
+              case: "workflowEvent",
+              value: create(WorkflowExecutionEventSchema, {
+                eventId: `${meta.uid ?? key}/wf/${status.phaseVersion}`,
+                producerCluster: d.executor.clusterId,
+                executionId: create(WorkflowExecutionIdentifierSchema, {
+                  project: meta.labels?.[Labels.project] ?? "",
+                  domain: meta.labels?.[Labels.domain] ?? "",
+                  name: meta.labels?.[Labels.execution] ?? name,
+                }),
+                phase: WorkflowExecution_Phase.FAILED,
+                phaseVersion: status.phaseVersion,
+                occurredAt: timestampFromDate(now),
+                outputResult: { case: "error", value: status.error },
+                reason: "InvalidSpec",
+                message: err.message.slice(0, 1024),
+              }),
+            },
+          }),
+        );
       }
     }
     await d.events.enqueue(events);
