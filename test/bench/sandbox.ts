@@ -291,6 +291,12 @@ async function main(): Promise<void> {
       listed = (await core.listNamespacedPod({ namespace: NAMESPACE })).items.length;
     });
     if (listed !== PODS) throw new Error(`list returned ${listed} pods, expected ${PODS}`);
+    // The same list as raw HTTP (no client-node decoding): the server's share of a list.
+    let rawListBytes = 0;
+    const rawListMs = await concurrently(FULL_LISTS, 1, async () => {
+      const response = await fetch(`${server}/api/v1/namespaces/${NAMESPACE}/pods`);
+      rawListBytes = (await response.arrayBuffer()).byteLength;
+    });
     const pagedStart = performance.now();
     let pages = 0;
     let pagedItems = 0;
@@ -373,6 +379,8 @@ async function main(): Promise<void> {
       getPerSec: round((GETS / getMs) * 1000),
       fullListMs: round(fullListMs / FULL_LISTS),
       fullListPerSec: round((FULL_LISTS / fullListMs) * 1000, 1),
+      rawListMs: round(rawListMs / FULL_LISTS),
+      rawListMiB: round(rawListBytes / 2 ** 20, 1),
       pagedListMs: round(pagedListMs),
       pagedListPages: pages,
       selectorListMs: round(selectorListMs),
@@ -403,6 +411,7 @@ async function main(): Promise<void> {
       ["bind+run throughput", `${result.bindRunPerSec} pods/s`],
       [`get pod (${CLIENTS} clients)`, `${result.getPerSec} req/s`],
       [`list ${PODS} pods`, `${result.fullListMs} ms per full list (${result.fullListPerSec} lists/s)`],
+      [`  same list, raw HTTP (no decoding)`, `${result.rawListMs} ms for ${result.rawListMiB} MiB`],
       [`paginated list (limit 500)`, `${result.pagedListMs} ms for ${pages} pages`],
       ["label-selected list (0 matches)", `${result.selectorListMs} ms`],
       [
