@@ -40,7 +40,7 @@ export async function runFlotctl(argv: string[], root: string = CLI_ROOT): Promi
   const runtime = getRuntime();
   try {
     await ensureManifest(root);
-    const { run } = await import("@oclif/core");
+    const { run } = await import("@oclif/core/run");
     await run(argv, root);
     return ExitCode.ok;
   } catch (raw) {

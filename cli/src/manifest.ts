@@ -51,9 +51,19 @@ export async function writeManifest(root = CLI_ROOT): Promise<number> {
   return Object.keys(plugin.manifest.commands).length;
 }
 
-/** Regenerates the manifest when stale (a no-op costing two stat calls otherwise). */
+/**
+ * Regenerates the manifest when stale (a no-op costing two stat calls otherwise). When the
+ * package folder is read-only (an installed package) the write is skipped and oclif uses the
+ * shipped manifest, or loads the command modules directly when there is none.
+ */
 export async function ensureManifest(root = CLI_ROOT): Promise<void> {
-  if (manifestIsStale(root)) await writeManifest(root);
+  if (!manifestIsStale(root)) return;
+  try {
+    await writeManifest(root);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EROFS" && code !== "EPERM") throw err;
+  }
 }
 
 /** Command ids listed in the manifest (for completion scripts). */
