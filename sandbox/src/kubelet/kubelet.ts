@@ -70,7 +70,7 @@ export interface KubeletOptions {
   nodes?: NodeSpec[];
   /** Root of per-pod working directories (`<workDir>/<namespace>/<pod>/`). */
   workDir: string;
-  /** Scheduler/log-flush tick. Default 50 ms. Image-pull back-off and restarts scale with it. */
+  /** Scheduler and log-flush tick. Default 50 ms. ErrImagePull turns into ImagePullBackOff after 10 ticks. */
   tickMs?: number;
   /** Node lease renewal interval. Default 10 s. */
   heartbeatMs?: number;
