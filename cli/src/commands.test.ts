@@ -456,3 +456,16 @@ test("watch execution without a TTY prints phase changes and exits with the outc
     "execution_failed",
   );
 });
+
+test("watch execution on a terminal renders the live tree with ink and exits with the outcome", async () => {
+  const { transport } = fakeAdmin();
+  const r = await runCli(["watch", "execution", "hello-1", ...pd, "--interval", "50ms"], {
+    transport,
+    tty: true,
+    env: { NO_COLOR: "1" },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /flytesnacks\/development\/hello-1 {2}SUCCEEDED {2}cluster cluster-a/);
+  assert.match(r.stdout, /✓ say {2}SUCCEEDED/);
+  assert.match(r.stdout, /retries 1/);
+});

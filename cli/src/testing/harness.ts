@@ -3,13 +3,18 @@
  * directory and environment, and optionally an injected transport (e.g. `createRouterTransport`).
  */
 import type { Transport } from "@connectrpc/connect";
+import { EventEmitter } from "node:events";
 import { runFlotctl } from "../execute.js";
 import { setRuntime, type OutputStream } from "../runtime.js";
 
-/** A captured output stream. */
-export class Capture implements OutputStream {
+/** A captured output stream; with `isTTY` it also looks enough like a terminal for ink. */
+export class Capture extends EventEmitter implements OutputStream {
   text = "";
-  constructor(readonly isTTY = false) {}
+  readonly columns = 120;
+  readonly rows = 40;
+  constructor(readonly isTTY = false) {
+    super();
+  }
   write(chunk: string): boolean {
     this.text += chunk;
     return true;
@@ -24,6 +29,8 @@ export interface RunCliOptions {
   env?: NodeJS.ProcessEnv;
   /** Home directory holding `.flotilla/config.yaml` (default: a path that does not exist). */
   home?: string;
+  /** Make stdout look like a terminal (live views, colours). */
+  tty?: boolean;
 }
 
 /** What a run produced. */
@@ -35,7 +42,7 @@ export interface CliRun {
 
 /** Runs `argv` in-process and returns its exit code and output. Runs must not overlap. */
 export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<CliRun> {
-  const stdout = new Capture();
+  const stdout = new Capture(options.tty ?? false);
   const stderr = new Capture();
   const home = options.home ?? "/nonexistent-flotctl-home";
   setRuntime({
