@@ -80,6 +80,10 @@ function errorText(e: { code: string; message: string } | undefined): string {
   return e && (e.code || e.message) ? `${e.code}${e.message ? `: ${e.message}` : ""}` : "";
 }
 
+function taskLabel(id: { name: string; version: string } | undefined): string {
+  return id?.name ? `${id.name}:${id.version}` : "";
+}
+
 function attemptView(t: TaskExecution): AttemptView {
   const c = t.closure;
   return {
@@ -125,7 +129,7 @@ export function buildExecutionView(
       return {
         id: node.id?.nodeId ?? "",
         name: node.metadata?.nodeName ?? "",
-        task: node.metadata?.taskId ? `${node.metadata.taskId.name}:${node.metadata.taskId.version}` : "",
+        task: taskLabel(node.metadata?.taskId ?? attempts[0]?.id?.taskId),
         phase: phaseName(NodeExecution_Phase, nc?.phase ?? 0),
         startedAt: formatTime(nc?.startedAt),
         durationMs: durationToMs(nc?.duration),
@@ -161,7 +165,8 @@ export async function fetchExecutionView(
     });
     return Promise.all(
       nodes.map(async (node) => {
-        const attempts = node.metadata?.taskId
+        // Task attempts of every leaf node (admin may not fill metadata.taskId).
+        const attempts = !node.metadata?.isParentNode
           ? await listAll(async (pageToken) => {
               const r = await client.listTaskExecutions({
                 nodeExecutionId: node.id,
