@@ -125,4 +125,19 @@ test("examples registered with flotctl run to completion and watch exits with th
   assert.equal(flakyWatch.code, 0, flakyWatch.stdout + flakyWatch.stderr);
   assert.match(flakyWatch.stdout, /node step attempt #0 (RETRYABLE_FAILED|FAILED)/);
   assert.match(flakyWatch.stdout, /node step attempt #1 SUCCEEDED/);
+
+  const explain = await flotctl("explain", "execution", "diamond-1");
+  assert.equal(explain.code, 0, explain.stderr);
+  assert.match(explain.stdout, /Chosen cluster:\s+sbx/);
+  assert.match(explain.stdout, /sbx \*\s+yes/);
+  const clusters = await flotctl("get", "clusters");
+  assert.equal(clusters.code, 0, clusters.stderr);
+  assert.match(clusters.stdout, /^sbx\s+ACTIVE/m);
+  const cordon = await flotctl("update", "cluster", "sbx", "--cordon", "--reason", "maintenance");
+  assert.equal(cordon.code, 0, cordon.stderr);
+  assert.equal(cordon.stdout, "cluster sbx is CORDONED");
+  const shown = await flotctl("get", "clusters", "sbx", "-o", "json");
+  assert.equal((JSON.parse(shown.stdout) as { state: string }).state, "STATE_CORDONED");
+  const uncordon = await flotctl("update", "cluster", "sbx", "--uncordon");
+  assert.equal(uncordon.stdout, "cluster sbx is ACTIVE");
 });
