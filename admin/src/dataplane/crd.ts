@@ -2,11 +2,25 @@
  * Installs the WorkflowExecution CRD into a cluster on demand.
  */
 import { workflowExecutionCrd } from "@flotilla/common";
+import { stringify } from "yaml";
 import { V1JSONSchemaProps, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import type { ClusterConnection } from "./connection.js";
 import { httpStatusOf, toDataPlaneError } from "./errors.js";
 import type { CallOptions } from "./namespaces.js";
 import { withTimeout } from "./timeout.js";
+
+/**
+ * The CRD manifest as YAML, exactly as shipped in `admin/manifests/workflowexecution-crd.yaml`
+ * (for `kubectl apply -f` and Terraform). Regenerate the file with
+ * `node -e 'import("./admin/dist/dataplane/crd.js").then((m) => process.stdout.write(m.crdManifestYaml()))' > admin/manifests/workflowexecution-crd.yaml`.
+ */
+export function crdManifestYaml(): string {
+  return (
+    "# The WorkflowExecution CRD, generated from workflowExecutionCrd() of @flotilla/common\n" +
+    "# (admin/src/dataplane/crd.test.ts keeps them equal). Admin installs it on demand.\n" +
+    stringify(workflowExecutionCrd())
+  );
+}
 
 /** Name of the CRD object (`workflowexecutions.flotilla.io`). */
 export function crdName(): string {

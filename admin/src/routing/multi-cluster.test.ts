@@ -1,7 +1,7 @@
 // Routing + data plane against three sandbox API servers (no kubelets: CR creation only),
 // through the real migrations on PGlite, the routing subsystem and its RPC handlers.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { WorkflowExecutionResource, openBlobStore, sha256Hex, type BlobStore } from "@flotilla/common";
 import { AdminService } from "@flotilla/proto";
@@ -98,7 +98,11 @@ describe("routing across three sandbox clusters", () => {
 
   eachDatabase("routing subsystem", { migrations: MIGRATIONS, backends: ["pglite"] }, (ctx) => {
     let subsystem: RoutingSubsystem | undefined;
-    after(async () => subsystem?.stop());
+    // Before eachDatabase's own afterEach closes the test database.
+    afterEach(async () => {
+      await subsystem?.stop();
+      subsystem = undefined;
+    });
 
     async function start(
       extra: Partial<RoutingSectionInput> = {},

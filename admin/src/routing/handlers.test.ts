@@ -1,0 +1,315 @@
+// eachDatabase bodies stay flat: its afterEach does not reach tests of nested describes.
+// The cluster registry, heartbeat, routing-rule and explain RPCs through an in-memory Connect
+// transport, on every database backend, with a scripted data plane.
+import assert from "node:assert/strict";
+import { after, afterEach, test } from "node:test";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { openBlobStore } from "@flotilla/common";
+import { AdminService, Cluster_Health, Cluster_State, DomainSchema, ProjectSchema } from "@flotilla/proto";
+import { eachDatabase, eventually, tempDir } from "@flotilla/testing";
+import { Registry } from "prom-client";
+import type { DataPlane } from "../dataplane/data-plane.js";
+import { ClusterUnreachableError } from "../dataplane/errors.js";
+import {
+  CLUSTER_LABEL_KEY,
+  ISOLATION_LABEL_KEY,
+  ProjectLookup,
+  createRoutingSubsystem,
+  type RoutingSubsystem,
+} from "./index.js";
+import { RecordingPlacements, aPlacementRequest, memoryLogger } from "./test-support.js";
+
+const MIGRATIONS = new URL("../../migrations/", import.meta.url);
+
+/** A data plane whose clusters are up or down as the test says, recording CRs in memory. */
+function scriptedDataPlane(): DataPlane & { down: Set<string>; crs: Map<string, Set<string>> } {
+  const down = new Set<string>();
+  const crs = new Map<string, Set<string>>();
+  const check = (cluster: string, op: string) => {
+    if (down.has(cluster)) throw new ClusterUnreachableError(cluster, op, "connect ECONNREFUSED");
+  };
+  return {
+    down,
+    crs,
+    connection: () => {
+      throw new Error("not used");
+    },
+    forget: () => {},
+    installCrd: (c) => {
+      check(c.name, "install CRD");
+      return Promise.resolve("exists");
+    },
+    syncNamespace: (c) => {
+      check(c.name, "sync namespace");
+      return Promise.resolve("unchanged");
+    },
+    createExecution: (c, request) => {
+      check(c.name, "create WorkflowExecution");
+      const set = crs.get(c.name) ?? new Set<string>();
+      const key = `${request.execution.project}/${request.execution.domain}/${request.execution.name}`;
+      const existed = set.has(key);
+      set.add(key);
+      crs.set(c.name, set);
+      return Promise.resolve({ result: existed ? "exists" : "created", offloaded: false });
+    },
+    deleteExecution: (c, e) => {
+      check(c.name, "delete WorkflowExecution");
+      return Promise.resolve(
+        crs.get(c.name)?.delete(`${e.project}/${e.domain}/${e.name}`) ? "deleted" : "absent",
+      );
+    },
+  };
+}
+
+async function rejects(p: Promise<unknown>, code: Code, pattern?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ConnectError, String(err));
+    assert.equal(err.code, code, err.message);
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
+  const blobs = tempDir({ prefix: "flotilla-routing-rpc-" });
+  let subsystem: RoutingSubsystem | undefined;
+  after(() => blobs.cleanup());
+  // Before eachDatabase's own afterEach closes the test database.
+  afterEach(async () => {
+    await subsystem?.stop();
+    subsystem = undefined;
+  });
+
+  async function setup(routing: Record<string, unknown> = {}) {
+    await subsystem?.stop();
+    const dataPlane = scriptedDataPlane();
+    const placements = new RecordingPlacements();
+    subsystem = createRoutingSubsystem({
+      db: ctx.db(),
+      executions: placements,
+      blobStore: openBlobStore(blobs.path),
+      config: {
+        clusters: [
+          { name: "cfg", apiEndpoint: "http://127.0.0.1:1", labels: { [CLUSTER_LABEL_KEY]: "batch" } },
+        ],
+        routing: {
+          reevaluateIntervalSeconds: 0.1,
+          retryInitialBackoffSeconds: 0.05,
+          retryMaxBackoffSeconds: 0.1,
+          ...routing,
+        },
+      },
+      registry: new Registry(),
+      logger: memoryLogger(),
+      dataPlane,
+    });
+    await subsystem.start();
+    const api = createClient(
+      AdminService,
+      createRouterTransport(({ service }) => service(AdminService, (subsystem as RoutingSubsystem).handlers)),
+    );
+    return { api, dataPlane, placements, s: subsystem };
+  }
+
+  // ---- cluster registry ----
+
+  test("registers idempotently, validates, lists with filters and pages", async () => {
+    const { api } = await setup();
+    const gpu = {
+      name: "gpu-1",
+      apiEndpoint: "https://gpu-1.example",
+      labels: { pool: "gpu" },
+      priority: 5,
+    };
+    const first = await api.registerCluster({ cluster: gpu });
+    assert.equal(first.cluster?.state, Cluster_State.ACTIVE);
+    assert.equal(first.cluster?.health, Cluster_Health.UNSPECIFIED);
+    await api.registerCluster({ cluster: gpu });
+    await rejects(api.registerCluster({ cluster: { ...gpu, priority: 6 } }), Code.AlreadyExists);
+    await rejects(
+      api.registerCluster({ cluster: { ...gpu, name: "Bad_Name" } }),
+      Code.InvalidArgument,
+      /cluster.name/,
+    );
+    await rejects(api.registerCluster({ cluster: { name: "x" } }), Code.InvalidArgument, /api_endpoint/);
+    await rejects(api.getCluster({ name: "nope" }), Code.NotFound);
+
+    await api.registerCluster({
+      cluster: { name: "gpu-2", apiEndpoint: "https://gpu-2.example", labels: { pool: "gpu" } },
+    });
+    await api.cordonCluster({ name: "gpu-2", reason: "maintenance" });
+    const byLabel = await api.listClusters({ labelSelector: { pool: "gpu" } });
+    assert.deepEqual(
+      byLabel.clusters.map((c) => c.name),
+      ["gpu-1", "gpu-2"],
+    );
+    const cordoned = await api.listClusters({ state: Cluster_State.CORDONED });
+    assert.deepEqual(
+      cordoned.clusters.map((c) => c.name),
+      ["gpu-2"],
+    );
+    const page1 = await api.listClusters({ pageSize: 2 });
+    assert.deepEqual(
+      page1.clusters.map((c) => c.name),
+      ["cfg", "gpu-1"],
+    );
+    const page2 = await api.listClusters({ pageSize: 2, pageToken: page1.nextPageToken });
+    assert.deepEqual(
+      page2.clusters.map((c) => c.name),
+      ["gpu-2"],
+    );
+    assert.equal(page2.nextPageToken, "");
+    const updated = await api.updateCluster({ cluster: { ...gpu, labels: { pool: "gpu", region: "eu" } } });
+    assert.equal(updated.cluster?.labels.region, "eu");
+  });
+
+  test("cordon, drain and uncordon change the state; reasons are required", async () => {
+    const { api } = await setup();
+    await rejects(api.cordonCluster({ name: "cfg", reason: "" }), Code.InvalidArgument, /reason/);
+    assert.equal(
+      (await api.cordonCluster({ name: "cfg", reason: "upgrade" })).cluster?.state,
+      Cluster_State.CORDONED,
+    );
+    const drained = await api.drainCluster({ name: "cfg", reason: "decommission" });
+    assert.equal(drained.cluster?.state, Cluster_State.DRAINING);
+    assert.equal(drained.cluster?.stateReason, "decommission");
+    assert.equal(drained.remainingExecutions, 0);
+    assert.equal((await api.uncordonCluster({ name: "cfg" })).cluster?.state, Cluster_State.ACTIVE);
+    await rejects(api.uncordonCluster({ name: "ghost" }), Code.NotFound);
+  });
+
+  test("heartbeats record health; a missed deadline reports the cluster lost until it beats again", async () => {
+    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3, heartbeatIntervalSeconds: 0.1 });
+    await rejects(api.clusterHeartbeat({ cluster: "ghost", propellerVersion: "1.0.0" }), Code.NotFound);
+    await rejects(api.clusterHeartbeat({ cluster: "cfg" }), Code.InvalidArgument, /propeller_version/);
+    const hb = await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.2.3", queueDepth: 4 });
+    assert.equal(hb.desiredState, Cluster_State.ACTIVE);
+    assert.equal(Number(hb.heartbeatInterval?.nanos), 100_000_000);
+    const got = await api.getCluster({ name: "cfg" });
+    assert.equal(got.cluster?.health, Cluster_Health.HEALTHY);
+    assert.equal(got.cluster?.propellerVersion, "1.2.3");
+    await eventually(async () =>
+      assert.equal((await api.getCluster({ name: "cfg" })).cluster?.health, Cluster_Health.LOST),
+    );
+    await api.clusterHeartbeat({
+      cluster: "cfg",
+      propellerVersion: "1.2.3",
+      health: Cluster_Health.DEGRADED,
+    });
+    assert.equal((await api.getCluster({ name: "cfg" })).cluster?.health, Cluster_Health.DEGRADED);
+  });
+
+  // ---- routing rules ----
+
+  test("create, conflict, validation, optimistic update, ordering, delete", async () => {
+    const { api } = await setup();
+    const def = await api.createRoutingRule({ rule: { scope: {}, clusterLabel: "batch" } });
+    const proj = await api.createRoutingRule({
+      rule: {
+        scope: { project: "flights" },
+        targets: [{ target: { case: "cluster", value: "cfg" }, weight: 2 }],
+      },
+    });
+    await rejects(api.createRoutingRule({ rule: { scope: { project: "flights" } } }), Code.AlreadyExists);
+    await rejects(
+      api.createRoutingRule({ rule: { scope: { domain: "production" } } }),
+      Code.InvalidArgument,
+      /needs a project/,
+    );
+    await rejects(
+      api.createRoutingRule({
+        rule: { scope: {}, targets: [{ target: { case: "cluster", value: "cfg" }, weight: 0 }] },
+      }),
+      Code.InvalidArgument,
+      /weight/,
+    );
+    const lp = await api.createRoutingRule({
+      rule: {
+        scope: { project: "flights", domain: "production", launchPlan: "nightly" },
+        clusterLabel: "gpu",
+      },
+    });
+    const listed = await api.listRoutingRules({});
+    assert.deepEqual(
+      listed.rules.map((r) => r.id),
+      [lp.rule?.id, proj.rule?.id, def.rule?.id],
+    );
+    assert.deepEqual(
+      (await api.listRoutingRules({ project: "flights" })).rules.map((r) => r.id),
+      [lp.rule?.id, proj.rule?.id],
+    );
+
+    const rule = def.rule;
+    assert.ok(rule);
+    const v2 = await api.updateRoutingRule({ rule: { ...rule, clusterLabel: "gpu" } });
+    assert.equal(v2.rule?.revision, rule.revision + 1n);
+    await rejects(api.updateRoutingRule({ rule: { ...rule, clusterLabel: "batch" } }), Code.Aborted, /stale/);
+    await api.deleteRoutingRule({ id: rule.id });
+    await rejects(api.deleteRoutingRule({ id: rule.id }), Code.NotFound);
+  });
+
+  // ---- placement with an unreachable cluster ----
+
+  test("queues with the error, explains it, retries; terminate while down is retried and reported in heartbeats", async () => {
+    const { api, dataPlane, placements, s } = await setup();
+    dataPlane.down.add("cfg");
+    const e = { project: "flights", domain: "production", name: "e-1" };
+    const outcome = await s.placer.place(aPlacementRequest(e, { blobRoot: "file:///tmp/x" }));
+    assert.equal(outcome.state, "queued");
+    assert.match(
+      placements.of("flights", "production", "e-1")?.queueReason ?? "",
+      /^ClusterUnreachable: .*ECONNREFUSED/,
+    );
+    const explained = await api.explainExecution({ id: e });
+    assert.equal(explained.decisions.at(-1)?.chosenCluster, "cfg");
+    assert.match(explained.decisions.at(-1)?.queueReason ?? "", /ClusterUnreachable/);
+
+    dataPlane.down.delete("cfg");
+    await eventually(() => assert.equal(placements.of("flights", "production", "e-1")?.cluster, "cfg"));
+    assert.ok(dataPlane.crs.get("cfg")?.has("flights/production/e-1"));
+
+    dataPlane.down.add("cfg");
+    await s.placer.terminate(e, "cfg");
+    const hb = await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.0.0" });
+    assert.deepEqual(hb.abortExecutionNames, ["e-1"]);
+    dataPlane.down.delete("cfg");
+    await eventually(() => assert.equal(dataPlane.crs.get("cfg")?.has("flights/production/e-1"), false));
+    await eventually(async () =>
+      assert.deepEqual(
+        (await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.0.0" })).abortExecutionNames,
+        [],
+      ),
+    );
+    await rejects(
+      api.explainExecution({ id: { project: "flights", domain: "production", name: "never" } }),
+      Code.NotFound,
+    );
+  });
+
+  // ---- project lookup ----
+  test("reads isolation labels (domain over project) and domains from the projects table", async () => {
+    const db = ctx.db();
+    const project = create(ProjectSchema, {
+      id: "secure",
+      name: "Secure",
+      domains: [create(DomainSchema, { id: "production" }), create(DomainSchema, { id: "development" })],
+      isolationLabel: "regulated",
+      domainIsolationLabels: { development: "sandbox" },
+    });
+    await db.query("INSERT INTO projects (id, state, body) VALUES ($1, $2, $3)", [
+      "secure",
+      1,
+      Buffer.from(toBinary(ProjectSchema, project)),
+    ]);
+    const lookup = new ProjectLookup(db);
+    assert.equal(await lookup.isolationLabel("secure", "production"), "regulated");
+    assert.equal(await lookup.isolationLabel("secure", "development"), "sandbox");
+    assert.equal(await lookup.isolationLabel("unknown", "production"), undefined);
+    assert.deepEqual(await lookup.projectDomains(), [
+      { project: "secure", domain: "production", isolationLabel: "regulated" },
+      { project: "secure", domain: "development", isolationLabel: "sandbox" },
+    ]);
+    assert.equal(ISOLATION_LABEL_KEY, "flotilla.io/isolation");
+  });
+});
