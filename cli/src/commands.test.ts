@@ -148,6 +148,37 @@ function fakeAdmin() {
           },
         ],
       }),
+      getExecutionData: () => ({
+        data: {
+          fullInputs: {
+            literals: {
+              name: {
+                value: {
+                  case: "scalar",
+                  value: {
+                    value: { case: "primitive", value: { value: { case: "stringValue", value: "world" } } },
+                  },
+                },
+              },
+            },
+          },
+          fullOutputs: {
+            literals: {
+              greeting: {
+                value: {
+                  case: "scalar",
+                  value: {
+                    value: {
+                      case: "primitive",
+                      value: { value: { case: "stringValue", value: "hello world" } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      }),
       terminateExecution: (req) => {
         if (req.id?.name === "done")
           throw new ConnectError("execution already SUCCEEDED", Code.FailedPrecondition);
@@ -422,6 +453,8 @@ test("get executions --details shows the node tree with attempts", async () => {
   assert.match(r.stdout, /Execution:\s+flytesnacks\/development\/hello-1/);
   assert.match(r.stdout, /Cluster:\s+cluster-a/);
   assert.match(r.stdout, /say\s+RUNNING\s+hello\.say:v1\s+-\s+-\s+#0 FAILED, #1 SUCCEEDED/);
+  assert.match(r.stdout, /Inputs:\s+\{"name":"world"\}/);
+  assert.match(r.stdout, /Outputs:\s+\{"greeting":"hello world"\}/);
 });
 
 test("watch execution without a TTY prints phase changes and exits with the outcome", async () => {

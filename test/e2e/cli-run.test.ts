@@ -89,7 +89,10 @@ test("examples registered with flotctl run to completion and watch exits with th
     phase: string;
     cluster: string;
     nodes: Array<{ id: string; phase: string }>;
+    outputs?: Record<string, unknown>;
   };
+  // x=3: a=4, b=14, c=104, d=b*c.
+  assert.deepEqual(view.outputs, { result: 1456 });
   assert.equal(view.phase, "SUCCEEDED");
   assert.equal(view.cluster, "sbx");
   assert.deepEqual(view.nodes.map((n) => `${n.id}:${n.phase}`).sort(), [

@@ -20,6 +20,8 @@ export function renderExecutionDetails(view: ExecutionView, color = false): stri
     ["Started", view.startedAt],
     ["Duration", formatDuration(view.durationMs)],
     ...(view.error ? ([["Error", view.error]] as Array<[string, string]>) : []),
+    ...(view.inputs ? ([["Inputs", JSON.stringify(view.inputs)]] as Array<[string, string]>) : []),
+    ...(view.outputs ? ([["Outputs", JSON.stringify(view.outputs)]] as Array<[string, string]>) : []),
   ]);
   const rows = flattenNodes(view.nodes);
   const table = renderTable(

@@ -13,6 +13,7 @@ import {
   type WorkflowExecutionIdentifier,
 } from "@flotilla/proto";
 import type { AdminClient } from "../client.js";
+import { literalMapToValues } from "../literals.js";
 import { durationToMs, formatTime, phaseName } from "../output/format.js";
 
 /** One attempt of a task node. */
@@ -55,6 +56,9 @@ export interface ExecutionView {
   message: string;
   error: string;
   nodes: NodeView[];
+  /** Inputs and (once succeeded) outputs as plain values, when the admin inlines them. */
+  inputs?: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
 }
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"]);
@@ -141,6 +145,23 @@ export function buildExecutionView(
       };
     }),
   };
+}
+
+/**
+ * Adds the execution's inlined inputs and outputs to `view` (GetExecutionData). Returns the
+ * same view; data the admin does not inline is left out.
+ */
+export async function withExecutionData(
+  client: AdminClient,
+  id: WorkflowExecutionIdentifier,
+  view: ExecutionView,
+): Promise<ExecutionView> {
+  const { data } = await client.getExecutionData({ id });
+  if (data?.fullInputs) view.inputs = literalMapToValues(data.fullInputs);
+  if (data?.fullOutputs && Object.keys(data.fullOutputs.literals).length > 0) {
+    view.outputs = literalMapToValues(data.fullOutputs);
+  }
+  return view;
 }
 
 /** Reads an execution with its whole node tree. Side effects: admin RPCs only. */

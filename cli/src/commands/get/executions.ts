@@ -12,7 +12,7 @@ import { parseKeyValues } from "../../flags.js";
 import { colorPhase, renderTable } from "../../output/table.js";
 import { durationToMs, formatDuration, formatTime, phaseName } from "../../output/format.js";
 import { entityId, executionId, listVersions } from "../../resources.js";
-import { fetchExecutionView } from "../../views/snapshot.js";
+import { fetchExecutionView, withExecutionData } from "../../views/snapshot.js";
 import { renderExecutionDetails } from "../../views/execution-text.js";
 
 const PHASES = [
@@ -64,7 +64,7 @@ export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> 
     if (this.args.name) {
       const id = executionId(project, domain, this.args.name);
       if (this.flags.details) {
-        const view = await fetchExecutionView(client, id);
+        const view = await withExecutionData(client, id, await fetchExecutionView(client, id));
         await this.print({ data: view, table: () => renderExecutionDetails(view, this.color) });
         return;
       }
