@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -501,4 +502,31 @@ test("watch execution on a terminal renders the live tree with ink and exits wit
   assert.match(r.stdout, /flytesnacks\/development\/hello-1 {2}SUCCEEDED {2}cluster cluster-a/);
   assert.match(r.stdout, /✓ say {2}SUCCEEDED/);
   assert.match(r.stdout, /retries 1/);
+});
+
+test("completion bash is valid bash that completes topics, sub-commands and flags", async () => {
+  const r = await runCli(["completion", "bash"]);
+  assert.equal(r.code, 0, r.stderr);
+  const dir = await mkdtemp(join(tmpdir(), "flotctl-completion-"));
+  try {
+    const script = join(dir, "flotctl.bash");
+    await writeFile(script, r.stdout);
+    const complete = (words: string[]) =>
+      execFileSync(
+        "bash",
+        [
+          "-c",
+          `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _flotctl; echo "\${COMPREPLY[@]}"`,
+        ],
+        {
+          encoding: "utf8",
+        },
+      ).trim();
+    assert.equal(complete(["flotctl", "ge"]), "get");
+    assert.equal(complete(["flotctl", "get", "ex"]), "executions");
+    assert.match(complete(["flotctl", "get", "executions", "--de"]), /^--details$/);
+    assert.match(complete(["flotctl", "update", "cluster", "x", "--"]), /--cordon.*--drain.*--uncordon/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
