@@ -319,7 +319,7 @@ export class RoutingManager implements ExecutionPlacer {
         attempts,
         lastCluster: previousCluster,
         lastError: queueReason,
-        nextAttemptAt: new Date(now.getTime() + this.deps.settings.reevaluateIntervalMs),
+        nextAttemptAt: new Date(now.getTime() + this.waitInterval(attempts)),
       });
       return { state: "queued", reason: queueReason };
     }
@@ -370,6 +370,17 @@ export class RoutingManager implements ExecutionPlacer {
       });
       return { state: "queued", reason: queueReason };
     }
+  }
+
+  /**
+   * Delay before re-evaluating an execution no cluster could take: grows linearly with the
+   * attempts up to the retry ceiling, because every cluster or rule change re-evaluates all
+   * waiting executions immediately anyway; the periodic pass only catches changes made
+   * elsewhere (e.g. a project's isolation label).
+   */
+  private waitInterval(attempts: number): number {
+    const { reevaluateIntervalMs, retryMaxBackoffMs } = this.deps.settings;
+    return Math.min(reevaluateIntervalMs * attempts, Math.max(reevaluateIntervalMs, retryMaxBackoffMs));
   }
 
   private backoff(attempts: number): number {

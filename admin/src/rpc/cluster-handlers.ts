@@ -316,7 +316,7 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
         }),
       ),
       chosenCluster: d.chosenCluster ?? "",
-      decidedAt: timestampFromDate(d.lastEvaluatedAt),
+      decidedAt: timestampFromDate(d.decidedAt),
       queueReason: d.queueReason,
       sticky: d.sticky,
     });
