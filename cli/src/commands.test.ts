@@ -22,6 +22,7 @@ import {
   type CreateLaunchPlanRequest,
   type CreateTaskRequest,
   type CreateWorkflowRequest,
+  type Project,
 } from "@flotilla/proto";
 import { runCli } from "./testing/harness.js";
 
@@ -44,6 +45,8 @@ function fakeAdmin() {
     executions: [] as CreateExecutionRequest[],
     cordoned: [] as string[],
     terminated: [] as string[],
+    projects: [] as Project[],
+    attributes: [] as string[],
   };
   const phases = { poll: 0, outcome: WorkflowExecution_Phase.SUCCEEDED };
   const transport = createRouterTransport(({ service }) => {
@@ -78,6 +81,12 @@ function fakeAdmin() {
         }
         return { project: req.project };
       },
+      updateProject: (req) => (calls.projects.push(req.project!), { project: req.project }),
+      updateMatchableAttributes: (req) => (
+        calls.attributes.push(`${req.scope?.project}/${req.scope?.domain}:${req.attributes?.target.case}`),
+        {}
+      ),
+      getVersion: () => ({ version: "0.1.0", commit: "abc123", apiVersion: "flotilla.admin.v1" }),
       createTask: (req) => (calls.tasks.push(req), { task: { id: req.template?.id } }),
       getTask: () => {
         throw new ConnectError("not found", Code.NotFound);
@@ -528,5 +537,102 @@ test("completion bash is valid bash that completes topics, sub-commands and flag
     assert.match(complete(["flotctl", "update", "cluster", "x", "--"]), /--cordon.*--drain.*--uncordon/);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("update project changes isolation and labels, and sets attributes at project/domain scope", async () => {
+  const { transport, calls } = fakeAdmin();
+  const r = await runCli(
+    [
+      "update",
+      "project",
+      "flytesnacks",
+      "--isolation",
+      "regulated",
+      "--label",
+      "team=risk",
+      "-d",
+      "production",
+      "--cluster-label",
+      "gpu",
+      "--max-parallelism",
+      "5",
+    ],
+    { transport },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(calls.projects[0]?.isolationLabel, "regulated");
+  assert.deepEqual(calls.projects[0]?.labels, { team: "risk" });
+  assert.deepEqual(calls.attributes, [
+    "flytesnacks/production:executionClusterLabel",
+    "flytesnacks/production:workflowExecutionConfig",
+  ]);
+  const nothing = await runCli(["update", "project", "flytesnacks"], { transport });
+  assert.equal(nothing.code, 2);
+  const bad = await runCli(["update", "project", "flytesnacks", "--isolation", "Not_A_Label"], { transport });
+  assert.equal(bad.code, 2);
+  assert.equal(calls.projects.length, 1);
+});
+
+test("create execution from an exec file; exec file errors name the line", async () => {
+  const { transport, calls } = fakeAdmin();
+  const dir = await mkdtemp(join(tmpdir(), "flotctl-exec-"));
+  try {
+    const file = join(dir, "run.yaml");
+    await writeFile(
+      file,
+      "launchPlan: hello-world-lp\nversion: v1\nname: from-file\ninputs:\n  name: bob\n  count: 2\nlabels: {ticket: ops-1}\n",
+    );
+    const r = await runCli(["create", "execution", "--exec-file", file, "--inputs", "count=7", ...pd], {
+      transport,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const req = calls.executions[0]!;
+    assert.equal(req.name, "from-file");
+    assert.equal(req.spec?.target.value?.version, "v1");
+    assert.deepEqual(req.spec?.labels, { ticket: "ops-1" });
+    const count = req.spec?.inputs?.literals.count?.value;
+    assert.ok(count?.case === "scalar" && count.value.value.case === "primitive");
+    assert.equal(count.value.value.value.value.value, 7n, "flags override the file");
+    await writeFile(file, "launchPlan: hello-world-lp\nname: Not_Valid\nmaxParallelism: -1\n");
+    const bad = await runCli(["create", "execution", "--exec-file", file, ...pd, "-o", "json"], {
+      transport,
+    });
+    assert.equal(bad.code, 1);
+    const err = (
+      JSON.parse(bad.stdout) as { error: { code: string; details: Array<{ line: number; path: string }> } }
+    ).error;
+    assert.equal(err.code, "invalid_spec");
+    assert.deepEqual(
+      err.details.map((d) => `${d.line} ${d.path}`),
+      ["2 name", "3 maxParallelism"],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("version shows client and admin versions, and still works when the admin is down", async () => {
+  const { transport } = fakeAdmin();
+  const up = await runCli(["version", "-o", "json"], { transport });
+  assert.equal(up.code, 0, up.stderr);
+  assert.deepEqual((JSON.parse(up.stdout) as { server: unknown }).server, {
+    version: "0.1.0",
+    commit: "abc123",
+    apiVersion: "flotilla.admin.v1",
+  });
+  const down = await runCli(["version", "--admin", "http://127.0.0.1:1"]);
+  assert.equal(down.code, 0);
+  assert.match(down.stdout, /Client:\s+flotctl 0\.1\.0/);
+  assert.match(down.stdout, /Admin:\s+unavailable \(cannot reach the admin at http:\/\/127\.0\.0\.1:1/);
+});
+
+test("every command has a summary and help examples", async () => {
+  const { manifestCommands } = await import("./manifest.js");
+  const commands = manifestCommands() as Record<string, { summary?: string; examples?: unknown[] }>;
+  assert.ok(Object.keys(commands).length >= 18);
+  for (const [id, c] of Object.entries(commands)) {
+    assert.ok(c.summary, `${id} has a summary`);
+    assert.ok((c.examples?.length ?? 0) >= 1, `${id} has examples`);
   }
 });
