@@ -587,7 +587,7 @@ test("create execution from an exec file; exec file errors name the line", async
       transport,
     });
     assert.equal(r.code, 0, r.stderr);
-    const req = calls.executions[0]!;
+    const req = calls.executions[0];
     assert.equal(req.name, "from-file");
     assert.equal(req.spec?.target.value?.version, "v1");
     assert.deepEqual(req.spec?.labels, { ticket: "ops-1" });
