@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { BlobNotFoundError, Labels, Annotations, type BlobStore } from "@flotilla/common";
 import {
   EventSchema,
@@ -274,7 +274,7 @@ export class ExecutionManager {
       ...spec.annotations,
     };
     const blobs = this.deps.blobs;
-    const prefix = blobs.join(this.options.blobRoot, project, domain, key.name) + "/";
+    const prefix = this.executionPrefix(key);
     const rawOutputDataPrefix =
       spec.rawOutputDataPrefix ||
       lpSpec?.rawOutputDataPrefix ||
@@ -636,9 +636,4 @@ export function toExecution(r: ExecutionRecord): Execution {
       },
     }),
   });
-}
-
-/** Converts a proto timestamp field to a Date (undefined when unset). */
-export function optionalDate(ts: Parameters<typeof timestampDate>[0] | undefined): Date | undefined {
-  return ts ? timestampDate(ts) : undefined;
 }
