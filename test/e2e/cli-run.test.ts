@@ -2,6 +2,7 @@
 // to it, a propeller; flotctl (a separate process) registers the example specs, starts
 // executions and watches them to their outcome.
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { resolveAdminConfig, silentLogger, startAdmin, type RunningAdmin } from "@flotilla/admin";
@@ -128,6 +129,30 @@ test("examples registered with flotctl run to completion and watch exits with th
   assert.equal(flakyWatch.code, 0, flakyWatch.stdout + flakyWatch.stderr);
   assert.match(flakyWatch.stdout, /node step attempt #0 (RETRYABLE_FAILED|FAILED)/);
   assert.match(flakyWatch.stdout, /node step attempt #1 SUCCEEDED/);
+
+  // `simulate:` tasks run as simulated pods (no process) and produce zero-valued outputs.
+  const simulated = join(dir.path, "simulated.yaml");
+  await writeFile(
+    simulated,
+    [
+      "kind: Task",
+      "name: sim.step",
+      "outputs: {n: integer}",
+      "container: {image: flotilla/simulated:1}",
+      "simulate: {duration: 300ms}",
+      "---",
+      "kind: Workflow",
+      "name: sim",
+      "outputs: {n: {type: integer, from: s.n}}",
+      "nodes: [{id: s, task: sim.step}]",
+    ].join("\n"),
+  );
+  assert.equal((await flotctl("register", "files", simulated, "--version", "v1")).code, 0);
+  assert.equal((await flotctl("create", "execution", "--workflow", "sim", "--name", "sim-1")).code, 0);
+  const simWatch = await flotctl("watch", "execution", "sim-1", "--interval", "200ms", "--timeout", "60s");
+  assert.equal(simWatch.code, 0, simWatch.stdout + simWatch.stderr);
+  const simOut = await flotctl("get", "executions", "sim-1", "--details", "-o", "json");
+  assert.deepEqual((JSON.parse(simOut.stdout) as { outputs?: unknown }).outputs, { n: 0 });
 
   const explain = await flotctl("explain", "execution", "diamond-1");
   assert.equal(explain.code, 0, explain.stderr);
