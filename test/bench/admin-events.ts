@@ -9,7 +9,9 @@
  *      node and task events, in per-execution order, interleaved across executions) in batches
  *      of B through the admin's EventManager — the same code path IngestEvents runs — with the
  *      phase rules, idempotency check, node/task derivation and the event log in one transaction
- *      per batch.
+ *      per batch;
+ *   3. the same again over the wire: IngestEvents through Connect (binary, HTTP/2) against the
+ *      admin listening on 127.0.0.1, one client per producer.
  * Then it re-sends everything (all must come back DUPLICATE) and checks replay == stored state
  * for a sample of executions. Prints a table, then `BENCH {json}` as its last line.
  */
@@ -23,6 +25,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { migrate, openDatabase } from "@flotilla/db";
 import {
+  AdminService,
   EventResult_Outcome,
   EventSchema,
   ExecutionSpecSchema,
@@ -37,11 +40,13 @@ import {
   WorkflowTemplateSchema,
   type Event,
 } from "@flotilla/proto";
+import { createClient } from "@connectrpc/connect";
+import { Http2SessionManager, createConnectTransport } from "@connectrpc/connect-node";
 import {
   ADMIN_MIGRATIONS_DIR,
-  createAdmin,
   resolveAdminConfig,
   silentLogger,
+  startAdmin,
   type ExecutionPlacer,
 } from "@flotilla/admin";
 
@@ -213,11 +218,15 @@ async function main(): Promise<void> {
       terminate: () => Promise.resolve(),
     };
     const config = resolveAdminConfig({ blobStore: { url: `file://${blobDir}` } }, {});
-    const a = await createAdmin(config, {
-      database: db,
-      logger: silentLogger,
-      routing: () => ({ placer, handlers: {}, start: async () => {}, stop: async () => {} }),
-    });
+    const running = await startAdmin(
+      { ...config, server: { ...config.server, host: "127.0.0.1", port: 0 } },
+      {
+        database: db,
+        logger: silentLogger,
+        routing: () => ({ placer, handlers: {}, start: async () => {}, stop: async () => {} }),
+      },
+    );
+    const a = running.admin;
     await a.projects.register(create(ProjectSchema, { id: PROJECT }));
     await a.tasks.create(
       create(TaskTemplateSchema, {
@@ -304,6 +313,45 @@ async function main(): Promise<void> {
       (await db.query<{ n: string }>("SELECT count(*) AS n FROM execution_events")).rows[0].n,
     );
 
+    // 3. The same over the wire: IngestEvents via Connect (binary, HTTP/2), one client per producer.
+    const rpcNames = Array.from({ length: EXECUTIONS }, (_, i) => `r${i}`);
+    for (let i = 0; i < rpcNames.length; i += 8) {
+      await Promise.all(
+        rpcNames.slice(i, i + 8).map((n) => a.executionManager.create(PROJECT, DOMAIN, n, spec)),
+      );
+    }
+    const rpcStreams = Array.from({ length: PRODUCERS }, (_, p) =>
+      interleave(rpcNames.filter((_, i) => i % PRODUCERS === p).map((n) => history(n, NODES, t0))),
+    );
+    const sessions = rpcStreams.map(() => new Http2SessionManager(running.url));
+    let rpcAccepted = 0;
+    const rpcStart = process.hrtime.bigint();
+    await Promise.all(
+      rpcStreams.map(async (stream, p) => {
+        const client = createClient(
+          AdminService,
+          createConnectTransport({
+            baseUrl: running.url,
+            httpVersion: "2",
+            useBinaryFormat: true,
+            sessionManager: sessions[p],
+          }),
+        );
+        for (let i = 0; i < stream.length; i += BATCH) {
+          const { results } = await client.ingestEvents({
+            producerCluster: CLUSTER,
+            events: stream.slice(i, i + BATCH),
+          });
+          rpcAccepted += results.filter((r) => r.outcome === EventResult_Outcome.ACCEPTED).length;
+        }
+      }),
+    );
+    const rpcSeconds = Number(process.hrtime.bigint() - rpcStart) / 1e9;
+    for (const s of sessions) s.abort();
+    const rpcTotal = rpcStreams.reduce((n, s) => n + s.length, 0);
+    if (rpcAccepted !== rpcTotal) throw new Error(`over the wire: ${rpcAccepted}/${rpcTotal} accepted`);
+    const rpcRate = rpcTotal / rpcSeconds;
+
     latencies.sort((x, y) => x - y);
     // Where the time goes: mean latency per repository operation (from admin's own histogram).
     const perOperation = new Map<string, { sum: number; count: number }>();
@@ -344,6 +392,11 @@ async function main(): Promise<void> {
     )) {
       row(`  db ${op}`, `${count} calls, mean ${((sum / Math.max(1, count)) * 1000).toFixed(2)} ms`);
     }
+    row(
+      "IngestEvents over Connect/HTTP2 (binary)",
+      `${rpcRate.toFixed(0)} events/s (${rpcTotal} in ${rpcSeconds.toFixed(2)} s)`,
+    );
+    row("ratio over the wire / raw INSERT", `${(rpcRate / rawRate).toFixed(2)}`);
     row("ratio ingest / raw INSERT", `${ratio.toFixed(2)} (target >= 1.0)`);
     console.log(
       "BENCH " +
@@ -355,6 +408,7 @@ async function main(): Promise<void> {
           executions: EXECUTIONS,
           events: totalEvents,
           eventsPerSecond: Math.round(ingestRate),
+          rpcEventsPerSecond: Math.round(rpcRate),
           rawInsertsPerSecond: Math.round(rawRate),
           ratio: Number(ratio.toFixed(3)),
           batchP50Ms: Number(percentile(latencies, 50).toFixed(2)),
@@ -364,7 +418,7 @@ async function main(): Promise<void> {
           targetMet: ratio >= 1,
         }),
     );
-    await a.stop();
+    await running.stop();
   } finally {
     await db.close();
     if (keepDb) console.error(`kept database ${name}`);
