@@ -13,6 +13,7 @@ import {
   type WorkflowExecutionIdentifier,
 } from "@flotilla/proto";
 import type { AdminClient } from "../client.js";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { literalMapToValues } from "../literals.js";
 import { durationToMs, formatTime, phaseName } from "../output/format.js";
 
@@ -84,6 +85,21 @@ function errorText(e: { code: string; message: string } | undefined): string {
   return e && (e.code || e.message) ? `${e.code}${e.message ? `: ${e.message}` : ""}` : "";
 }
 
+const NODE_TERMINAL = new Set(["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "SKIPPED", "RECOVERED"]);
+
+/** The recorded duration, or for a running entity the time since it started. */
+function elapsedMs(
+  duration: Duration | undefined,
+  startedAt: Timestamp | undefined,
+  phase: string,
+  now: number,
+): number {
+  const recorded = durationToMs(duration);
+  if (recorded > 0 || !startedAt || NODE_TERMINAL.has(phase)) return recorded;
+  const started = Number(startedAt.seconds) * 1000 + Math.floor(startedAt.nanos / 1e6);
+  return started > 0 && now > started ? now - started : 0;
+}
+
 function taskLabel(id: { name: string; version: string } | undefined): string {
   return id?.name ? `${id.name}:${id.version}` : "";
 }
@@ -104,6 +120,7 @@ function attemptView(t: TaskExecution): AttemptView {
 export function buildExecutionView(
   execution: Execution,
   nodes: Array<{ node: NodeExecution; attempts: TaskExecution[]; children: NodeView[] }>,
+  now: number = Date.now(),
 ): ExecutionView {
   const c = execution.closure;
   const spec = execution.spec;
@@ -124,7 +141,7 @@ export function buildExecutionView(
     launchPlan: lp ? `${lp.name}:${lp.version}` : "",
     createdAt: formatTime(c?.createdAt),
     startedAt: formatTime(c?.startedAt),
-    durationMs: durationToMs(c?.duration),
+    durationMs: elapsedMs(c?.duration, c?.startedAt, phase, now),
     message: c?.message ?? "",
     error: errorText(c?.error),
     nodes: nodes.map(({ node, attempts, children }) => {
@@ -136,7 +153,12 @@ export function buildExecutionView(
         task: taskLabel(node.metadata?.taskId ?? attempts[0]?.id?.taskId),
         phase: phaseName(NodeExecution_Phase, nc?.phase ?? 0),
         startedAt: formatTime(nc?.startedAt),
-        durationMs: durationToMs(nc?.duration),
+        durationMs: elapsedMs(
+          nc?.duration,
+          nc?.startedAt,
+          phaseName(NodeExecution_Phase, nc?.phase ?? 0),
+          now,
+        ),
         retries: Math.max(0, attemptViews.length - 1),
         error: errorText(nc?.error),
         message: nc?.message ?? "",
