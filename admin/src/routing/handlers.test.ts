@@ -10,6 +10,7 @@ import { AdminService, Cluster_Health, Cluster_State, DomainSchema, ProjectSchem
 import { eachDatabase, eventually, tempDir } from "@flotilla/testing";
 import { Registry } from "prom-client";
 import type { DataPlane } from "../dataplane/data-plane.js";
+import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
 import { ClusterUnreachableError } from "../dataplane/errors.js";
 import {
   CLUSTER_LABEL_KEY,
@@ -81,13 +82,13 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
     subsystem = undefined;
   });
 
-  async function setup(routing: Record<string, unknown> = {}) {
+  async function setup(routing: Record<string, unknown> = {}, executions?: ExecutionPlacementRepository) {
     await subsystem?.stop();
     const dataPlane = scriptedDataPlane();
     const placements = new RecordingPlacements();
     subsystem = createRoutingSubsystem({
       db: ctx.db(),
-      executions: placements,
+      executions: executions ?? placements,
       blobStore: openBlobStore(blobs.path),
       config: {
         clusters: [
@@ -285,6 +286,40 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
       api.explainExecution({ id: { project: "flights", domain: "production", name: "never" } }),
       Code.NotFound,
     );
+  });
+
+  // ---- lost clusters ----
+
+  test("a lost cluster's running executions are marked, and unmarked when it beats again", async () => {
+    const db = ctx.db();
+    await db.query(
+      `INSERT INTO executions (project, domain, name, workflow_name, workflow_version, spec, spec_digest, inputs_uri,
+       cluster, phase, created_at, updated_at)
+     VALUES ('flights', 'production', 'running-1', 'wf', 'v1', '\\x', 'd', 'file:///x', 'cfg', 2, now(), now())`,
+    );
+    // Writes placements to the executions table the way the execution repository does.
+    const sqlPlacements: ExecutionPlacementRepository = {
+      updatePlacement: async (e, p) => {
+        await db.query(
+          "UPDATE executions SET cluster = $4, queue_reason = $5 WHERE project = $1 AND domain = $2 AND name = $3",
+          [e.project, e.domain, e.name, p.cluster, p.queueReason],
+        );
+      },
+    };
+    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3 }, sqlPlacements);
+    const row = async () =>
+      (await db.query("SELECT cluster, queue_reason FROM executions WHERE name = 'running-1'")).rows[0] as {
+        cluster: string;
+        queue_reason: string | null;
+      };
+
+    await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.0.0" });
+    await eventually(async () =>
+      assert.match((await row()).queue_reason ?? "", /^ClusterLost: cluster cfg has sent no heartbeat since/),
+    );
+    assert.equal((await row()).cluster, "cfg", "the placement is kept");
+    await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.0.0" });
+    await eventually(async () => assert.equal((await row()).queue_reason, null));
   });
 
   // ---- project lookup ----

@@ -85,6 +85,23 @@ export class ProjectLookup implements IsolationResolver {
     return values;
   }
 
+  /** The non-terminal executions placed on a cluster, and the queue reason each carries. */
+  async activeExecutionsOn(
+    cluster: string,
+  ): Promise<Array<{ project: string; domain: string; name: string; queueReason: string | null }>> {
+    const { rows } = await this.db.query(
+      `SELECT project, domain, name, queue_reason FROM executions
+       WHERE cluster = $1 AND phase = ANY($2::smallint[]) ORDER BY project, domain, name`,
+      [cluster, ACTIVE_PHASES],
+    );
+    return rows.map((r) => ({
+      project: r.project as string,
+      domain: r.domain as string,
+      name: r.name as string,
+      queueReason: (r.queue_reason as string | null) ?? null,
+    }));
+  }
+
   /** Number of non-terminal executions placed on a cluster. */
   async activeExecutions(cluster: string): Promise<number> {
     const { rows } = await this.db.query(

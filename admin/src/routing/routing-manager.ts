@@ -83,6 +83,8 @@ export interface ClusterView extends ClusterRecord {
 }
 
 const SNAPSHOT_TTL_MS = 1_000;
+/** Queue-reason code put on the executions of a cluster that stopped sending heartbeats. */
+export const LOST_REASON = "ClusterLost";
 const BATCH = 200;
 const CONCURRENCY = 8;
 
@@ -477,17 +479,40 @@ export class RoutingManager implements ExecutionPlacer {
         metrics.heartbeatAge.set({ cluster: c.name }, (now.getTime() - c.lastHeartbeatAt.getTime()) / 1000);
       if (v.lost && !this.lostClusters.has(c.name)) {
         this.lostClusters.add(c.name);
+        const marked = await this.markLost(c);
         this.deps.logger.warn("cluster lost: no heartbeat within the timeout", {
           cluster: c.name,
           lastHeartbeatAt: c.lastHeartbeatAt?.toISOString(),
-          activeExecutions: await this.deps.lookup.activeExecutions(c.name),
+          activeExecutions: marked,
         });
       } else if (!v.lost && this.lostClusters.delete(c.name)) {
+        await this.unmarkLost(c.name);
         becameAlive = true;
       }
     }
     metrics.pendingPlacements.set(await this.pending.count());
     if (becameAlive) await this.reevaluateAll();
+  }
+
+  /**
+   * Marks every active execution of a lost cluster: its queue reason (shown as the execution's
+   * message) says the cluster is lost since when; the placement itself is kept. Returns how many.
+   */
+  private async markLost(c: ClusterRecord): Promise<number> {
+    const reason = `${LOST_REASON}: cluster ${c.name} has sent no heartbeat since ${c.lastHeartbeatAt?.toISOString() ?? "?"}`;
+    const active = await this.deps.lookup.activeExecutionsOn(c.name);
+    for (const e of active)
+      await this.deps.executions.updatePlacement(e, { cluster: c.name, queueReason: reason });
+    return active.length;
+  }
+
+  /** Clears the lost mark of a cluster's executions once it sends heartbeats again. */
+  private async unmarkLost(cluster: string): Promise<void> {
+    for (const e of await this.deps.lookup.activeExecutionsOn(cluster)) {
+      if (e.queueReason?.startsWith(`${LOST_REASON}:`)) {
+        await this.deps.executions.updatePlacement(e, { cluster, queueReason: null });
+      }
+    }
   }
 
   /** Makes every pending placement due now and kicks the loop (after cluster or rule changes). */
@@ -531,7 +556,7 @@ export class RoutingManager implements ExecutionPlacer {
     const wasLost =
       previous !== undefined && hb.at.getTime() - previous.getTime() > this.deps.settings.heartbeatTimeoutMs;
     if (previous === undefined || wasLost) {
-      this.lostClusters.delete(name);
+      if (this.lostClusters.delete(name) || wasLost) await this.unmarkLost(name);
       await this.reevaluateAll();
     } else {
       this.invalidate();
