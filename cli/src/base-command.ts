@@ -103,7 +103,12 @@ export abstract class FlotctlCommand<T extends typeof Command = typeof Command> 
 
   /** The admin URL (default http://127.0.0.1:8088). */
   protected async adminUrl(): Promise<string> {
-    return (await this.setting("admin")) ?? DEFAULT_ADMIN_URL;
+    const url = (await this.setting("admin")) ?? DEFAULT_ADMIN_URL;
+    if (!/^https?:\/\/[^\s/]+/.test(url)) {
+      const { UsageError } = await import("./errors.js");
+      throw new UsageError(`admin URL "${url}" must start with http:// or https://`);
+    }
+    return url;
   }
 
   /** The output format (default table). */

@@ -274,6 +274,9 @@ test("usage errors exit 2: unknown command, bad flag value, missing project", as
   });
   assert.equal(badOutput.code, 2);
   assert.equal((JSON.parse(badOutput.stdout) as { error: { code: string } }).error.code, "usage");
+  const badAdmin = await runCli(["get", "projects", "--admin", "admin:8088"]);
+  assert.equal(badAdmin.code, 2);
+  assert.match(badAdmin.stderr, /admin URL "admin:8088" must start with http/);
   const noProject = await runCli(["get", "tasks"], { transport });
   assert.equal(noProject.code, 2);
   assert.match(noProject.stderr, /project is required: pass -p\/--project/);
