@@ -200,6 +200,26 @@ export function applyTaskEventInPlace(task: TaskExecution, ev: TaskExecutionEven
   task.closure = closure;
 }
 
+/**
+ * Records on a node the task its attempts run (from an accepted task event), once. Mutates
+ * `state`; returns whether it changed. Applied identically by ingestion and replay.
+ */
+export function linkTaskToNode(state: NodeState, ev: TaskExecutionEvent): boolean {
+  const taskId = ev.id?.taskId;
+  const metadata = state.node.metadata;
+  if (!taskId || !metadata || metadata.taskId) return false;
+  metadata.taskId = taskId;
+  return true;
+}
+
+/** Marks a node as having sub-nodes (a child node event named it as parent). Returns whether it changed. */
+export function markParentNode(state: NodeState): boolean {
+  const metadata = state.node.metadata;
+  if (!metadata || metadata.isParentNode) return false;
+  metadata.isParentNode = true;
+  return true;
+}
+
 /** Converts a Date to a proto Timestamp (helper for building admin events). */
 export function toTimestamp(d: Date): Timestamp {
   return timestampFromDate(d);

@@ -26,6 +26,8 @@ import {
   applyTaskEventInPlace,
   emptyNodeState,
   emptyTaskState,
+  linkTaskToNode,
+  markParentNode,
   applyWorkflowEvent,
   toTimestamp,
   type ExecutionState,
@@ -231,12 +233,19 @@ export class EventManager {
         tx,
         known.map((p) => ({ executionPk: pkOf(p), eventId: p.valid.eventId })),
       );
-      const nodes = await events.loadNodes(
-        tx,
-        known
-          .filter((p) => p.valid.kind === EventKindCode.Node)
-          .map((p) => ({ executionPk: pkOf(p), nodeId: p.valid.nodeId })),
-      );
+      // Nodes named by node events, their parents, and the nodes of task events (which learn
+      // their task id from them).
+      const nodeKeys = new Map<string, { executionPk: number; nodeId: string }>();
+      for (const p of known) {
+        const e = p.event.event;
+        const ids =
+          e.case === "nodeEvent" && e.value.parentNodeId
+            ? [p.valid.nodeId, e.value.parentNodeId]
+            : [p.valid.nodeId];
+        for (const nodeId of ids)
+          if (nodeId) nodeKeys.set(`${pkOf(p)}/${nodeId}`, { executionPk: pkOf(p), nodeId });
+      }
+      const nodes = await events.loadNodes(tx, [...nodeKeys.values()]);
       const tasks = await events.loadTasks(
         tx,
         known
@@ -342,6 +351,10 @@ export class EventManager {
           }
           applyNodeEventInPlace(state, e.value);
           dirtyNodes.set(nodeKey, { executionPk: row.pk, state });
+          const parentKey = `${row.pk}/${e.value.parentNodeId}`;
+          const parent = e.value.parentNodeId ? nodes.get(parentKey) : undefined;
+          if (parent && markParentNode(parent))
+            dirtyNodes.set(parentKey, { executionPk: row.pk, state: parent });
         } else if (e.case === "taskEvent") {
           let task = tasks.get(taskKey);
           if (!task) {
@@ -350,6 +363,9 @@ export class EventManager {
           }
           applyTaskEventInPlace(task, e.value);
           dirtyTasks.set(taskKey, { executionPk: row.pk, task });
+          const node = nodes.get(nodeKey);
+          if (node && linkTaskToNode(node, e.value))
+            dirtyNodes.set(nodeKey, { executionPk: row.pk, state: node });
         }
         existing.add(dedupeKey);
         log.push({
@@ -412,12 +428,16 @@ export function replayLog(events: Event[]): ExecutionSnapshot {
       const state = nodes.get(id) ?? emptyNodeState();
       applyNodeEventInPlace(state, e.value);
       nodes.set(id, state);
+      const parent = e.value.parentNodeId ? nodes.get(e.value.parentNodeId) : undefined;
+      if (parent) markParentNode(parent);
     } else if (e.case === "taskEvent") {
       const id = e.value.id!;
       const key = `${id.nodeExecutionId!.nodeId}\u0000${String(id.retryAttempt).padStart(10, "0")}`;
       const task = tasks.get(key) ?? emptyTaskState();
       applyTaskEventInPlace(task, e.value);
       tasks.set(key, task);
+      const node = nodes.get(id.nodeExecutionId!.nodeId);
+      if (node) linkTaskToNode(node, e.value);
     }
   }
   if (!execution) throw new Error("event log has no workflow event (the creation event is missing)");

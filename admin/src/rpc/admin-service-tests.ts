@@ -53,6 +53,12 @@ async function code(p: Promise<unknown>): Promise<{ code: Code; message: string 
   assert.fail("the call unexpectedly succeeded");
 }
 
+function childNodeEvent(execution: string, cluster: string, nodeId: string, parent: string, atMs: number) {
+  const ev = nodeEvent(execution, cluster, `child-${nodeId}`, nodeId, NodeExecution_Phase.RUNNING, 1, atMs);
+  if (ev.event.case === "nodeEvent") ev.event.value.parentNodeId = parent;
+  return ev;
+}
+
 /** AdminService handlers: request validation, error codes, node/task execution reads. */
 export function rpcTests(ctx: DatabaseTestContext): void {
   it("maps domain errors to Connect codes and hides unexpected causes", async (t) => {
@@ -139,16 +145,28 @@ export function rpcTests(ctx: DatabaseTestContext): void {
         taskEvent("run", "alpha", "t0f", "a", 0, TaskExecution_Phase.RETRYABLE_FAILED, 0, t0 + 2000),
         taskEvent("run", "alpha", "t1", "a", 1, TaskExecution_Phase.SUCCEEDED, 0, t0 + 3000),
         nodeEvent("run", "alpha", "n2", "a", NodeExecution_Phase.SUCCEEDED, 2, t0 + 4000),
+        nodeEvent("run", "alpha", "b1", "b", NodeExecution_Phase.RUNNING, 1, t0 + 1000),
+        childNodeEvent("run", "alpha", "b-0", "b", t0 + 1500),
       ],
     });
     assert.ok(
       results.every((r) => r.outcome === EventResult_Outcome.ACCEPTED),
       JSON.stringify(results),
     );
-    const { nodeExecutions } = await c.listNodeExecutions({ executionId: id });
+    const { nodeExecutions } = await c.listNodeExecutions({ executionId: id, sort: { key: "node_id" } });
     assert.deepEqual(
       nodeExecutions.map((n) => [n.id?.nodeId, n.closure?.phase]),
-      [["a", NodeExecution_Phase.SUCCEEDED]],
+      [
+        ["a", NodeExecution_Phase.SUCCEEDED],
+        ["b", NodeExecution_Phase.RUNNING],
+      ],
+    );
+    assert.equal(nodeExecutions[0].metadata?.taskId?.name, "t");
+    assert.equal(nodeExecutions[1].metadata?.isParentNode, true);
+    const children = await c.listNodeExecutions({ executionId: id, parentNodeId: "b" });
+    assert.deepEqual(
+      children.nodeExecutions.map((n) => n.id?.nodeId),
+      ["b-0"],
     );
     assert.equal(Number(nodeExecutions[0].closure?.duration?.seconds), 3);
     const { taskExecutions } = await c.listTaskExecutions({
