@@ -6,6 +6,7 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stableJson } from "./output/stable-json.js";
 
 /** Root of the @flotilla/cli package (holds package.json and the manifest). */
 export const CLI_ROOT: string = fileURLToPath(new URL("../", import.meta.url));
@@ -46,7 +47,7 @@ export async function writeManifest(root = CLI_ROOT): Promise<number> {
   await plugin.load();
   const path = join(root, "oclif.manifest.json");
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(plugin.manifest, null, 2) + "\n");
+  writeFileSync(tmp, stableJson(plugin.manifest));
   renameSync(tmp, path);
   return Object.keys(plugin.manifest.commands).length;
 }
