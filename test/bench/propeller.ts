@@ -313,12 +313,12 @@ async function main(): Promise<void> {
 
   console.log("");
   console.log(
-    "| workflows | tasks | time (s) | tasks/s | round p50 (ms) | round p99 (ms) | peak RSS (MiB) |",
+    "| workflows | tasks | time (s) | tasks/s | round p50 (ms) | round p99 (ms) | peak RSS (MiB) | CPU ms/round |",
   );
-  console.log("|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(
-      `| ${r.workflows} | ${r.tasks} | ${r.seconds} | ${r.tasksPerSecond} | ${r.roundP50Ms} | ${r.roundP99Ms} | ${r.peakRssMiB} |`,
+      `| ${r.workflows} | ${r.tasks} | ${r.seconds} | ${r.tasksPerSecond} | ${r.roundP50Ms} | ${r.roundP99Ms} | ${r.peakRssMiB} | ${r.cpuMsPerRound} |`,
     );
   }
   console.log(
