@@ -93,13 +93,14 @@ test("the watch polls until the execution is terminal, re-rendering, then report
     () => {
       frames.push(lastFrame() ?? "");
       assert.ok(done);
+      // The final frame is rendered asynchronously after onDone: wait for it too.
+      assert.match(lastFrame() ?? "", /SUCCEEDED[\s\S]*✓ a {2}SUCCEEDED {2}200ms/);
     },
     { timeout: 5000, interval: 2 },
   );
   unmount();
   assert.equal(done?.view?.phase, "SUCCEEDED");
   assert.equal(polls, 3);
-  assert.match(lastFrame() ?? "", /SUCCEEDED[\s\S]*✓ a {2}SUCCEEDED {2}200ms/);
   assert.ok(frames.some((f) => /RUNNING/.test(f)) || polls === 3);
 });
 
