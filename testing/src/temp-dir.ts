@@ -28,7 +28,7 @@ function installExitHook(): void {
 }
 
 /**
- * Creates a fresh directory under the OS temp dir (`<prefix>XXXXXX`) and returns it. It is
+ * Creates a fresh directory under the OS temp dir (`<prefix>` plus six random characters) and returns it. It is
  * removed by `cleanup()`, when the test `t` ends (if given), and at the latest when the process
  * exits.
  */
