@@ -329,6 +329,11 @@ async function startAttempt(
   const podName = taskPodName(exec.spec.executionId?.name ?? exec.name, node.id, attempt);
   const loc = ctx.attemptLocations(node.id, attempt);
   if (!ctx.pods.has(podName)) {
+    // A user error found before the pod exists: give back any tokens and fail the node.
+    const failBeforeStart = async (code: string, message: string): Promise<void> => {
+      await releaseTokens(ctx, node, task, ns, attempt);
+      fail(ctx, node, task, ns, attempt, { kind: ExecutionError_Kind.USER, code, message }, false, true);
+    };
     let inputs: LiteralMap;
     try {
       inputs = await resolveBindings(node.inputs, {
@@ -337,17 +342,7 @@ async function startAttempt(
       });
     } catch (err) {
       if (!(err instanceof BindingResolutionError)) throw err;
-      await releaseTokens(ctx, node, task, ns, attempt);
-      fail(
-        ctx,
-        node,
-        task,
-        ns,
-        attempt,
-        { kind: ExecutionError_Kind.USER, code: "BindingResolutionFailed", message: err.message },
-        false,
-        true,
-      );
+      await failBeforeStart("BindingResolutionFailed", err.message);
       return;
     }
     await writeInputs(ctx, task, loc, inputs);
@@ -369,17 +364,7 @@ async function startAttempt(
       });
     } catch (err) {
       if (!(err instanceof InvalidTaskError)) throw err;
-      await releaseTokens(ctx, node, task, ns, attempt);
-      fail(
-        ctx,
-        node,
-        task,
-        ns,
-        attempt,
-        { kind: ExecutionError_Kind.USER, code: "InvalidTask", message: err.message },
-        false,
-        true,
-      );
+      await failBeforeStart("InvalidTask", err.message);
       return;
     }
     const result = await ctx.ports.pods.create(pod);
