@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { ApiextensionsV1Api, KubeConfig } from "@kubernetes/client-node";
 import { WorkflowExecutionResource, openBlobStore, sha256Hex, type BlobStore } from "@flotilla/common";
 import { AdminService } from "@flotilla/proto";
 import { startCluster, type SandboxCluster } from "@flotilla/sandbox";
@@ -129,6 +130,26 @@ describe("routing across three sandbox clusters", () => {
         createRouterTransport(({ service }) => service(AdminService, s.handlers)),
       );
     }
+
+    test("start installs the WorkflowExecution CRD into every configured cluster before any placement", async () => {
+      const fresh = await startCluster({ name: "fresh", kubelet: false });
+      try {
+        const kc = new KubeConfig();
+        kc.loadFromString(fresh.kubeconfig);
+        const crds = kc.makeApiClient(ApiextensionsV1Api);
+        const crdName = "workflowexecutions.flotilla.io";
+        await assert.rejects(crds.readCustomResourceDefinition({ name: crdName }), /404|not found/i);
+        await start({ clusters: [{ name: "fresh", kubeconfigInline: fresh.kubeconfig }] });
+        const crd = await eventually(() => crds.readCustomResourceDefinition({ name: crdName }), {
+          timeout: Timeouts.eventually,
+        });
+        assert.equal(crd.spec.names.kind, "WorkflowExecution");
+      } finally {
+        await subsystem?.stop();
+        subsystem = undefined;
+        await fresh.stop();
+      }
+    });
 
     test("1,000 executions spread by weight, sticky on retried creates, isolation holds", async () => {
       const { s, placements } = await start();

@@ -157,6 +157,29 @@ export class RoutingManager implements ExecutionPlacer {
     this.stopped = false;
     this.schedule();
     if (this.deps.settings.resourceQuota) this.scheduleQuotaSync(0);
+    if (this.deps.settings.installCrd) void this.installConfiguredCrds();
+  }
+
+  /**
+   * Installs the WorkflowExecution CRD into every configured cluster, in the background: a
+   * propeller's informers wait for the CRD, so without this a fresh cluster's propeller would
+   * only start once the first execution is placed there. A failure is logged; placement
+   * installs the CRD again when it is still missing.
+   */
+  private async installConfiguredCrds(): Promise<void> {
+    await Promise.all(
+      this.deps.configClusters.map(async (c) => {
+        try {
+          const result = await this.installCrd(c.name);
+          this.deps.logger.info("WorkflowExecution CRD ready", { cluster: c.name, result });
+        } catch (err) {
+          this.deps.logger.warn("cannot install the WorkflowExecution CRD yet; placement will retry", {
+            cluster: c.name,
+            error: err,
+          });
+        }
+      }),
+    );
   }
 
   /** Stops the loops and waits for the running pass. */
