@@ -45,7 +45,8 @@ export async function runFlotctl(argv: string[], root: string = CLI_ROOT): Promi
     return ExitCode.ok;
   } catch (raw) {
     const err = toCliError(raw);
-    if ((raw as { code?: string })?.code === "EEXIT" && err.exitCode === ExitCode.ok) return ExitCode.ok;
+    // `this.exit(n)`: the command already said what it had to; only the code remains.
+    if ((raw as { code?: string })?.code === "EEXIT") return err.exitCode;
     if (wantsJson(argv, runtime.env)) runtime.stdout.write(JSON.stringify(err.toJSON(), null, 2) + "\n");
     else runtime.stderr.write(`Error: ${err.message}\n`);
     return err.exitCode;

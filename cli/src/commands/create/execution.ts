@@ -31,7 +31,11 @@ export default class CreateExecution extends FlotctlCommand<typeof CreateExecuti
     "<%= config.bin %> create execution --exec-file run.yaml -o json",
   ];
   static override flags = {
-    launchplan: Flags.string({ summary: "Launch plan name.", exclusive: ["workflow"] }),
+    launchplan: Flags.string({
+      summary: "Launch plan name.",
+      aliases: ["launch-plan"],
+      exclusive: ["workflow"],
+    }),
     workflow: Flags.string({ summary: "Workflow name.", exclusive: ["launchplan"] }),
     version: Flags.string({ summary: "Version of the launch plan or workflow (default: latest)." }),
     inputs: Flags.string({ summary: "Input name=value (repeatable).", multiple: true }),

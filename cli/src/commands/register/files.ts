@@ -1,14 +1,12 @@
 import { Args, Flags } from "@oclif/core";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FlotctlCommand } from "../../base-command.js";
-import { CliError, InvalidSpecError, UsageError, type SpecProblem } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import { renderTable } from "../../output/table.js";
-import { compileSpecs, type PlanItem } from "../../spec/compile.js";
-import { adminLookup } from "../../spec/lookup.js";
-import { parseSpecFiles, type SpecSource } from "../../spec/parse.js";
+import type { SpecSource } from "../../spec/parse.js";
 import { Patterns } from "../../spec/patterns.js";
+import { registerSpecs } from "../../spec/register.js";
 
 /** `flotctl register files <paths...> --version V`. */
 export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> {
@@ -37,26 +35,12 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
     const sources = await this.readSources(argv as string[]);
     const project = await this.project();
     const domain = await this.domain();
-    const parsed = parseSpecFiles(sources);
-    const client = await this.client();
-    const compiled = await compileSpecs(parsed.docs, {
+    const results = await registerSpecs(await this.client(), sources, {
       project,
       domain,
       version,
-      lookup: adminLookup(client),
+      dryRun: this.flags["dry-run"],
     });
-    const problems = sortProblems([...parsed.problems, ...compiled.problems]);
-    if (problems.length) throw new InvalidSpecError(problems);
-    const results: Array<{ kind: string; name: string; version: string; status: string }> = [];
-    if (!this.flags["dry-run"]) {
-      for (const item of compiled.plan) {
-        await this.register(client, item, project, domain, version);
-        results.push({ kind: item.kind, name: item.name, version, status: "registered" });
-      }
-    } else {
-      for (const item of compiled.plan)
-        results.push({ kind: item.kind, name: item.name, version, status: "valid" });
-    }
     await this.print({
       data: results,
       table: () =>
@@ -71,51 +55,6 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
           { color: this.color },
         ),
     });
-  }
-
-  private async register(
-    client: Awaited<ReturnType<RegisterFiles["client"]>>,
-    item: PlanItem,
-    project: string,
-    domain: string,
-    version: string,
-  ): Promise<void> {
-    try {
-      if (item.kind === "Task") await client.createTask(item.request);
-      else if (item.kind === "Workflow") await client.createWorkflow(item.request);
-      else await client.createLaunchPlan(item.request);
-    } catch (err) {
-      if (!(err instanceof ConnectError)) throw err;
-      const where = `${item.origin.file}:${item.origin.at.line}:${item.origin.at.column}`;
-      const what = `${item.kind === "LaunchPlan" ? "launch plan" : item.kind.toLowerCase()} ${item.name} ${version}`;
-      if (err.code === Code.AlreadyExists) {
-        throw new CliError(
-          "already_exists",
-          `${where}: ${what} is already registered in ${project}/${domain} with different content; register under a new --version`,
-          [
-            {
-              file: item.origin.file,
-              line: item.origin.at.line,
-              column: item.origin.at.column,
-              kind: item.kind,
-              name: item.name,
-              version,
-            },
-          ],
-        );
-      }
-      if (err.code === Code.InvalidArgument) {
-        throw new CliError("invalid_argument", `${where}: the admin rejected ${what}: ${err.rawMessage}`, [
-          {
-            file: item.origin.file,
-            line: item.origin.at.line,
-            column: item.origin.at.column,
-            message: err.rawMessage,
-          },
-        ]);
-      }
-      throw err;
-    }
   }
 
   private async readSources(paths: string[]): Promise<SpecSource[]> {
@@ -135,8 +74,4 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
     }
     return Promise.all(files.map(async (file) => ({ file, text: await readFile(file, "utf8") })));
   }
-}
-
-function sortProblems(problems: SpecProblem[]): SpecProblem[] {
-  return [...problems].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
