@@ -46,3 +46,8 @@ export function parseKeyValues(values: readonly string[] | undefined, flag: stri
   }
   return out;
 }
+
+/** `--dir` of the demo commands: the demo directory. */
+export const demoDirFlag = Flags.string({
+  summary: "Demo directory: data, logs and state (default: $FLOTILLA_DEMO_DIR or ~/.flotilla/demo).",
+});

@@ -1,0 +1,159 @@
+import { Flags } from "@oclif/core";
+import { spawn } from "node:child_process";
+import { mkdir, open, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FlotctlCommand } from "../../base-command.js";
+import { CliError, UsageError } from "../../errors.js";
+import { demoDirFlag } from "../../flags.js";
+
+/** `flotctl demo start`. */
+export default class DemoStart extends FlotctlCommand<typeof DemoStart> {
+  static override summary = "Start a local multi-cluster Flotilla federation (needs nothing but Node).";
+  static override description =
+    "Starts, as separate processes on 127.0.0.1: three sandbox Kubernetes clusters (east and west shared, secure dedicated to regulated work), an admin and a resource manager on embedded PGlite, and a propeller per cluster. Then it creates the projects ml (shared clusters) and payments (isolated on secure), registers every examples/*.yaml as v1 in their domains, and waits until every cluster is healthy. Each start is fresh: the data of a previous run in the directory is removed. Crashed admin, resource manager or propeller processes are restarted. In the foreground it runs until Ctrl-C or `flotctl demo stop`; with --detach it returns once the demo is ready.";
+  static override examples = [
+    "<%= config.bin %> demo start",
+    "<%= config.bin %> demo start --detach",
+    "<%= config.bin %> demo start --detach --dir /tmp/flotilla-demo --admin-port 0 --rm-port 0 -o json",
+  ];
+  static override flags = {
+    dir: demoDirFlag,
+    "admin-port": Flags.integer({
+      summary: "Admin port (flotctl's default admin URL is http://127.0.0.1:8088); 0 = any free port.",
+      default: 8088,
+      min: 0,
+      max: 65535,
+    }),
+    "rm-port": Flags.integer({
+      summary: "Resource manager port; 0 = any free port.",
+      default: 8089,
+      min: 0,
+      max: 65535,
+    }),
+    detach: Flags.boolean({ summary: "Run in the background and return once the demo is ready." }),
+    timeout: Flags.string({ summary: "Longest wait for each start step (e.g. 90s).", default: "60s" }),
+  };
+
+  async run(): Promise<void> {
+    const { parseDurationText } = await import("../../literals.js");
+    const stepTimeoutMs = parseDurationText(this.flags.timeout);
+    if (stepTimeoutMs === undefined || stepTimeoutMs <= 0)
+      throw new UsageError(`--timeout "${this.flags.timeout}" is not a duration`);
+    const { defaultDemoDir, demoLayout } = await import("../../demo/layout.js");
+    const { lockHolder, processAlive, readDemoState } = await import("../../demo/state.js");
+    const layout = demoLayout(this.flags.dir ?? defaultDemoDir(this.runtime.env, this.runtime.homeDir));
+
+    const holder = await lockHolder(layout);
+    if (holder !== undefined && processAlive(holder)) {
+      const state = await readDemoState(layout);
+      await this.print({
+        data: { alreadyRunning: true, ...state },
+        table: () =>
+          `A demo is already running in ${layout.dir} (supervisor pid ${holder}` +
+          (state ? `, admin ${state.adminUrl}, ${state.phase}` : "") +
+          ").\n`flotctl demo status` shows it; `flotctl demo stop` stops it.",
+      });
+      return;
+    }
+    const options = {
+      dir: layout.dir,
+      adminPort: this.flags["admin-port"],
+      resourceManagerPort: this.flags["rm-port"],
+      stepTimeoutMs,
+    };
+    if (this.flags.detach) return this.startDetached(options);
+
+    const { superviseDemo } = await import("../../demo/supervise.js");
+    const { readyBanner } = await import("../../demo/report.js");
+    const end = await superviseDemo(options, {
+      progress: (line) => this.note(line),
+      ready: (state) => {
+        void this.print({ data: state, table: () => readyBanner(state) });
+      },
+    }).catch(async (err: unknown) => {
+      throw await this.startFailure(err);
+    });
+    if (!end.ok) throw new CliError("demo_failed", `the demo failed: ${end.reason}`, [{ dir: layout.dir }]);
+    this.note(`demo stopped (${end.reason})`);
+  }
+
+  /** Spawns the supervisor in its own session and waits until the state file says ready or failed. */
+  private async startDetached(options: {
+    dir: string;
+    adminPort: number;
+    resourceManagerPort: number;
+    stepTimeoutMs: number;
+  }): Promise<void> {
+    const { demoLayout } = await import("../../demo/layout.js");
+    const { DemoPhase, processAlive, readDemoState } = await import("../../demo/state.js");
+    const { readyBanner } = await import("../../demo/report.js");
+    const layout = demoLayout(options.dir);
+    await mkdir(layout.dir, { recursive: true });
+    const logPath = join(layout.dir, "supervisor.log");
+    const log = await open(logPath, "w");
+    const main = fileURLToPath(new URL("../../demo/supervisor-main.js", import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [
+        main,
+        "--dir",
+        layout.dir,
+        "--admin-port",
+        String(options.adminPort),
+        "--rm-port",
+        String(options.resourceManagerPort),
+        "--timeout-ms",
+        String(options.stepTimeoutMs),
+      ],
+      { detached: true, stdio: ["ignore", log.fd, log.fd] },
+    );
+    await log.close();
+    const pid = child.pid;
+    if (pid === undefined) throw new CliError("demo_failed", `cannot start the demo supervisor (${main})`);
+    let exitCode: number | null | undefined;
+    child.once("exit", (code) => (exitCode = code));
+    child.unref();
+    this.note(`demo supervisor started (pid ${pid}); log ${logPath}`);
+    // Generous: every step has its own timeout inside the supervisor.
+    const deadline = Date.now() + options.stepTimeoutMs * 8;
+    for (;;) {
+      const state = await readDemoState(layout);
+      if (state && state.pid === pid && state.phase === DemoPhase.ready) {
+        const ready = state;
+        return this.print({ data: ready, table: () => readyBanner(ready) });
+      }
+      const failed = state?.pid === pid && state.phase === DemoPhase.failed;
+      if (failed || exitCode !== undefined || !processAlive(pid) || Date.now() > deadline) {
+        if (processAlive(pid)) process.kill(pid, "SIGTERM");
+        const tail = (await readFile(logPath, "utf8").catch(() => "")).trim().split("\n").slice(-15);
+        throw new CliError(
+          "demo_failed",
+          `the demo did not start${failed && state?.error ? `: ${state.error}` : ""}\n  supervisor log (${logPath}):\n${tail
+            .map((l) => `    ${l}`)
+            .join("\n")}`,
+          [{ dir: layout.dir, log: logPath }],
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Maps a start failure to a CliError with a code of its own. */
+  private async startFailure(err: unknown): Promise<unknown> {
+    const { DemoAlreadyRunningError } = await import("../../demo/state.js");
+    const { PortInUseError } = await import("../../demo/supervisor.js");
+    const { ComponentStartError } = await import("../../demo/component.js");
+    if (err instanceof DemoAlreadyRunningError)
+      return new CliError("already_running", err.message, [{ dir: err.dir, pid: err.pid }]);
+    if (err instanceof PortInUseError)
+      return new CliError("port_in_use", err.message, [
+        { component: err.what, port: err.port, flag: err.flag },
+      ]);
+    if (err instanceof ComponentStartError)
+      return new CliError("demo_failed", err.message, [
+        { component: err.component, reason: err.reason, log: err.log },
+      ]);
+    return err;
+  }
+}

@@ -1,0 +1,53 @@
+import { Flags } from "@oclif/core";
+import { FlotctlCommand } from "../../base-command.js";
+import { CliError } from "../../errors.js";
+import { demoDirFlag } from "../../flags.js";
+
+/** How long `demo stop` waits for the supervisor to stop its components before killing them. */
+const STOP_TIMEOUT_MS = 30_000;
+
+/** `flotctl demo stop`. */
+export default class DemoStop extends FlotctlCommand<typeof DemoStop> {
+  static override summary = "Stop the local demo (all its processes).";
+  static override description =
+    "Asks the demo supervisor to stop (SIGTERM): propellers first, then the admin and resource manager, the sandbox clusters last. After 30 s anything still running is killed. Stopping when no demo runs is not an error. --purge also deletes the demo directory (data and logs).";
+  static override examples = ["<%= config.bin %> demo stop", "<%= config.bin %> demo stop --purge"];
+  static override flags = {
+    dir: demoDirFlag,
+    purge: Flags.boolean({ summary: "Also delete the demo directory (data and logs)." }),
+  };
+
+  async run(): Promise<void> {
+    const { rm } = await import("node:fs/promises");
+    const { defaultDemoDir, demoLayout } = await import("../../demo/layout.js");
+    const { killComponentProcesses, lockHolder, processAlive, readDemoState } =
+      await import("../../demo/state.js");
+    const layout = demoLayout(this.flags.dir ?? defaultDemoDir(this.runtime.env, this.runtime.homeDir));
+    const state = await readDemoState(layout);
+    const pid = (await lockHolder(layout)) ?? state?.pid;
+    let message: string;
+    if (pid !== undefined && processAlive(pid)) {
+      process.kill(pid, "SIGTERM");
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      let killed = 0;
+      if (processAlive(pid)) {
+        process.kill(pid, "SIGKILL");
+        killed = await killComponentProcesses((await readDemoState(layout)) ?? state);
+      }
+      message = `demo stopped (supervisor pid ${pid}${killed ? `; killed ${killed} component processes that did not stop in time` : ""})`;
+    } else {
+      const leftovers = await killComponentProcesses(state);
+      message = leftovers
+        ? `no demo supervisor was running in ${layout.dir}; killed ${leftovers} leftover component processes`
+        : `no demo is running in ${layout.dir}`;
+    }
+    if (this.flags.purge) {
+      await rm(layout.dir, { recursive: true, force: true }).catch((err: unknown) => {
+        throw new CliError("purge_failed", `cannot delete ${layout.dir}: ${(err as Error).message}`);
+      });
+      message += `; deleted ${layout.dir}`;
+    }
+    await this.print({ data: { stopped: true, dir: layout.dir, message }, table: () => message });
+  }
+}

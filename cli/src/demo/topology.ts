@@ -1,0 +1,103 @@
+/**
+ * What the demo federation is made of: three sandbox clusters (two shared, one dedicated to
+ * regulated work), two projects (one general, one regulated), the `warehouse` pool of the
+ * resource manager, and the configuration files of the admin and the resource manager that
+ * describe them.
+ */
+import { stringify } from "yaml";
+import type { DemoLayout } from "./layout.js";
+
+/** Cluster label key that dedicates a cluster to one isolation label (the admin's router reads it). */
+export const ISOLATION_LABEL_KEY = "flotilla.io/isolation";
+
+/** The regulated isolation label: projects bound to it run only on clusters carrying it. */
+export const REGULATED = "regulated";
+
+/** The sandbox clusters, in start order. */
+export const DEMO_CLUSTERS: ReadonlyArray<{ name: string; labels: Record<string, string> }> = [
+  { name: "east", labels: { region: "us-east", pool: "general" } },
+  { name: "west", labels: { region: "us-west", pool: "general" } },
+  {
+    name: "secure",
+    labels: { region: "us-east", pool: "regulated", compliance: REGULATED, [ISOLATION_LABEL_KEY]: REGULATED },
+  },
+];
+
+/** The example projects: `ml` on the shared clusters, `payments` isolated on `secure`. */
+export const DEMO_PROJECTS: ReadonlyArray<{
+  id: string;
+  name: string;
+  description: string;
+  labels: Record<string, string>;
+  isolation: string;
+}> = [
+  {
+    id: "ml",
+    name: "Machine learning",
+    description: "General ML workloads; runs on the shared clusters east and west.",
+    labels: { team: "ml" },
+    isolation: "",
+  },
+  {
+    id: "payments",
+    name: "Payments",
+    description: "Regulated payment models; runs only on clusters dedicated to regulated work.",
+    labels: { team: "payments", compliance: REGULATED },
+    isolation: REGULATED,
+  },
+];
+
+/** The domains every demo project has. */
+export const DEMO_DOMAINS = ["development", "staging", "production"] as const;
+
+/** The external-resource pool the `warehouse` example draws on. */
+export const WAREHOUSE_POOL = { resource: "warehouse", limit: 3, defaultCap: 2 } as const;
+
+/** Version under which the examples are registered. */
+export const EXAMPLES_VERSION = "v1";
+
+/** Ports and cluster endpoints the configuration files need. */
+export interface DemoEndpoints {
+  adminPort: number;
+  resourceManagerPort: number;
+}
+
+/** The admin's configuration document (YAML text) for the demo. */
+export function adminConfigYaml(layout: DemoLayout, endpoints: DemoEndpoints): string {
+  return stringify({
+    server: { port: endpoints.adminPort, host: "127.0.0.1", shutdownGraceSeconds: 5 },
+    database: { dataDir: layout.adminDataDir },
+    blobStore: { url: `file://${layout.blobsDir}` },
+    clusters: DEMO_CLUSTERS.map((c, i) => ({
+      name: c.name,
+      kubeconfig: layout.kubeconfig,
+      context: c.name,
+      labels: c.labels,
+      priority: (i + 1) * 10,
+    })),
+    routing: {
+      // Short intervals so a demo notices a stopped propeller within seconds.
+      heartbeatIntervalSeconds: 2,
+      heartbeatTimeoutSeconds: 20,
+      reevaluateIntervalSeconds: 2,
+    },
+  });
+}
+
+/** The resource manager's configuration document (YAML text) for the demo. */
+export function resourceManagerConfigYaml(layout: DemoLayout, endpoints: DemoEndpoints): string {
+  return stringify({
+    port: endpoints.resourceManagerPort,
+    host: "127.0.0.1",
+    database: { dataDir: layout.resourceManagerDataDir },
+    pools: [
+      {
+        resource: WAREHOUSE_POOL.resource,
+        limit: WAREHOUSE_POOL.limit,
+        defaultTtl: "30s",
+        allowBorrowing: true,
+        defaultCap: WAREHOUSE_POOL.defaultCap,
+      },
+    ],
+  });
+}
