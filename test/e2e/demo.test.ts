@@ -1,0 +1,402 @@
+// The product as a user meets it: `flotctl demo start --detach` brings up the whole federation as
+// separate processes (sandbox clusters east, west and secure, admin and resource manager on
+// PGlite, a propeller per cluster); every step below is another process — flotctl for the
+// control plane, kubectl against each cluster — exactly as from a second shell.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { eventually, spawnBin, tempDir } from "@flotilla/testing";
+
+const run = promisify(execFile);
+const dir = tempDir({ prefix: "flotilla-demo-e2e-" });
+const demoDir = join(dir.path, "demo");
+
+/** The parts of `demo status -o json` / `demo start -o json` the tests read. */
+interface DemoStateView {
+  running?: boolean;
+  alreadyRunning?: boolean;
+  pid: number;
+  phase: string;
+  adminUrl: string;
+  kubeconfig: string;
+  readyAfterMs?: number;
+  launchPlans: string[];
+  components: Array<{ name: string; phase: string; pid?: number; restarts: number }>;
+}
+
+let state: DemoStateView;
+
+async function flotctl(...args: string[]) {
+  const child = await spawnBin("flotctl", args, {
+    env: { HOME: dir.path, FLOTILLA_DEMO_DIR: demoDir, FLOTILLA_ADMIN: state?.adminUrl ?? "" },
+  });
+  const status = await child.exited;
+  return { code: status.code, stdout: child.stdout.join("\n"), stderr: child.stderr.join("\n") };
+}
+
+/** `flotctl ... -o json` in project/domain, parsed; fails the test on a non-zero exit. */
+async function flotctlJson<T>(...args: string[]): Promise<T> {
+  const r = await flotctl(...args, "-o", "json");
+  assert.equal(r.code, 0, `flotctl ${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Names of the WorkflowExecution CRs in `context`, as `namespace/name`, read with kubectl. */
+async function crsIn(context: string): Promise<string[]> {
+  const { stdout } = await run("kubectl", [
+    "--kubeconfig",
+    state.kubeconfig,
+    "--context",
+    context,
+    "get",
+    "workflowexecutions",
+    "--all-namespaces",
+    "-o",
+    "json",
+  ]);
+  const list = JSON.parse(stdout) as { items: Array<{ metadata: { namespace: string; name: string } }> };
+  return list.items.map((i) => `${i.metadata.namespace}/${i.metadata.name}`).sort();
+}
+
+interface ExecutionView {
+  id: { name: string };
+  closure: { phase: string; cluster?: string };
+}
+
+async function execution(project: string, name: string): Promise<ExecutionView> {
+  return flotctlJson<ExecutionView>("get", "executions", name, "-p", project, "-d", "development");
+}
+
+before(async () => {
+  const start = await spawnBin(
+    "flotctl",
+    ["demo", "start", "--detach", "--admin-port", "0", "--rm-port", "0", "--timeout", "120s", "-o", "json"],
+    { env: { HOME: dir.path, FLOTILLA_DEMO_DIR: demoDir } },
+  );
+  const status = await start.exited;
+  assert.equal(status.code, 0, start.output());
+  state = JSON.parse(start.stdout.join("\n")) as DemoStateView;
+  assert.equal(state.phase, "ready");
+  console.log(`demo ready after ${state.readyAfterMs} ms`);
+});
+
+after(async () => {
+  if (!state) return;
+  const stop = await flotctl("demo", "stop");
+  assert.equal(stop.code, 0, stop.stderr);
+  for (const c of state.components) {
+    assert.throws(() => process.kill(c.pid!, 0), `${c.name} (pid ${c.pid}) still runs after demo stop`);
+  }
+  await dir.cleanup();
+});
+
+test("demo status lists every component running; a second start says it is already running", async () => {
+  const status = await flotctlJson<DemoStateView>("demo", "status");
+  assert.equal(status.running, true);
+  assert.deepEqual(status.components.map((c) => `${c.name}:${c.phase}`).sort(), [
+    "admin:running",
+    "propeller-east:running",
+    "propeller-secure:running",
+    "propeller-west:running",
+    "resource-manager:running",
+    "sandbox:running",
+  ]);
+  const again = await flotctl("demo", "start", "--admin-port", "0", "--rm-port", "0");
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /already running .*supervisor pid \d+/);
+  assert.match(again.stdout, new RegExp(`pid ${state.pid}\\b`));
+  assert.ok(
+    ["hello-world-lp", "warehouse-report-lp", "long-pipeline-lp"].every((lp) =>
+      state.launchPlans.includes(lp),
+    ),
+  );
+});
+
+test("an example launch plan runs to SUCCEEDED; watch exits 0 and get executions shows outputs and cluster", async () => {
+  const created = await flotctl(
+    "create",
+    "execution",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--launch-plan",
+    "hello-world-lp",
+    "--inputs",
+    "name=demo",
+    "--name",
+    "hello-e2e",
+  );
+  assert.equal(created.code, 0, created.stderr);
+  const watch = await flotctl(
+    "watch",
+    "execution",
+    "hello-e2e",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--timeout",
+    "90s",
+  );
+  assert.equal(watch.code, 0, watch.stdout + watch.stderr);
+  assert.match(watch.stdout, /execution hello-e2e SUCCEEDED on (east|west)/);
+  const details = await flotctlJson<{ phase: string; cluster: string; outputs?: Record<string, unknown> }>(
+    "get",
+    "executions",
+    "hello-e2e",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--details",
+  );
+  assert.equal(details.phase, "SUCCEEDED");
+  assert.deepEqual(details.outputs, { greeting: "hello demo" });
+  assert.ok(["east", "west"].includes(details.cluster), details.cluster);
+});
+
+test("isolation: payments runs only on secure, ml never there (kubectl against every cluster)", async () => {
+  const runs = [
+    ...Array.from({ length: 4 }, (_, i) => ({ project: "ml", name: `iso-ml-${i}` })),
+    ...Array.from({ length: 2 }, (_, i) => ({ project: "payments", name: `iso-pay-${i}` })),
+  ];
+  for (const r of runs) {
+    const created = await flotctl(
+      "create",
+      "execution",
+      "-p",
+      r.project,
+      "-d",
+      "development",
+      "--launch-plan",
+      "hello-world-lp",
+      "--name",
+      r.name,
+    );
+    assert.equal(created.code, 0, created.stderr);
+  }
+  for (const r of runs) {
+    const watch = await flotctl(
+      "watch",
+      "execution",
+      r.name,
+      "-p",
+      r.project,
+      "-d",
+      "development",
+      "--timeout",
+      "90s",
+    );
+    assert.equal(watch.code, 0, watch.stdout + watch.stderr);
+  }
+  const [east, west, secure] = await Promise.all(["east", "west", "secure"].map(crsIn));
+  for (const r of runs) {
+    const where = [east, west, secure].map((crs) => crs.includes(`${r.project}-development/${r.name}`));
+    if (r.project === "payments")
+      assert.deepEqual(where, [false, false, true], `${r.name} must run on secure only`);
+    else assert.equal(where[2], false, `${r.name} must never run on secure`);
+    assert.equal(where.filter(Boolean).length, 1, `${r.name} has exactly one CR`);
+  }
+  assert.ok(
+    secure.every((cr) => cr.startsWith("payments-")),
+    `secure holds only payments CRs: ${secure.join(", ")}`,
+  );
+  assert.ok(
+    ![...east, ...west].some((cr) => cr.startsWith("payments-")),
+    "no payments CR on a shared cluster",
+  );
+});
+
+test("bad input: a failing command exits non-zero, names what is wrong, and stores nothing", async () => {
+  const before = await flotctlJson<ExecutionView[]>("get", "executions", "-p", "ml", "-d", "development");
+  const unknownInput = await flotctl(
+    "create",
+    "execution",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--launch-plan",
+    "hello-world-lp",
+    "--inputs",
+    "nmae=x",
+    "-o",
+    "json",
+  );
+  assert.notEqual(unknownInput.code, 0);
+  assert.match(JSON.parse(unknownInput.stdout).error.message as string, /nmae/);
+  const badSpec = join(dir.path, "bad.yaml");
+  await writeFile(
+    badSpec,
+    ["kind: Workflow", "name: broken", "nodes:", "  - id: a", "    task: no.such.task", ""].join("\n"),
+  );
+  const register = await flotctl(
+    "register",
+    "files",
+    badSpec,
+    "--version",
+    "v1",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+  );
+  assert.equal(register.code, 1);
+  assert.match(
+    register.stderr,
+    new RegExp(`${badSpec.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:5:\\d+: .*no\\.such\\.task`),
+  );
+  const unknownLp = await flotctl(
+    "create",
+    "execution",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--launch-plan",
+    "nope",
+  );
+  assert.notEqual(unknownLp.code, 0);
+  assert.match(unknownLp.stderr, /nope/);
+  const afterwards = await flotctlJson<ExecutionView[]>("get", "executions", "-p", "ml", "-d", "development");
+  assert.equal(afterwards.length, before.length);
+});
+
+test("terminate: delete execution aborts a running pipeline; watch reports ABORTED and exits non-zero", async () => {
+  const created = await flotctl(
+    "create",
+    "execution",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--launch-plan",
+    "long-pipeline-lp",
+    "--name",
+    "long-e2e",
+  );
+  assert.equal(created.code, 0, created.stderr);
+  await eventually(
+    async () => assert.equal((await execution("ml", "long-e2e")).closure.phase, "PHASE_RUNNING"),
+    {
+      timeout: 60_000,
+      interval: 500,
+      message: "long-e2e running",
+    },
+  );
+  const del = await flotctl(
+    "delete",
+    "execution",
+    "long-e2e",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--cause",
+    "e2e",
+  );
+  assert.equal(del.code, 0, del.stderr);
+  const watch = await flotctl(
+    "watch",
+    "execution",
+    "long-e2e",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--timeout",
+    "60s",
+  );
+  assert.notEqual(watch.code, 0, "watch exits non-zero for an aborted execution");
+  assert.match(watch.stdout, /execution long-e2e ABORTED/);
+});
+
+test("a propeller killed mid-run is restarted by the supervisor and the workflow still completes", async () => {
+  const spec = join(dir.path, "chain.yaml");
+  await writeFile(
+    spec,
+    [
+      "kind: Task",
+      "name: chain.step",
+      "inputs: {n: integer}",
+      "outputs: {n: integer}",
+      "container:",
+      "  image: busybox:1.36",
+      "  command: [sh, -c]",
+      `  args: ['sleep 1; echo "{\\"n\\": $((FLOTILLA_INPUT_N + 1))}" > "$FLOTILLA_OUTPUTS_DIR/outputs.json"']`,
+      "---",
+      "kind: Workflow",
+      "name: chain",
+      "outputs: {n: {type: integer, from: c.n}}",
+      "nodes:",
+      "  - {id: a, task: chain.step, inputs: {n: 0}}",
+      "  - {id: b, task: chain.step, inputs: {n: {from: a.n}}}",
+      "  - {id: c, task: chain.step, inputs: {n: {from: b.n}}}",
+      "",
+    ].join("\n"),
+  );
+  const reg = await flotctl("register", "files", spec, "--version", "e2e", "-p", "ml", "-d", "development");
+  assert.equal(reg.code, 0, reg.stderr);
+  const created = await flotctl(
+    "create",
+    "execution",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--workflow",
+    "chain",
+    "--name",
+    "chain-e2e",
+  );
+  assert.equal(created.code, 0, created.stderr);
+  const cluster = await eventually(
+    async () => {
+      const e = await execution("ml", "chain-e2e");
+      assert.equal(e.closure.phase, "PHASE_RUNNING");
+      assert.ok(e.closure.cluster);
+      return e.closure.cluster;
+    },
+    { timeout: 60_000, interval: 200, message: "chain-e2e running with a cluster" },
+  );
+  const before = await flotctlJson<DemoStateView>("demo", "status");
+  const propeller = before.components.find((c) => c.name === `propeller-${cluster}`)!;
+  process.kill(propeller.pid!, "SIGKILL");
+  await eventually(
+    async () => {
+      const now = await flotctlJson<DemoStateView>("demo", "status");
+      const restarted = now.components.find((c) => c.name === propeller.name)!;
+      assert.equal(restarted.restarts, propeller.restarts + 1);
+      assert.equal(restarted.phase, "running");
+      assert.notEqual(restarted.pid, propeller.pid);
+    },
+    { timeout: 60_000, interval: 500, message: `${propeller.name} restarted` },
+  );
+  const watch = await flotctl(
+    "watch",
+    "execution",
+    "chain-e2e",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--timeout",
+    "120s",
+  );
+  assert.equal(watch.code, 0, watch.stdout + watch.stderr);
+  const details = await flotctlJson<{ outputs?: Record<string, unknown> }>(
+    "get",
+    "executions",
+    "chain-e2e",
+    "-p",
+    "ml",
+    "-d",
+    "development",
+    "--details",
+  );
+  assert.deepEqual(details.outputs, { n: 3 });
+});
