@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
-import { openDatabase, type Database } from "./database.js";
+import { dumpEmbedded, openDatabase, type Database } from "./database.js";
+import { ensureEmbeddedTemplate } from "./embedded-template.js";
 import {
   DatabaseClosedError,
   DatabaseOpenError,
@@ -247,5 +249,59 @@ describe("openDatabase", () => {
     } finally {
       await second.close();
     }
+  });
+
+  it("starts a new embedded database from the template, and an existing one from its own files", async () => {
+    const source = await openDatabase({ useTemplate: false });
+    await source.query("CREATE TABLE from_template (v text); INSERT INTO from_template VALUES ('seeded')");
+    const template = await dumpEmbedded(source);
+    await source.close();
+    const dataDir = await mkdtemp(join(tmpdir(), "flotilla-db-tpl-"));
+    dirs.push(dataDir);
+    let loads = 0;
+    const templateSource = () => {
+      loads++;
+      return Promise.resolve(template);
+    };
+    const first = await openDatabase({ dataDir, templateSource });
+    await first.query("INSERT INTO from_template VALUES ('added')");
+    await first.close();
+    const second = await openDatabase({ dataDir, templateSource });
+    try {
+      assert.deepEqual((await second.query("SELECT v FROM from_template ORDER BY v")).rows, [
+        { v: "added" },
+        { v: "seeded" },
+      ]);
+      assert.equal(loads, 1, "the template is read only for a new data directory");
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("runs initdb when the template is damaged, and says so", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "flotilla-db-bad-tpl-"));
+    dirs.push(dataDir);
+    const warnings: string[] = [];
+    const db = await openDatabase({
+      dataDir,
+      templateSource: () => Promise.resolve(new Blob(["not a tarball"])),
+      log: (level, message) => {
+        if (level === "warn") warnings.push(message);
+      },
+    });
+    try {
+      assert.deepEqual((await db.query("SELECT 1 AS one")).rows, [{ one: 1 }]);
+      assert.deepEqual(warnings, ["embedded database template failed to load; running initdb"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("the build's template exists for the installed PGlite and is written only once", async () => {
+    const first = await ensureEmbeddedTemplate();
+    assert.ok(existsSync(first.path), first.path);
+    assert.match(first.path, /pglite-template-\d+\.\d+\.\d+\.tar\.gz$/);
+    const again = await ensureEmbeddedTemplate();
+    assert.deepEqual(again, { path: first.path, created: false });
   });
 });

@@ -1,7 +1,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import pg from "pg";
+import { readEmbeddedTemplate } from "./embedded-template.js";
 import {
   DatabaseClosedError,
   DatabaseOpenError,
@@ -79,6 +81,14 @@ export interface OpenDatabaseOptions {
    * Used by the test support to clone a migrated template cheaply.
    */
   loadDataDir?: Blob;
+  /**
+   * Embedded mode only: start a new database (no `dataDir`, or an empty or missing one) from the
+   * prebuilt template the build writes (see `embedded-template.ts`), instead of running initdb.
+   * Default true; ignored when `loadDataDir` is given or there is no template.
+   */
+  useTemplate?: boolean;
+  /** Where the template comes from (default: the build's file, {@link readEmbeddedTemplate}). */
+  templateSource?: () => Promise<Blob | undefined>;
   /** PostgreSQL mode only: pool size (default 10). Embedded mode always uses exactly 1. */
   poolSize?: number;
   /** Receives retry, pool-error and migration events. Silent when omitted. */
@@ -299,14 +309,47 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   return openEmbedded(options, log);
 }
 
+/** Whether an embedded database at `dataDir` would be created from nothing (no or empty directory). */
+async function isNewDataDir(dataDir: string | undefined): Promise<boolean> {
+  if (dataDir === undefined) return true;
+  try {
+    return (await readdir(dataDir)).length === 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw err;
+  }
+}
+
+/** Starts the PGlite engine: from `loadDataDir`, else from the template for a new database. */
+async function createEngine(options: OpenDatabaseOptions, log: DatabaseLog): Promise<PGlite> {
+  const dataDir = options.dataDir !== undefined ? { dataDir: options.dataDir } : {};
+  if (options.loadDataDir !== undefined)
+    return PGlite.create({ ...dataDir, loadDataDir: options.loadDataDir });
+  const template =
+    options.useTemplate !== false && (await isNewDataDir(options.dataDir))
+      ? await (options.templateSource ?? readEmbeddedTemplate)()
+      : undefined;
+  if (!template) return PGlite.create(dataDir);
+  try {
+    return await PGlite.create({ ...dataDir, loadDataDir: template });
+  } catch (err) {
+    // A damaged template must not stop a service: forget what it wrote and run initdb.
+    log("warn", "embedded database template failed to load; running initdb", {
+      error: (err as Error).message,
+    });
+    if (options.dataDir !== undefined) {
+      await rm(options.dataDir, { recursive: true, force: true });
+      await mkdir(options.dataDir, { recursive: true });
+    }
+    return PGlite.create(dataDir);
+  }
+}
+
 async function openEmbedded(options: OpenDatabaseOptions, log: DatabaseLog): Promise<Database> {
   const target = options.dataDir ?? "memory";
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create({
-      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-      ...(options.loadDataDir !== undefined ? { loadDataDir: options.loadDataDir } : {}),
-    });
+    pglite = await createEngine(options, log);
   } catch (cause) {
     throw new DatabaseOpenError("pglite", target, { cause });
   }

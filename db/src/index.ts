@@ -43,3 +43,4 @@ export {
   type MigrateResult,
   type MigrationFile,
 } from "./migrate.js";
+export { embeddedTemplatePath, ensureEmbeddedTemplate, readEmbeddedTemplate } from "./embedded-template.js";
