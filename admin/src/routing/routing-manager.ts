@@ -163,24 +163,31 @@ export class RoutingManager implements ExecutionPlacer {
   /**
    * Installs the WorkflowExecution CRD into every configured cluster, in the background: a
    * propeller's informers wait for the CRD, so without this a fresh cluster's propeller would
-   * only start once the first execution is placed there. A failure is logged; placement
-   * installs the CRD again when it is still missing.
+   * only start once the first execution is placed there. A cluster that cannot be reached yet is
+   * retried with backoff (0.5 s doubling to 30 s) until it answers or the admin stops; its first
+   * failure is logged. Placement installs the CRD too, so nothing waits on this loop.
    */
   private async installConfiguredCrds(): Promise<void> {
     await Promise.all(
       this.deps.configClusters.map(async (c) => {
-        try {
-          const result = await this.installCrd(c.name);
-          this.deps.logger.info("WorkflowExecution CRD ready", { cluster: c.name, result });
-        } catch (err) {
-          this.deps.logger.warn("cannot install the WorkflowExecution CRD yet; placement will retry", {
-            cluster: c.name,
-            error: err,
-          });
+        for (let delay = 500, attempt = 1; !this.stopped; delay = Math.min(30_000, delay * 2), attempt++) {
+          try {
+            const result = await this.installCrd(c.name);
+            this.deps.logger.info("WorkflowExecution CRD ready", { cluster: c.name, result, attempt });
+            return;
+          } catch (err) {
+            if (attempt === 1)
+              this.deps.logger.warn("cannot install the WorkflowExecution CRD yet; retrying", {
+                cluster: c.name,
+                error: err,
+              });
+          }
+          await new Promise((r) => setTimeout(r, delay).unref());
         }
       }),
     );
   }
+
 
   /** Stops the loops and waits for the running pass. */
   async stop(): Promise<void> {

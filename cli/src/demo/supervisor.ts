@@ -213,8 +213,17 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     };
     persist();
 
-    progress(`starting sandbox clusters ${DEMO_CLUSTERS.map((c) => c.name).join(", ")}`);
-    await component({
+    await writeFile(layout.adminConfig, adminConfigYaml(layout, { adminPort, resourceManagerPort: rmPort }));
+    await writeFile(
+      layout.resourceManagerConfig,
+      resourceManagerConfigYaml(layout, { adminPort, resourceManagerPort: rmPort }),
+    );
+    // The three start side by side: the admin reads the sandbox's kubeconfig only when it first
+    // talks to a cluster, and retries installing the CRD until the clusters answer.
+    progress(
+      `starting sandbox clusters ${DEMO_CLUSTERS.map((c) => c.name).join(", ")}, admin and resource manager (embedded PGlite)`,
+    );
+    const sandbox = component({
       name: "sandbox",
       bin: binOf("@flotilla/sandbox", "flotilla-sandbox"),
       args: [
@@ -227,17 +236,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       ],
       readyLine: /^ready$/,
       restartable: false,
-    }).start();
-    state.clusters = await clustersOf(layout);
-    const sandboxComponent = components[0];
-    sandboxComponent.state.url = state.clusters.map((c) => c.url).join(" ");
-
-    await writeFile(layout.adminConfig, adminConfigYaml(layout, { adminPort, resourceManagerPort: rmPort }));
-    await writeFile(
-      layout.resourceManagerConfig,
-      resourceManagerConfigYaml(layout, { adminPort, resourceManagerPort: rmPort }),
-    );
-    progress("starting admin and resource manager (embedded PGlite)");
+    });
     const admin = component({
       name: "admin",
       bin: binOf("@flotilla/admin", "flotilla-admin"),
@@ -252,9 +251,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       readyLine: /^resource-manager listening on (\S+)/,
       restartable: true,
     });
-    await Promise.all([admin.start(), rmComponent.start()]);
+    const resourceManagerReady = rmComponent.start();
+    // Awaited below with the propellers; until then a failure must not count as unhandled.
+    resourceManagerReady.catch(() => undefined);
+    await Promise.all([sandbox.start(), admin.start()]);
+    state.clusters = await clustersOf(layout);
+    sandbox.state.url = state.clusters.map((c) => c.url).join(" ");
     admin.state.url = adminUrl;
-    rmComponent.state.url = rmUrl;
 
     progress("starting a propeller per cluster; registering the projects and examples");
     const client = await createAdminClient(adminUrl);
@@ -289,7 +292,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         p.state.url = match[1];
       }),
     );
-    const [registered] = await Promise.all([registering, propellers]);
+    const [registered] = await Promise.all([registering, propellers, resourceManagerReady]);
+    rmComponent.state.url = rmUrl;
     progress("waiting for every cluster's first heartbeat");
     await waitForHealthyClusters(client, options.stepTimeoutMs);
     state.launchPlans = registered.launchPlans;
