@@ -204,10 +204,12 @@ export function humanAge(from: string | undefined, at = Date.now()): string {
 
 function get(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
+  // A backslash escapes a dot inside a key (`.metadata.labels.example\.com/name`).
   const parts = path
     .replace(/^\./, "")
-    .split(/\.|\[(\d+)\]/)
-    .filter((p) => p !== undefined && p !== "");
+    .split(/(?<!\\)\.|\[(\d+)\]/)
+    .filter((p) => p !== undefined && p !== "")
+    .map((p) => p.replace(/\\\./g, "."));
   for (const part of parts) {
     if (cur === null || typeof cur !== "object") return undefined;
     cur = (cur as Record<string, unknown>)[part];
@@ -261,8 +263,9 @@ function columnsFor(t: ResourceType): Column[] {
   const name = col("Name");
   const age = col("Age");
   if (t.crdName) {
+    // As kube-apiserver: a CRD's own columns replace the default Age (it declares Age if it wants it).
     const extra = t.printerColumns.map((c) => col(c.name, c.type, c.priority ?? 0, c.format ?? ""));
-    return [name, ...extra, age];
+    return extra.length ? [name, ...extra] : [name, age];
   }
   switch (`${t.group}/${t.resource}`) {
     case "/pods":
@@ -306,7 +309,7 @@ function cellsFor(t: ResourceType, obj: KubeObject): unknown[] {
       if (c.type === "date" && typeof v === "string") return humanAge(v);
       return typeof v === "object" ? JSON.stringify(v) : v;
     });
-    return [m.name, ...extra, age];
+    return extra.length ? [m.name, ...extra] : [m.name, age];
   }
   const status = (obj.status ?? {}) as Record<string, unknown>;
   const spec = (obj.spec ?? {}) as Record<string, unknown>;

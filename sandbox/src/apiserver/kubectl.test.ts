@@ -26,6 +26,8 @@ spec:
     subresources: {status: {}}
     additionalPrinterColumns:
     - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Team, type: string, jsonPath: .metadata.labels.example\\.com/team}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
     schema:
       openAPIV3Schema:
         type: object
@@ -74,7 +76,7 @@ describe("kubectl against the sandbox", () => {
       /customresourcedefinition.apiextensions.k8s.io\/widgets.example.com created/,
     );
     const widget = (size: number): string =>
-      `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: ${size}\n  color: red\n`;
+      `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\n  labels: {example.com/team: blue}\nspec:\n  size: ${size}\n  color: red\n`;
     assert.match(
       await kubectl("apply", "-f", await file("w1.yaml", widget(3))),
       /widget.example.com\/w1 created/,
@@ -92,8 +94,8 @@ describe("kubectl against the sandbox", () => {
     assert.match(yaml, /kubectl.kubernetes.io\/last-applied-configuration/);
     assert.match(yaml, /generation: 2/);
     const table = await kubectl("get", "widgets");
-    assert.match(table, /^NAME\s+SIZE\s+AGE\n/);
-    assert.match(table, /\nw1\s+4\s+\d+s\n/);
+    assert.match(table, /^NAME\s+SIZE\s+TEAM\s+AGE\n/);
+    assert.match(table, /\nw1\s+4\s+blue\s+\d+s\n/);
   });
 
   it("applies, describes, labels and patches pods", async () => {
