@@ -24,6 +24,7 @@ import type { EventSink } from "../events/event-sink.js";
 import { evaluateWorkflow, type NodeHandlers } from "../workflow/executor.js";
 import { isTerminalNodePhase, isTerminalWorkflowPhase } from "../workflow/phases.js";
 import type { ExecutorConfig, PodPort, TaskIO, TokenBroker } from "../workflow/ports.js";
+import { forEachNodeStatus } from "../workflow/node-ids.js";
 import { RoundContext } from "../workflow/round-context.js";
 import { encodeStatus, type StatusBlobs, type StatusBudget } from "../workflow/status-codec.js";
 import { ConflictError, CrNotFoundError, ObjectTooLargeError, type KubeWorkflowExecutions } from "./kube.js";
@@ -381,14 +382,15 @@ export class RoundRunner {
     if (!live || live.size === 0) return;
     const execName = (obj.spec as { executionId?: { name?: string } } | undefined)?.executionId?.name ?? name;
     const finished: string[] = [];
-    for (const [nodeId, ns] of Object.entries(status.nodes)) {
+    // Nested nodes (sub-workflows, branches) are named by their execution-wide id.
+    forEachNodeStatus(status.nodes, (nodeId, ns) => {
       const terminal = isTerminalNodePhase(ns.phase);
       const upTo = terminal ? ns.attempts : ns.attempts - 1;
       for (let a = 0; a < upTo; a++) {
         const podName = a === ns.attempts - 1 && ns.podName ? ns.podName : taskPodName(execName, nodeId, a);
         if (live.has(podName)) finished.push(podName);
       }
-    }
+    });
     // Finished pods are removed in batches while the workflow runs (and all at once when it
     // ends), keeping API calls per task low.
     if (finished.length < FINISHED_POD_BATCH) return;

@@ -16,6 +16,19 @@ import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   BindingDataSchema,
   BindingSchema,
+  BooleanExpressionSchema,
+  BranchNodeSchema,
+  ComparisonExpressionSchema,
+  ComparisonExpression_Operator,
+  ConjunctionExpressionSchema,
+  ConjunctionExpression_LogicalOperator,
+  ExecutionErrorSchema,
+  ExecutionError_Kind,
+  IfBlockSchema,
+  IfElseBlockSchema,
+  OperandSchema,
+  PrimitiveSchema,
+  WorkflowNodeSchema,
   CompiledTaskSchema,
   CompiledWorkflowClosureSchema,
   CompiledWorkflowSchema,
@@ -46,12 +59,16 @@ import {
   WorkflowMetadata_FailurePolicy,
   WorkflowTemplateSchema,
   type BindingData,
+  type BooleanExpression,
+  type CompiledWorkflow,
   type CompiledWorkflowClosure,
+  type Operand,
   type Node,
   type TaskTemplate,
   type Variable,
   type WorkflowExecutionSpec,
 } from "@flotilla/proto";
+import { nodeDependencies } from "../workflow/graph.js";
 
 /** Binding source: an output of an upstream node. */
 export function fromNode(nodeId: string, variable: string): BindingData {
@@ -73,6 +90,186 @@ export function constantInt(value: number): BindingData {
       value: { value: { case: "primitive", value: { value: { case: "integer", value: BigInt(value) } } } },
     },
   });
+}
+
+/** Binding source: a string constant. */
+export function constantString(value: string): BindingData {
+  return create(BindingDataSchema, {
+    value: {
+      case: "scalar",
+      value: { value: { case: "primitive", value: { value: { case: "stringValue", value } } } },
+    },
+  });
+}
+
+/** Condition operand: an output of an upstream node. */
+export function outputOperand(nodeId: string, variable: string): Operand {
+  return create(OperandSchema, {
+    val: { case: "promise", value: create(OutputReferenceSchema, { nodeId, var: variable }) },
+  });
+}
+
+/** Condition operand: an input of the workflow. */
+export function inputOperand(variable: string): Operand {
+  return create(OperandSchema, { val: { case: "workflowInput", value: { var: variable } } });
+}
+
+/** Condition operand: a constant (bigint/integer number → integer, other number → float). */
+export function constantOperand(value: number | bigint | string | boolean): Operand {
+  const v =
+    typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value))
+      ? { case: "integer" as const, value: BigInt(value) }
+      : typeof value === "number"
+        ? { case: "floatValue" as const, value }
+        : typeof value === "string"
+          ? { case: "stringValue" as const, value }
+          : { case: "boolean" as const, value };
+  return create(OperandSchema, { val: { case: "primitive", value: create(PrimitiveSchema, { value: v }) } });
+}
+
+const comparisonOperators = {
+  "==": ComparisonExpression_Operator.EQ,
+  "!=": ComparisonExpression_Operator.NEQ,
+  ">": ComparisonExpression_Operator.GT,
+  ">=": ComparisonExpression_Operator.GTE,
+  "<": ComparisonExpression_Operator.LT,
+  "<=": ComparisonExpression_Operator.LTE,
+} as const;
+
+/** A branch condition `left op right`, e.g. `compare(outputOperand("a", "y"), ">", constantOperand(5))`. */
+export function compare(
+  left: Operand,
+  op: keyof typeof comparisonOperators,
+  right: Operand,
+): BooleanExpression {
+  return create(BooleanExpressionSchema, {
+    expr: {
+      case: "comparison",
+      value: create(ComparisonExpressionSchema, {
+        operator: comparisonOperators[op],
+        leftValue: left,
+        rightValue: right,
+      }),
+    },
+  });
+}
+
+function conjunction(
+  operator: ConjunctionExpression_LogicalOperator,
+  left: BooleanExpression,
+  right: BooleanExpression,
+): BooleanExpression {
+  return create(BooleanExpressionSchema, {
+    expr: {
+      case: "conjunction",
+      value: create(ConjunctionExpressionSchema, { operator, leftExpression: left, rightExpression: right }),
+    },
+  });
+}
+
+/** Both conditions hold. */
+export function and(left: BooleanExpression, right: BooleanExpression): BooleanExpression {
+  return conjunction(ConjunctionExpression_LogicalOperator.AND, left, right);
+}
+
+/** Either condition holds. */
+export function or(left: BooleanExpression, right: BooleanExpression): BooleanExpression {
+  return conjunction(ConjunctionExpression_LogicalOperator.OR, left, right);
+}
+
+/** A node with the tasks and sub-workflows it needs in the closure (a branch alternative). */
+export interface NodeSpec {
+  node: Node;
+  tasks: TaskTemplate[];
+  subWorkflows: WorkflowBuilder[];
+}
+
+function bindingsOf(bindings: Record<string, BindingData>) {
+  return Object.entries(bindings).map(([v, data]) => create(BindingSchema, { var: v, binding: data }));
+}
+
+/** A task node (for a branch alternative, or {@link WorkflowBuilder.with}). */
+export function aTaskNode(
+  id: string,
+  task: TaskTemplate,
+  bindings: Record<string, BindingData> = {},
+  after: string[] = [],
+): NodeSpec {
+  return {
+    node: create(NodeSchema, {
+      id,
+      metadata: create(NodeMetadataSchema, { name: id }),
+      inputs: bindingsOf(bindings),
+      upstreamNodeIds: after,
+      target: { case: "taskNode", value: create(TaskNodeSchema, { referenceId: task.id }) },
+    }),
+    tasks: [task],
+    subWorkflows: [],
+  };
+}
+
+/** A node running `sub` inline as a sub-workflow; `bindings` bind the sub-workflow's inputs. */
+export function aSubWorkflowNode(
+  id: string,
+  sub: WorkflowBuilder,
+  bindings: Record<string, BindingData> = {},
+  after: string[] = [],
+): NodeSpec {
+  return {
+    node: create(NodeSchema, {
+      id,
+      metadata: create(NodeMetadataSchema, { name: id }),
+      inputs: bindingsOf(bindings),
+      upstreamNodeIds: after,
+      target: {
+        case: "workflowNode",
+        value: create(WorkflowNodeSchema, { reference: { case: "subWorkflowRef", value: sub.id() } }),
+      },
+    }),
+    tasks: [],
+    subWorkflows: [sub],
+  };
+}
+
+/**
+ * A branch node: the first case whose condition holds runs its node; otherwise `otherwise`
+ * runs, or the branch fails with `{ error }` (a USER error with that code).
+ */
+export function aBranchNode(
+  id: string,
+  cases: Array<[BooleanExpression, NodeSpec]>,
+  otherwise: NodeSpec | { error: string; message?: string },
+  after: string[] = [],
+): NodeSpec {
+  const alternatives = [...cases.map(([, n]) => n), ...("node" in otherwise ? [otherwise] : [])];
+  return {
+    node: create(NodeSchema, {
+      id,
+      metadata: create(NodeMetadataSchema, { name: id }),
+      upstreamNodeIds: after,
+      target: {
+        case: "branchNode",
+        value: create(BranchNodeSchema, {
+          ifElse: create(IfElseBlockSchema, {
+            cases: cases.map(([condition, n]) => create(IfBlockSchema, { condition, thenNode: n.node })),
+            fallback:
+              "node" in otherwise
+                ? { case: "elseNode", value: otherwise.node }
+                : {
+                    case: "error",
+                    value: create(ExecutionErrorSchema, {
+                      kind: ExecutionError_Kind.USER,
+                      code: otherwise.error,
+                      message: otherwise.message ?? "",
+                    }),
+                  },
+          }),
+        }),
+      },
+    }),
+    tasks: alternatives.flatMap((a) => a.tasks),
+    subWorkflows: alternatives.flatMap((a) => a.subWorkflows),
+  };
 }
 
 function variable(type: SimpleType): Variable {
@@ -218,12 +415,13 @@ export function aTask(name: string): TaskBuilder {
 export class WorkflowBuilder {
   private readonly nodes: Node[] = [];
   private readonly tasks = new Map<string, TaskTemplate>();
+  private readonly subWorkflows = new Map<string, WorkflowBuilder>();
   private readonly inputs: Record<string, Variable> = {};
   private readonly outputs: Record<string, Variable> = {};
   private readonly outputBindings: { var: string; data: BindingData }[] = [];
   private failurePolicy = WorkflowMetadata_FailurePolicy.FAIL_IMMEDIATELY;
 
-  constructor(private readonly name: string) {}
+  constructor(readonly name: string) {}
 
   /** Declares a workflow input. */
   withInput(name: string, type: SimpleType): this {
@@ -238,17 +436,26 @@ export class WorkflowBuilder {
     bindings: Record<string, BindingData> = {},
     after: string[] = [],
   ): this {
-    this.tasks.set(task.id?.name ?? id, task);
-    this.nodes.push(
-      create(NodeSchema, {
-        id,
-        metadata: create(NodeMetadataSchema, { name: id }),
-        inputs: Object.entries(bindings).map(([v, data]) => create(BindingSchema, { var: v, binding: data })),
-        upstreamNodeIds: after,
-        target: { case: "taskNode", value: create(TaskNodeSchema, { referenceId: task.id }) },
-      }),
-    );
+    return this.with(aTaskNode(id, task, bindings, after));
+  }
+
+  /** Adds a node of any kind ({@link aTaskNode}, {@link aSubWorkflowNode}, {@link aBranchNode}). */
+  with(spec: NodeSpec): this {
+    for (const t of spec.tasks) this.tasks.set(t.id?.name ?? spec.node.id, t);
+    for (const sub of spec.subWorkflows) this.subWorkflows.set(sub.name, sub);
+    this.nodes.push(spec.node);
     return this;
+  }
+
+  /** The workflow's identifier. */
+  id() {
+    return create(IdentifierSchema, {
+      resourceType: ResourceType.WORKFLOW,
+      project: DEFAULT_PROJECT,
+      domain: DEFAULT_DOMAIN,
+      name: this.name,
+      version: "v1",
+    });
   }
 
   /** Declares a workflow output bound to `data`. */
@@ -264,40 +471,48 @@ export class WorkflowBuilder {
     return this;
   }
 
-  /** The compiled closure, with the connection set derived from the bindings. */
-  closure(): CompiledWorkflowClosure {
+  /** The compiled workflow, with the connection set derived from the bindings and conditions. */
+  compiled(): CompiledWorkflow {
     const upstream: Record<string, string[]> = {};
-    for (const n of this.nodes) {
-      const deps = new Set(n.upstreamNodeIds);
-      for (const b of n.inputs)
-        if (b.binding?.value.case === "promise") deps.add(b.binding.value.value.nodeId);
-      upstream[n.id] = [...deps];
-    }
+    for (const n of this.nodes) upstream[n.id] = [...nodeDependencies(n, new Set(n.upstreamNodeIds))];
     const downstream: Record<string, string[]> = {};
     for (const [id, deps] of Object.entries(upstream)) for (const d of deps) (downstream[d] ??= []).push(id);
     const list = (m: Record<string, string[]>) =>
       Object.fromEntries(Object.entries(m).map(([k, ids]) => [k, create(NodeIdListSchema, { ids })]));
-    return create(CompiledWorkflowClosureSchema, {
-      primary: create(CompiledWorkflowSchema, {
-        template: create(WorkflowTemplateSchema, {
-          id: create(IdentifierSchema, {
-            resourceType: ResourceType.WORKFLOW,
-            project: DEFAULT_PROJECT,
-            domain: DEFAULT_DOMAIN,
-            name: this.name,
-            version: "v1",
-          }),
-          interface: create(TypedInterfaceSchema, {
-            inputs: create(VariableMapSchema, { variables: this.inputs }),
-            outputs: create(VariableMapSchema, { variables: this.outputs }),
-          }),
-          nodes: this.nodes,
-          outputs: this.outputBindings.map((o) => create(BindingSchema, { var: o.var, binding: o.data })),
-          metadata: create(WorkflowMetadataSchema, { failurePolicy: this.failurePolicy }),
+    return create(CompiledWorkflowSchema, {
+      template: create(WorkflowTemplateSchema, {
+        id: this.id(),
+        interface: create(TypedInterfaceSchema, {
+          inputs: create(VariableMapSchema, { variables: this.inputs }),
+          outputs: create(VariableMapSchema, { variables: this.outputs }),
         }),
-        connections: create(ConnectionSetSchema, { upstream: list(upstream), downstream: list(downstream) }),
+        nodes: this.nodes,
+        outputs: this.outputBindings.map((o) => create(BindingSchema, { var: o.var, binding: o.data })),
+        metadata: create(WorkflowMetadataSchema, { failurePolicy: this.failurePolicy }),
       }),
-      tasks: [...this.tasks.values()].map((template) => create(CompiledTaskSchema, { template })),
+      connections: create(ConnectionSetSchema, { upstream: list(upstream), downstream: list(downstream) }),
+    });
+  }
+
+  /** Collects this workflow's tasks and, transitively, its sub-workflows (each once). */
+  private collect(tasks: Map<string, TaskTemplate>, subs: Map<string, WorkflowBuilder>): void {
+    for (const [k, t] of this.tasks) tasks.set(k, t);
+    for (const [name, sub] of this.subWorkflows) {
+      if (subs.has(name)) continue;
+      subs.set(name, sub);
+      sub.collect(tasks, subs);
+    }
+  }
+
+  /** The compiled closure: this workflow, every sub-workflow it reaches and their tasks. */
+  closure(): CompiledWorkflowClosure {
+    const tasks = new Map<string, TaskTemplate>();
+    const subs = new Map<string, WorkflowBuilder>();
+    this.collect(tasks, subs);
+    return create(CompiledWorkflowClosureSchema, {
+      primary: this.compiled(),
+      subWorkflows: [...subs.values()].map((sub) => sub.compiled()),
+      tasks: [...tasks.values()].map((template) => create(CompiledTaskSchema, { template })),
     });
   }
 }

@@ -9,74 +9,14 @@ import {
   TaskExecution_Phase,
   WorkflowExecutionStatusSchema,
   WorkflowExecution_Phase,
-  type Event,
-  type WorkflowExecutionSpec,
-  type WorkflowExecutionStatus,
 } from "@flotilla/proto";
 import { aTask, aWorkflow, anExecutionSpec, fromInput, fromNode } from "../testing/builders.js";
-import { FakePods, FakeTokens, MemoryIO } from "../testing/fakes.js";
-import { evaluateWorkflow } from "./executor.js";
+import { ExecutorHarness as Harness } from "../testing/executor-harness.js";
+import { FakeTokens } from "../testing/fakes.js";
 import { buildGraph } from "./graph.js";
 import { jsonToLiteral } from "./literals.js";
 import { DEFAULT_EXECUTOR_CONFIG } from "./ports.js";
 import { RoundContext } from "./round-context.js";
-
-class Harness {
-  readonly pods = new FakePods();
-  readonly io = new MemoryIO();
-  tokens: FakeTokens | undefined;
-  status: WorkflowExecutionStatus = create(WorkflowExecutionStatusSchema, {});
-  readonly events: Event[] = [];
-  abortCause: string | undefined;
-  now = new Date();
-  lastRequeue: number | undefined;
-
-  constructor(readonly spec: WorkflowExecutionSpec) {}
-
-  async round(): Promise<RoundContext> {
-    const status = clone(WorkflowExecutionStatusSchema, this.status);
-    const closure = this.spec.workflow.case === "closure" ? this.spec.workflow.value : undefined;
-    assert.ok(closure);
-    const ctx = new RoundContext(
-      {
-        namespace: "flotilla-development",
-        name: this.spec.executionId?.name ?? "",
-        uid: "uid-1",
-        spec: this.spec,
-        graph: buildGraph(closure),
-        ...(this.abortCause !== undefined ? { abortCause: this.abortCause } : {}),
-      },
-      status,
-      this.pods.pods,
-      this.now,
-      { pods: this.pods, io: this.io, ...(this.tokens ? { tokens: this.tokens } : {}) },
-      { ...DEFAULT_EXECUTOR_CONFIG, clusterId: "c1" },
-    );
-    await evaluateWorkflow(ctx);
-    this.status = status;
-    this.events.push(...ctx.events);
-    this.lastRequeue = ctx.requeueAfterMs;
-    return ctx;
-  }
-
-  node(id: string) {
-    const ns = this.status.nodes[id];
-    assert.ok(ns, `node ${id} has a status`);
-    return ns;
-  }
-
-  /** Completes a pod, writing outputs.json for it first. */
-  async succeed(
-    podName: string,
-    nodeId: string,
-    attempt: number,
-    outputs: Record<string, unknown>,
-  ): Promise<void> {
-    const dir = this.io.join(this.spec.outputPrefix, "nodes", nodeId, String(attempt), "outputs");
-    await this.io.writeText(this.io.join(dir, "outputs.json"), JSON.stringify(outputs));
-    this.pods.finish(podName, "Succeeded");
-  }
-}
 
 const inc = aTask("inc")
   .withInput("x", SimpleType.INTEGER)

@@ -6,6 +6,7 @@
  */
 import type {
   BindingData,
+  BooleanExpression,
   CompiledWorkflow,
   CompiledWorkflowClosure,
   Identifier,
@@ -45,6 +46,8 @@ export interface WorkflowGraph {
   readonly order: readonly string[];
   /** Task templates by {@link identifierKey}. */
   readonly tasks: ReadonlyMap<string, TaskTemplate>;
+  /** Graphs of every sub-workflow of the closure by {@link identifierKey} (shared by all levels). */
+  readonly subWorkflows: ReadonlyMap<string, WorkflowGraph>;
 }
 
 /** `project/domain/name/version` of an identifier: the key of tasks and sub-workflows. */
@@ -72,17 +75,110 @@ export function promisesOf(binding: BindingData | undefined, out: Set<string> = 
   return out;
 }
 
+/** Node ids a branch condition reads outputs from. */
+function conditionPromises(expr: BooleanExpression | undefined, out: Set<string>): void {
+  const e = expr?.expr;
+  if (e?.case === "conjunction") {
+    conditionPromises(e.value.leftExpression, out);
+    conditionPromises(e.value.rightExpression, out);
+  } else if (e?.case === "comparison") {
+    for (const op of [e.value.leftValue, e.value.rightValue])
+      if (op?.val.case === "promise") out.add(op.val.value.nodeId);
+  }
+}
+
 /**
- * Indexes `workflow` (default: the closure's primary) for execution. Throws
- * {@link InvalidWorkflowError} naming the node for unknown references or cycles.
+ * Node ids `node` reads outputs from: its bindings and, for a branch, its conditions and the
+ * bindings of every alternative (they run in the branch's place, so their inputs are its
+ * dependencies).
+ */
+export function nodeDependencies(node: Node, out: Set<string> = new Set()): Set<string> {
+  for (const b of node.inputs) promisesOf(b.binding, out);
+  if (node.target.case === "branchNode") {
+    const ifElse = node.target.value.ifElse;
+    for (const c of ifElse?.cases ?? []) {
+      conditionPromises(c.condition, out);
+      if (c.thenNode) nodeDependencies(c.thenNode, out);
+    }
+    if (ifElse?.fallback.case === "elseNode") nodeDependencies(ifElse.fallback.value, out);
+  }
+  return out;
+}
+
+/**
+ * Indexes `workflow` (default: the closure's primary) for execution, and every sub-workflow of
+ * the closure with it. Throws {@link InvalidWorkflowError} naming the workflow and node for
+ * unknown references or cycles.
  */
 export function buildGraph(closure: CompiledWorkflowClosure, workflow?: CompiledWorkflow): WorkflowGraph {
-  const wf = workflow ?? closure.primary;
+  const tasks = new Map<string, TaskTemplate>();
+  for (const t of closure.tasks) if (t.template) tasks.set(identifierKey(t.template.id), t.template);
+  const subWorkflows = new Map<string, WorkflowGraph>();
+  for (const sub of closure.subWorkflows) {
+    subWorkflows.set(identifierKey(sub.template?.id), indexWorkflow(closure, sub, tasks, subWorkflows));
+  }
+  return indexWorkflow(closure, workflow ?? closure.primary, tasks, subWorkflows);
+}
+
+/**
+ * The graph of the one node a branch runs in its place (`node`: a case's then_node or the
+ * else_node). Its bindings keep naming the enclosing workflow's nodes and inputs; the branch
+ * handler resolves them there. Cached per node object.
+ */
+export function alternativeGraph(enclosing: WorkflowGraph, node: Node): WorkflowGraph {
+  let g = alternatives.get(node);
+  if (!g) {
+    g = {
+      closure: enclosing.closure,
+      workflow: enclosing.workflow,
+      nodes: new Map([[node.id, node]]),
+      upstream: new Map([[node.id, []]]),
+      downstream: new Map([[node.id, []]]),
+      order: [node.id],
+      tasks: enclosing.tasks,
+      subWorkflows: enclosing.subWorkflows,
+    };
+    alternatives.set(node, g);
+  }
+  return g;
+}
+
+const alternatives = new WeakMap<Node, WorkflowGraph>();
+
+/**
+ * The graph of the nodes running inside `node` given its status: the sub-workflow of a
+ * sub-workflow node, the taken alternative of a branch; undefined for other kinds, a branch that
+ * took nothing yet, or a sub-workflow missing from the closure.
+ */
+export function innerGraphOf(
+  graph: WorkflowGraph,
+  node: Node,
+  branchTakenNodeId: string,
+): WorkflowGraph | undefined {
+  const t = node.target;
+  if (t.case === "workflowNode" && t.value.reference.case === "subWorkflowRef") {
+    return graph.subWorkflows.get(identifierKey(t.value.reference.value));
+  }
+  if (t.case === "branchNode" && branchTakenNodeId) {
+    const ifElse = t.value.ifElse;
+    const taken = [
+      ...(ifElse?.cases ?? []).map((c) => c.thenNode),
+      ifElse?.fallback.case === "elseNode" ? ifElse.fallback.value : undefined,
+    ].find((n) => n?.id === branchTakenNodeId);
+    return taken ? alternativeGraph(graph, taken) : undefined;
+  }
+  return undefined;
+}
+
+function indexWorkflow(
+  closure: CompiledWorkflowClosure,
+  wf: CompiledWorkflow | undefined,
+  tasks: ReadonlyMap<string, TaskTemplate>,
+  subWorkflows: ReadonlyMap<string, WorkflowGraph>,
+): WorkflowGraph {
   const template = wf?.template;
   if (!wf || !template) throw new InvalidWorkflowError("(unknown)", "the closure has no primary workflow");
   const wfName = identifierKey(template.id);
-  const tasks = new Map<string, TaskTemplate>();
-  for (const t of closure.tasks) if (t.template) tasks.set(identifierKey(t.template.id), t.template);
 
   const nodes = new Map<string, Node>();
   for (const n of template.nodes) {
@@ -91,8 +187,7 @@ export function buildGraph(closure: CompiledWorkflowClosure, workflow?: Compiled
   }
   const up = new Map<string, Set<string>>();
   for (const n of template.nodes) {
-    const deps = new Set<string>(n.upstreamNodeIds);
-    for (const b of n.inputs) promisesOf(b.binding, deps);
+    const deps = nodeDependencies(n, new Set<string>(n.upstreamNodeIds));
     for (const id of wf.connections?.upstream[n.id]?.ids ?? []) deps.add(id);
     deps.delete(START_NODE);
     for (const d of deps) {
@@ -124,5 +219,5 @@ export function buildGraph(closure: CompiledWorkflowClosure, workflow?: Compiled
   }
   const upstream = new Map<string, readonly string[]>();
   for (const [id, deps] of up) upstream.set(id, [...deps]);
-  return { closure, workflow: wf, nodes, upstream, downstream: down, order, tasks };
+  return { closure, workflow: wf, nodes, upstream, downstream: down, order, tasks, subWorkflows };
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
   EventSchema,
@@ -22,6 +22,8 @@ import {
   type Event,
   type ExecutionError,
   type LiteralMap,
+  type Node,
+  type NodeExecutionEvent,
   type NodeStatus,
   type TaskExecution_Phase,
   type TaskTemplate,
@@ -30,8 +32,10 @@ import {
   WorkflowExecution_Phase,
 } from "@flotilla/proto";
 import { BlobNotFoundError } from "@flotilla/common";
+import type { BindingSources } from "./bindings.js";
 import type { WorkflowGraph } from "./graph.js";
-import { identifierKey } from "./graph.js";
+import { identifierKey, innerGraphOf } from "./graph.js";
+import { nestedNodeId } from "./node-ids.js";
 import { isTerminalNodePhase, isTerminalWorkflowPhase } from "./phases.js";
 import type { ExecutorConfig, ExecutorPorts } from "./ports.js";
 import type { AttemptLocations } from "../plugins/pod/pod-plugin.js";
@@ -66,16 +70,58 @@ function eventId(...parts: (string | number)[]): string {
   return `${parts[0]}/${createHash("sha256").update(id).digest("hex")}`;
 }
 
-/** Mutable state of one round. */
+/**
+ * A level of nodes a context works on below the execution's workflow: the nodes of a
+ * sub-workflow, or the alternative a branch took. See {@link RoundContext.nested}.
+ */
+export interface NestedLevel {
+  /** Local id of the node (in the enclosing level) the nested nodes run inside. */
+  parentNodeId: string;
+  /** The nested nodes. */
+  graph: WorkflowGraph;
+  /**
+   * The workflow inputs of the level (a sub-workflow's inputs: the parent node's inputs).
+   * Absent: the enclosing level's.
+   */
+  inputs?: () => Promise<LiteralMap>;
+  /**
+   * Where the nested nodes' bindings resolve (a branch's alternative reads the enclosing
+   * workflow's nodes and inputs). Absent: the level's own inputs and nodes.
+   */
+  sources?: BindingSources;
+}
+
+/** Round-wide state every level of one round shares. */
+interface RoundShared {
+  events: Event[];
+  createdPods: string[];
+  requeueAfterMs: number | undefined;
+  /** Outputs read this round by execution-wide node id. */
+  outputs: Map<string, Promise<LiteralMap>>;
+}
+
+/**
+ * Mutable state of one round. The root context works on the execution's workflow; nested
+ * contexts ({@link nested}) work on the nodes inside a sub-workflow or branch node. A nested
+ * context keeps its nodes' statuses in the parent's `sub_nodes`, names them execution-wide as
+ * `{parent}.{child}` (events, pods, token holders, blob locations) and puts the parent's id on
+ * their events; events, created pods and requeue requests go to the round as a whole.
+ */
 export class RoundContext {
   /** Events produced by this round, in order. */
-  readonly events: Event[] = [];
+  readonly events: Event[];
   /** Pods created by this round (names). */
-  readonly createdPods: string[] = [];
-  /** Earliest time (ms from now) the workflow should be looked at again without any event. */
-  requeueAfterMs: number | undefined;
+  readonly createdPods: string[];
+  /** The graph of the nodes this context works on (the execution's workflow at the root). */
+  readonly graph: WorkflowGraph;
+  /** Statuses of the nodes this context works on, by local id. */
+  readonly nodes: { [id: string]: NodeStatus };
+  /** Execution-wide id of the node this level runs inside; "" at the root. */
+  readonly parentNodeId: string;
+  private readonly shared: RoundShared;
+  private readonly level: NestedLevel | undefined;
+  private readonly enclosing: RoundContext | undefined;
   private inputsPromise: Promise<LiteralMap> | undefined;
-  private readonly outputs = new Map<string, Promise<LiteralMap>>();
 
   constructor(
     readonly execution: ExecutionView,
@@ -84,52 +130,112 @@ export class RoundContext {
     readonly now: Date,
     readonly ports: ExecutorPorts,
     readonly config: ExecutorConfig,
-  ) {}
+    within?: { parent: RoundContext; level: NestedLevel },
+  ) {
+    if (within) {
+      const { parent, level } = within;
+      this.shared = parent.shared;
+      this.graph = level.graph;
+      this.nodes = parent.node(level.parentNodeId).subNodes;
+      this.parentNodeId = parent.uniqueId(level.parentNodeId);
+      this.level = level;
+    } else {
+      this.shared = { events: [], createdPods: [], requeueAfterMs: undefined, outputs: new Map() };
+      this.graph = execution.graph;
+      this.nodes = status.nodes;
+      this.parentNodeId = "";
+    }
+    this.events = this.shared.events;
+    this.createdPods = this.shared.createdPods;
+    this.enclosing = within?.parent;
+  }
+
+  /**
+   * A context for the nodes running inside node `level.parentNodeId` of this level (its status
+   * must exist: the nested statuses live in its `sub_nodes`).
+   */
+  nested(level: NestedLevel): RoundContext {
+    return new RoundContext(this.execution, this.status, this.pods, this.now, this.ports, this.config, {
+      parent: this,
+      level,
+    });
+  }
+
+  /** Earliest time (ms from now) the workflow should be looked at again without any event. */
+  get requeueAfterMs(): number | undefined {
+    return this.shared.requeueAfterMs;
+  }
 
   /** Asks for another round within `ms` (the earliest request wins). */
   requeue(ms: number): void {
     const v = Math.max(0, Math.ceil(ms));
-    if (this.requeueAfterMs === undefined || v < this.requeueAfterMs) this.requeueAfterMs = v;
+    if (this.shared.requeueAfterMs === undefined || v < this.shared.requeueAfterMs)
+      this.shared.requeueAfterMs = v;
   }
 
-  /** The status of node `id`, created (UNSPECIFIED) when absent. */
+  /** The execution-wide id of node `id` of this level (`id` itself at the root). */
+  uniqueId(id: string): string {
+    return nestedNodeId(this.parentNodeId, id);
+  }
+
+  /** The status of node `id` of this level, created (UNSPECIFIED) when absent. */
   node(id: string): NodeStatus {
-    let ns = this.status.nodes[id];
+    let ns = this.nodes[id];
     if (!ns) {
       ns = create(NodeStatusSchema, {});
-      this.status.nodes[id] = ns;
+      this.nodes[id] = ns;
     }
     return ns;
   }
 
-  /** The execution's input LiteralMap (read once per round; empty when the execution has no inputs). */
+  /**
+   * The input LiteralMap of this level's workflow (read once per round): the execution's
+   * inputs at the root (empty when it has none), the sub-workflow's inputs below.
+   */
   workflowInputs(): Promise<LiteralMap> {
-    this.inputsPromise ??= this.execution.spec.inputsUri
-      ? this.ports.io.readLiteralMap(this.execution.spec.inputsUri).catch((err: unknown) => {
-          if (err instanceof BlobNotFoundError) return create(LiteralMapSchema, {});
-          throw err;
-        })
-      : Promise.resolve(create(LiteralMapSchema, {}));
+    if (this.level && !this.level.inputs && this.enclosing) return this.enclosing.workflowInputs();
+    this.inputsPromise ??= this.level?.inputs
+      ? this.level.inputs()
+      : this.execution.spec.inputsUri
+        ? this.ports.io.readLiteralMap(this.execution.spec.inputsUri).catch((err: unknown) => {
+            if (err instanceof BlobNotFoundError) return create(LiteralMapSchema, {});
+            throw err;
+          })
+        : Promise.resolve(create(LiteralMapSchema, {}));
     return this.inputsPromise;
   }
 
-  /** The outputs of a succeeded node (read once per round). */
+  /** The outputs of a succeeded node of this level (read once per round). */
   nodeOutputs(nodeId: string): Promise<LiteralMap> {
-    let p = this.outputs.get(nodeId);
+    const key = this.uniqueId(nodeId);
+    let p = this.shared.outputs.get(key);
     if (!p) {
-      const ns = this.status.nodes[nodeId];
+      const ns = this.nodes[nodeId];
       const uri =
         ns?.outputsUri || this.attemptLocations(nodeId, Math.max(0, (ns?.attempts ?? 1) - 1)).outputsUri;
       p = this.ports.io.readLiteralMap(uri);
-      this.outputs.set(nodeId, p);
+      this.shared.outputs.set(key, p);
     }
     return p;
   }
 
-  /** Blob locations of one attempt of one node, below the execution's output prefix. */
+  /**
+   * Where bindings of this level's nodes resolve: this level's workflow inputs and node
+   * outputs, or the enclosing workflow's for a branch's alternative.
+   */
+  bindingSources(): BindingSources {
+    return (
+      this.level?.sources ?? {
+        workflowInputs: () => this.workflowInputs(),
+        nodeOutputs: (id) => this.nodeOutputs(id),
+      }
+    );
+  }
+
+  /** Blob locations of one attempt of node `nodeId` of this level, below the execution's output prefix. */
   attemptLocations(nodeId: string, attempt: number): AttemptLocations {
     const io = this.ports.io;
-    const base = io.join(this.execution.spec.outputPrefix, "nodes", nodeId, String(attempt));
+    const base = io.join(this.execution.spec.outputPrefix, "nodes", this.uniqueId(nodeId), String(attempt));
     const inputsDirUri = io.join(base, "inputs");
     const outputsDirUri = io.join(base, "outputs");
     const loc: AttemptLocations = {
@@ -177,7 +283,10 @@ export class RoundContext {
     this.events.push(create(EventSchema, { event: { case: "workflowEvent", value: ev } }));
   }
 
-  /** Moves node `nodeId` to `phase` (no-op when already there) and emits a node event. */
+  /**
+   * Moves node `nodeId` of this level to `phase` (no-op when already there) and emits a node
+   * event (execution-wide id, parent node id when nested).
+   */
   setNodePhase(
     nodeId: string,
     phase: NodeExecution_Phase,
@@ -197,26 +306,37 @@ export class RoundContext {
     ns.message = (details.message ?? "").slice(0, 1024);
     if (details.error) ns.error = details.error;
     if (details.outputUri) ns.outputsUri = details.outputUri;
-    const node = this.execution.graph.nodes.get(nodeId);
-    const ev = create(NodeExecutionEventSchema, {
-      eventId: eventId(this.execution.uid, "n", nodeId, ns.phaseVersion),
-      producerCluster: this.config.clusterId,
-      id: create(NodeExecutionIdentifierSchema, { executionId: this.executionId(), nodeId }),
-      phase,
-      phaseVersion: ns.phaseVersion,
-      occurredAt: ts,
-      inputUri: details.inputUri ?? "",
-      reason: details.reason ?? "",
-      message: (details.message ?? "").slice(0, 1024),
-      nodeName: node?.metadata?.name ?? "",
-    });
+    const ev = this.nodeEvent(nodeId, ns, ts, details.reason ?? "");
+    ev.inputUri = details.inputUri ?? "";
+    ev.message = (details.message ?? "").slice(0, 1024);
     if (details.error) ev.outputResult = { case: "error", value: details.error };
     else if (details.outputUri) ev.outputResult = { case: "outputUri", value: details.outputUri };
     this.events.push(create(EventSchema, { event: { case: "nodeEvent", value: ev } }));
   }
 
+  /** A node event of node `nodeId` of this level in its current phase (no result set). */
+  private nodeEvent(
+    nodeId: string,
+    ns: NodeStatus,
+    occurredAt: Timestamp,
+    reason: string,
+  ): NodeExecutionEvent {
+    const uniqueId = this.uniqueId(nodeId);
+    return create(NodeExecutionEventSchema, {
+      eventId: eventId(this.execution.uid, "n", uniqueId, ns.phaseVersion),
+      producerCluster: this.config.clusterId,
+      id: create(NodeExecutionIdentifierSchema, { executionId: this.executionId(), nodeId: uniqueId }),
+      phase: ns.phase,
+      phaseVersion: ns.phaseVersion,
+      occurredAt,
+      reason,
+      nodeName: this.graph.nodes.get(nodeId)?.metadata?.name ?? "",
+      parentNodeId: this.parentNodeId,
+    });
+  }
+
   /**
-   * Records the task phase of the current attempt of `nodeId` and emits a task event. A repeat
+   * Records the task phase of the current attempt of `nodeId` (of this level) and emits a task event. A repeat
    * of the same phase emits only when `details.reason` or `message` changed (a detail update).
    */
   setTaskPhase(
@@ -235,11 +355,14 @@ export class RoundContext {
     ns.lastUpdatedAt = timestampFromDate(this.now);
     const requests = task.container?.resources?.requests ?? task.container?.resources?.limits;
     const ev = create(TaskExecutionEventSchema, {
-      eventId: eventId(this.execution.uid, "t", nodeId, attempt, ns.taskPhaseVersion),
+      eventId: eventId(this.execution.uid, "t", this.uniqueId(nodeId), attempt, ns.taskPhaseVersion),
       producerCluster: this.config.clusterId,
       id: create(TaskExecutionIdentifierSchema, {
         taskId: task.id,
-        nodeExecutionId: create(NodeExecutionIdentifierSchema, { executionId: this.executionId(), nodeId }),
+        nodeExecutionId: create(NodeExecutionIdentifierSchema, {
+          executionId: this.executionId(),
+          nodeId: this.uniqueId(nodeId),
+        }),
         retryAttempt: attempt,
       }),
       phase,
@@ -292,47 +415,59 @@ export class RoundContext {
       else if (st.outputsUri) ev.outputResult = { case: "outputUri", value: st.outputsUri };
       this.events.push(create(EventSchema, { event: { case: "workflowEvent", value: ev } }));
     }
-    for (const [nodeId, ns] of Object.entries(st.nodes)) {
-      if (ns.phaseVersion === 0 || ns.phase === NodeExecution_Phase.UNSPECIFIED) continue;
-      const ev = create(NodeExecutionEventSchema, {
-        eventId: eventId(this.execution.uid, "n", nodeId, ns.phaseVersion),
-        producerCluster: this.config.clusterId,
-        id: create(NodeExecutionIdentifierSchema, { executionId: this.executionId(), nodeId }),
-        phase: ns.phase,
-        phaseVersion: ns.phaseVersion,
-        occurredAt: ns.lastUpdatedAt ?? ns.stoppedAt ?? now,
-        reason: "Replayed",
-        nodeName: this.execution.graph.nodes.get(nodeId)?.metadata?.name ?? "",
-      });
-      if (ns.error && isTerminalNodePhase(ns.phase) && ns.phase !== NodeExecution_Phase.SUCCEEDED) {
-        ev.outputResult = { case: "error", value: ns.error };
-      } else if (ns.phase === NodeExecution_Phase.SUCCEEDED) {
-        const uri = ns.outputsUri || this.attemptLocations(nodeId, Math.max(0, ns.attempts - 1)).outputsUri;
-        ev.outputResult = { case: "outputUri", value: uri };
+    this.replayNodes();
+  }
+
+  /** Re-emits the node (and unfinished task) events of this level's nodes and, depth-first, of their sub-nodes. */
+  private replayNodes(): void {
+    const now = timestampFromDate(this.now);
+    for (const [nodeId, ns] of Object.entries(this.nodes)) {
+      const node = this.graph.nodes.get(nodeId);
+      if (ns.phaseVersion > 0 && ns.phase !== NodeExecution_Phase.UNSPECIFIED) {
+        const ev = this.nodeEvent(nodeId, ns, ns.lastUpdatedAt ?? ns.stoppedAt ?? now, "Replayed");
+        if (ns.error && isTerminalNodePhase(ns.phase) && ns.phase !== NodeExecution_Phase.SUCCEEDED) {
+          ev.outputResult = { case: "error", value: ns.error };
+        } else if (ns.phase === NodeExecution_Phase.SUCCEEDED) {
+          const uri = ns.outputsUri || this.attemptLocations(nodeId, Math.max(0, ns.attempts - 1)).outputsUri;
+          ev.outputResult = { case: "outputUri", value: uri };
+        }
+        this.events.push(create(EventSchema, { event: { case: "nodeEvent", value: ev } }));
+        this.replayTask(nodeId, ns, node, now);
       }
-      this.events.push(create(EventSchema, { event: { case: "nodeEvent", value: ev } }));
-      const node = this.execution.graph.nodes.get(nodeId);
-      const task =
-        node?.target.case === "taskNode"
-          ? this.execution.graph.tasks.get(identifierKey(node.target.value.referenceId))
+      const inner =
+        node && Object.keys(ns.subNodes).length > 0
+          ? innerGraphOf(this.graph, node, ns.branchTakenNodeId)
           : undefined;
-      if (!task || ns.taskPhaseVersion === 0 || ns.attempts === 0 || isTerminalNodePhase(ns.phase)) continue;
-      const tev = create(TaskExecutionEventSchema, {
-        eventId: eventId(this.execution.uid, "t", nodeId, ns.attempts - 1, ns.taskPhaseVersion),
-        producerCluster: this.config.clusterId,
-        id: create(TaskExecutionIdentifierSchema, {
-          taskId: task.id,
-          nodeExecutionId: create(NodeExecutionIdentifierSchema, { executionId: this.executionId(), nodeId }),
-          retryAttempt: ns.attempts - 1,
-        }),
-        phase: ns.taskPhase,
-        phaseVersion: ns.taskPhaseVersion,
-        occurredAt: ns.lastUpdatedAt ?? now,
-        reason: "Replayed",
-        taskType: task.type,
-        podName: ns.podName,
-      });
-      this.events.push(create(EventSchema, { event: { case: "taskEvent", value: tev } }));
+      if (inner) this.nested({ parentNodeId: nodeId, graph: inner }).replayNodes();
     }
+  }
+
+  /** Re-emits the task event of an unfinished task node's current attempt. */
+  private replayTask(nodeId: string, ns: NodeStatus, node: Node | undefined, now: Timestamp): void {
+    const task =
+      node?.target.case === "taskNode"
+        ? this.graph.tasks.get(identifierKey(node.target.value.referenceId))
+        : undefined;
+    if (!task || ns.taskPhaseVersion === 0 || ns.attempts === 0 || isTerminalNodePhase(ns.phase)) return;
+    const uniqueId = this.uniqueId(nodeId);
+    const tev = create(TaskExecutionEventSchema, {
+      eventId: eventId(this.execution.uid, "t", uniqueId, ns.attempts - 1, ns.taskPhaseVersion),
+      producerCluster: this.config.clusterId,
+      id: create(TaskExecutionIdentifierSchema, {
+        taskId: task.id,
+        nodeExecutionId: create(NodeExecutionIdentifierSchema, {
+          executionId: this.executionId(),
+          nodeId: uniqueId,
+        }),
+        retryAttempt: ns.attempts - 1,
+      }),
+      phase: ns.taskPhase,
+      phaseVersion: ns.taskPhaseVersion,
+      occurredAt: ns.lastUpdatedAt ?? now,
+      reason: "Replayed",
+      taskType: task.type,
+      podName: ns.podName,
+    });
+    this.events.push(create(EventSchema, { event: { case: "taskEvent", value: tev } }));
   }
 }

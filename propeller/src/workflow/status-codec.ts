@@ -2,7 +2,8 @@
  * How WorkflowExecutionStatus is stored in the CR so the object stays under etcd's size limit:
  *
  * 1. Terminal nodes are compacted to phase (and its version), start/stop times, error and attempt
- *    count (which locates their outputs: `{output_prefix}nodes/{node}/{attempts-1}/outputs.pb`).
+ *    count (which locates their outputs: `{output_prefix}nodes/{node}/{attempts-1}/outputs.pb`),
+ *    and sub-nodes likewise (a nested node's `{node}` is its execution-wide id `parent.child`).
  * 2. While the node map is small it is stored as plain proto-JSON in `status.nodes`.
  * 3. Above the inline budget the serialized NodeStatusMap is gzip-compressed into
  *    `status.compressedNodes` (base64 in JSON).
@@ -82,18 +83,30 @@ export class StatusTooLargeError extends Error {
   }
 }
 
-/** A terminal node keeps only what downstream nodes and users need. */
+/**
+ * A terminal node keeps only what downstream nodes and users need; so do terminal sub-nodes
+ * (of sub-workflow and branch nodes, at any depth), which keep their place in the tree (a
+ * restarted propeller re-emits their last events too) and the branch's choice.
+ */
 export function compactNodeStatus(ns: NodeStatus): NodeStatus {
-  if (!isTerminalNodePhase(ns.phase)) return ns;
+  if (!isTerminalNodePhase(ns.phase)) {
+    const subIds = Object.keys(ns.subNodes);
+    if (subIds.every((id) => !isTerminalNodePhase(ns.subNodes[id].phase))) return ns;
+    const out = clone(NodeStatusSchema, ns);
+    for (const id of subIds) out.subNodes[id] = compactNodeStatus(ns.subNodes[id]);
+    return out;
+  }
   // phaseVersion lets a restarted propeller re-emit the node's last event under its original id.
   const out = create(NodeStatusSchema, {
     phase: ns.phase,
     attempts: ns.attempts,
     phaseVersion: ns.phaseVersion,
+    branchTakenNodeId: ns.branchTakenNodeId,
   });
   if (ns.startedAt) out.startedAt = ns.startedAt;
   if (ns.stoppedAt) out.stoppedAt = ns.stoppedAt;
   if (ns.error) out.error = ns.error;
+  for (const [id, sub] of Object.entries(ns.subNodes)) out.subNodes[id] = compactNodeStatus(sub);
   return out;
 }
 

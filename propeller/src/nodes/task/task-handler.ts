@@ -104,10 +104,13 @@ function error(kind: ExecutionError_Kind, code: string, message: string): Execut
   return create(ExecutionErrorSchema, { kind, code, message: message.slice(0, 4096) });
 }
 
-/** The resource-manager holder string of one attempt: `{project}/{domain}/{execution}/{node}/{attempt}`. */
+/**
+ * The resource-manager holder string of one attempt of node `nodeId` of `ctx`'s level:
+ * `{project}/{domain}/{execution}/{node}/{attempt}` with the node's execution-wide id.
+ */
 export function tokenHolder(ctx: RoundContext, nodeId: string, attempt: number): string {
   const id = ctx.execution.spec.executionId;
-  return `${id?.project ?? ""}/${id?.domain ?? ""}/${id?.name ?? ctx.execution.name}/${nodeId}/${attempt}`;
+  return `${id?.project ?? ""}/${id?.domain ?? ""}/${id?.name ?? ctx.execution.name}/${ctx.uniqueId(nodeId)}/${attempt}`;
 }
 
 function podAnnotationsOf(task: TaskTemplate): Record<string, string> {
@@ -152,7 +155,7 @@ export function createTaskHandler(): NodeHandler {
     },
 
     async abort(ctx, node, cause) {
-      const ns = ctx.status.nodes[node.id];
+      const ns = ctx.nodes[node.id];
       if (!ns || isTerminalNodePhase(ns.phase)) return;
       const task = taskOf(ctx, node);
       if (ns.podName && ACTIVE_TASK_PHASES.has(ns.taskPhase)) {
@@ -176,7 +179,7 @@ export function createTaskHandler(): NodeHandler {
 
 function taskOf(ctx: RoundContext, node: Node): TaskTemplate | undefined {
   if (node.target.case !== "taskNode") return undefined;
-  return ctx.execution.graph.tasks.get(identifierKey(node.target.value.referenceId));
+  return ctx.graph.tasks.get(identifierKey(node.target.value.referenceId));
 }
 
 async function releaseTokens(
@@ -326,7 +329,7 @@ async function startAttempt(
   if (tokens !== "granted") return;
 
   const exec = ctx.execution;
-  const podName = taskPodName(exec.spec.executionId?.name ?? exec.name, node.id, attempt);
+  const podName = taskPodName(exec.spec.executionId?.name ?? exec.name, ctx.uniqueId(node.id), attempt);
   const loc = ctx.attemptLocations(node.id, attempt);
   if (!ctx.pods.has(podName)) {
     // A user error found before the pod exists: give back any tokens and fail the node.
@@ -336,10 +339,7 @@ async function startAttempt(
     };
     let inputs: LiteralMap;
     try {
-      inputs = await resolveBindings(node.inputs, {
-        workflowInputs: () => ctx.workflowInputs(),
-        nodeOutputs: (id) => ctx.nodeOutputs(id),
-      });
+      inputs = await resolveBindings(node.inputs, ctx.bindingSources());
     } catch (err) {
       if (!(err instanceof BindingResolutionError)) throw err;
       await failBeforeStart("BindingResolutionFailed", err.message);
@@ -353,7 +353,7 @@ async function startAttempt(
         namespace: exec.namespace,
         owner: { name: exec.name, uid: exec.uid },
         spec: exec.spec,
-        nodeId: node.id,
+        nodeId: ctx.uniqueId(node.id),
         attempt,
         task,
         interruptible: attemptIsInterruptible(policy, ns),

@@ -12,7 +12,7 @@ import type { NodeHandler } from "../node-handler.js";
 export function createUnsupportedHandler(what: string): NodeHandler {
   return {
     async handle(ctx, node) {
-      const message = `node ${node.id}: ${what} are not supported by this propeller version`;
+      const message = `node ${ctx.uniqueId(node.id)}: ${what} are not supported by this propeller version`;
       ctx.setNodePhase(node.id, NodeExecution_Phase.FAILED, {
         reason: "UnsupportedNodeKind",
         message,
@@ -24,7 +24,7 @@ export function createUnsupportedHandler(what: string): NodeHandler {
       });
     },
     async abort(ctx, node, cause) {
-      const ns = ctx.status.nodes[node.id];
+      const ns = ctx.nodes[node.id];
       if (!ns || isTerminalNodePhase(ns.phase)) return;
       ctx.setNodePhase(node.id, NodeExecution_Phase.ABORTED, { reason: "Aborted", message: cause });
     },
