@@ -80,7 +80,7 @@ async function resolveOperand(op: Operand | undefined, sources: BindingSources):
   if (lv.case !== "scalar" || lv.value.value.case !== "primitive") {
     const what =
       lv.case === "scalar" ? (lv.value.value.case ?? "empty scalar") : (lv.case ?? "empty literal");
-    throw new ConditionError(name, `is a ${what}, conditions compare primitives only`);
+    throw new ConditionError(name, `is a ${what}, not a primitive: conditions compare primitives only`);
   }
   return lv.value.value.value;
 }
@@ -129,7 +129,7 @@ async function evaluateComparison(e: ComparisonExpression, sources: BindingSourc
   if (!c) {
     throw new ConditionError(
       describeOperand(e.rightValue),
-      `is a ${typeName(right)}, cannot compare it with ${describeOperand(e.leftValue)} (a ${typeName(left)})`,
+      `is of type ${typeName(right)}, cannot compare it with ${describeOperand(e.leftValue)} of type ${typeName(left)}`,
     );
   }
   if (op === ComparisonExpression_Operator.EQ) return c.cmp === 0;
@@ -137,7 +137,7 @@ async function evaluateComparison(e: ComparisonExpression, sources: BindingSourc
   if (!c.ordered) {
     throw new ConditionError(
       describeOperand(e.leftValue),
-      `is a ${typeName(left)}, which ${opName} does not apply to (only EQ and NEQ)`,
+      `is of type ${typeName(left)}: ${opName} does not apply to it (only EQ and NEQ do)`,
     );
   }
   switch (op) {
