@@ -41,7 +41,7 @@ test("register the examples, inspect them, run and terminate an execution", asyn
   const reg = await cli(["register", "files", examples, "--version", "v1", "-o", "json"]);
   assert.equal(reg.code, 0, reg.stderr + reg.stdout);
   const registered = JSON.parse(reg.stdout) as Array<{ kind: string; name: string }>;
-  assert.equal(registered.filter((r) => r.kind === "Workflow").length, 5);
+  assert.equal(registered.filter((r) => r.kind === "Workflow").length, 7);
   assert.ok(registered.some((r) => r.kind === "LaunchPlan" && r.name === "hello-world-lp"));
 
   // Identical content under the same version is a no-op success.

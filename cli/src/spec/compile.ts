@@ -6,6 +6,18 @@
  */
 import { create } from "@bufbuild/protobuf";
 import {
+  BooleanExpressionSchema,
+  BranchNodeSchema,
+  ComparisonExpressionSchema,
+  ComparisonExpression_Operator,
+  ConjunctionExpressionSchema,
+  ConjunctionExpression_LogicalOperator,
+  ExecutionErrorSchema,
+  ExecutionError_Kind,
+  IfBlockSchema,
+  IfElseBlockSchema,
+  OperandSchema,
+  PrimitiveSchema,
   BindingDataCollectionSchema,
   BindingDataMapSchema,
   BindingDataSchema,
@@ -15,6 +27,7 @@ import {
   CreateWorkflowRequestSchema,
   IdentifierSchema,
   LiteralMapSchema,
+  LiteralTypeSchema,
   NodeMetadataSchema,
   NodeSchema,
   OutputReferenceSchema,
@@ -30,7 +43,9 @@ import {
   WorkflowNodeSchema,
   WorkflowTemplateSchema,
   type BindingData,
+  type BooleanExpression,
   type CreateLaunchPlanRequest,
+  type Operand,
   type CreateTaskRequest,
   type CreateWorkflowRequest,
   type Identifier,
@@ -46,8 +61,11 @@ import type {
   LaunchPlanDoc,
   Origin,
   SpecBinding,
+  SpecCondition,
   SpecDoc,
   SpecKind,
+  SpecNode,
+  SpecOperand,
   TaskDoc,
   WorkflowDoc,
 } from "./model.js";
@@ -185,7 +203,11 @@ function order(
     if (state.has(key)) return;
     state.set(key, "visiting");
     const refs: EntityRef[] =
-      d.kind === "Workflow" ? d.nodes.map((n) => n.target) : d.kind === "LaunchPlan" ? [d.workflow] : [];
+      d.kind === "Workflow"
+        ? d.nodes.flatMap((n) => nodeTargets(n))
+        : d.kind === "LaunchPlan"
+          ? [d.workflow]
+          : [];
     for (const ref of refs) {
       const dep = local(ref);
       if (dep) visit(dep);
@@ -196,6 +218,24 @@ function order(
   };
   sorted.forEach(visit);
   return out;
+}
+
+/** The entities a node runs: its target, or every alternative's target for a branch. */
+function nodeTargets(n: SpecNode): EntityRef[] {
+  if (n.target) return [n.target];
+  const alternatives = [
+    ...(n.branch?.cases.map((c) => c.then) ?? []),
+    ...(n.branch?.otherwise ? [n.branch.otherwise] : []),
+  ];
+  return alternatives.flatMap((a) => (a.target ? [a.target] : []));
+}
+
+/** The alternatives of a branch node: every case's node, then the else node. */
+function alternativesOf(n: SpecNode): SpecNode[] {
+  return [
+    ...(n.branch?.cases.map((c) => c.then) ?? []),
+    ...(n.branch?.otherwise ? [n.branch.otherwise] : []),
+  ];
 }
 
 function localInterface(doc: SpecDoc, byKey: Map<string, SpecDoc>): TargetInterface | undefined {
@@ -337,30 +377,42 @@ async function compileWorkflow(d: WorkflowDoc, ctx: Ctx): Promise<CreateWorkflow
   const before = { count: 0 };
   const report = ctx.report;
   const counting: Ctx = { ...ctx, report: (o, m, p) => (before.count++, report(o, m, p)) };
-  // Node ids: unique.
+  // Node ids (branch alternatives included): unique.
   const seen = new Map<string, Origin>();
-  for (const n of d.nodes) {
+  for (const n of d.nodes.flatMap((x) => [x, ...alternativesOf(x)])) {
     const prior = seen.get(n.id);
     if (prior) counting.report(n.origin, `node id "${n.id}" is used twice (first at line ${prior.at.line})`);
     else seen.set(n.id, n.origin);
   }
+  // Interfaces of what each node runs; a branch produces the outputs every alternative has.
   const targets = new Map<string, TargetInterface | undefined>();
-  for (const n of d.nodes) targets.set(n.id, await counting.resolve(n.target));
-
-  const nodes = [];
-  const edges = new Map<string, Set<string>>();
+  const alternatives = new Map<string, TargetInterface | undefined>();
   for (const n of d.nodes) {
-    const target = targets.get(n.id);
-    const deps = new Set<string>();
+    if (n.target) {
+      targets.set(n.id, await counting.resolve(n.target));
+      continue;
+    }
+    const ifaces = [];
+    for (const a of alternativesOf(n)) {
+      const iface = a.target ? await counting.resolve(a.target) : undefined;
+      alternatives.set(a.id, iface);
+      ifaces.push(iface);
+    }
+    targets.set(n.id, branchInterface(ifaces));
+  }
+
+  /** A node that runs a target (top-level or a branch alternative): its proto and dependencies. */
+  const compileTargetNode = (n: SpecNode, target: TargetInterface | undefined, deps: Set<string>) => {
     const inputs = [];
     const bound = new Set<string>();
+    const targetRef = n.target!;
     for (const b of n.inputs) {
       if (bound.has(b.variable)) counting.report(b.origin, `input "${b.variable}" is bound twice`);
       bound.add(b.variable);
       if (target && !(b.variable in target.inputs)) {
         counting.report(
           b.origin,
-          `node "${n.id}": ${n.target.kind === "LaunchPlan" ? "launch plan" : n.target.kind.toLowerCase()} "${n.target.name}" has no input "${b.variable}" (inputs: ${Object.keys(target.inputs).join(", ") || "none"})`,
+          `node "${n.id}": ${targetRef.kind === "LaunchPlan" ? "launch plan" : targetRef.kind.toLowerCase()} "${targetRef.name}" has no input "${b.variable}" (inputs: ${Object.keys(target.inputs).join(", ") || "none"})`,
         );
         continue;
       }
@@ -386,41 +438,85 @@ async function compileWorkflow(d: WorkflowDoc, ctx: Ctx): Promise<CreateWorkflow
         if (v.required && !bound.has(name))
           counting.report(
             n.origin,
-            `node "${n.id}": required input "${name}" (${describeType(v.type)}) of ${n.target.name} is not bound`,
+            `node "${n.id}": required input "${name}" (${describeType(v.type)}) of ${targetRef.name} is not bound`,
           );
       }
     }
+    const ref = ctx.id(targetRef.kind, targetRef.name, targetRef.version);
+    return create(NodeSchema, {
+      id: n.id,
+      metadata: nodeMetadata(n),
+      inputs,
+      upstreamNodeIds: n.dependsOn.map((x) => x.id),
+      target:
+        targetRef.kind === "Task"
+          ? { case: "taskNode", value: create(TaskNodeSchema, { referenceId: ref }) }
+          : {
+              case: "workflowNode",
+              value: create(WorkflowNodeSchema, {
+                reference:
+                  targetRef.kind === "Workflow"
+                    ? { case: "subWorkflowRef", value: ref }
+                    : { case: "launchplanRef", value: ref },
+              }),
+            },
+    });
+  };
+
+  const nodes = [];
+  const edges = new Map<string, Set<string>>();
+  for (const n of d.nodes) {
+    const deps = new Set<string>();
     for (const dep of n.dependsOn) {
-      if (!seen.has(dep.id)) counting.report(dep.origin, `no node "${dep.id}" in workflow "${d.name}"`);
+      if (!targets.has(dep.id)) counting.report(dep.origin, `no node "${dep.id}" in workflow "${d.name}"`);
       else if (dep.id === n.id) counting.report(dep.origin, `node "${n.id}" cannot depend on itself`);
       else deps.add(dep.id);
     }
+    if (n.branch) {
+      for (const a of alternativesOf(n)) {
+        for (const dep of a.dependsOn)
+          counting.report(dep.origin, `node "${a.id}" runs in branch "${n.id}": put dependsOn on the branch`);
+      }
+      const cases = n.branch.cases.map((c) =>
+        create(IfBlockSchema, {
+          condition: compileCondition(c.when, c.whenOrigin, n.id, d, targets, deps, counting),
+          thenNode: compileTargetNode(c.then, alternatives.get(c.then.id), deps),
+        }),
+      );
+      const otherwise = n.branch.otherwise;
+      nodes.push(
+        create(NodeSchema, {
+          id: n.id,
+          metadata: nodeMetadata(n),
+          upstreamNodeIds: n.dependsOn.map((x) => x.id),
+          target: {
+            case: "branchNode",
+            value: create(BranchNodeSchema, {
+              ifElse: create(IfElseBlockSchema, {
+                cases,
+                fallback: otherwise
+                  ? {
+                      case: "elseNode",
+                      value: compileTargetNode(otherwise, alternatives.get(otherwise.id), deps),
+                    }
+                  : {
+                      case: "error",
+                      value: create(ExecutionErrorSchema, {
+                        kind: ExecutionError_Kind.USER,
+                        code: "NoBranchTaken",
+                        message: n.branch.error ?? "",
+                      }),
+                    },
+              }),
+            }),
+          },
+        }),
+      );
+    } else {
+      nodes.push(compileTargetNode(n, targets.get(n.id), deps));
+    }
+    deps.delete(n.id);
     edges.set(n.id, deps);
-    const metadata = create(NodeMetadataSchema, { name: n.displayName });
-    if (n.retries) metadata.retries = n.retries;
-    if (n.timeout) metadata.timeout = n.timeout;
-    if (n.interruptible !== undefined) metadata.interruptible = n.interruptible;
-    const ref = ctx.id(n.target.kind, n.target.name, n.target.version);
-    nodes.push(
-      create(NodeSchema, {
-        id: n.id,
-        metadata,
-        inputs,
-        upstreamNodeIds: n.dependsOn.map((x) => x.id),
-        target:
-          n.target.kind === "Task"
-            ? { case: "taskNode", value: create(TaskNodeSchema, { referenceId: ref }) }
-            : {
-                case: "workflowNode",
-                value: create(WorkflowNodeSchema, {
-                  reference:
-                    n.target.kind === "Workflow"
-                      ? { case: "subWorkflowRef", value: ref }
-                      : { case: "launchplanRef", value: ref },
-                }),
-              },
-      }),
-    );
   }
   // Cycles (over promises and dependsOn).
   const color = new Map<string, number>();
@@ -464,6 +560,152 @@ async function compileWorkflow(d: WorkflowDoc, ctx: Ctx): Promise<CreateWorkflow
       outputs,
       metadata: d.metadata,
     }),
+  });
+}
+
+function nodeMetadata(n: SpecNode) {
+  const metadata = create(NodeMetadataSchema, { name: n.displayName });
+  if (n.retries) metadata.retries = n.retries;
+  if (n.timeout) metadata.timeout = n.timeout;
+  if (n.interruptible !== undefined) metadata.interruptible = n.interruptible;
+  return metadata;
+}
+
+/** A branch's interface: no inputs; the outputs every (known) alternative has, with compatible types. */
+function branchInterface(alternatives: Array<TargetInterface | undefined>): TargetInterface | undefined {
+  if (alternatives.some((a) => a === undefined)) return undefined;
+  const known = alternatives as TargetInterface[];
+  const outputs: TargetInterface["outputs"] = {};
+  if (known.length > 0) {
+    for (const [name, type] of Object.entries(known[0].outputs)) {
+      if (known.every((a) => name in a.outputs && typesCompatible(type, a.outputs[name])))
+        outputs[name] = type;
+    }
+  }
+  return { inputs: {}, outputs };
+}
+
+const COMPARISON_OPERATORS = {
+  "==": ComparisonExpression_Operator.EQ,
+  "!=": ComparisonExpression_Operator.NEQ,
+  ">": ComparisonExpression_Operator.GT,
+  ">=": ComparisonExpression_Operator.GTE,
+  "<": ComparisonExpression_Operator.LT,
+  "<=": ComparisonExpression_Operator.LTE,
+} as const;
+
+const PRIMITIVE_TYPES = new Set([
+  SimpleType.INTEGER,
+  SimpleType.FLOAT,
+  SimpleType.STRING,
+  SimpleType.BOOLEAN,
+  SimpleType.DATETIME,
+  SimpleType.DURATION,
+]);
+const NUMBERS = new Set([SimpleType.INTEGER, SimpleType.FLOAT]);
+
+/**
+ * Compiles a branch condition of node `nodeId`: every operand names an existing workflow input
+ * or upstream output of a primitive type (added to `deps`), both sides of a comparison have
+ * comparable types, and ordering operators apply only to numbers, datetimes and durations.
+ */
+function compileCondition(
+  c: SpecCondition,
+  at: Origin,
+  nodeId: string,
+  wf: WorkflowDoc,
+  targets: Map<string, TargetInterface | undefined>,
+  deps: Set<string>,
+  ctx: Ctx,
+): BooleanExpression {
+  if (c.kind !== "compare") {
+    return create(BooleanExpressionSchema, {
+      expr: {
+        case: "conjunction",
+        value: create(ConjunctionExpressionSchema, {
+          operator:
+            c.kind === "and"
+              ? ConjunctionExpression_LogicalOperator.AND
+              : ConjunctionExpression_LogicalOperator.OR,
+          leftExpression: compileCondition(c.left, at, nodeId, wf, targets, deps, ctx),
+          rightExpression: compileCondition(c.right, at, nodeId, wf, targets, deps, ctx),
+        }),
+      },
+    });
+  }
+  const where = `branch "${nodeId}" condition`;
+  /** The operand's proto and simple type (undefined when unknown or reported). */
+  const operand = (o: SpecOperand): { proto: Operand; type: SimpleType | undefined } => {
+    if (o.kind === "value") {
+      const v = o.value;
+      const [value, type] =
+        typeof v === "number"
+          ? Number.isInteger(v)
+            ? [{ case: "integer" as const, value: BigInt(v) }, SimpleType.INTEGER]
+            : [{ case: "floatValue" as const, value: v }, SimpleType.FLOAT]
+          : typeof v === "string"
+            ? [{ case: "stringValue" as const, value: v }, SimpleType.STRING]
+            : [{ case: "boolean" as const, value: v }, SimpleType.BOOLEAN];
+      return {
+        proto: create(OperandSchema, {
+          val: { case: "primitive", value: create(PrimitiveSchema, { value }) },
+        }),
+        type,
+      };
+    }
+    let declared: LiteralType | undefined;
+    let proto: Operand;
+    let name: string;
+    if (o.kind === "input") {
+      name = `$${o.input}`;
+      const input = wf.inputs.find((v) => v.name === o.input);
+      if (!input) ctx.report(at, `${where}: workflow "${wf.name}" has no input "${o.input}"`);
+      declared = input?.type;
+      proto = create(OperandSchema, {
+        val: { case: "workflowInput", value: create(WorkflowInputReferenceSchema, { var: o.input }) },
+      });
+    } else {
+      name = `${o.node}.${o.output}`;
+      if (!targets.has(o.node) || o.node === nodeId) ctx.report(at, `${where}: no upstream node "${o.node}"`);
+      else {
+        deps.add(o.node);
+        const outputs = targets.get(o.node)?.outputs;
+        if (outputs && !(o.output in outputs))
+          ctx.report(at, `${where}: node "${o.node}" has no output "${o.output}"`);
+        declared = outputs?.[o.output];
+      }
+      proto = create(OperandSchema, {
+        val: { case: "promise", value: create(OutputReferenceSchema, { nodeId: o.node, var: o.output }) },
+      });
+    }
+    const simple = declared?.type.case === "simple" ? declared.type.value : undefined;
+    if (declared && (simple === undefined || !PRIMITIVE_TYPES.has(simple))) {
+      ctx.report(at, `${where}: ${name} is ${describeType(declared)}; conditions compare primitives only`);
+      return { proto, type: undefined };
+    }
+    return { proto, type: simple };
+  };
+  const left = operand(c.left);
+  const right = operand(c.right);
+  if (left.type !== undefined && right.type !== undefined) {
+    const l = left.type;
+    const r = right.type;
+    const comparable = l === r || (NUMBERS.has(l) && NUMBERS.has(r));
+    const name = (t: SimpleType) =>
+      describeType(create(LiteralTypeSchema, { type: { case: "simple", value: t } }));
+    if (!comparable) ctx.report(at, `${where}: cannot compare ${name(l)} with ${name(r)}`);
+    else if (c.op !== "==" && c.op !== "!=" && (l === SimpleType.STRING || l === SimpleType.BOOLEAN))
+      ctx.report(at, `${where}: ${c.op} does not apply to ${name(l)} values (only == and !=)`);
+  }
+  return create(BooleanExpressionSchema, {
+    expr: {
+      case: "comparison",
+      value: create(ComparisonExpressionSchema, {
+        operator: COMPARISON_OPERATORS[c.op],
+        leftValue: left.proto,
+        rightValue: right.proto,
+      }),
+    },
   });
 }
 

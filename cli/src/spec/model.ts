@@ -57,11 +57,32 @@ export interface SpecBinding {
   origin: Origin;
 }
 
-/** A node of a workflow spec. */
+/** One side of a branch comparison. */
+export type SpecOperand =
+  | { kind: "input"; input: string }
+  | { kind: "promise"; node: string; output: string }
+  | { kind: "value"; value: number | string | boolean };
+
+/** A branch condition, parsed from its text (`a.y > 5 and $mode == 'fast'`). */
+export type SpecCondition =
+  | { kind: "compare"; op: "==" | "!=" | ">" | ">=" | "<" | "<="; left: SpecOperand; right: SpecOperand }
+  | { kind: "and" | "or"; left: SpecCondition; right: SpecCondition };
+
+/** A branch: the first case whose condition holds runs its node, else `otherwise` or the error. */
+export interface SpecBranch {
+  cases: Array<{ when: SpecCondition; whenOrigin: Origin; then: SpecNode }>;
+  otherwise?: SpecNode;
+  /** Message of the USER error the branch fails with when no case holds (instead of `otherwise`). */
+  error?: string;
+}
+
+/** A node of a workflow spec: runs a task, workflow or launch plan (`target`), or is a `branch`. */
 export interface SpecNode {
   id: string;
   origin: Origin;
-  target: EntityRef;
+  /** Absent for branch nodes. */
+  target?: EntityRef;
+  branch?: SpecBranch;
   inputs: SpecBinding[];
   dependsOn: Array<{ id: string; origin: Origin }>;
   displayName: string;

@@ -35,6 +35,7 @@ import type {
   LaunchPlanDoc,
   Origin,
   SpecBinding,
+  SpecBranch,
   SpecDoc,
   SpecKind,
   SpecNode,
@@ -45,6 +46,7 @@ import type {
 } from "./model.js";
 import { MAX_TIMEOUT_MS, Patterns, RESERVED_NODE_IDS } from "./patterns.js";
 import { SpecReader, join, type Fields, type MaybeNode } from "./reader.js";
+import { ConditionSyntaxError, parseCondition } from "./condition.js";
 
 /** A spec file's name and text. */
 export interface SpecSource {
@@ -107,6 +109,7 @@ const NODE_FIELDS = [
   "task",
   "workflow",
   "launchPlan",
+  "branch",
   "inputs",
   "dependsOn",
   "retries",
@@ -572,16 +575,21 @@ function parseNode(r: SpecReader, node: Node, path: string): SpecNode | undefine
     r.report(idNode, f.pathOf("id"), `"${id}" is reserved`);
     id = undefined;
   }
-  const targets = (["task", "workflow", "launchPlan"] as const).filter((k) => f.has(k));
+  const targets = (["task", "workflow", "launchPlan", "branch"] as const).filter((k) => f.has(k));
   let target: EntityRef | undefined;
+  let branch: SpecBranch | undefined;
   if (targets.length !== 1) {
     r.report(
       node,
       path,
       targets.length === 0
-        ? "a node needs one of task, workflow, launchPlan"
-        : `a node runs exactly one of task, workflow, launchPlan, got ${targets.join(" and ")}`,
+        ? "a node needs one of task, workflow, launchPlan, branch"
+        : `a node runs exactly one of task, workflow, launchPlan, branch, got ${targets.join(" and ")}`,
     );
+  } else if (targets[0] === "branch") {
+    branch = parseBranch(r, f.get("branch"), f.pathOf("branch"));
+    if (f.has("inputs"))
+      r.report(f.get("inputs"), f.pathOf("inputs"), "a branch has no inputs: bind them on its case nodes");
   } else {
     const k = targets[0];
     target = parseRef(
@@ -615,7 +623,8 @@ function parseNode(r: SpecReader, node: Node, path: string): SpecNode | undefine
   const spec: SpecNode = {
     id: id ?? "",
     origin: origin(r, idNode, f.pathOf("id"), node),
-    target: target!,
+    ...(target ? { target } : {}),
+    ...(branch ? { branch } : {}),
     inputs,
     dependsOn,
     displayName: "",
@@ -634,7 +643,70 @@ function parseNode(r: SpecReader, node: Node, path: string): SpecNode | undefine
     const b = r.bool(f.get("interruptible"), f.pathOf("interruptible"));
     if (b !== undefined) spec.interruptible = b;
   }
-  return id && target ? spec : undefined;
+  return id && (target || branch) ? spec : undefined;
+}
+
+const BRANCH_FIELDS = ["cases", "else", "error"] as const;
+const CASE_FIELDS = ["when", "then"] as const;
+
+/**
+ * A branch: `{cases: [{when: "<condition>", then: <node>}, ...], else: <node>}` or with
+ * `error: "<message>"` instead of `else`. Conditions use the syntax of ./condition.ts; a syntax
+ * error is reported at the condition's line.
+ */
+function parseBranch(r: SpecReader, node: MaybeNode, path: string): SpecBranch | undefined {
+  const f = r.fields(node, path, BRANCH_FIELDS);
+  if (!f) return undefined;
+  const branch: SpecBranch = { cases: [] };
+  let ok = true;
+  const casesNode = f.require("cases");
+  const items = casesNode === undefined ? [] : (r.items(casesNode, f.pathOf("cases")) ?? []);
+  if (casesNode !== undefined && (items.length === 0 || items.length > 64)) {
+    r.report(casesNode, f.pathOf("cases"), `a branch needs 1-64 cases, got ${items.length}`);
+    ok = false;
+  }
+  items.forEach((item, i) => {
+    const p = `${f.pathOf("cases")}[${i}]`;
+    const c = r.fields(item, p, CASE_FIELDS);
+    if (!c) {
+      ok = false;
+      return;
+    }
+    const whenNode = c.require("when");
+    const thenNode = c.require("then");
+    const text = whenNode === undefined ? undefined : r.scalarText(whenNode, c.pathOf("when"));
+    let when;
+    if (text !== undefined) {
+      try {
+        when = parseCondition(text);
+      } catch (err) {
+        if (!(err instanceof ConditionSyntaxError)) throw err;
+        r.report(whenNode, c.pathOf("when"), `condition ${JSON.stringify(text)}: ${err.message}`);
+      }
+    }
+    const then = thenNode ? parseNode(r, thenNode, c.pathOf("then")) : undefined;
+    if (then?.branch)
+      r.report(thenNode, c.pathOf("then"), "a case runs a task, workflow or launch plan node");
+    if (when && then && !then.branch) {
+      branch.cases.push({ when, whenOrigin: origin(r, whenNode, c.pathOf("when")), then });
+    } else ok = false;
+  });
+  if (f.has("else") === f.has("error")) {
+    r.report(node, path, "a branch needs exactly one of else (a node) and error (a message)");
+    ok = false;
+  } else if (f.has("else")) {
+    const elseNode = f.get("else");
+    const otherwise = elseNode ? parseNode(r, elseNode, f.pathOf("else")) : undefined;
+    if (otherwise?.branch)
+      r.report(elseNode, f.pathOf("else"), "else runs a task, workflow or launch plan node");
+    if (otherwise && !otherwise.branch) branch.otherwise = otherwise;
+    else ok = false;
+  } else {
+    const message = r.string(f.get("error"), f.pathOf("error"), /^.{1,1024}$/s, "1-1024 chars");
+    if (message === undefined) ok = false;
+    else branch.error = message;
+  }
+  return ok ? branch : undefined;
 }
 
 function parseWorkflow(r: SpecReader, node: Node): WorkflowDoc | undefined {

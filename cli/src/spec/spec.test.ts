@@ -224,3 +224,97 @@ test("simulate becomes sandbox pod annotations in pluginConfig", async () => {
     "sandbox.flotilla.io/duration": "120000ms",
   });
 });
+
+test("a branch compiles to an IfElseBlock whose conditions and alternatives read upstream outputs", async () => {
+  const { compiled, problems } = await check(
+    readFileSync(join(examples, "branch-and-subworkflow.yaml"), "utf8"),
+    "branch-and-subworkflow.yaml",
+  );
+  assert.deepEqual(problems, []);
+  assert.deepEqual(
+    compiled.plan.map((p) => p.name),
+    ["branching.add", "refine", "branch-and-subworkflow"],
+    "the sub-workflow is registered before the workflow using it",
+  );
+  const wf = compiled.plan.find((p) => p.kind === "Workflow" && p.name === "branch-and-subworkflow");
+  assert.ok(wf?.kind === "Workflow");
+  const route = wf.request.template!.nodes.find((n) => n.id === "route");
+  assert.ok(route?.target.case === "branchNode");
+  const ifElse = route.target.value.ifElse!;
+  const cond = ifElse.cases[0].condition?.expr;
+  assert.ok(cond?.case === "conjunction");
+  const left = cond.value.leftExpression?.expr;
+  assert.ok(left?.case === "comparison");
+  assert.deepEqual(
+    [left.value.leftValue?.val.case, left.value.rightValue?.val.value],
+    ["promise", { $typeName: "flotilla.core.v1.Primitive", value: { case: "integer", value: 10n } }],
+  );
+  const right = cond.value.rightExpression?.expr;
+  assert.ok(right?.case === "comparison");
+  assert.equal(right.value.leftValue?.val.case, "workflowInput");
+  const then = ifElse.cases[0].thenNode;
+  assert.equal(then?.id, "deep");
+  assert.ok(then?.target.case === "workflowNode" && then.target.value.reference.case === "subWorkflowRef");
+  assert.equal(then.target.value.reference.value.name, "refine");
+  assert.ok(ifElse.fallback.case === "elseNode");
+  assert.equal(ifElse.fallback.value.id, "shallow");
+});
+
+test("branch mistakes are reported with file, line and what is wrong", async () => {
+  const text = `kind: Task
+name: t
+inputs: { x: integer, s: string }
+outputs: { y: integer }
+container: { image: busybox, command: ["true"] }
+---
+kind: Workflow
+name: w
+inputs: { mode: string }
+outputs:
+  out: { type: integer, from: b.y }
+nodes:
+  - id: a
+    task: t
+    inputs: { x: 1, s: x }
+  - id: b
+    branch:
+      cases:
+        - when: a.y >
+          then: { id: c1, task: t, inputs: { x: 1, s: x } }
+        - when: a.y == 'ten'
+          then: { id: c2, task: t, inputs: { x: 1, s: x } }
+        - when: $mode > 'fast' or nope.y == 1
+          then: { id: a, task: t, inputs: { x: 1, s: x } }
+      error: none of the cases
+  - id: e
+    branch:
+      cases:
+        - when: a.y == 1
+          then: { id: e1, task: t, inputs: { x: 1, s: x } }
+      error: "no case"
+      else: { id: e2, task: t, inputs: { x: 1, s: x } }
+`;
+  const { problems } = await check(text, "bad.yaml");
+  const lines = problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
+  const expect = (re: RegExp) =>
+    assert.ok(
+      lines.some((l) => re.test(l)),
+      `${re} in\n${lines.join("\n")}`,
+    );
+  expect(/^bad\.yaml:19: condition "a\.y >": an operand is missing at the end/);
+  expect(/^bad\.yaml:28: a branch needs exactly one of else \(a node\) and error \(a message\)/);
+  // The parse problems stop compilation of this file; fix them to see the compile problems.
+  const fixed = text.replace("when: a.y >\n", "when: a.y > 1\n").replace('      error: "no case"\n', "");
+  const second = await check(fixed, "bad.yaml");
+  const lines2 = second.problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
+  const expect2 = (re: RegExp) =>
+    assert.ok(
+      lines2.some((l) => re.test(l)),
+      `${re} in\n${lines2.join("\n")}`,
+    );
+  expect2(/^bad\.yaml:21: branch "b" condition: cannot compare integer with string/);
+  expect2(/^bad\.yaml:23: branch "b" condition: > does not apply to string values/);
+  expect2(/^bad\.yaml:23: branch "b" condition: no upstream node "nope"/);
+  expect2(/^bad\.yaml:24: node id "a" is used twice/);
+  assert.equal(lines2.length, 4, lines2.join("\n"));
+});
