@@ -27,6 +27,7 @@ import {
   outputOperand,
 } from "../testing/builders.js";
 import {
+  INC_SCRIPT,
   createExecution,
   installCrd,
   kubeConfigFrom,
@@ -36,17 +37,10 @@ import { RecordingAdmin } from "../testing/recording-admin.js";
 import { jsonToLiteral } from "../workflow/literals.js";
 import { startPropeller, type Propeller } from "./propeller.js";
 
-// The container of the "inc" task: outputs.json {"y": x + 1} with x from the env.
-const INC = `
-const fs = require("node:fs");
-const x = Number(process.env.FLOTILLA_INPUT_X ?? "0");
-fs.writeFileSync(process.env.FLOTILLA_OUTPUTS_DIR + "/outputs.json", JSON.stringify({ y: x + 1 }));
-`;
-
 const inc = aTask("inc")
   .withInput("x", SimpleType.INTEGER)
   .withOutput("y", SimpleType.INTEGER)
-  .withCommand(process.execPath, "-e", INC)
+  .withCommand(process.execPath, "-e", INC_SCRIPT)
   .build();
 const INT = inc.interface?.inputs?.variables.x?.type;
 

@@ -14,6 +14,7 @@ import { startCluster, type SandboxCluster } from "@flotilla/sandbox";
 import { eventually, tempDir, type TempDir } from "@flotilla/testing";
 import { aTask, aWorkflow, anExecutionSpec, fromNode } from "../testing/builders.js";
 import {
+  INC_SCRIPT,
   createExecution,
   installCrd,
   kubeConfigFrom,
@@ -22,13 +23,6 @@ import {
 import { RecordingAdmin } from "../testing/recording-admin.js";
 import { startPropeller, type Propeller } from "./propeller.js";
 
-// The container of the "inc" task: reads its input x from the env (0 when absent) and writes
-// outputs.json {"y": x + 1} into the outputs directory, as the task I/O contract says.
-const INC = `
-const fs = require("node:fs");
-const x = Number(process.env.FLOTILLA_INPUT_X ?? "0");
-fs.writeFileSync(process.env.FLOTILLA_OUTPUTS_DIR + "/outputs.json", JSON.stringify({ y: x + 1 }));
-`;
 // Fails (exit 3) on attempts 0 and 1, succeeds on attempt 2.
 const FLAKY = `process.exit(Number(process.env.FLOTILLA_ATTEMPT) < 2 ? 3 : 0);`;
 
@@ -69,11 +63,11 @@ describe("propeller against a process-mode sandbox cluster", () => {
     const inc = aTask("inc")
       .withInput("x", SimpleType.INTEGER)
       .withOutput("y", SimpleType.INTEGER)
-      .withCommand(process.execPath, "-e", INC)
+      .withCommand(process.execPath, "-e", INC_SCRIPT)
       .build();
     const src = aTask("src")
       .withOutput("y", SimpleType.INTEGER)
-      .withCommand(process.execPath, "-e", INC)
+      .withCommand(process.execPath, "-e", INC_SCRIPT)
       .build();
     const closure = aWorkflow("diamond")
       .withNode("a", src)

@@ -22,6 +22,17 @@ import {
 import { decodeStatus } from "../workflow/status-codec.js";
 import { statusCodeOf } from "../controller/kube.js";
 
+/**
+ * A container script (`node -e`) for process-mode pods: reads the input x from the env (0 when
+ * absent) and writes outputs.json {"y": x + 1} into the outputs directory, as the task I/O
+ * contract says.
+ */
+export const INC_SCRIPT = `
+const fs = require("node:fs");
+const x = Number(process.env.FLOTILLA_INPUT_X ?? "0");
+fs.writeFileSync(process.env.FLOTILLA_OUTPUTS_DIR + "/outputs.json", JSON.stringify({ y: x + 1 }));
+`;
+
 /** A KubeConfig loaded from YAML text. */
 export function kubeConfigFrom(yaml: string): KubeConfig {
   const kc = new KubeConfig();

@@ -10,6 +10,7 @@ import {
   WorkflowExecutionStatusSchema,
   type Event,
   type LiteralType,
+  type NodeExecutionEvent,
   type NodeStatus,
   type WorkflowExecutionSpec,
   type WorkflowExecutionStatus,
@@ -84,6 +85,17 @@ export class ExecutorHarness {
     for (const part of rest) ns = ns?.subNodes[part];
     assert.ok(ns, `node ${id} has a status`);
     return ns;
+  }
+
+  /** Every node event emitted so far, in order. */
+  nodeEvents(): NodeExecutionEvent[] {
+    return this.events.flatMap((e) => (e.event.case === "nodeEvent" ? [e.event.value] : []));
+  }
+
+  /** The value of a primitive input as the pod's container sees it (`FLOTILLA_INPUT_<NAME>`). */
+  podInput(podName: string, input: string): string | undefined {
+    const env = this.pods.pods.get(podName)?.spec?.containers[0]?.env;
+    return env?.find((e) => e.name === `FLOTILLA_INPUT_${input.toUpperCase()}`)?.value;
   }
 
   /** Completes a pod, writing outputs.json for it first (`nodeId`: execution-wide id). */

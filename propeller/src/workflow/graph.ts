@@ -7,6 +7,7 @@
 import type {
   BindingData,
   BooleanExpression,
+  BranchNode,
   CompiledWorkflow,
   CompiledWorkflowClosure,
   Identifier,
@@ -145,6 +146,14 @@ export function alternativeGraph(enclosing: WorkflowGraph, node: Node): Workflow
 
 const alternatives = new WeakMap<Node, WorkflowGraph>();
 
+/** The alternative of `branch` with id `id` (a case's then_node or the else_node). */
+export function branchAlternative(branch: BranchNode, id: string): Node | undefined {
+  const ifElse = branch.ifElse;
+  for (const c of ifElse?.cases ?? []) if (c.thenNode?.id === id) return c.thenNode;
+  if (ifElse?.fallback.case === "elseNode" && ifElse.fallback.value.id === id) return ifElse.fallback.value;
+  return undefined;
+}
+
 /**
  * The graph of the nodes running inside `node` given its status: the sub-workflow of a
  * sub-workflow node, the taken alternative of a branch; undefined for other kinds, a branch that
@@ -160,11 +169,7 @@ export function innerGraphOf(
     return graph.subWorkflows.get(identifierKey(t.value.reference.value));
   }
   if (t.case === "branchNode" && branchTakenNodeId) {
-    const ifElse = t.value.ifElse;
-    const taken = [
-      ...(ifElse?.cases ?? []).map((c) => c.thenNode),
-      ifElse?.fallback.case === "elseNode" ? ifElse.fallback.value : undefined,
-    ].find((n) => n?.id === branchTakenNodeId);
+    const taken = branchAlternative(t.value, branchTakenNodeId);
     return taken ? alternativeGraph(graph, taken) : undefined;
   }
   return undefined;

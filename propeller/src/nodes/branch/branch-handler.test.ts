@@ -6,7 +6,6 @@ import {
   NodeExecution_Phase,
   SimpleType,
   WorkflowExecution_Phase,
-  type NodeExecutionEvent,
 } from "@flotilla/proto";
 import {
   aBranchNode,
@@ -67,15 +66,6 @@ function routed(name: string, fallback: "else" | "error" = "else") {
   return new ExecutorHarness(anExecutionSpec({ name, closure, blobRoot: "mem://blobs" }));
 }
 
-function nodeEvents(h: ExecutorHarness): NodeExecutionEvent[] {
-  return h.events.flatMap((e) => (e.event.case === "nodeEvent" ? [e.event.value] : []));
-}
-
-function inputX(h: ExecutorHarness, podName: string): string | undefined {
-  return h.pods.pods.get(podName)?.spec?.containers[0]?.env?.find((e) => e.name === "FLOTILLA_INPUT_X")
-    ?.value;
-}
-
 /** Runs `a` of a fresh routed execution with output y and one more round; returns the harness. */
 async function routedWith(y: number, fallback: "else" | "error" = "else", n = 1): Promise<ExecutorHarness> {
   const h = routed(`r${y}`, fallback);
@@ -99,27 +89,31 @@ describe("branch nodes", () => {
       const route = h.node("route");
       assert.equal(route.phase, NodeExecution_Phase.RUNNING);
       assert.equal(route.branchTakenNodeId, taken);
-      const running = nodeEvents(h).find(
-        (e) => e.id?.nodeId === "route" && e.phase === NodeExecution_Phase.RUNNING,
-      );
+      const running = h
+        .nodeEvents()
+        .find((e) => e.id?.nodeId === "route" && e.phase === NodeExecution_Phase.RUNNING);
       assert.equal(running?.reason, "BranchTaken");
       assert.equal(running?.message, `${why}: running node ${taken}`);
 
       const pod = taskPodName(`r${y}`, `route.${taken}`, 0);
       assert.deepEqual([...h.pods.pods.keys()].sort(), [`r${y}-a-0`, pod].sort(), "only the taken node runs");
       assert.equal(
-        inputX(h, pod),
+        h.podInput(pod, "x"),
         taken === "small" ? String(n) : String(y),
         "the alternative's bindings resolve in the workflow",
       );
-      const child = nodeEvents(h).find((e) => e.id?.nodeId === `route.${taken}`);
+      const child = h.nodeEvents().find((e) => e.id?.nodeId === `route.${taken}`);
       assert.equal(child?.parentNodeId, "route", "child events name the branch as parent");
       assert.equal(h.node(`route.${taken}`).phase, NodeExecution_Phase.RUNNING);
 
       await h.succeed(pod, `route.${taken}`, 0, { y: 1000 });
       await h.round();
       assert.equal(h.node("route").phase, NodeExecution_Phase.SUCCEEDED);
-      assert.equal(inputX(h, `r${y}-d-0`), "1000", "downstream reads the branch's outputs (the child's)");
+      assert.equal(
+        h.podInput(`r${y}-d-0`, "x"),
+        "1000",
+        "downstream reads the branch's outputs (the child's)",
+      );
       await h.succeed(`r${y}-d-0`, "d", 0, { y: 1001 });
       await h.round();
       assert.equal(h.status.phase, WorkflowExecution_Phase.SUCCEEDED);
@@ -243,7 +237,7 @@ describe("branch nodes", () => {
     await h.writeInputs({ n: { value: 3, type: INT } });
     await h.round();
     const pod = taskPodName("bw", "b.w.s", 0);
-    assert.equal(inputX(h, pod), "3");
+    assert.equal(h.podInput(pod, "x"), "3");
     await h.succeed(pod, "b.w.s", 0, { y: 4 });
     await h.round();
     assert.equal(h.status.phase, WorkflowExecution_Phase.SUCCEEDED);
@@ -253,7 +247,7 @@ describe("branch nodes", () => {
       v?.case === "scalar" && v.value.value.case === "primitive" ? v.value.value.value.value.value : 0,
       4n,
     );
-    const sEvent = nodeEvents(h).find((e) => e.id?.nodeId === "b.w.s");
+    const sEvent = h.nodeEvents().find((e) => e.id?.nodeId === "b.w.s");
     assert.equal(sEvent?.parentNodeId, "b.w");
   });
 });

@@ -16,41 +16,14 @@
  * The choice is made once and kept in the CR, so a restarted propeller continues the same
  * alternative; the taken node's pods are named from `{branch}.{taken}`.
  */
-import { create } from "@bufbuild/protobuf";
-import {
-  ExecutionErrorSchema,
-  ExecutionError_Kind,
-  NodeExecution_Phase,
-  type BranchNode,
-  type ExecutionError,
-  type Node,
-} from "@flotilla/proto";
-import { alternativeGraph } from "../../workflow/graph.js";
+import { ExecutionError_Kind, NodeExecution_Phase, type BranchNode, type Node } from "@flotilla/proto";
+import { alternativeGraph, branchAlternative } from "../../workflow/graph.js";
 import { abortLevel, advanceLevel, levelError } from "../../workflow/level.js";
 import { isTerminalNodePhase } from "../../workflow/phases.js";
 import type { RoundContext } from "../../workflow/round-context.js";
+import { failNode, nodeError } from "../node-failures.js";
 import type { NodeHandler, NodeHandlers } from "../node-handler.js";
 import { ConditionError, evaluateCondition } from "./condition.js";
-
-function error(kind: ExecutionError_Kind, code: string, message: string): ExecutionError {
-  return create(ExecutionErrorSchema, { kind, code, message: message.slice(0, 4096) });
-}
-
-/** The alternative with id `id` (a case's then_node or the else_node). */
-function alternative(branch: BranchNode, id: string): Node | undefined {
-  const ifElse = branch.ifElse;
-  for (const c of ifElse?.cases ?? []) if (c.thenNode?.id === id) return c.thenNode;
-  if (ifElse?.fallback.case === "elseNode" && ifElse.fallback.value.id === id) return ifElse.fallback.value;
-  return undefined;
-}
-
-function fail(ctx: RoundContext, node: Node, err: ExecutionError): void {
-  ctx.setNodePhase(node.id, NodeExecution_Phase.FAILED, {
-    reason: err.code,
-    message: err.message,
-    error: err,
-  });
-}
 
 /**
  * Chooses the alternative of a branch that has not chosen yet: records it and moves the branch
@@ -71,10 +44,14 @@ async function choose(ctx: RoundContext, node: Node, branch: BranchNode): Promis
     }
   } catch (err) {
     if (!(err instanceof ConditionError)) throw err;
-    fail(
+    failNode(
       ctx,
       node,
-      error(ExecutionError_Kind.USER, "BranchEvaluationFailed", `branch node ${uniqueId}: ${err.message}`),
+      nodeError(
+        ExecutionError_Kind.USER,
+        "BranchEvaluationFailed",
+        `branch node ${uniqueId}: ${err.message}`,
+      ),
     );
     return undefined;
   }
@@ -85,10 +62,10 @@ async function choose(ctx: RoundContext, node: Node, branch: BranchNode): Promis
   }
   if (!taken) {
     const given = fallback?.case === "error" ? fallback.value : undefined;
-    fail(
+    failNode(
       ctx,
       node,
-      error(
+      nodeError(
         ExecutionError_Kind.USER,
         given?.code || "NoBranchTaken",
         given?.message ||
@@ -117,14 +94,14 @@ export function createBranchHandler(handlers: () => NodeHandlers): NodeHandler {
       const ns = ctx.node(node.id);
       if (isTerminalNodePhase(ns.phase)) return;
       const taken = ns.branchTakenNodeId
-        ? alternative(branch, ns.branchTakenNodeId)
+        ? branchAlternative(branch, ns.branchTakenNodeId)
         : await choose(ctx, node, branch);
       if (!taken) {
         if (!isTerminalNodePhase(ctx.node(node.id).phase)) {
-          fail(
+          failNode(
             ctx,
             node,
-            error(
+            nodeError(
               ExecutionError_Kind.SYSTEM,
               "InvalidBranch",
               `branch node ${ctx.uniqueId(node.id)} took node ${ns.branchTakenNodeId}, which it does not have`,
@@ -158,7 +135,9 @@ export function createBranchHandler(handlers: () => NodeHandlers): NodeHandler {
     async abort(ctx, node, cause) {
       const ns = ctx.nodes[node.id];
       if (!ns || isTerminalNodePhase(ns.phase) || node.target.case !== "branchNode") return;
-      const taken = ns.branchTakenNodeId ? alternative(node.target.value, ns.branchTakenNodeId) : undefined;
+      const taken = ns.branchTakenNodeId
+        ? branchAlternative(node.target.value, ns.branchTakenNodeId)
+        : undefined;
       if (taken) {
         const inner = ctx.nested({
           parentNodeId: node.id,

@@ -13,7 +13,6 @@ import {
   WorkflowExecutionStatusSchema,
   WorkflowExecution_Phase,
   WorkflowNodeSchema,
-  type NodeExecutionEvent,
 } from "@flotilla/proto";
 import {
   aSubWorkflowNode,
@@ -46,15 +45,6 @@ function nested(name: string) {
   return new ExecutorHarness(anExecutionSpec({ name, closure, blobRoot: "mem://blobs" }));
 }
 
-function nodeEvents(h: ExecutorHarness): NodeExecutionEvent[] {
-  return h.events.flatMap((e) => (e.event.case === "nodeEvent" ? [e.event.value] : []));
-}
-
-function inputX(h: ExecutorHarness, podName: string): string | undefined {
-  return h.pods.pods.get(podName)?.spec?.containers[0]?.env?.find((e) => e.name === "FLOTILLA_INPUT_X")
-    ?.value;
-}
-
 /** A nested execution with a done and the sub-workflow's first node running. */
 async function intoSubWorkflow(name: string): Promise<ExecutorHarness> {
   const h = nested(name);
@@ -72,7 +62,7 @@ describe("sub-workflow nodes", () => {
     assert.equal(h.node("sub").phase, NodeExecution_Phase.RUNNING);
     assert.equal(h.node("sub.s1").phase, NodeExecution_Phase.RUNNING, "nested status lives in sub_nodes");
     assert.equal(h.status.nodes["sub.s1"], undefined, "nested nodes are not top-level entries");
-    assert.equal(inputX(h, s1), "2", "the sub-workflow input x is the parent node's bound input");
+    assert.equal(h.podInput(s1, "x"), "2", "the sub-workflow input x is the parent node's bound input");
     assert.equal(
       h.pods.pods.get(s1)?.spec?.containers[0]?.env?.find((e) => e.name === "FLOTILLA_NODE_ID")?.value,
       "sub.s1",
@@ -81,16 +71,16 @@ describe("sub-workflow nodes", () => {
     await h.succeed(s1, "sub.s1", 0, { y: 3 });
     await h.round();
     const s2 = taskPodName("sw", "sub.s2", 0);
-    assert.equal(inputX(h, s2), "3");
+    assert.equal(h.podInput(s2, "x"), "3");
     await h.succeed(s2, "sub.s2", 0, { y: 4 });
     await h.round();
     assert.equal(h.node("sub").phase, NodeExecution_Phase.SUCCEEDED);
-    assert.equal(inputX(h, "sw-d-0"), "4", "downstream reads the sub-workflow's output binding");
+    assert.equal(h.podInput("sw-d-0", "x"), "4", "downstream reads the sub-workflow's output binding");
     await h.succeed("sw-d-0", "d", 0, { y: 5 });
     await h.round();
     assert.equal(h.status.phase, WorkflowExecution_Phase.SUCCEEDED);
 
-    const events = nodeEvents(h);
+    const events = h.nodeEvents();
     for (const child of ["sub.s1", "sub.s2"]) {
       const phases = events.filter((e) => e.id?.nodeId === child);
       assert.deepEqual(

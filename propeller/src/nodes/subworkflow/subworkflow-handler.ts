@@ -18,11 +18,9 @@
  */
 import { create } from "@bufbuild/protobuf";
 import {
-  ExecutionErrorSchema,
   ExecutionError_Kind,
   LiteralMapSchema,
   NodeExecution_Phase,
-  type ExecutionError,
   type LiteralMap,
   type Node,
 } from "@flotilla/proto";
@@ -31,20 +29,9 @@ import { identifierKey, type WorkflowGraph } from "../../workflow/graph.js";
 import { abortLevel, advanceLevel, levelError } from "../../workflow/level.js";
 import { isTerminalNodePhase } from "../../workflow/phases.js";
 import type { RoundContext } from "../../workflow/round-context.js";
+import { failNode, nodeError } from "../node-failures.js";
 import type { NodeHandler, NodeHandlers } from "../node-handler.js";
 import { createUnsupportedHandler } from "../unsupported/unsupported-handler.js";
-
-function error(kind: ExecutionError_Kind, code: string, message: string): ExecutionError {
-  return create(ExecutionErrorSchema, { kind, code, message: message.slice(0, 4096) });
-}
-
-function fail(ctx: RoundContext, node: Node, err: ExecutionError): void {
-  ctx.setNodePhase(node.id, NodeExecution_Phase.FAILED, {
-    reason: err.code,
-    message: err.message,
-    error: err,
-  });
-}
 
 /** The sub-workflow graph `node` runs, or undefined when it is not a sub-workflow node. */
 function subWorkflowOf(
@@ -79,7 +66,7 @@ async function start(ctx: RoundContext, node: Node, key: string): Promise<boolea
     inputs = await resolveBindings(node.inputs, ctx.bindingSources());
   } catch (err) {
     if (!(err instanceof BindingResolutionError)) throw err;
-    fail(ctx, node, error(ExecutionError_Kind.USER, "BindingResolutionFailed", err.message));
+    failNode(ctx, node, nodeError(ExecutionError_Kind.USER, "BindingResolutionFailed", err.message));
     return false;
   }
   if (node.inputs.length > 0) await ctx.ports.io.writeLiteralMap(loc.inputsUri, inputs);
@@ -106,10 +93,10 @@ export function createSubWorkflowHandler(handlers: () => NodeHandlers): NodeHand
       const ns = ctx.node(node.id);
       if (isTerminalNodePhase(ns.phase)) return;
       if (!sub.graph) {
-        fail(
+        failNode(
           ctx,
           node,
-          error(
+          nodeError(
             ExecutionError_Kind.SYSTEM,
             "SubWorkflowNotFound",
             `sub-workflow ${sub.key} of node ${ctx.uniqueId(node.id)} is not in the compiled closure`,
@@ -147,10 +134,10 @@ export function createSubWorkflowHandler(handlers: () => NodeHandlers): NodeHand
         await ctx.ports.io.writeLiteralMap(outputUri, outputs);
       } catch (err) {
         if (!(err instanceof BindingResolutionError)) throw err;
-        fail(
+        failNode(
           ctx,
           node,
-          error(
+          nodeError(
             ExecutionError_Kind.USER,
             "OutputBindingFailed",
             `sub-workflow ${sub.key} of node ${ctx.uniqueId(node.id)}: ${err.message}`,
