@@ -159,6 +159,61 @@ test("an example launch plan runs to SUCCEEDED; watch exits 0 and get executions
   assert.ok(["east", "west"].includes(details.cluster), details.cluster);
 });
 
+test("the branch-and-subworkflow example takes the branch its input selects; the admin shows the nested tree", async () => {
+  interface NodeView {
+    id: string;
+    phase: string;
+    children: NodeView[];
+  }
+  const tree = (nodes: NodeView[]): string[] =>
+    nodes.flatMap((n) => [`${n.id}:${n.phase}`, ...tree(n.children)]);
+  for (const [x, result, path] of [
+    [20, 33, ["route.deep:SUCCEEDED", "route.deep.once:SUCCEEDED", "route.deep.twice:SUCCEEDED"]],
+    [3, 14, ["route.shallow:SUCCEEDED"]],
+  ] as const) {
+    const name = `branch-${x}`;
+    const created = await flotctl(
+      "create",
+      "execution",
+      "-p",
+      "ml",
+      "-d",
+      "development",
+      "--workflow",
+      "branch-and-subworkflow",
+      "--inputs",
+      `x=${x}`,
+      "--name",
+      name,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const watch = await flotctl(
+      "watch",
+      "execution",
+      name,
+      "-p",
+      "ml",
+      "-d",
+      "development",
+      "--timeout",
+      "90s",
+    );
+    assert.equal(watch.code, 0, watch.stdout + watch.stderr);
+    const details = await flotctlJson<{ outputs?: Record<string, unknown>; nodes: NodeView[] }>(
+      "get",
+      "executions",
+      name,
+      "-p",
+      "ml",
+      "-d",
+      "development",
+      "--details",
+    );
+    assert.deepEqual(details.outputs, { result });
+    assert.deepEqual(tree(details.nodes), ["prep:SUCCEEDED", "route:SUCCEEDED", ...path]);
+  }
+});
+
 test("isolation: payments runs only on secure, ml never there (kubectl against every cluster)", async () => {
   const runs = [
     ...Array.from({ length: 4 }, (_, i) => ({ project: "ml", name: `iso-ml-${i}` })),
