@@ -66,8 +66,27 @@ interface ExecutionView {
   closure: { phase: string; cluster?: string };
 }
 
+/** Every execution here is in domain development of `project`. */
+const inDev = (project: string) => ["-p", project, "-d", "development"];
+
 async function execution(project: string, name: string): Promise<ExecutionView> {
-  return flotctlJson<ExecutionView>("get", "executions", name, "-p", project, "-d", "development");
+  return flotctlJson<ExecutionView>("get", "executions", name, ...inDev(project));
+}
+
+/** `get executions NAME --details -o json`. */
+async function details<T>(project: string, name: string): Promise<T> {
+  return flotctlJson<T>("get", "executions", name, ...inDev(project), "--details");
+}
+
+/** Creates execution `name` of `target` (`--launch-plan X` / `--workflow X`, inputs); fails the test if refused. */
+async function createExecution(project: string, name: string, ...target: string[]): Promise<void> {
+  const r = await flotctl("create", "execution", ...inDev(project), ...target, "--name", name);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** `watch execution NAME` until it ends (or `timeout`). */
+async function watchExecution(project: string, name: string, timeout = "90s") {
+  return flotctl("watch", "execution", name, ...inDev(project), "--timeout", timeout);
 }
 
 before(async () => {
@@ -116,47 +135,17 @@ test("demo status lists every component running; a second start says it is alrea
 });
 
 test("an example launch plan runs to SUCCEEDED; watch exits 0 and get executions shows outputs and cluster", async () => {
-  const created = await flotctl(
-    "create",
-    "execution",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--launch-plan",
-    "hello-world-lp",
-    "--inputs",
-    "name=demo",
-    "--name",
-    "hello-e2e",
-  );
-  assert.equal(created.code, 0, created.stderr);
-  const watch = await flotctl(
-    "watch",
-    "execution",
-    "hello-e2e",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--timeout",
-    "90s",
-  );
+  await createExecution("ml", "hello-e2e", "--launch-plan", "hello-world-lp", "--inputs", "name=demo");
+  const watch = await watchExecution("ml", "hello-e2e");
   assert.equal(watch.code, 0, watch.stdout + watch.stderr);
   assert.match(watch.stdout, /execution hello-e2e SUCCEEDED on (east|west)/);
-  const details = await flotctlJson<{ phase: string; cluster: string; outputs?: Record<string, unknown> }>(
-    "get",
-    "executions",
-    "hello-e2e",
-    "-p",
+  const view = await details<{ phase: string; cluster: string; outputs?: Record<string, unknown> }>(
     "ml",
-    "-d",
-    "development",
-    "--details",
+    "hello-e2e",
   );
-  assert.equal(details.phase, "SUCCEEDED");
-  assert.deepEqual(details.outputs, { greeting: "hello demo" });
-  assert.ok(["east", "west"].includes(details.cluster), details.cluster);
+  assert.equal(view.phase, "SUCCEEDED");
+  assert.deepEqual(view.outputs, { greeting: "hello demo" });
+  assert.ok(["east", "west"].includes(view.cluster), view.cluster);
 });
 
 test("the branch-and-subworkflow example takes the branch its input selects; the admin shows the nested tree", async () => {
@@ -172,45 +161,12 @@ test("the branch-and-subworkflow example takes the branch its input selects; the
     [3, 14, ["route.shallow:SUCCEEDED"]],
   ] as const) {
     const name = `branch-${x}`;
-    const created = await flotctl(
-      "create",
-      "execution",
-      "-p",
-      "ml",
-      "-d",
-      "development",
-      "--workflow",
-      "branch-and-subworkflow",
-      "--inputs",
-      `x=${x}`,
-      "--name",
-      name,
-    );
-    assert.equal(created.code, 0, created.stderr);
-    const watch = await flotctl(
-      "watch",
-      "execution",
-      name,
-      "-p",
-      "ml",
-      "-d",
-      "development",
-      "--timeout",
-      "90s",
-    );
+    await createExecution("ml", name, "--workflow", "branch-and-subworkflow", "--inputs", `x=${x}`);
+    const watch = await watchExecution("ml", name);
     assert.equal(watch.code, 0, watch.stdout + watch.stderr);
-    const details = await flotctlJson<{ outputs?: Record<string, unknown>; nodes: NodeView[] }>(
-      "get",
-      "executions",
-      name,
-      "-p",
-      "ml",
-      "-d",
-      "development",
-      "--details",
-    );
-    assert.deepEqual(details.outputs, { result });
-    assert.deepEqual(tree(details.nodes), ["prep:SUCCEEDED", "route:SUCCEEDED", ...path]);
+    const view = await details<{ outputs?: Record<string, unknown>; nodes: NodeView[] }>("ml", name);
+    assert.deepEqual(view.outputs, { result });
+    assert.deepEqual(tree(view.nodes), ["prep:SUCCEEDED", "route:SUCCEEDED", ...path]);
   }
 });
 
@@ -219,33 +175,9 @@ test("isolation: payments runs only on secure, ml never there (kubectl against e
     ...Array.from({ length: 4 }, (_, i) => ({ project: "ml", name: `iso-ml-${i}` })),
     ...Array.from({ length: 2 }, (_, i) => ({ project: "payments", name: `iso-pay-${i}` })),
   ];
+  for (const r of runs) await createExecution(r.project, r.name, "--launch-plan", "hello-world-lp");
   for (const r of runs) {
-    const created = await flotctl(
-      "create",
-      "execution",
-      "-p",
-      r.project,
-      "-d",
-      "development",
-      "--launch-plan",
-      "hello-world-lp",
-      "--name",
-      r.name,
-    );
-    assert.equal(created.code, 0, created.stderr);
-  }
-  for (const r of runs) {
-    const watch = await flotctl(
-      "watch",
-      "execution",
-      r.name,
-      "-p",
-      r.project,
-      "-d",
-      "development",
-      "--timeout",
-      "90s",
-    );
+    const watch = await watchExecution(r.project, r.name);
     assert.equal(watch.code, 0, watch.stdout + watch.stderr);
   }
   const [east, west, secure] = await Promise.all(["east", "west", "secure"].map(crsIn));
@@ -267,14 +199,11 @@ test("isolation: payments runs only on secure, ml never there (kubectl against e
 });
 
 test("bad input: a failing command exits non-zero, names what is wrong, and stores nothing", async () => {
-  const before = await flotctlJson<ExecutionView[]>("get", "executions", "-p", "ml", "-d", "development");
+  const before = await flotctlJson<ExecutionView[]>("get", "executions", ...inDev("ml"));
   const unknownInput = await flotctl(
     "create",
     "execution",
-    "-p",
-    "ml",
-    "-d",
-    "development",
+    ...inDev("ml"),
     "--launch-plan",
     "hello-world-lp",
     "--inputs",
@@ -289,52 +218,21 @@ test("bad input: a failing command exits non-zero, names what is wrong, and stor
     badSpec,
     ["kind: Workflow", "name: broken", "nodes:", "  - id: a", "    task: no.such.task", ""].join("\n"),
   );
-  const register = await flotctl(
-    "register",
-    "files",
-    badSpec,
-    "--version",
-    "v1",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-  );
+  const register = await flotctl("register", "files", badSpec, "--version", "v1", ...inDev("ml"));
   assert.equal(register.code, 1);
   assert.match(
     register.stderr,
     new RegExp(`${badSpec.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:5:\\d+: .*no\\.such\\.task`),
   );
-  const unknownLp = await flotctl(
-    "create",
-    "execution",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--launch-plan",
-    "nope",
-  );
+  const unknownLp = await flotctl("create", "execution", ...inDev("ml"), "--launch-plan", "nope");
   assert.notEqual(unknownLp.code, 0);
   assert.match(unknownLp.stderr, /nope/);
-  const afterwards = await flotctlJson<ExecutionView[]>("get", "executions", "-p", "ml", "-d", "development");
+  const afterwards = await flotctlJson<ExecutionView[]>("get", "executions", ...inDev("ml"));
   assert.equal(afterwards.length, before.length);
 });
 
 test("terminate: delete execution aborts a running pipeline; watch reports ABORTED and exits non-zero", async () => {
-  const created = await flotctl(
-    "create",
-    "execution",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--launch-plan",
-    "long-pipeline-lp",
-    "--name",
-    "long-e2e",
-  );
-  assert.equal(created.code, 0, created.stderr);
+  await createExecution("ml", "long-e2e", "--launch-plan", "long-pipeline-lp");
   await eventually(
     async () => assert.equal((await execution("ml", "long-e2e")).closure.phase, "PHASE_RUNNING"),
     {
@@ -343,29 +241,9 @@ test("terminate: delete execution aborts a running pipeline; watch reports ABORT
       message: "long-e2e running",
     },
   );
-  const del = await flotctl(
-    "delete",
-    "execution",
-    "long-e2e",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--cause",
-    "e2e",
-  );
+  const del = await flotctl("delete", "execution", "long-e2e", ...inDev("ml"), "--cause", "e2e");
   assert.equal(del.code, 0, del.stderr);
-  const watch = await flotctl(
-    "watch",
-    "execution",
-    "long-e2e",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--timeout",
-    "60s",
-  );
+  const watch = await watchExecution("ml", "long-e2e", "60s");
   assert.notEqual(watch.code, 0, "watch exits non-zero for an aborted execution");
   assert.match(watch.stdout, /execution long-e2e ABORTED/);
 });
@@ -394,21 +272,9 @@ test("a propeller killed mid-run is restarted by the supervisor and the workflow
       "",
     ].join("\n"),
   );
-  const reg = await flotctl("register", "files", spec, "--version", "e2e", "-p", "ml", "-d", "development");
+  const reg = await flotctl("register", "files", spec, "--version", "e2e", ...inDev("ml"));
   assert.equal(reg.code, 0, reg.stderr);
-  const created = await flotctl(
-    "create",
-    "execution",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--workflow",
-    "chain",
-    "--name",
-    "chain-e2e",
-  );
-  assert.equal(created.code, 0, created.stderr);
+  await createExecution("ml", "chain-e2e", "--workflow", "chain");
   const cluster = await eventually(
     async () => {
       const e = await execution("ml", "chain-e2e");
@@ -431,27 +297,8 @@ test("a propeller killed mid-run is restarted by the supervisor and the workflow
     },
     { timeout: 60_000, interval: 500, message: `${propeller.name} restarted` },
   );
-  const watch = await flotctl(
-    "watch",
-    "execution",
-    "chain-e2e",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--timeout",
-    "120s",
-  );
+  const watch = await watchExecution("ml", "chain-e2e", "120s");
   assert.equal(watch.code, 0, watch.stdout + watch.stderr);
-  const details = await flotctlJson<{ outputs?: Record<string, unknown> }>(
-    "get",
-    "executions",
-    "chain-e2e",
-    "-p",
-    "ml",
-    "-d",
-    "development",
-    "--details",
-  );
-  assert.deepEqual(details.outputs, { n: 3 });
+  const view = await details<{ outputs?: Record<string, unknown> }>("ml", "chain-e2e");
+  assert.deepEqual(view.outputs, { n: 3 });
 });
