@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flotilla/resourcemanager/v1/resource_manager.proto.
  */
 export const file_flotilla_resourcemanager_v1_resource_manager: GenFile = /*@__PURE__*/
-  fileDesc("CjJmbG90aWxsYS9yZXNvdXJjZW1hbmFnZXIvdjEvcmVzb3VyY2VfbWFuYWdlci5wcm90bxIbZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxIikKBlRlbmFudBIPCgdwcm9qZWN0GAEgASgJEg4KBmRvbWFpbhgCIAEoCSLyAQoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSMwoGdGVuYW50GAMgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIOCgZob2xkZXIYBCABKAkSDgoGdG9rZW5zGAUgASgNEi4KCmdyYW50ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGJvcnJvd2VkGAggASgIIq4BCg9BbGxvY2F0ZVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSMwoGdGVuYW50GAIgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIOCgZob2xkZXIYAyABKAkSDgoGdG9rZW5zGAQgASgNEiYKA3R0bBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3YWl0GAYgASgIIsUDChBBbGxvY2F0ZVJlc3BvbnNlEkgKB2dyYW50ZWQYASABKAsyNS5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVSZXNwb25zZS5HcmFudGVkSAASRgoGcXVldWVkGAIgASgLMjQuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkFsbG9jYXRlUmVzcG9uc2UuUXVldWVkSAASSgoIcmVqZWN0ZWQYAyABKAsyNi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVSZXNwb25zZS5SZWplY3RlZEgAGjwKB0dyYW50ZWQSMQoFbGVhc2UYASABKAsyIi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuTGVhc2UaXQoGUXVldWVkEhAKCHBvc2l0aW9uGAEgASgNEjEKDmVzdGltYXRlZF93YWl0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnJlYXNvbhgDIAEoCRorCghSZWplY3RlZBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCUIJCgdvdXRjb21lIlgKDFJlbmV3UmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCRIOCgZob2xkZXIYAiABKAkSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkIKDVJlbmV3UmVzcG9uc2USMQoFbGVhc2UYASABKAsyIi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuTGVhc2UiRAoOUmVsZWFzZVJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSDgoGaG9sZGVyGAMgASgJIjwKD1JlbGVhc2VSZXNwb25zZRIXCg9yZWxlYXNlZF90b2tlbnMYASABKA0SEAoIZGVxdWV1ZWQYAiABKAgigQEKCVRlbmFudENhcBIzCgZ0ZW5hbnQYASABKAsyIy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuVGVuYW50EhAKBnRva2VucxgCIAEoDUgAEhQKCnByb3BvcnRpb24YAyABKAFIABIOCgZ3ZWlnaHQYBCABKAFCBwoFbGltaXQi9wEKClBvb2xDb25maWcSEAoIcmVzb3VyY2UYASABKAkSDQoFbGltaXQYAiABKA0SOwoLdGVuYW50X2NhcHMYAyADKAsyJi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuVGVuYW50Q2FwEkIKEmRlZmF1bHRfdGVuYW50X2NhcBgEIAEoCzImLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5UZW5hbnRDYXASLgoLZGVmYXVsdF90dGwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPYWxsb3dfYm9ycm93aW5nGAYgASgIIk0KFENvbmZpZ3VyZVBvb2xSZXF1ZXN0EjUKBHBvb2wYASABKAsyJy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUG9vbENvbmZpZyJfChVDb25maWd1cmVQb29sUmVzcG9uc2USNQoEcG9vbBgBIAEoCzInLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5Qb29sQ29uZmlnEg8KB2NyZWF0ZWQYAiABKAgiKAoUR2V0UG9vbFN0YXR1c1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkioQEKC1RlbmFudFVzYWdlEjMKBnRlbmFudBgBIAEoCzIjLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5UZW5hbnQSDgoGaW5fdXNlGAIgASgNEgsKA2NhcBgDIAEoDRIQCghib3Jyb3dlZBgEIAEoDRIXCg9xdWV1ZWRfcmVxdWVzdHMYBSABKA0SFQoNcXVldWVkX3Rva2VucxgGIAEoDSLQAQoVR2V0UG9vbFN0YXR1c1Jlc3BvbnNlEjUKBHBvb2wYASABKAsyJy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUG9vbENvbmZpZxIOCgZpbl91c2UYAiABKA0SDQoFbGltaXQYAyABKA0SOQoHdGVuYW50cxgEIAMoCzIoLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5UZW5hbnRVc2FnZRIUCgxxdWV1ZV9sZW5ndGgYBSABKA0SEAoIYm9ycm93ZWQYBiABKA0izQIKFkxpc3RBbGxvY2F0aW9uc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSMwoGdGVuYW50GAIgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIVCg1ob2xkZXJfcHJlZml4GAMgASgJEk4KBXN0YXRlGAQgASgOMj8uZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkxpc3RBbGxvY2F0aW9uc1JlcXVlc3QuU3RhdGVGaWx0ZXISEQoJcGFnZV9zaXplGAUgASgNEhIKCnBhZ2VfdG9rZW4YBiABKAkiXgoLU3RhdGVGaWx0ZXISHAoYU1RBVEVfRklMVEVSX1VOU1BFQ0lGSUVEEAASGAoUU1RBVEVfRklMVEVSX0dSQU5URUQQARIXChNTVEFURV9GSUxURVJfUVVFVUVEEAIi/QEKCkFsbG9jYXRpb24SEAoIcmVzb3VyY2UYASABKAkSMwoGdGVuYW50GAIgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIOCgZob2xkZXIYAyABKAkSDgoGdG9rZW5zGAQgASgNEjMKBWxlYXNlGAUgASgLMiIuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkxlYXNlSAASGAoOcXVldWVfcG9zaXRpb24YBiABKA1IABIwCgxyZXF1ZXN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgcKBXN0YXRlInAKF0xpc3RBbGxvY2F0aW9uc1Jlc3BvbnNlEjwKC2FsbG9jYXRpb25zGAEgAygLMicuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkFsbG9jYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKEExpc3RQb29sc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkibwoRTGlzdFBvb2xzUmVzcG9uc2USQQoFcG9vbHMYASADKAsyMi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuR2V0UG9vbFN0YXR1c1Jlc3BvbnNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKhBgoWUmVzb3VyY2VNYW5hZ2VyU2VydmljZRJnCghBbGxvY2F0ZRIsLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5BbGxvY2F0ZVJlcXVlc3QaLS5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVSZXNwb25zZRJeCgVSZW5ldxIpLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5SZW5ld1JlcXVlc3QaKi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUmVuZXdSZXNwb25zZRJkCgdSZWxlYXNlEisuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlJlbGVhc2VSZXF1ZXN0GiwuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlJlbGVhc2VSZXNwb25zZRJ2Cg1Db25maWd1cmVQb29sEjEuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkNvbmZpZ3VyZVBvb2xSZXF1ZXN0GjIuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkNvbmZpZ3VyZVBvb2xSZXNwb25zZRJ2Cg1HZXRQb29sU3RhdHVzEjEuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkdldFBvb2xTdGF0dXNSZXF1ZXN0GjIuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkdldFBvb2xTdGF0dXNSZXNwb25zZRJ8Cg9MaXN0QWxsb2NhdGlvbnMSMy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuTGlzdEFsbG9jYXRpb25zUmVxdWVzdBo0LmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5MaXN0QWxsb2NhdGlvbnNSZXNwb25zZRJqCglMaXN0UG9vbHMSLS5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuTGlzdFBvb2xzUmVxdWVzdBouLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5MaXN0UG9vbHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CjJmbG90aWxsYS9yZXNvdXJjZW1hbmFnZXIvdjEvcmVzb3VyY2VfbWFuYWdlci5wcm90bxIbZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxIikKBlRlbmFudBIPCgdwcm9qZWN0GAEgASgJEg4KBmRvbWFpbhgCIAEoCSLyAQoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSMwoGdGVuYW50GAMgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIOCgZob2xkZXIYBCABKAkSDgoGdG9rZW5zGAUgASgNEi4KCmdyYW50ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGJvcnJvd2VkGAggASgIIq4BCg9BbGxvY2F0ZVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSMwoGdGVuYW50GAIgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIOCgZob2xkZXIYAyABKAkSDgoGdG9rZW5zGAQgASgNEiYKA3R0bBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3YWl0GAYgASgIIsUDChBBbGxvY2F0ZVJlc3BvbnNlEkgKB2dyYW50ZWQYASABKAsyNS5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVSZXNwb25zZS5HcmFudGVkSAASRgoGcXVldWVkGAIgASgLMjQuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkFsbG9jYXRlUmVzcG9uc2UuUXVldWVkSAASSgoIcmVqZWN0ZWQYAyABKAsyNi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVSZXNwb25zZS5SZWplY3RlZEgAGjwKB0dyYW50ZWQSMQoFbGVhc2UYASABKAsyIi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuTGVhc2UaXQoGUXVldWVkEhAKCHBvc2l0aW9uGAEgASgNEjEKDmVzdGltYXRlZF93YWl0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnJlYXNvbhgDIAEoCRorCghSZWplY3RlZBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCUIJCgdvdXRjb21lIlgKDFJlbmV3UmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCRIOCgZob2xkZXIYAiABKAkSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkIKDVJlbmV3UmVzcG9uc2USMQoFbGVhc2UYASABKAsyIi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuTGVhc2UiRAoOUmVsZWFzZVJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSDgoGaG9sZGVyGAMgASgJIjwKD1JlbGVhc2VSZXNwb25zZRIXCg9yZWxlYXNlZF90b2tlbnMYASABKA0SEAoIZGVxdWV1ZWQYAiABKAgigQEKCVRlbmFudENhcBIzCgZ0ZW5hbnQYASABKAsyIy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuVGVuYW50EhAKBnRva2VucxgCIAEoDUgAEhQKCnByb3BvcnRpb24YAyABKAFIABIOCgZ3ZWlnaHQYBCABKAFCBwoFbGltaXQi9wEKClBvb2xDb25maWcSEAoIcmVzb3VyY2UYASABKAkSDQoFbGltaXQYAiABKA0SOwoLdGVuYW50X2NhcHMYAyADKAsyJi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuVGVuYW50Q2FwEkIKEmRlZmF1bHRfdGVuYW50X2NhcBgEIAEoCzImLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5UZW5hbnRDYXASLgoLZGVmYXVsdF90dGwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPYWxsb3dfYm9ycm93aW5nGAYgASgIIk0KFENvbmZpZ3VyZVBvb2xSZXF1ZXN0EjUKBHBvb2wYASABKAsyJy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUG9vbENvbmZpZyJfChVDb25maWd1cmVQb29sUmVzcG9uc2USNQoEcG9vbBgBIAEoCzInLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5Qb29sQ29uZmlnEg8KB2NyZWF0ZWQYAiABKAgiKAoUR2V0UG9vbFN0YXR1c1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAki2gEKC1RlbmFudFVzYWdlEjMKBnRlbmFudBgBIAEoCzIjLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5UZW5hbnQSDgoGaW5fdXNlGAIgASgNEgsKA2NhcBgDIAEoDRIQCghib3Jyb3dlZBgEIAEoDRIXCg9xdWV1ZWRfcmVxdWVzdHMYBSABKA0SFQoNcXVldWVkX3Rva2VucxgGIAEoDRI3CgVzY29wZRgHIAEoDjIoLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5UZW5hbnRTY29wZSLQAQoVR2V0UG9vbFN0YXR1c1Jlc3BvbnNlEjUKBHBvb2wYASABKAsyJy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUG9vbENvbmZpZxIOCgZpbl91c2UYAiABKA0SDQoFbGltaXQYAyABKA0SOQoHdGVuYW50cxgEIAMoCzIoLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5UZW5hbnRVc2FnZRIUCgxxdWV1ZV9sZW5ndGgYBSABKA0SEAoIYm9ycm93ZWQYBiABKA0izQIKFkxpc3RBbGxvY2F0aW9uc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSMwoGdGVuYW50GAIgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIVCg1ob2xkZXJfcHJlZml4GAMgASgJEk4KBXN0YXRlGAQgASgOMj8uZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkxpc3RBbGxvY2F0aW9uc1JlcXVlc3QuU3RhdGVGaWx0ZXISEQoJcGFnZV9zaXplGAUgASgNEhIKCnBhZ2VfdG9rZW4YBiABKAkiXgoLU3RhdGVGaWx0ZXISHAoYU1RBVEVfRklMVEVSX1VOU1BFQ0lGSUVEEAASGAoUU1RBVEVfRklMVEVSX0dSQU5URUQQARIXChNTVEFURV9GSUxURVJfUVVFVUVEEAIi/QEKCkFsbG9jYXRpb24SEAoIcmVzb3VyY2UYASABKAkSMwoGdGVuYW50GAIgASgLMiMuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlRlbmFudBIOCgZob2xkZXIYAyABKAkSDgoGdG9rZW5zGAQgASgNEjMKBWxlYXNlGAUgASgLMiIuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkxlYXNlSAASGAoOcXVldWVfcG9zaXRpb24YBiABKA1IABIwCgxyZXF1ZXN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgcKBXN0YXRlInAKF0xpc3RBbGxvY2F0aW9uc1Jlc3BvbnNlEjwKC2FsbG9jYXRpb25zGAEgAygLMicuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkFsbG9jYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKEExpc3RQb29sc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkibwoRTGlzdFBvb2xzUmVzcG9uc2USQQoFcG9vbHMYASADKAsyMi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuR2V0UG9vbFN0YXR1c1Jlc3BvbnNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI/Cg5CYXRjaEl0ZW1FcnJvchIMCgRjb2RlGAEgASgFEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIlYKFEFsbG9jYXRlQmF0Y2hSZXF1ZXN0Ej4KCHJlcXVlc3RzGAEgAygLMiwuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkFsbG9jYXRlUmVxdWVzdCKgAQoTQWxsb2NhdGVCYXRjaFJlc3VsdBJBCghyZXNwb25zZRgBIAEoCzItLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5BbGxvY2F0ZVJlc3BvbnNlSAASPAoFZXJyb3IYAiABKAsyKy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQmF0Y2hJdGVtRXJyb3JIAEIICgZyZXN1bHQiWgoVQWxsb2NhdGVCYXRjaFJlc3BvbnNlEkEKB3Jlc3VsdHMYASADKAsyMC5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVCYXRjaFJlc3VsdCJUChNSZWxlYXNlQmF0Y2hSZXF1ZXN0Ej0KCHJlcXVlc3RzGAEgAygLMisuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlJlbGVhc2VSZXF1ZXN0Ip4BChJSZWxlYXNlQmF0Y2hSZXN1bHQSQAoIcmVzcG9uc2UYASABKAsyLC5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUmVsZWFzZVJlc3BvbnNlSAASPAoFZXJyb3IYAiABKAsyKy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQmF0Y2hJdGVtRXJyb3JIAEIICgZyZXN1bHQiWAoUUmVsZWFzZUJhdGNoUmVzcG9uc2USQAoHcmVzdWx0cxgBIAMoCzIvLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5SZWxlYXNlQmF0Y2hSZXN1bHQiJQoRRGVsZXRlUG9vbFJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkiFAoSRGVsZXRlUG9vbFJlc3BvbnNlKl4KC1RlbmFudFNjb3BlEhwKGFRFTkFOVF9TQ09QRV9VTlNQRUNJRklFRBAAEhgKFFRFTkFOVF9TQ09QRV9QUk9KRUNUEAESFwoTVEVOQU5UX1NDT1BFX0RPTUFJThACMv0IChZSZXNvdXJjZU1hbmFnZXJTZXJ2aWNlEmcKCEFsbG9jYXRlEiwuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkFsbG9jYXRlUmVxdWVzdBotLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5BbGxvY2F0ZVJlc3BvbnNlEl4KBVJlbmV3EikuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlJlbmV3UmVxdWVzdBoqLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5SZW5ld1Jlc3BvbnNlEmQKB1JlbGVhc2USKy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUmVsZWFzZVJlcXVlc3QaLC5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuUmVsZWFzZVJlc3BvbnNlEnYKDUNvbmZpZ3VyZVBvb2wSMS5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQ29uZmlndXJlUG9vbFJlcXVlc3QaMi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQ29uZmlndXJlUG9vbFJlc3BvbnNlEnYKDUdldFBvb2xTdGF0dXMSMS5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuR2V0UG9vbFN0YXR1c1JlcXVlc3QaMi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuR2V0UG9vbFN0YXR1c1Jlc3BvbnNlEnwKD0xpc3RBbGxvY2F0aW9ucxIzLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5MaXN0QWxsb2NhdGlvbnNSZXF1ZXN0GjQuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkxpc3RBbGxvY2F0aW9uc1Jlc3BvbnNlEmoKCUxpc3RQb29scxItLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5MaXN0UG9vbHNSZXF1ZXN0Gi4uZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLkxpc3RQb29sc1Jlc3BvbnNlEnYKDUFsbG9jYXRlQmF0Y2gSMS5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVCYXRjaFJlcXVlc3QaMi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuQWxsb2NhdGVCYXRjaFJlc3BvbnNlEnMKDFJlbGVhc2VCYXRjaBIwLmZsb3RpbGxhLnJlc291cmNlbWFuYWdlci52MS5SZWxlYXNlQmF0Y2hSZXF1ZXN0GjEuZmxvdGlsbGEucmVzb3VyY2VtYW5hZ2VyLnYxLlJlbGVhc2VCYXRjaFJlc3BvbnNlEm0KCkRlbGV0ZVBvb2wSLi5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuRGVsZXRlUG9vbFJlcXVlc3QaLy5mbG90aWxsYS5yZXNvdXJjZW1hbmFnZXIudjEuRGVsZXRlUG9vbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Tenant is who is charged for an allocation.
@@ -642,6 +642,14 @@ export type TenantUsage = Message<"flotilla.resourcemanager.v1.TenantUsage"> & {
    * @generated from field: uint32 queued_tokens = 6;
    */
   queuedTokens: number;
+
+  /**
+   * Whether this row is a project total or one project/domain (project rows must not be added
+   * to their domains' rows).
+   *
+   * @generated from field: flotilla.resourcemanager.v1.TenantScope scope = 7;
+   */
+  scope: TenantScope;
 };
 
 /**
@@ -954,6 +962,272 @@ export const ListPoolsResponseSchema: GenMessage<ListPoolsResponse> = /*@__PURE_
   messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 19);
 
 /**
+ * BatchItemError is why one item of a batch failed; the other items are unaffected.
+ *
+ * @generated from message flotilla.resourcemanager.v1.BatchItemError
+ */
+export type BatchItemError = Message<"flotilla.resourcemanager.v1.BatchItemError"> & {
+  /**
+   * The canonical gRPC status code the unary call would have failed with (e.g. 5 = NOT_FOUND,
+   * 6 = ALREADY_EXISTS, 9 = FAILED_PRECONDITION); the same numbers as Connect's codes.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * Stable PascalCase reason, e.g. "PoolNotFound", "HolderConflict", "RequestExceedsLimit".
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * Human-readable detail.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.BatchItemError.
+ * Use `create(BatchItemErrorSchema)` to create a new message.
+ */
+export const BatchItemErrorSchema: GenMessage<BatchItemError> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 20);
+
+/**
+ * AllocateBatchRequest carries many allocations.
+ *
+ * @generated from message flotilla.resourcemanager.v1.AllocateBatchRequest
+ */
+export type AllocateBatchRequest = Message<"flotilla.resourcemanager.v1.AllocateBatchRequest"> & {
+  /**
+   * Required; 1-1000 items, each following AllocateRequest's rules; a (resource, holder) pair at
+   * most once.
+   *
+   * @generated from field: repeated flotilla.resourcemanager.v1.AllocateRequest requests = 1;
+   */
+  requests: AllocateRequest[];
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.AllocateBatchRequest.
+ * Use `create(AllocateBatchRequestSchema)` to create a new message.
+ */
+export const AllocateBatchRequestSchema: GenMessage<AllocateBatchRequest> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 21);
+
+/**
+ * AllocateBatchResult is the result of one item of an AllocateBatch.
+ *
+ * @generated from message flotilla.resourcemanager.v1.AllocateBatchResult
+ */
+export type AllocateBatchResult = Message<"flotilla.resourcemanager.v1.AllocateBatchResult"> & {
+  /**
+   * Exactly one.
+   *
+   * @generated from oneof flotilla.resourcemanager.v1.AllocateBatchResult.result
+   */
+  result: {
+    /**
+     * The item's outcome: granted, queued or rejected, exactly as Allocate would answer.
+     *
+     * @generated from field: flotilla.resourcemanager.v1.AllocateResponse response = 1;
+     */
+    value: AllocateResponse;
+    case: "response";
+  } | {
+    /**
+     * The error Allocate would have failed with for this item (e.g. NotFound for an unknown pool).
+     *
+     * @generated from field: flotilla.resourcemanager.v1.BatchItemError error = 2;
+     */
+    value: BatchItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.AllocateBatchResult.
+ * Use `create(AllocateBatchResultSchema)` to create a new message.
+ */
+export const AllocateBatchResultSchema: GenMessage<AllocateBatchResult> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 22);
+
+/**
+ * AllocateBatchResponse answers an AllocateBatch.
+ *
+ * @generated from message flotilla.resourcemanager.v1.AllocateBatchResponse
+ */
+export type AllocateBatchResponse = Message<"flotilla.resourcemanager.v1.AllocateBatchResponse"> & {
+  /**
+   * One result per request, in request order.
+   *
+   * @generated from field: repeated flotilla.resourcemanager.v1.AllocateBatchResult results = 1;
+   */
+  results: AllocateBatchResult[];
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.AllocateBatchResponse.
+ * Use `create(AllocateBatchResponseSchema)` to create a new message.
+ */
+export const AllocateBatchResponseSchema: GenMessage<AllocateBatchResponse> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 23);
+
+/**
+ * ReleaseBatchRequest carries many releases.
+ *
+ * @generated from message flotilla.resourcemanager.v1.ReleaseBatchRequest
+ */
+export type ReleaseBatchRequest = Message<"flotilla.resourcemanager.v1.ReleaseBatchRequest"> & {
+  /**
+   * Required; 1-1000 items, each following ReleaseRequest's rules; a lease_id or a
+   * (resource, holder) pair at most once.
+   *
+   * @generated from field: repeated flotilla.resourcemanager.v1.ReleaseRequest requests = 1;
+   */
+  requests: ReleaseRequest[];
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.ReleaseBatchRequest.
+ * Use `create(ReleaseBatchRequestSchema)` to create a new message.
+ */
+export const ReleaseBatchRequestSchema: GenMessage<ReleaseBatchRequest> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 24);
+
+/**
+ * ReleaseBatchResult is the result of one item of a ReleaseBatch.
+ *
+ * @generated from message flotilla.resourcemanager.v1.ReleaseBatchResult
+ */
+export type ReleaseBatchResult = Message<"flotilla.resourcemanager.v1.ReleaseBatchResult"> & {
+  /**
+   * Exactly one.
+   *
+   * @generated from oneof flotilla.resourcemanager.v1.ReleaseBatchResult.result
+   */
+  result: {
+    /**
+     * What was released, exactly as Release would answer.
+     *
+     * @generated from field: flotilla.resourcemanager.v1.ReleaseResponse response = 1;
+     */
+    value: ReleaseResponse;
+    case: "response";
+  } | {
+    /**
+     * The error Release would have failed with for this item (e.g. NotFound for an unknown pool).
+     *
+     * @generated from field: flotilla.resourcemanager.v1.BatchItemError error = 2;
+     */
+    value: BatchItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.ReleaseBatchResult.
+ * Use `create(ReleaseBatchResultSchema)` to create a new message.
+ */
+export const ReleaseBatchResultSchema: GenMessage<ReleaseBatchResult> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 25);
+
+/**
+ * ReleaseBatchResponse answers a ReleaseBatch.
+ *
+ * @generated from message flotilla.resourcemanager.v1.ReleaseBatchResponse
+ */
+export type ReleaseBatchResponse = Message<"flotilla.resourcemanager.v1.ReleaseBatchResponse"> & {
+  /**
+   * One result per request, in request order.
+   *
+   * @generated from field: repeated flotilla.resourcemanager.v1.ReleaseBatchResult results = 1;
+   */
+  results: ReleaseBatchResult[];
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.ReleaseBatchResponse.
+ * Use `create(ReleaseBatchResponseSchema)` to create a new message.
+ */
+export const ReleaseBatchResponseSchema: GenMessage<ReleaseBatchResponse> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 26);
+
+/**
+ * DeletePoolRequest names the pool to delete.
+ *
+ * @generated from message flotilla.resourcemanager.v1.DeletePoolRequest
+ */
+export type DeletePoolRequest = Message<"flotilla.resourcemanager.v1.DeletePoolRequest"> & {
+  /**
+   * Required; a configured pool (else NotFound).
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.DeletePoolRequest.
+ * Use `create(DeletePoolRequestSchema)` to create a new message.
+ */
+export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 27);
+
+/**
+ * DeletePoolResponse confirms the deletion.
+ *
+ * @generated from message flotilla.resourcemanager.v1.DeletePoolResponse
+ */
+export type DeletePoolResponse = Message<"flotilla.resourcemanager.v1.DeletePoolResponse"> & {
+};
+
+/**
+ * Describes the message flotilla.resourcemanager.v1.DeletePoolResponse.
+ * Use `create(DeletePoolResponseSchema)` to create a new message.
+ */
+export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
+  messageDesc(file_flotilla_resourcemanager_v1_resource_manager, 28);
+
+/**
+ * TenantScope says which level of the tenant hierarchy a usage row describes.
+ *
+ * @generated from enum flotilla.resourcemanager.v1.TenantScope
+ */
+export enum TenantScope {
+  /**
+   * Not set (servers always set it).
+   *
+   * @generated from enum value: TENANT_SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The whole project: sums every domain of the project and carries the project's cap.
+   *
+   * @generated from enum value: TENANT_SCOPE_PROJECT = 1;
+   */
+  PROJECT = 1,
+
+  /**
+   * One project/domain.
+   *
+   * @generated from enum value: TENANT_SCOPE_DOMAIN = 2;
+   */
+  DOMAIN = 2,
+}
+
+/**
+ * Describes the enum flotilla.resourcemanager.v1.TenantScope.
+ */
+export const TenantScopeSchema: GenEnum<TenantScope> = /*@__PURE__*/
+  enumDesc(file_flotilla_resourcemanager_v1_resource_manager, 0);
+
+/**
  * ResourceManagerService grants leases of tokens of shared external services (warehouses,
  * query engines, licensed APIs) with a global limit per resource, per-tenant caps, fair
  * queueing across tenants and borrowing of idle capacity. No sequence of calls over-allocates.
@@ -1031,6 +1305,43 @@ export const ResourceManagerService: GenService<{
     methodKind: "unary";
     input: typeof ListPoolsRequestSchema;
     output: typeof ListPoolsResponseSchema;
+  },
+  /**
+   * AllocateBatch decides many Allocate requests in one call (e.g. every node a propeller round
+   * starts). Each item is decided as its own Allocate would be, in request order, and succeeds
+   * or fails on its own; the reply comes once every decision is durable. An invalid batch
+   * (empty, too large, an invalid item, a holder named twice) fails as a whole with
+   * InvalidArgument naming the item (e.g. "requests[3].tenant.project") and decides nothing.
+   *
+   * @generated from rpc flotilla.resourcemanager.v1.ResourceManagerService.AllocateBatch
+   */
+  allocateBatch: {
+    methodKind: "unary";
+    input: typeof AllocateBatchRequestSchema;
+    output: typeof AllocateBatchResponseSchema;
+  },
+  /**
+   * ReleaseBatch releases many leases (or queued requests) in one call; each item as Release,
+   * idempotent. Invalid batches fail as a whole with InvalidArgument, as for AllocateBatch.
+   *
+   * @generated from rpc flotilla.resourcemanager.v1.ResourceManagerService.ReleaseBatch
+   */
+  releaseBatch: {
+    methodKind: "unary";
+    input: typeof ReleaseBatchRequestSchema;
+    output: typeof ReleaseBatchResponseSchema;
+  },
+  /**
+   * DeletePool deletes a pool created through ConfigurePool. FailedPrecondition while it has
+   * leases or queued requests, or when the pool comes from the server's configuration file;
+   * NotFound when it does not exist.
+   *
+   * @generated from rpc flotilla.resourcemanager.v1.ResourceManagerService.DeletePool
+   */
+  deletePool: {
+    methodKind: "unary";
+    input: typeof DeletePoolRequestSchema;
+    output: typeof DeletePoolResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flotilla_resourcemanager_v1_resource_manager, 0);
