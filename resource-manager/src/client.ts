@@ -23,8 +23,15 @@ export interface ResourceManagerClientOptions {
  *
  * Failover: when an instance answers `Unavailable` (a standby, or a leader that just lost its
  * term) or the connection breaks (refused, reset: the instance died), the call is retried on the
- * leader named in the `flotilla-leader-url` header, else on the next URL, up to `maxAttempts`. This is safe because every method is idempotent (Allocate
- * per holder, Renew, Release, ConfigurePool as an upsert, and the reads).
+ * leader named in the `flotilla-leader-url` header, else on the next URL, up to `maxAttempts`.
+ * This is safe because the methods are idempotent: Allocate and AllocateBatch per holder, Renew,
+ * Release and ReleaseBatch, ConfigurePool as an upsert, and the reads. DeletePool is the
+ * exception only in its answer: a retry after a broken connection may report NotFound for a
+ * pool the first attempt deleted.
+ *
+ * For many holders at once (a propeller round starting or finishing many nodes) use
+ * `allocateBatch` / `releaseBatch` (at most `MAX_BATCH_SIZE`, 1000, items per call): one round
+ * trip and one durable write for the whole batch, with a result per item.
  * Returns the client; no I/O until the first call (HTTP/2 sessions are opened lazily).
  */
 export function createResourceManagerClient(

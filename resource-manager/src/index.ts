@@ -11,6 +11,7 @@ export {
   DEFAULT_TTL_MS,
   MAX_TTL_MS,
   effectiveCap,
+  validateAllocateRequest,
   validatePoolConfig,
   type AllocatorOptions,
 } from "./allocator/allocator.js";
@@ -22,6 +23,7 @@ export {
   LeaseNotFoundError,
   NotLeaderError,
   PoolInUseError,
+  PoolManagedByConfigError,
   PoolNotFoundError,
   RequestExceedsLimitError,
   ResourceManagerError,
@@ -63,9 +65,12 @@ export {
 } from "./leader/leader-election.js";
 export { GroupCommitter, type CommitFn, type GroupCommitterOptions } from "./manager/group-commit.js";
 export {
+  MAX_BATCH_SIZE,
   ResourceManager,
+  type BatchResult,
   type Logger,
   type ReleaseResult,
+  type ReleaseTarget,
   type ResourceManagerOptions,
   type ResourceManagerState,
 } from "./manager/resource-manager.js";

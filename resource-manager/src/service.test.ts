@@ -231,6 +231,66 @@ eachDatabase(
       assert.equal(d.outcome.case, "queued");
     });
 
+    it("allocates and releases in batches over the network; an invalid batch stores nothing", async () => {
+      const { client, rm } = await start();
+      const batch = await client.allocateBatch({
+        requests: [ask("a1", "alpha"), ask("b1", "beta"), ask("c1", "gamma")],
+      });
+      assert.deepEqual(
+        batch.results.map((r) =>
+          r.result.case === "response" ? r.result.value.outcome.case : r.result.case,
+        ),
+        ["granted", "granted", "queued"],
+      );
+      const a1 = granted(batch.results[0]?.result.value as AllocateResponse);
+      const grpc = createResourceManagerClient(rm.url, { protocol: "grpc" });
+      const again = await grpc.allocateBatch({ requests: [ask("a1", "alpha")] });
+      assert.equal(granted(again.results[0]?.result.value as AllocateResponse).leaseId, a1.leaseId);
+      const invalid = await rejectsWith(
+        client.allocateBatch({ requests: [ask("d1", "delta"), ask("e1", "Not_A_Label")] }),
+        Code.InvalidArgument,
+      );
+      assert.match(invalid.rawMessage, /^requests\[1\]\.tenant\.project: /);
+      await rejectsWith(
+        grpc.allocateBatch({ requests: Array.from({ length: 1001 }, (_, i) => ask(`h${i}`, "delta")) }),
+        Code.InvalidArgument,
+      );
+      const stored = await client.listAllocations({ resource: "warehouse" });
+      assert.deepEqual(stored.allocations.map((a) => a.holder).sort(), ["a1", "b1", "c1"]);
+      const released = await client.releaseBatch({
+        requests: [{ leaseId: a1.leaseId }, { resource: "warehouse", holder: "b1" }],
+      });
+      assert.deepEqual(
+        released.results.map((r) => r.result.case === "response" && r.result.value.releasedTokens),
+        [1, 1],
+      );
+      granted(await client.allocate(ask("c1", "gamma")));
+    });
+
+    it("deletes an unused API pool durably and refuses one in use", async () => {
+      const first = await start([]);
+      await first.client.configurePool({
+        pool: create(PoolConfigSchema, {
+          resource: "engine",
+          limit: 2,
+          defaultTtl: { seconds: 60n, nanos: 0 },
+        }),
+      });
+      const res = await first.client.allocate({ ...ask("h1", "alpha"), resource: "engine" });
+      const inUse = await rejectsWith(
+        first.client.deletePool({ resource: "engine" }),
+        Code.FailedPrecondition,
+      );
+      assert.match(inUse.rawMessage, /still has 1 lease/);
+      await first.client.release({ leaseId: granted(res).leaseId });
+      await first.client.deletePool({ resource: "engine" });
+      await rejectsWith(first.client.deletePool({ resource: "engine" }), Code.NotFound);
+      await first.rm.stop();
+      running.splice(0);
+      const second = await start([]);
+      assert.deepEqual((await second.client.listPools({})).pools, [], "the deletion survived a restart");
+    });
+
     it("serves gRPC, /metrics and /healthz on the same port", async () => {
       const { rm } = await start();
       const grpc = createResourceManagerClient(rm.url, { protocol: "grpc" });

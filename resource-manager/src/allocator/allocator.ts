@@ -190,7 +190,7 @@ export class Allocator {
    * Throws {@link PoolNotFoundError}, {@link InvalidArgumentError} or {@link HolderConflictError}.
    */
   allocate(request: AllocateRequest, now: number): AllocateOutcome {
-    validateRequest(request);
+    validateAllocateRequest(request);
     const pool = this.requirePool(request.resource);
     const ttlMs = request.ttlMs ?? pool.defaultTtlMs;
     const lease = pool.leases.get(request.holder);
@@ -905,7 +905,12 @@ export function validatePoolConfig(config: PoolConfig): void {
   }
 }
 
-function validateRequest(request: AllocateRequest): void {
+/**
+ * Validates an allocation request's own fields (names, holder length, tokens, TTL) without
+ * looking at any pool; throws {@link InvalidArgumentError} naming the bad field (`resource`,
+ * `project`, `domain`, `holder`, `tokens`, `ttl`).
+ */
+export function validateAllocateRequest(request: AllocateRequest): void {
   validateName("resource", request.resource);
   validateName("project", request.project);
   if (request.domain !== "") validateName("domain", request.domain);

@@ -31,6 +31,18 @@ export class PoolInUseError extends ResourceManagerError {
   }
 }
 
+/**
+ * A pool defined in the server's configuration file cannot be deleted through the API: every
+ * activation would create it again. Remove it from the file instead.
+ */
+export class PoolManagedByConfigError extends ResourceManagerError {
+  readonly reason = "PoolManagedByConfig";
+  constructor(readonly resource: string) {
+    super(`resource pool "${resource}" is defined in the configuration file; remove it there`);
+    this.name = "PoolManagedByConfigError";
+  }
+}
+
 /** A configuration or request field is invalid; `field` names it. */
 export class InvalidArgumentError extends ResourceManagerError {
   readonly reason = "InvalidArgument";

@@ -1,11 +1,13 @@
-import { Allocator } from "../allocator/allocator.js";
+import { Allocator, validateAllocateRequest } from "../allocator/allocator.js";
 import {
   HolderMismatchError,
+  InvalidArgumentError,
   LeadershipLostError,
   LeaseNotFoundError,
   NotLeaderError,
-  PoolInUseError,
+  PoolManagedByConfigError,
   PoolNotFoundError,
+  ResourceManagerError,
 } from "../allocator/errors.js";
 import type {
   AllocateOutcome,
@@ -56,6 +58,17 @@ export interface ReleaseResult {
   readonly releasedTokens: number;
   readonly dequeued: boolean;
 }
+
+/** Most items one batch call may carry. */
+export const MAX_BATCH_SIZE = 1000;
+
+/** One item's result in a batch: its value, or the domain error its unary call would have thrown. */
+export type BatchResult<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ResourceManagerError };
+
+/** What a release names: a lease by id, or a holder's lease or queued request. */
+export type ReleaseTarget =
+  { readonly leaseId: string } | { readonly resource: string; readonly holder: string };
 
 interface Term {
   readonly epoch: number;
@@ -208,21 +221,65 @@ export class ResourceManager {
    * durable, to the tokens returned and whether a queued request was withdrawn.
    */
   async release(resource: string, holder: string): Promise<ReleaseResult> {
-    return this.decide("release", resource, (allocator) => {
-      const lease = allocator.getLease(resource, holder);
-      const what = allocator.release(resource, holder, this.clock());
-      return { releasedTokens: what === "lease" && lease ? lease.tokens : 0, dequeued: what === "queued" };
-    });
+    return this.decide("release", resource, (allocator) => this.releaseIn(allocator, { resource, holder }));
   }
 
   /** Releases the lease with this id; an unknown id releases nothing (idempotent). */
   async releaseById(leaseId: string): Promise<ReleaseResult> {
-    return this.decide("release", "", (allocator) => {
-      const lease = allocator.findLease(leaseId);
-      if (!lease) return { releasedTokens: 0, dequeued: false };
-      allocator.release(lease.resource, lease.holder, this.clock());
-      return { releasedTokens: lease.tokens, dequeued: false };
+    return this.decide("release", "", (allocator) => this.releaseIn(allocator, { leaseId }));
+  }
+
+  /**
+   * Decides many allocations at once, in order, each exactly as {@link allocate} would (so one
+   * item's failure, e.g. an unknown pool, does not affect the others), and resolves with one
+   * result per request once every decision is durable: one wait for the group commit instead
+   * of one per request. Throws {@link InvalidArgumentError} naming `requests[i].<field>`, before
+   * deciding anything, when the batch is empty, larger than {@link MAX_BATCH_SIZE}, has an
+   * invalid request or names a (resource, holder) twice.
+   */
+  async allocateBatch(requests: readonly AllocateRequest[]): Promise<BatchResult<AllocateOutcome>[]> {
+    checkBatch(requests, (request, i) => {
+      try {
+        validateAllocateRequest(request);
+      } catch (err) {
+        throw prefixed(err, i);
+      }
+      return `${request.resource}\u0000${request.holder}`;
     });
+    return this.decideBatch(
+      "allocate_batch",
+      requests,
+      (r) => r.resource,
+      (allocator, request) => allocator.allocate(request, this.clock()),
+    );
+  }
+
+  /**
+   * Decides many releases at once, each exactly as {@link release} / {@link releaseById} would,
+   * and resolves with one result per target once every decision is durable. Throws
+   * {@link InvalidArgumentError}, before deciding anything, for an empty or oversized batch, a
+   * target naming neither a lease id nor a resource and holder, or a target named twice.
+   */
+  async releaseBatch(targets: readonly ReleaseTarget[]): Promise<BatchResult<ReleaseResult>[]> {
+    checkBatch(targets, (target, i) => {
+      if ("leaseId" in target) {
+        if (target.leaseId === "") throw new InvalidArgumentError(`requests[${i}].lease_id`, "is required");
+        return `lease\u0000${target.leaseId}`;
+      }
+      if (target.resource === "" || target.holder === "") {
+        throw new InvalidArgumentError(
+          `requests[${i}].lease_id`,
+          "required unless both resource and holder are set",
+        );
+      }
+      return `holder\u0000${target.resource}\u0000${target.holder}`;
+    });
+    return this.decideBatch(
+      "release_batch",
+      targets,
+      (t) => ("leaseId" in t ? "" : t.resource),
+      (allocator, target) => this.releaseIn(allocator, target),
+    );
   }
 
   /** True when the pool exists in the active term. */
@@ -242,16 +299,29 @@ export class ResourceManager {
     return term.allocator.getPool(config.resource);
   }
 
-  /** Deletes an unused pool. Throws PoolNotFoundError / PoolInUseError. */
+  /**
+   * Deletes a pool created through the API. Throws {@link PoolNotFoundError},
+   * {@link PoolInUseError} while it has leases or queued requests, and
+   * {@link PoolManagedByConfigError} for a pool of the configuration file (the next activation
+   * would create it again). The pool leaves the decision loop before the delete is written, so
+   * no request can be granted in it meanwhile; if the write fails it is put back.
+   */
   async deletePool(resource: string): Promise<void> {
     const term = this.activeTerm();
     const snapshot = term.allocator.getPool(resource);
-    if (snapshot.leases > 0 || snapshot.queued > 0) {
-      throw new PoolInUseError(resource, snapshot.leases, snapshot.queued);
+    if ((this.options.configPools ?? []).some((p) => p.resource === resource)) {
+      throw new PoolManagedByConfigError(resource);
     }
-    await this.options.repository.deletePool(term.epoch, resource);
-    this.assertSameTerm(term);
     term.allocator.deletePool(resource);
+    try {
+      await this.options.repository.deletePool(term.epoch, resource);
+    } catch (err) {
+      if (this.term === term && !term.allocator.hasPool(resource)) {
+        term.allocator.upsertPool(snapshot.config, this.clock());
+      }
+      throw err;
+    }
+    this.assertSameTerm(term);
   }
 
   /** Returns a pool's snapshot; everything it shows is durable when this resolves. */
@@ -305,6 +375,51 @@ export class ResourceManager {
     return result;
   }
 
+  private async decideBatch<Item, T>(
+    method: string,
+    items: readonly Item[],
+    resourceOf: (item: Item) => string,
+    fn: (allocator: Allocator, item: Item) => T,
+  ): Promise<BatchResult<T>[]> {
+    const started = performance.now();
+    const term = this.activeTerm();
+    const results: BatchResult<T>[] = [];
+    let unexpected: { error: unknown } | undefined;
+    for (const item of items) {
+      try {
+        const value = fn(term.allocator, item);
+        results.push({ ok: true, value });
+        const outcome = value as { status?: unknown; reason?: unknown };
+        if (outcome?.status === "rejected")
+          this.options.metrics?.rejected(resourceOf(item), String(outcome.reason));
+      } catch (err) {
+        if (!(err instanceof ResourceManagerError)) {
+          // A bug, not a verdict on the item: stop, but keep what was decided durable.
+          unexpected = { error: err };
+          break;
+        }
+        this.options.metrics?.rejected(resourceOf(item), err.reason);
+        results.push({ ok: false, error: err });
+      }
+    }
+    await this.commit(term);
+    if (unexpected) throw unexpected.error;
+    this.options.metrics?.decided(method, (performance.now() - started) / 1000);
+    return results;
+  }
+
+  private releaseIn(allocator: Allocator, target: ReleaseTarget): ReleaseResult {
+    if ("leaseId" in target) {
+      const lease = allocator.findLease(target.leaseId);
+      if (!lease) return { releasedTokens: 0, dequeued: false };
+      allocator.release(lease.resource, lease.holder, this.clock());
+      return { releasedTokens: lease.tokens, dequeued: false };
+    }
+    const lease = allocator.getLease(target.resource, target.holder);
+    const what = allocator.release(target.resource, target.holder, this.clock());
+    return { releasedTokens: what === "lease" && lease ? lease.tokens : 0, dequeued: what === "queued" };
+  }
+
   private async read<T>(fn: (allocator: Allocator) => T): Promise<T> {
     const term = this.activeTerm();
     const result = fn(term.allocator);
@@ -356,6 +471,35 @@ export class ResourceManager {
   private assertSameTerm(term: Term): void {
     if (this.term !== term) throw new LeadershipLostError("the term ended while the pool change was written");
   }
+}
+
+/**
+ * Checks a batch's size and that `keyOf` (which validates one item, throwing
+ * {@link InvalidArgumentError}) gives every item a distinct key.
+ */
+function checkBatch<Item>(items: readonly Item[], keyOf: (item: Item, index: number) => string): void {
+  if (items.length === 0) throw new InvalidArgumentError("requests", "must not be empty");
+  if (items.length > MAX_BATCH_SIZE) {
+    throw new InvalidArgumentError("requests", `at most ${MAX_BATCH_SIZE} items (got ${items.length})`);
+  }
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = keyOf(item, i);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new InvalidArgumentError(
+        `requests[${i}]`,
+        `names the same holder or lease as requests[${first}]`,
+      );
+    }
+    seen.set(key, i);
+  });
+}
+
+function prefixed(err: unknown, index: number): unknown {
+  return err instanceof InvalidArgumentError
+    ? new InvalidArgumentError(`requests[${index}].${err.field}`, err.problem)
+    : err;
 }
 
 function describe(err: unknown): string {

@@ -2,27 +2,37 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
+  AllocateBatchResponseSchema,
   AllocateResponseSchema,
   AllocationSchema,
+  BatchItemErrorSchema,
   ConfigurePoolResponseSchema,
+  DeletePoolResponseSchema,
   GetPoolStatusResponseSchema,
   LeaseSchema,
   ListAllocationsRequest_StateFilter,
   ListAllocationsResponseSchema,
   ListPoolsResponseSchema,
   PoolConfigSchema,
+  ReleaseBatchResponseSchema,
   ReleaseResponseSchema,
   RenewResponseSchema,
   ResourceManagerService,
   TenantCapSchema,
+  TenantScope,
   TenantUsageSchema,
+  ValidationErrorSchema,
+  type AllocateRequest as AllocateRequestMessage,
+  type AllocateResponse,
   type Allocation,
+  type BatchItemError,
   type GetPoolStatusResponse,
   type Lease as LeaseMessage,
   type PoolConfig as PoolConfigMessage,
+  type ReleaseRequest,
   type TenantCap,
 } from "@flotilla/proto";
-import { MAX_TTL_MS } from "../allocator/allocator.js";
+import { MAX_TTL_MS, validateAllocateRequest } from "../allocator/allocator.js";
 import {
   HolderConflictError,
   HolderMismatchError,
@@ -31,11 +41,26 @@ import {
   LeaseNotFoundError,
   NotLeaderError,
   PoolInUseError,
+  PoolManagedByConfigError,
   PoolNotFoundError,
   RequestExceedsLimitError,
+  ResourceManagerError,
 } from "../allocator/errors.js";
-import type { CapSpec, Lease, PoolConfig, PoolSnapshot, TenantConfig } from "../allocator/types.js";
-import type { Logger, ResourceManager } from "../manager/resource-manager.js";
+import type {
+  AllocateOutcome,
+  AllocateRequest,
+  CapSpec,
+  Lease,
+  PoolConfig,
+  PoolSnapshot,
+  TenantConfig,
+} from "../allocator/types.js";
+import {
+  MAX_BATCH_SIZE,
+  type Logger,
+  type ReleaseTarget,
+  type ResourceManager,
+} from "../manager/resource-manager.js";
 
 /** Response header carrying the leader's URL on Unavailable replies from a standby. */
 export const LEADER_URL_HEADER = "flotilla-leader-url";
@@ -66,44 +91,19 @@ export function createResourceManagerServiceImpl(
   };
 
   return {
-    allocate: handle(async (req) => {
-      requireField(req.resource, "resource");
-      if (!req.tenant) throw new InvalidArgumentError("tenant", "is required");
-      requireField(req.tenant.project, "tenant.project");
-      if (req.tokens === 0) throw new InvalidArgumentError("tokens", "must be > 0");
-      const ttlMs = req.ttl ? durationToMs(req.ttl, "ttl") : undefined;
-      const outcome = await manager.allocate({
-        resource: req.resource,
-        project: req.tenant.project,
-        domain: req.tenant.domain,
-        holder: req.holder,
-        tokens: req.tokens,
-        ...(ttlMs !== undefined ? { ttlMs } : {}),
-        wait: req.wait,
+    allocate: handle(async (req) => toAllocateResponse(await manager.allocate(toAllocateRequest(req, "")))),
+
+    allocateBatch: handle(async (req) => {
+      checkBatchSize(req.requests.length);
+      const requests = req.requests.map((r, i) => toAllocateRequest(r, `requests[${i}].`));
+      const results = await manager.allocateBatch(requests);
+      return create(AllocateBatchResponseSchema, {
+        results: results.map((r) =>
+          r.ok
+            ? { result: { case: "response" as const, value: toAllocateResponse(r.value) } }
+            : { result: { case: "error" as const, value: toBatchItemError(r.error) } },
+        ),
       });
-      switch (outcome.status) {
-        case "granted":
-          return create(AllocateResponseSchema, {
-            outcome: { case: "granted", value: { lease: toLeaseMessage(outcome.lease) } },
-          });
-        case "queued":
-          return create(AllocateResponseSchema, {
-            outcome: {
-              case: "queued",
-              value: {
-                position: outcome.position,
-                reason: outcome.reason,
-                ...(outcome.estimatedWaitMs !== undefined
-                  ? { estimatedWait: msToDuration(outcome.estimatedWaitMs) }
-                  : {}),
-              },
-            },
-          });
-        case "rejected":
-          return create(AllocateResponseSchema, {
-            outcome: { case: "rejected", value: { reason: outcome.reason, message: outcome.message } },
-          });
-      }
     }),
 
     renew: handle(async (req) => {
@@ -115,19 +115,25 @@ export function createResourceManagerServiceImpl(
     }),
 
     release: handle(async (req) => {
+      const target = toReleaseTarget(req, "");
       const result =
-        req.leaseId !== ""
-          ? await manager.releaseById(req.leaseId)
-          : await (() => {
-              if (req.resource === "" || req.holder === "") {
-                throw new InvalidArgumentError(
-                  "lease_id",
-                  "required unless both resource and holder are set",
-                );
-              }
-              return manager.release(req.resource, req.holder);
-            })();
+        "leaseId" in target
+          ? await manager.releaseById(target.leaseId)
+          : await manager.release(target.resource, target.holder);
       return create(ReleaseResponseSchema, result);
+    }),
+
+    releaseBatch: handle(async (req) => {
+      checkBatchSize(req.requests.length);
+      const targets = req.requests.map((r, i) => toReleaseTarget(r, `requests[${i}].`));
+      const results = await manager.releaseBatch(targets);
+      return create(ReleaseBatchResponseSchema, {
+        results: results.map((r) =>
+          r.ok
+            ? { result: { case: "response" as const, value: r.value } }
+            : { result: { case: "error" as const, value: toBatchItemError(r.error) } },
+        ),
+      });
     }),
 
     configurePool: handle(async (req) => {
@@ -136,6 +142,12 @@ export function createResourceManagerServiceImpl(
       const created = !manager.hasPool(config.resource);
       const snapshot = await manager.upsertPool(config);
       return create(ConfigurePoolResponseSchema, { pool: toPoolMessage(snapshot.config), created });
+    }),
+
+    deletePool: handle(async (req) => {
+      requireField(req.resource, "resource");
+      await manager.deletePool(req.resource);
+      return create(DeletePoolResponseSchema);
     }),
 
     getPoolStatus: handle(async (req) => {
@@ -231,6 +243,7 @@ export function toPoolStatus(snapshot: PoolSnapshot): GetPoolStatusResponse {
       .map((t) =>
         create(TenantUsageSchema, {
           tenant: { project: t.project, domain: t.domain },
+          scope: t.scope === "project" ? TenantScope.PROJECT : TenantScope.DOMAIN,
           inUse: t.inUse,
           cap: t.cap,
           borrowed: t.borrowed,
@@ -238,6 +251,87 @@ export function toPoolStatus(snapshot: PoolSnapshot): GetPoolStatusResponse {
           queuedTokens: t.queuedTokens,
         }),
       ),
+  });
+}
+
+/** Proto field names of the allocator's request fields, for error messages. */
+const ALLOCATE_FIELDS: Record<string, string> = { project: "tenant.project", domain: "tenant.domain" };
+
+/**
+ * Maps and validates one AllocateRequest (the same rules for Allocate and each AllocateBatch
+ * item); errors name the proto field behind `prefix` (e.g. "requests[3].tenant.project").
+ */
+function toAllocateRequest(req: AllocateRequestMessage, prefix: string): AllocateRequest {
+  requireField(req.resource, `${prefix}resource`);
+  if (!req.tenant) throw new InvalidArgumentError(`${prefix}tenant`, "is required");
+  requireField(req.tenant.project, `${prefix}tenant.project`);
+  if (req.tokens === 0) throw new InvalidArgumentError(`${prefix}tokens`, "must be > 0");
+  const ttlMs = req.ttl ? durationToMs(req.ttl, `${prefix}ttl`) : undefined;
+  const request: AllocateRequest = {
+    resource: req.resource,
+    project: req.tenant.project,
+    domain: req.tenant.domain,
+    holder: req.holder,
+    tokens: req.tokens,
+    ...(ttlMs !== undefined ? { ttlMs } : {}),
+    wait: req.wait,
+  };
+  try {
+    validateAllocateRequest(request);
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    throw new InvalidArgumentError(`${prefix}${ALLOCATE_FIELDS[err.field] ?? err.field}`, err.problem);
+  }
+  return request;
+}
+
+function toAllocateResponse(outcome: AllocateOutcome): AllocateResponse {
+  switch (outcome.status) {
+    case "granted":
+      return create(AllocateResponseSchema, {
+        outcome: { case: "granted", value: { lease: toLeaseMessage(outcome.lease) } },
+      });
+    case "queued":
+      return create(AllocateResponseSchema, {
+        outcome: {
+          case: "queued",
+          value: {
+            position: outcome.position,
+            reason: outcome.reason,
+            ...(outcome.estimatedWaitMs !== undefined
+              ? { estimatedWait: msToDuration(outcome.estimatedWaitMs) }
+              : {}),
+          },
+        },
+      });
+    case "rejected":
+      return create(AllocateResponseSchema, {
+        outcome: { case: "rejected", value: { reason: outcome.reason, message: outcome.message } },
+      });
+  }
+}
+
+/** Maps one ReleaseRequest (Release and each ReleaseBatch item) to what it names. */
+function toReleaseTarget(req: ReleaseRequest, prefix: string): ReleaseTarget {
+  if (req.leaseId !== "") return { leaseId: req.leaseId };
+  if (req.resource === "" || req.holder === "") {
+    throw new InvalidArgumentError(`${prefix}lease_id`, "required unless both resource and holder are set");
+  }
+  return { resource: req.resource, holder: req.holder };
+}
+
+function checkBatchSize(n: number): void {
+  if (n === 0) throw new InvalidArgumentError("requests", "must not be empty");
+  if (n > MAX_BATCH_SIZE) {
+    throw new InvalidArgumentError("requests", `at most ${MAX_BATCH_SIZE} items (got ${n})`);
+  }
+}
+
+function toBatchItemError(err: ResourceManagerError): BatchItemError {
+  return create(BatchItemErrorSchema, {
+    code: codeOf(err) ?? Code.Internal,
+    reason: err.reason,
+    message: err.message,
   });
 }
 
@@ -399,23 +493,50 @@ export function fromPoolMessage(pool: PoolConfigMessage): PoolConfig {
  */
 export function toConnectError(err: unknown, ctx: HandlerContext | undefined, log: Logger): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof InvalidArgumentError) return new ConnectError(err.message, Code.InvalidArgument);
-  if (err instanceof PoolNotFoundError || err instanceof LeaseNotFoundError) {
-    return new ConnectError(err.message, Code.NotFound);
+  if (err instanceof InvalidArgumentError) {
+    // Machine-readable too: the conventional ValidationError detail names the field path.
+    return new ConnectError(err.message, Code.InvalidArgument, undefined, [
+      {
+        desc: ValidationErrorSchema,
+        value: {
+          violations: [
+            {
+              field: err.field,
+              rule: err.problem === "is required" ? "required" : "invalid",
+              description: err.problem,
+            },
+          ],
+        },
+      },
+    ]);
   }
-  if (err instanceof HolderConflictError) return new ConnectError(err.message, Code.AlreadyExists);
-  if (err instanceof HolderMismatchError || err instanceof PoolInUseError) {
-    return new ConnectError(err.message, Code.FailedPrecondition);
-  }
-  if (err instanceof RequestExceedsLimitError) return new ConnectError(err.message, Code.InvalidArgument);
   if (err instanceof NotLeaderError) {
     if (err.leaderUrl && ctx) ctx.responseHeader.set(LEADER_URL_HEADER, err.leaderUrl);
     const metadata = err.leaderUrl ? new Headers({ [LEADER_URL_HEADER]: err.leaderUrl }) : undefined;
     return new ConnectError(err.message, Code.Unavailable, metadata);
   }
-  if (err instanceof LeadershipLostError) return new ConnectError(err.message, Code.Unavailable);
+  const code = codeOf(err);
+  if (code !== undefined) return new ConnectError((err as Error).message, code);
   log("error", "unexpected error in RPC handler", {
     error: err instanceof Error ? (err.stack ?? err.message) : String(err),
   });
   return new ConnectError("internal error", Code.Internal);
+}
+
+/** The Connect code of a domain error (shared by whole-call errors and batch item errors). */
+function codeOf(err: unknown): Code | undefined {
+  if (err instanceof InvalidArgumentError || err instanceof RequestExceedsLimitError) {
+    return Code.InvalidArgument;
+  }
+  if (err instanceof PoolNotFoundError || err instanceof LeaseNotFoundError) return Code.NotFound;
+  if (err instanceof HolderConflictError) return Code.AlreadyExists;
+  if (
+    err instanceof HolderMismatchError ||
+    err instanceof PoolInUseError ||
+    err instanceof PoolManagedByConfigError
+  ) {
+    return Code.FailedPrecondition;
+  }
+  if (err instanceof NotLeaderError || err instanceof LeadershipLostError) return Code.Unavailable;
+  return undefined;
 }
