@@ -1,6 +1,7 @@
 /**
  * Resource manager benchmark:
- *   `npm run bench -- resource-manager [--quick] [--workers N] [--clients N]`.
+ *   `npm run bench -- resource-manager [--quick] [--only A,C,E] [--workers N] [--clients N]
+ *    [--batch-callers N] [--batch-size N]`.
  *
  * Runs on real PostgreSQL (`FLOTILLA_TEST_DATABASE_URL`, default
  * postgres://postgres@127.0.0.1:5432/postgres), each scenario in a fresh database dropped after:
@@ -13,11 +14,18 @@
  *      Connect/HTTP2 cycling allocate -> release on an uncontended pool.
  *   D. RPC contention (the long version of the kill -9 test's load, without the kills): 500
  *      holders, limit 20, caps 8, an observer sampling GetPoolStatus.
+ *   E. RPC batch throughput: the bin as its own process, K callers (a propeller round each)
+ *      cycling AllocateBatch of N holders -> ReleaseBatch of the granted leases, on a pool whose
+ *      limit (3/4 of the peak demand) is reached now and then, so some items are REJECTED
+ *      (wait=false). Decisions/s counts every item; latency per decision is its batch's.
  * Over-allocation is checked independently of the server's accounting: a running count from
- * grant/end events (A, B), the holders' own view from replies (all), and status samples (C, D);
- * the cap rule (no tenant above its cap while another tenant that is under its cap waits) from
- * events (B) and samples after warm-up (D). Latency and A/C throughput exclude a warm-up (2 s,
- * 0.5 s with --quick). Prints a table, then `BENCH {json}` as its last line.
+ * grant/end events (A, B), the holders' own view from replies (B, D), status samples (D), and
+ * the granted tokens in the database sampled through a connection of its own, plus nothing left
+ * granted once every caller has released (E); the cap rule
+ * (no tenant above its cap while another tenant that is under its cap waits) from events (B)
+ * and samples after warm-up (D). Latency and A/C/E throughput exclude a warm-up (2 s, 0.5 s with
+ * --quick). `--only` runs a subset (for comparing C and E). Prints a table, then
+ * `BENCH {json}` as its last line.
  */
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -25,7 +33,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { create } from "@bufbuild/protobuf";
 import { openDatabase } from "@flotilla/db";
-import { AllocateRequestSchema } from "@flotilla/proto";
+import { AllocateRequestSchema, type AllocateRequest } from "@flotilla/proto";
 import { spawnBin, tempDir } from "@flotilla/testing";
 import {
   PostgresStateRepository,
@@ -49,6 +57,14 @@ const flag = (name: string, fallback: number): number => {
 const SERVER_URL = process.env.FLOTILLA_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const WORKERS = flag("workers", 2000);
 const CLIENTS = flag("clients", 128);
+const BATCH_CALLERS = flag("batch-callers", 16);
+const BATCH_SIZE = flag("batch-size", 100);
+const ONLY = (() => {
+  const i = argv.indexOf("--only");
+  const list = i >= 0 ? (argv[i + 1] ?? "").toUpperCase().split(",") : ["A", "B", "C", "D", "E"];
+  if (list.some((x) => !["A", "B", "C", "D", "E"].includes(x))) throw new Error("--only takes letters A-E");
+  return new Set(list);
+})();
 const PHASE_MS = quick ? 3_000 : 15_000;
 const LONG_MS = quick ? 5_000 : 60_000;
 const TENANTS = 5;
@@ -77,14 +93,16 @@ class Latencies {
   seconds(): number {
     return Math.max(0.001, (performance.now() - this.measureFrom) / 1000);
   }
-  add(ms: number): void {
+  /** Records `ms` for `times` decisions (a batch's items share its latency). */
+  add(ms: number, times = 1): void {
     if (performance.now() < this.measureFrom) return;
-    if (this.n === this.values.length) {
+    while (this.n + times > this.values.length) {
       const bigger = new Float64Array(this.values.length * 2);
       bigger.set(this.values);
       this.values = bigger;
     }
-    this.values[this.n++] = ms;
+    this.values.fill(ms, this.n, this.n + times);
+    this.n += times;
   }
   get count(): number {
     return this.n;
@@ -463,44 +481,162 @@ async function rpcContention(url: string) {
   });
 }
 
+async function rpcBatchThroughput(url: string) {
+  const limit = Math.floor((BATCH_CALLERS * BATCH_SIZE * 3) / 4);
+  const pool = ["  - resource: warehouse", `    limit: ${limit}`, "    defaultTtl: 60s"];
+  return withBin(url, pool, async (baseUrl) => {
+    const client = createResourceManagerClient(baseUrl);
+    // The database's view, read on a connection of its own: every group commit is one
+    // statement, so each sample is a state the leader made durable.
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    const latencies = new Latencies();
+    let grants = 0;
+    let rejected = 0;
+    let violations = 0;
+    let samples = 0;
+    let maxDurable = 0;
+    let stop = false;
+    const grantedTokens = async (): Promise<number> => {
+      const { rows } = await db.query<{ tokens: number }>(
+        "SELECT coalesce(sum(tokens), 0)::int AS tokens FROM rm_holders WHERE state = 'granted'",
+      );
+      return rows[0]?.tokens ?? 0;
+    };
+    const sampler = (async () => {
+      while (!stop) {
+        const tokens = await grantedTokens();
+        samples++;
+        maxDurable = Math.max(maxDurable, tokens);
+        if (tokens > limit) violations++;
+        await sleep(10);
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: BATCH_CALLERS }, async (_, w) => {
+        for (let n = 0; !stop; n++) {
+          const requests: AllocateRequest[] = Array.from({ length: BATCH_SIZE }, (_, i) =>
+            create(AllocateRequestSchema, {
+              resource: "warehouse",
+              tenant: { project: `tenant-${(w + i) % TENANTS}`, domain: "prod" },
+              holder: `b${w}-${n}-${i}`,
+              tokens: 1,
+              wait: false,
+            }),
+          );
+          let t0 = performance.now();
+          const res = await client.allocateBatch({ requests });
+          latencies.add(performance.now() - t0, BATCH_SIZE);
+          const leaseIds: string[] = [];
+          for (const item of res.results) {
+            if (item.result.case !== "response")
+              throw new Error(`batch item failed: ${item.result.value?.message}`);
+            const outcome = item.result.value.outcome;
+            if (outcome.case === "granted") leaseIds.push(outcome.value.lease?.leaseId ?? "");
+            else if (outcome.case === "rejected") rejected++;
+            else throw new Error(`wait=false item was ${outcome.case}`);
+          }
+          grants += leaseIds.length;
+          if (leaseIds.length === 0) continue;
+          t0 = performance.now();
+          const released = await client.releaseBatch({ requests: leaseIds.map((leaseId) => ({ leaseId })) });
+          latencies.add(performance.now() - t0, leaseIds.length);
+          for (const item of released.results) {
+            if (item.result.case !== "response" || item.result.value.releasedTokens !== 1)
+              throw new Error("a granted lease was not released");
+          }
+        }
+      }).concat(sleep(PHASE_MS).then(() => void (stop = true))),
+    );
+    const seconds = latencies.seconds();
+    await sampler;
+    // Every caller released what it held before stopping: nothing may stay granted.
+    const leaked = await grantedTokens();
+    await db.end();
+    return {
+      callers: BATCH_CALLERS,
+      batchSize: BATCH_SIZE,
+      limit,
+      decisionsPerSecond: Math.round(latencies.count / seconds),
+      grantsPerSecond: Math.round(grants / seconds),
+      rejected,
+      ...latencies.summary(),
+      maxDurableGranted: maxDurable,
+      databaseSamples: samples,
+      leakedTokens: leaked,
+      overAllocations: violations + (leaked > 0 ? 1 : 0),
+    };
+  });
+}
+
 async function main(): Promise<void> {
-  const a = await withScratchDatabase(coreThroughput);
-  const b = await withScratchDatabase(coreContention);
-  const c = await withScratchDatabase(rpcThroughput);
-  const d = await withScratchDatabase(rpcContention);
+  const run = <T>(letter: string, fn: (url: string) => Promise<T>): Promise<T | undefined> =>
+    ONLY.has(letter) ? withScratchDatabase(fn) : Promise.resolve(undefined);
+  const a = await run("A", coreThroughput);
+  const b = await run("B", coreContention);
+  const c = await run("C", rpcThroughput);
+  const d = await run("D", rpcContention);
+  const e = await run("E", rpcBatchThroughput);
   const mode = quick ? "quick" : "full";
   console.log(`resource-manager benchmark on PostgreSQL (${mode})`);
-  console.log(
-    `A core throughput   ${WORKERS} holders: ${a.decisionsPerSecond} decisions/s (allocate+release, durable), ` +
-      `p50 ${a.p50} ms, p99 ${a.p99} ms, max ${a.max} ms; ${a.batches} commits of ${a.meanBatch} changes; ` +
-      `over-allocations ${a.overAllocations}`,
-  );
-  console.log(
-    `B core contention   ${HOLDERS} holders, limit ${LIMIT}, caps ${CAP}: ${b.grantsPerSecond} grants/s, ` +
-      `${b.pollsPerSecond} polls/s, p50 ${b.p50} ms, p99 ${b.p99} ms, Jain ${b.jainIndex}, ` +
-      `max held ${b.maxHeldByHolders}, violations ${b.overAllocations}`,
-  );
-  console.log(
-    `C RPC throughput    ${CLIENTS} clients: ${c.decisionsPerSecond} decisions/s, p50 ${c.p50} ms, p99 ${c.p99} ms, max ${c.max} ms`,
-  );
-  console.log(
-    `D RPC contention    ${HOLDERS} holders for ${d.seconds} s: ${d.grantsPerSecond} grants/s, p50 ${d.p50} ms, ` +
-      `p99 ${d.p99} ms, Jain ${d.jainIndex}, max held ${d.maxHeldByHolders}, ${d.observerSamples} observer samples, ` +
-      `violations ${d.overAllocations}`,
-  );
-  const overAllocations = a.overAllocations + b.overAllocations + d.overAllocations;
+  if (a)
+    console.log(
+      `A core throughput   ${WORKERS} holders: ${a.decisionsPerSecond} decisions/s (allocate+release, durable), ` +
+        `p50 ${a.p50} ms, p99 ${a.p99} ms, max ${a.max} ms; ${a.batches} commits of ${a.meanBatch} changes; ` +
+        `over-allocations ${a.overAllocations}`,
+    );
+  if (b)
+    console.log(
+      `B core contention   ${HOLDERS} holders, limit ${LIMIT}, caps ${CAP}: ${b.grantsPerSecond} grants/s, ` +
+        `${b.pollsPerSecond} polls/s, p50 ${b.p50} ms, p99 ${b.p99} ms, Jain ${b.jainIndex}, ` +
+        `max held ${b.maxHeldByHolders}, violations ${b.overAllocations}`,
+    );
+  if (c)
+    console.log(
+      `C RPC unary         ${CLIENTS} clients: ${c.decisionsPerSecond} decisions/s, p50 ${c.p50} ms, p99 ${c.p99} ms, max ${c.max} ms`,
+    );
+  if (d)
+    console.log(
+      `D RPC contention    ${HOLDERS} holders for ${d.seconds} s: ${d.grantsPerSecond} grants/s, p50 ${d.p50} ms, ` +
+        `p99 ${d.p99} ms, Jain ${d.jainIndex}, max held ${d.maxHeldByHolders}, ${d.observerSamples} observer samples, ` +
+        `violations ${d.overAllocations}`,
+    );
+  if (e)
+    console.log(
+      `E RPC batch         ${e.callers} callers x ${e.batchSize} items, limit ${e.limit}: ${e.decisionsPerSecond} decisions/s ` +
+        `(${e.grantsPerSecond} grants/s, ${e.rejected} rejected at the limit), per decision p50 ${e.p50} ms, ` +
+        `p99 ${e.p99} ms, max ${e.max} ms; max durably granted ${e.maxDurableGranted} ` +
+        `(${e.databaseSamples} database samples), leaked ${e.leakedTokens}, violations ${e.overAllocations}`,
+    );
+  const overAllocations =
+    (a?.overAllocations ?? 0) +
+    (b?.overAllocations ?? 0) +
+    (d?.overAllocations ?? 0) +
+    (e?.overAllocations ?? 0);
+  if (c && e) {
+    console.log(
+      `RPC allocate+release through the bin on PostgreSQL: batch ${e.decisionsPerSecond} decisions/s ` +
+        `(p99 ${e.p99} ms per decision) vs unary ${c.decisionsPerSecond} decisions/s (p99 ${c.p99} ms); ` +
+        `over-allocations ${overAllocations}`,
+    );
+  }
   if (overAllocations !== 0) process.exitCode = 1;
   const result = {
     name: "resource-manager",
     mode,
-    decisionsPerSecond: a.decisionsPerSecond,
-    p50Ms: a.p50,
-    p99Ms: a.p99,
+    decisionsPerSecond: a?.decisionsPerSecond ?? null,
+    p50Ms: a?.p50 ?? null,
+    p99Ms: a?.p99 ?? null,
+    rpcBatchDecisionsPerSecond: e?.decisionsPerSecond ?? null,
+    rpcBatchP99Ms: e?.p99 ?? null,
+    rpcUnaryDecisionsPerSecond: c?.decisionsPerSecond ?? null,
+    rpcUnaryP99Ms: c?.p99 ?? null,
     overAllocations,
-    coreThroughput: a,
-    coreContention: b,
-    rpcThroughput: c,
-    rpcContention: d,
+    coreThroughput: a ?? null,
+    coreContention: b ?? null,
+    rpcThroughput: c ?? null,
+    rpcContention: d ?? null,
+    rpcBatchThroughput: e ?? null,
   };
   console.log(`BENCH ${JSON.stringify(result)}`);
 }
