@@ -57,6 +57,7 @@ import type {
 } from "../allocator/types.js";
 import {
   MAX_BATCH_SIZE,
+  type BatchResult,
   type Logger,
   type ReleaseTarget,
   type ResourceManager,
@@ -97,13 +98,7 @@ export function createResourceManagerServiceImpl(
       checkBatchSize(req.requests.length);
       const requests = req.requests.map((r, i) => toAllocateRequest(r, `requests[${i}].`));
       const results = await manager.allocateBatch(requests);
-      return create(AllocateBatchResponseSchema, {
-        results: results.map((r) =>
-          r.ok
-            ? { result: { case: "response" as const, value: toAllocateResponse(r.value) } }
-            : { result: { case: "error" as const, value: toBatchItemError(r.error) } },
-        ),
-      });
+      return create(AllocateBatchResponseSchema, { results: toBatchResults(results, toAllocateResponse) });
     }),
 
     renew: handle(async (req) => {
@@ -128,11 +123,7 @@ export function createResourceManagerServiceImpl(
       const targets = req.requests.map((r, i) => toReleaseTarget(r, `requests[${i}].`));
       const results = await manager.releaseBatch(targets);
       return create(ReleaseBatchResponseSchema, {
-        results: results.map((r) =>
-          r.ok
-            ? { result: { case: "response" as const, value: r.value } }
-            : { result: { case: "error" as const, value: toBatchItemError(r.error) } },
-        ),
+        results: toBatchResults(results, (r) => create(ReleaseResponseSchema, r)),
       });
     }),
 
@@ -325,6 +316,15 @@ function checkBatchSize(n: number): void {
   if (n > MAX_BATCH_SIZE) {
     throw new InvalidArgumentError("requests", `at most ${MAX_BATCH_SIZE} items (got ${n})`);
   }
+}
+
+/** Maps a batch's per-item results to the `oneof result { response; error }` of its proto. */
+function toBatchResults<T, R>(results: readonly BatchResult<T>[], toResponse: (value: T) => R) {
+  return results.map((r) =>
+    r.ok
+      ? { result: { case: "response" as const, value: toResponse(r.value) } }
+      : { result: { case: "error" as const, value: toBatchItemError(r.error) } },
+  );
 }
 
 function toBatchItemError(err: ResourceManagerError): BatchItemError {
