@@ -188,7 +188,6 @@ export class RoutingManager implements ExecutionPlacer {
     );
   }
 
-
   /** Stops the loops and waits for the running pass. */
   async stop(): Promise<void> {
     this.stopped = true;
