@@ -202,6 +202,7 @@ test("demo status and stop without a running demo: status exits 1 naming the dir
     clusters: [],
     projects: [],
     launchPlans: [],
+    workflows: [],
     examplesVersion: "v1",
     components: [
       { name: "admin", phase: ComponentPhase.running, pid: await aDeadPid(), restarts: 0, log: "x" },

@@ -68,8 +68,9 @@ export interface DemoState {
   clusters: DemoCluster[];
   /** Projects created by the bootstrap, with their isolation label ("" = shared clusters). */
   projects: Array<{ id: string; isolation: string }>;
-  /** Names of the launch plans registered from examples/ (version `examplesVersion`). */
+  /** Names of the launch plans and workflows registered from examples/ (version `examplesVersion`). */
   launchPlans: string[];
+  workflows: string[];
   examplesVersion: string;
   components: ComponentState[];
 }

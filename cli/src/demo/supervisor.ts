@@ -208,6 +208,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       clusters: [],
       projects: DEMO_PROJECTS.map((p) => ({ id: p.id, isolation: p.isolation })),
       launchPlans: [],
+      workflows: [],
       examplesVersion: EXAMPLES_VERSION,
       components: [],
     };
@@ -297,6 +298,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     progress("waiting for every cluster's first heartbeat");
     await waitForHealthyClusters(client, options.stepTimeoutMs);
     state.launchPlans = registered.launchPlans;
+    state.workflows = registered.workflows;
     state.phase = DemoPhase.ready;
     state.readyAt = new Date().toISOString();
     state.readyAfterMs = Date.now() - started;
