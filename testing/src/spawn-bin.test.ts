@@ -79,7 +79,8 @@ describe("spawnBin", () => {
 
   it("rejects, and stops the child, when the ready line does not come in time", async () => {
     await assert.rejects(
-      spawnBin(fixture("stubborn.mjs"), [], { readyLine: /never printed/, timeout: 200 }),
+      // Long enough for the fixture to start and print its grandchild on a loaded 2-core machine.
+      spawnBin(fixture("stubborn.mjs"), [], { readyLine: /never printed/, timeout: 2_000 }),
       (err: unknown) => {
         assert.ok(err instanceof SpawnBinTimeoutError);
         assert.match(err.output, /^grandchild=\d+$/m);
