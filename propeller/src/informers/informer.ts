@@ -53,15 +53,21 @@ export class ResilientInformer<T extends KubernetesObject> {
   private synced = false;
   private listedOk = false;
   private failures = 0;
+  private listError: unknown;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly log: (m: string) => void;
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
     this.log = options.log ?? ((m) => console.warn(m));
     const list = async () => {
-      const result = await options.list();
-      this.listedOk = true;
-      return result;
+      try {
+        const result = await options.list();
+        this.listedOk = true;
+        return result;
+      } catch (err) {
+        this.listError = err;
+        throw err;
+      }
     };
     this.lw = new ListWatch<T>(
       options.path,
@@ -85,15 +91,24 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.synced;
   }
 
-  /** Starts list+watch and resolves once the cache holds the initial list. */
+  /**
+   * Starts list+watch and resolves once the cache holds the initial list. Until the list
+   * succeeds it retries with backoff, logging the first failure and every 20th (a 404 names the
+   * likely cause: the resource's CustomResourceDefinition is not installed yet).
+   */
   async start(): Promise<void> {
     this.stopped = false;
     let delay = this.options.minBackoffMs ?? 200;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (this.stopped) throw new InformerStoppedError(this.options.name);
       this.listedOk = false;
       await this.lw.start();
       if (this.listedOk) break;
+      if (attempt === 1 || attempt % 20 === 0) {
+        this.log(
+          `informer ${this.options.name}: initial list failed (${describeListError(this.listError)}); retrying in ${delay} ms`,
+        );
+      }
       this.options.metrics?.informerRestarts.inc({ informer: this.options.name });
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(this.options.maxBackoffMs ?? 10_000, delay * 2);
@@ -137,4 +152,13 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.lw.stop();
   }
+}
+
+/** One line about a failed list; a 404 says what usually causes it. */
+function describeListError(err: unknown): string {
+  if ((err as { code?: unknown } | undefined)?.code === 404) {
+    return "404 Not Found: is the resource's CustomResourceDefinition installed?";
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split("\n")[0] ?? message;
 }
