@@ -19,7 +19,10 @@ export interface ComponentSpec {
   /** Absolute path of the JavaScript bin (run with `process.execPath`). */
   bin: string;
   args: string[];
-  /** Matched against every output line; the first match means ready (its groups are returned). */
+  /**
+   * Matched against every output line; the first match means ready (its groups are returned).
+   * Its first group, when it has one, is the component's URL (recorded again after a restart).
+   */
   readyLine: RegExp;
   log: string;
   /** Restart after an unexpected exit (components whose state survives a restart). */
@@ -138,6 +141,7 @@ export class ManagedComponent {
       };
     });
     const match = await ready;
+    if (match[1]) this.state.url = match[1];
     this.state.phase = ComponentPhase.running;
     this.backoffMs = 500;
     this.events.changed();

@@ -103,6 +103,11 @@ test("a component is ready on its ready line, restarted after a crash, and stopp
       assert.equal(c.state.phase, ComponentPhase.running);
       assert.equal(c.state.restarts, 1);
       assert.notEqual(c.state.pid, first);
+      assert.equal(
+        c.state.url,
+        `http://127.0.0.1:${c.state.pid}`,
+        "the URL is read again from the new ready line",
+      );
     },
     { timeout: 20_000 },
   );

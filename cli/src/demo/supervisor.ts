@@ -258,7 +258,6 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     await Promise.all([sandbox.start(), admin.start()]);
     state.clusters = await clustersOf(layout);
     sandbox.state.url = state.clusters.map((c) => c.url).join(" ");
-    admin.state.url = adminUrl;
 
     progress("starting a propeller per cluster; registering the projects and examples");
     const client = await createAdminClient(adminUrl);
@@ -289,12 +288,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           readyLine: /^propeller ready .*?(?:metrics=(\S+))?$/,
           restartable: true,
         });
-        const match = await p.start();
-        p.state.url = match[1];
+        await p.start();
       }),
     );
     const [registered] = await Promise.all([registering, propellers, resourceManagerReady]);
-    rmComponent.state.url = rmUrl;
     progress("waiting for every cluster's first heartbeat");
     await waitForHealthyClusters(client, options.stepTimeoutMs);
     state.launchPlans = registered.launchPlans;
