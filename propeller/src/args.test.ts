@@ -54,3 +54,13 @@ test("missing or malformed flags are usage errors naming the flag", () => {
     false,
   );
 });
+
+test("--no-resource-manager-batching turns the broker's batching off; batching is on by default", () => {
+  const base = ["--kubeconfig", "/k", "--cluster-id", "c", "--admin-url", "x"];
+  const rm = ["--resource-manager-url", "http://127.0.0.1:2"];
+  assert.deepEqual(parsePropellerArgs([...base, ...rm]).resourceManager, { url: "http://127.0.0.1:2" });
+  assert.deepEqual(parsePropellerArgs([...base, ...rm, "--no-resource-manager-batching"]).resourceManager, {
+    url: "http://127.0.0.1:2",
+    batch: false,
+  });
+});

@@ -29,6 +29,7 @@ export function parsePropellerArgs(argv: string[]): PropellerOptions {
       "metrics-port": { type: "string" },
       "metrics-host": { type: "string" },
       "resource-manager-url": { type: "string" },
+      "no-resource-manager-batching": { type: "boolean" },
       "blob-store": { type: "string" },
       "lease-namespace": { type: "string" },
       "lease-duration": { type: "string" },
@@ -50,7 +51,12 @@ export function parsePropellerArgs(argv: string[]): PropellerOptions {
   const metricsPort = positiveInt("metrics-port", values["metrics-port"], 0);
   if (metricsPort !== undefined) options.metricsPort = metricsPort;
   if (values["metrics-host"]) options.metricsHost = values["metrics-host"];
-  if (values["resource-manager-url"]) options.resourceManager = { url: values["resource-manager-url"] };
+  if (values["resource-manager-url"]) {
+    options.resourceManager = {
+      url: values["resource-manager-url"],
+      ...(values["no-resource-manager-batching"] ? { batch: false as const } : {}),
+    };
+  }
   if (values["blob-store"]) options.blobStoreUrl = values["blob-store"];
   if (values["no-leader-election"]) options.leaderElection = false;
   else {

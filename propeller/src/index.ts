@@ -28,7 +28,13 @@ export {
   createAdminClient,
   type AdminClient,
 } from "./clients/admin-client.js";
-export { createResourceManagerBroker, resourceManagerTransport } from "./clients/resource-manager-broker.js";
+export {
+  createResourceManagerBroker,
+  resourceManagerTransport,
+  MAX_RESOURCE_MANAGER_BATCH,
+  type ResourceManagerBatchOptions,
+  type ResourceManagerBrokerOptions,
+} from "./clients/resource-manager-broker.js";
 export {
   EventSink,
   EventSinkStoppedError,

@@ -3,6 +3,7 @@
  *
  *   flotilla-propeller --kubeconfig F [--context C] --cluster-id ID --admin-url URL
  *     [--workers N] [--metrics-port P] [--metrics-host H] [--resource-manager-url URL]
+ *     [--no-resource-manager-batching]
  *     [--blob-store URL] [--lease-namespace NS] [--lease-duration SECONDS] [--no-leader-election]
  *     [--terminated-ttl SECONDS] [--resync SECONDS]
  *

@@ -1,10 +1,11 @@
 /**
  * The {@link TokenBroker} backed by the resource manager's `ResourceManagerService`: Allocate
- * (waiting allowed, idempotent per holder), Renew and Release.
+ * (waiting allowed, idempotent per holder), Renew and Release — by default coalescing concurrent
+ * acquires and releases into AllocateBatch / ReleaseBatch calls.
  */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import {
   AllocateRequestSchema,
@@ -12,40 +13,95 @@ import {
   RenewRequestSchema,
   ResourceManagerService,
   TenantSchema,
+  type AllocateRequest,
+  type AllocateResponse,
+  type BatchItemError,
+  type ReleaseRequest,
 } from "@flotilla/proto";
 import type { PropellerMetrics } from "../metrics.js";
 import type { TokenBroker, TokenOutcome } from "../workflow/ports.js";
+import { createMicroBatcher } from "./micro-batcher.js";
+
+/** The resource manager's largest AllocateBatch / ReleaseBatch. */
+export const MAX_RESOURCE_MANAGER_BATCH = 1000;
+
+/** How the broker coalesces calls; see {@link ResourceManagerBrokerOptions.batch}. */
+export interface ResourceManagerBatchOptions {
+  /** How long a batch collects calls after its first one, in ms (0: the same event-loop turn). Default 1. */
+  windowMs?: number;
+  /** Largest batch, at most 1000 (the server's limit). Default 1000. */
+  maxItems?: number;
+}
+
+/** Options of {@link createResourceManagerBroker}. */
+export interface ResourceManagerBrokerOptions {
+  /** Lease lifetime asked for. */
+  ttlMs: number;
+  /** Counts `token_requests_total{resource,outcome}`, once per acquire whether batched or not. */
+  metrics?: PropellerMetrics;
+  /** Deadline of each RPC (a batch is one RPC). Default 10 s. */
+  timeoutMs?: number;
+  /** Coalescing of acquires and releases; `false` sends one unary Allocate / Release per call. */
+  batch?: ResourceManagerBatchOptions | false;
+}
 
 /** A Connect transport to the resource manager at `url`. */
 export function resourceManagerTransport(url: string): Transport {
   return createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
 }
 
-/** Creates a TokenBroker over `transport`, asking for leases of `ttlMs`. */
+/** One item's answer: what the unary call would have returned, or the error it would have thrown. */
+type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Creates a TokenBroker over `transport`, asking for leases of `options.ttlMs`.
+ *
+ * With batching (the default), acquires arriving within `batch.windowMs` of each other go out
+ * as one AllocateBatch (releases as one ReleaseBatch), split at `batch.maxItems`; each caller
+ * gets its own item's result, mapped exactly as the unary answer would be (a `BatchItemError`
+ * becomes the ConnectError the unary call would have thrown). A batch that fails as a whole
+ * (transport error, deadline, Unavailable) fails each of its callers with that error, as their
+ * unary calls would have. A batch refused whole with InvalidArgument (one caller's invalid
+ * item) is re-sent as unary calls, so only the invalid caller gets the InvalidArgument and the
+ * others are decided normally (the server decides nothing for an invalid batch, so this is safe).
+ * Renew is always unary (there is no RenewBatch).
+ */
 export function createResourceManagerBroker(
   transport: Transport,
-  options: { ttlMs: number; metrics?: PropellerMetrics; timeoutMs?: number },
+  options: ResourceManagerBrokerOptions,
 ): TokenBroker {
   const client = createClient(ResourceManagerService, transport);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const count = (resource: string, outcome: string) =>
     options.metrics?.tokenRequests.inc({ resource, outcome });
+
+  const allocate =
+    options.batch === false
+      ? unaryAllocate(client, timeoutMs)
+      : batchedAllocate(client, timeoutMs, options.batch);
+  const release =
+    options.batch === false
+      ? unaryRelease(client, timeoutMs)
+      : batchedRelease(client, timeoutMs, options.batch);
+
   return {
     async acquire(r): Promise<TokenOutcome> {
-      let res;
+      const request = create(AllocateRequestSchema, {
+        resource: r.resource,
+        tenant: create(TenantSchema, { project: r.tenant.project, domain: r.tenant.domain }),
+        holder: r.holder,
+        tokens: r.tokens,
+        ttl: durationFromMs(options.ttlMs),
+        wait: true,
+      });
+      let result: ItemResult<AllocateResponse>;
       try {
-        res = await client.allocate(
-          create(AllocateRequestSchema, {
-            resource: r.resource,
-            tenant: create(TenantSchema, { project: r.tenant.project, domain: r.tenant.domain }),
-            holder: r.holder,
-            tokens: r.tokens,
-            ttl: durationFromMs(options.ttlMs),
-            wait: true,
-          }),
-          { timeoutMs },
-        );
+        result = await allocate(request);
       } catch (err) {
+        result = { ok: false, error: err };
+      }
+      if (!result.ok) {
+        const err = result.error;
         if (err instanceof ConnectError && err.code === Code.NotFound) {
           count(r.resource, "rejected");
           return { outcome: "rejected", reason: "UnknownResource", message: err.rawMessage };
@@ -53,7 +109,7 @@ export function createResourceManagerBroker(
         count(r.resource, "error");
         throw err;
       }
-      const o = res.outcome;
+      const o = result.value.outcome;
       switch (o.case) {
         case "granted": {
           count(r.resource, "granted");
@@ -99,19 +155,115 @@ export function createResourceManagerBroker(
       }
     },
     async release(r) {
-      await client.release(
-        create(
-          ReleaseRequestSchema,
-          r.leaseId ? { leaseId: r.leaseId } : { resource: r.resource, holder: r.holder },
-        ),
-        { timeoutMs },
-      );
-      if (r.leaseId) {
-        // Also cancel any queue entry of the same holder (release by lease id only returns tokens).
-        await client.release(create(ReleaseRequestSchema, { resource: r.resource, holder: r.holder }), {
-          timeoutMs,
-        });
+      const byHolder = create(ReleaseRequestSchema, { resource: r.resource, holder: r.holder });
+      if (!r.leaseId) return throwIfFailed(await release(byHolder));
+      const byLease = create(ReleaseRequestSchema, { leaseId: r.leaseId });
+      if (options.batch === false) {
+        // Release by lease id only returns tokens; the second call also cancels any queue entry
+        // of the same holder.
+        throwIfFailed(await release(byLease));
+        return throwIfFailed(await release(byHolder));
       }
+      // Batched, both items usually share one ReleaseBatch (decided in this order); the first
+      // failure is thrown once both are decided.
+      const [a, b] = await Promise.all([release(byLease), release(byHolder)]);
+      throwIfFailed(a);
+      throwIfFailed(b);
     },
   };
+}
+
+type RmClient = Client<typeof ResourceManagerService>;
+
+function throwIfFailed(r: ItemResult<unknown>): void {
+  if (!r.ok) throw r.error;
+}
+
+async function settle<T>(p: Promise<T>): Promise<ItemResult<T>> {
+  try {
+    return { ok: true, value: await p };
+  } catch (err) {
+    return { ok: false, error: err };
+  }
+}
+
+/** The ConnectError the unary call would have thrown for this batch item's error. */
+function itemError(e: BatchItemError): ConnectError {
+  const code = e.code in Code ? (e.code as Code) : Code.Unknown;
+  return new ConnectError(e.message, code);
+}
+
+function isInvalidArgument(err: unknown): boolean {
+  return err instanceof ConnectError && err.code === Code.InvalidArgument;
+}
+
+function unaryAllocate(client: RmClient, timeoutMs: number) {
+  return (req: AllocateRequest) => settle(client.allocate(req, { timeoutMs }));
+}
+
+function unaryRelease(client: RmClient, timeoutMs: number) {
+  return (req: ReleaseRequest) => settle(client.release(req, { timeoutMs }).then(() => undefined));
+}
+
+function batchOptions(batch: ResourceManagerBatchOptions | undefined) {
+  return {
+    windowMs: batch?.windowMs ?? 1,
+    maxItems: Math.min(batch?.maxItems ?? MAX_RESOURCE_MANAGER_BATCH, MAX_RESOURCE_MANAGER_BATCH),
+  };
+}
+
+function batchedAllocate(
+  client: RmClient,
+  timeoutMs: number,
+  batch: ResourceManagerBatchOptions | undefined,
+) {
+  const unary = unaryAllocate(client, timeoutMs);
+  return createMicroBatcher<AllocateRequest, ItemResult<AllocateResponse>>({
+    ...batchOptions(batch),
+    keyOf: (r) => `${r.resource}\u0000${r.holder}`,
+    send: async (requests) => {
+      if (requests.length === 1) return [await unary(requests[0])];
+      try {
+        const { results } = await client.allocateBatch({ requests }, { timeoutMs });
+        return results.map((r): ItemResult<AllocateResponse> =>
+          r.result.case === "response"
+            ? { ok: true, value: r.result.value }
+            : {
+                ok: false,
+                error:
+                  r.result.case === "error" ? itemError(r.result.value) : new Error("empty batch result"),
+              },
+        );
+      } catch (err) {
+        if (isInvalidArgument(err)) return Promise.all(requests.map(unary));
+        throw err;
+      }
+    },
+  });
+}
+
+function batchedRelease(client: RmClient, timeoutMs: number, batch: ResourceManagerBatchOptions | undefined) {
+  const unary = unaryRelease(client, timeoutMs);
+  return createMicroBatcher<ReleaseRequest, ItemResult<void>>({
+    ...batchOptions(batch),
+    keyOf: (r) => (r.leaseId ? `lease\u0000${r.leaseId}` : `holder\u0000${r.resource}\u0000${r.holder}`),
+    send: async (requests) => {
+      if (requests.length === 1) return [await unary(requests[0])];
+      try {
+        const { results } = await client.releaseBatch({ requests }, { timeoutMs });
+        return results.map((r): ItemResult<void> =>
+          r.result.case === "response"
+            ? { ok: true, value: undefined }
+            : {
+                ok: false,
+                error:
+                  r.result.case === "error" ? itemError(r.result.value) : new Error("empty batch result"),
+              },
+        );
+      } catch (err) {
+        if (isInvalidArgument(err)) return Promise.all(requests.map(unary));
+        throw err;
+      }
+    },
+  });
 }

@@ -17,7 +17,11 @@ import {
 } from "@flotilla/common";
 import { LiteralMapSchema, type LiteralMap } from "@flotilla/proto";
 import { adminEventTransport, adminTransport, createAdminClient } from "../clients/admin-client.js";
-import { createResourceManagerBroker, resourceManagerTransport } from "../clients/resource-manager-broker.js";
+import {
+  createResourceManagerBroker,
+  resourceManagerTransport,
+  type ResourceManagerBatchOptions,
+} from "../clients/resource-manager-broker.js";
 import { EventSink, type EventSinkOptions } from "../events/event-sink.js";
 import { PodIndex, WorkflowCache, type WorkflowExecutionCr } from "../informers/caches.js";
 import { ResilientInformer } from "../informers/informer.js";
@@ -50,8 +54,14 @@ export interface PropellerOptions {
   clusterId: string;
   /** Admin URL (Connect/gRPC) or a ready transport (tests use an in-process one). */
   admin: { url: string } | { transport: Transport };
-  /** Resource manager URL or transport; without it, tasks needing external resources fail clearly. */
-  resourceManager?: { url: string } | { transport: Transport };
+  /**
+   * Resource manager URL or transport; without it, tasks needing external resources fail clearly.
+   * `batch` tunes how concurrent acquires / releases are coalesced into AllocateBatch /
+   * ReleaseBatch; `false` sends one unary call each (see createResourceManagerBroker).
+   */
+  resourceManager?: ({ url: string } | { transport: Transport }) & {
+    batch?: ResourceManagerBatchOptions | false;
+  };
   /** Blob store root for task I/O (default `file:///`, which serves any local file URI). */
   blobStoreUrl?: string;
   /** Concurrent round slots. Default 32. */
@@ -201,7 +211,11 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
       "url" in options.resourceManager
         ? resourceManagerTransport(options.resourceManager.url)
         : options.resourceManager.transport;
-    tokens = createResourceManagerBroker(t, { ttlMs: executor.tokenLeaseTtlMs, metrics });
+    tokens = createResourceManagerBroker(t, {
+      ttlMs: executor.tokenLeaseTtlMs,
+      metrics,
+      ...(options.resourceManager.batch !== undefined ? { batch: options.resourceManager.batch } : {}),
+    });
   }
 
   const workflows = new WorkflowCache(metrics);
