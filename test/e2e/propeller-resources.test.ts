@@ -85,4 +85,10 @@ test("30 parallel tasks needing warehouse (limit 5) never run more than 5 at onc
     assert.equal(pool.inUse, 0, "nothing is held by finished tasks");
     assert.equal(pool.queued, 0, "nothing is left waiting");
   });
+  // The broker coalesced the round's concurrent acquires and releases into batch RPCs.
+  const metrics = await (await fetch(`${rm.url}/metrics`)).text();
+  for (const method of ["allocate_batch", "release_batch"]) {
+    const m = new RegExp(`decision_duration_seconds_count\\{method="${method}"\\} (\\d+)`).exec(metrics);
+    assert.ok(Number(m?.[1] ?? 0) > 0, `the resource manager decided ${method} calls`);
+  }
 });
