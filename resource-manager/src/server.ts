@@ -67,6 +67,7 @@ export function createResourceManagerServer(options: ResourceManagerServerOption
           status: ok ? "ok" : "unavailable",
           role: ready ? "leader" : state,
           epoch: manager.epoch ?? null,
+          leader: ready ? null : (manager.leader ?? null),
         }) + "\n",
       );
       return;

@@ -51,10 +51,14 @@ eachDatabase(
       const a = await start();
       await eventually(() => assert.equal(a.role(), "leader"));
       const b = await start();
-      // Give the standby several election rounds: it must stay standby while A lives.
+      // The standby's first election round reads who leads; until then it cannot point callers there.
       await eventually(async () => {
-        const standbyStatus = await fetch(`${b.url}/healthz`);
-        assert.equal(((await standbyStatus.json()) as { role: string }).role, "standby");
+        const standbyStatus = (await (await fetch(`${b.url}/healthz`)).json()) as {
+          role: string;
+          leader: string;
+        };
+        assert.equal(standbyStatus.role, "standby");
+        assert.equal(standbyStatus.leader, a.url);
       });
       assert.equal((await fetch(`${b.url}/readyz`)).status, 503);
 

@@ -114,6 +114,11 @@ export class ResourceManager {
     return this.term?.epoch;
   }
 
+  /** The leader URL this standby reports to callers, once an election round has read it. */
+  get leader(): string | undefined {
+    return this.leaderHint;
+  }
+
   /** Sets the leader URL reported to callers while this instance is a standby. */
   setLeaderHint(url: string | undefined): void {
     this.leaderHint = url;
