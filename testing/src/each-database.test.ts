@@ -8,6 +8,16 @@ import { eachDatabase, testDatabaseServerUrl } from "./each-database.js";
 
 const migrations = new URL("../fixtures/migrations/", import.meta.url);
 
+async function databasesNamed(name: string): Promise<unknown[]> {
+  const admin = new pg.Client({ connectionString: testDatabaseServerUrl });
+  await admin.connect();
+  try {
+    return (await admin.query("SELECT datname FROM pg_database WHERE datname = $1", [name])).rows;
+  } finally {
+    await admin.end();
+  }
+}
+
 eachDatabase("eachDatabase", { migrations }, (ctx) => {
   let seenInBeforeEach: string[] = [];
   beforeEach(async () => {
@@ -49,6 +59,26 @@ eachDatabase("eachDatabase", { migrations }, (ctx) => {
     if (ctx.kind === "postgres") assert.match(new URL(ctx.db().url).pathname, /^\/flotilla_t_[0-9a-f]{12}$/);
   });
 
+  // node:test copies a suite's hooks into a nested suite when it is declared: the database must
+  // still be created for, and dropped after, each test of a nested describe.
+  describe("in a nested describe", () => {
+    let nestedPrevious = "";
+    it("gets a fresh database (first writer)", async () => {
+      await ctx.db().query("INSERT INTO widgets (name) VALUES ('flange')");
+      assert.equal((await ctx.db().query("SELECT * FROM widgets")).rowCount, 3);
+      nestedPrevious = ctx.db().url;
+    });
+
+    it("gets a fresh database (second writer), the first one dropped", async () => {
+      await ctx.db().query("INSERT INTO widgets (name) VALUES ('flange')");
+      assert.equal((await ctx.db().query("SELECT * FROM widgets")).rowCount, 3);
+      if (ctx.kind !== "postgres") return;
+      assert.ok(nestedPrevious, "previous test did not run");
+      assert.notEqual(ctx.db().url, nestedPrevious);
+      assert.deepEqual(await databasesNamed(new URL(nestedPrevious).pathname.slice(1)), []);
+    });
+  });
+
   if (ctx.kind === "postgres") {
     let previous = "";
     it("creates a database on the test server (remembered for the next test)", () => {
@@ -58,14 +88,7 @@ eachDatabase("eachDatabase", { migrations }, (ctx) => {
 
     it("drops each test's database after the test", async () => {
       assert.ok(previous, "previous test did not run");
-      const admin = new pg.Client({ connectionString: testDatabaseServerUrl });
-      await admin.connect();
-      try {
-        const { rows } = await admin.query("SELECT datname FROM pg_database WHERE datname = $1", [previous]);
-        assert.deepEqual(rows, []);
-      } finally {
-        await admin.end();
-      }
+      assert.deepEqual(await databasesNamed(previous), []);
     });
   }
 });

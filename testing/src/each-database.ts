@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { after, afterEach, beforeEach, describe, it } from "node:test";
+import { after, beforeEach, describe, it } from "node:test";
 import pg from "pg";
 import {
   dumpEmbedded,
@@ -31,8 +31,9 @@ export interface DatabaseTestContext {
   readonly kind: DatabaseKind;
   /**
    * The current test's own database, freshly created with the migrations applied (opened in a
-   * `beforeEach` registered before the body's hooks, closed and dropped after the body's
-   * `afterEach` hooks). Throws outside a test.
+   * `beforeEach` registered before the body's hooks, so nested describes get it too; closed and
+   * dropped when the next test starts or the suite ends, so the body's `afterEach` hooks still
+   * see it). Throws outside a test and its hooks.
    */
   db(): Database;
 }
@@ -233,7 +234,18 @@ export function eachDatabase(
           return current;
         },
       };
+      // The previous test's database is destroyed when the next test starts (and the last one
+      // when the suite ends), not in an afterEach: node:test copies a suite's hooks into nested
+      // suites when they are declared, so a hook registered after the body would miss the tests
+      // of a nested describe, and one registered before it would run before the body's own
+      // afterEach hooks, which may still use ctx.db().
+      const release = async () => {
+        const db = current;
+        current = undefined;
+        if (db) await backend.destroy(db);
+      };
       beforeEach(async () => {
+        await release();
         try {
           current = await backend.create();
         } catch (err) {
@@ -244,13 +256,10 @@ export function eachDatabase(
         }
       });
       await body(ctx);
-      // Registered after the body's hooks so theirs still see the database.
-      afterEach(async () => {
-        const db = current;
-        current = undefined;
-        if (db) await backend.destroy(db);
+      after(async () => {
+        await release();
+        await backend.dispose();
       });
-      after(() => backend.dispose());
     });
   }
 }
