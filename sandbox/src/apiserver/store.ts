@@ -128,7 +128,7 @@ export class ObjectStore {
   private compactedRv = 0;
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly listeners: ((e: ChangeEvent) => void)[] = [];
-  /** Sorted `namespace/name` ids per `typeKey|namespace-or-*`, dropped when membership changes. */
+  /** Sorted `namespace/name` ids per type, then per namespace (or `*`), kept in step with writes. */
   private readonly sortedCache = new Map<string, Map<string, string[]>>();
 
   constructor(private readonly options: StoreOptions) {}
@@ -166,8 +166,10 @@ export class ObjectStore {
   }
 
   /**
-   * The `namespace/name` ids of a type (optionally in one namespace) in sorted order, cached
-   * until an object of the type is added or removed. Returns a shared array: do not mutate.
+   * The `namespace/name` ids of a type (optionally in one namespace) in sorted order, built on
+   * first use and kept sorted as objects are added and removed (a list or a delete-collection
+   * while pods churn costs no re-sort). Returns a shared array: do not mutate or hold it across
+   * writes.
    */
   sortedIds(typeKey: string, namespace: string | undefined): string[] {
     let perType = this.sortedCache.get(typeKey);
@@ -185,6 +187,30 @@ export class ObjectStore {
       perType.set(cacheKey, ids);
     }
     return ids;
+  }
+
+  /** Inserts a new object's id into the cached sorted orders that cover it. */
+  private indexSorted(typeKey: string, namespace: string, name: string): void {
+    const perType = this.sortedCache.get(typeKey);
+    if (!perType) return;
+    const id = `${namespace}/${name}`;
+    for (const cacheKey of ["*", namespace]) {
+      const ids = perType.get(cacheKey);
+      if (ids) ids.splice(lowerBound(ids, id), 0, id);
+    }
+  }
+
+  /** Removes a deleted object's id from the cached sorted orders that cover it. */
+  private unindexSorted(typeKey: string, namespace: string, name: string): void {
+    const perType = this.sortedCache.get(typeKey);
+    if (!perType) return;
+    const id = `${namespace}/${name}`;
+    for (const cacheKey of ["*", namespace]) {
+      const ids = perType.get(cacheKey);
+      if (!ids) continue;
+      const at = lowerBound(ids, id);
+      if (ids[at] === id) ids.splice(at, 1);
+    }
   }
 
   /** The namespaces holding at least one object of the type. */
@@ -230,7 +256,8 @@ export class ObjectStore {
     }
     const prev = bucket.get(name)?.obj;
     const stored: Stored = { obj, json };
-    if (type === "DELETED" || !prev) this.sortedCache.delete(typeKey);
+    if (type === "DELETED") this.unindexSorted(typeKey, namespace, name);
+    else if (!prev) this.indexSorted(typeKey, namespace, name);
     if (type === "DELETED") {
       bucket.delete(name);
       if (bucket.size === 0) byNs.delete(namespace);
@@ -355,4 +382,16 @@ function deliverTo(w: Watcher, e: ChangeEvent): void {
   if (now && before) w.deliver("MODIFIED", e.json, e.obj, e);
   else if (now) w.deliver("ADDED", e.json, e.obj, e);
   else if (before) w.deliver("DELETED", e.json, e.obj, e);
+}
+
+/** The first index of sorted `ids` whose value is not below `id`. */
+function lowerBound(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

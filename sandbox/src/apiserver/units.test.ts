@@ -5,6 +5,7 @@ import { mergePatch, strategicMergePatch } from "./patch.js";
 import { QuantityParseError, formatMilli, parseMilli, parseQuantity } from "./quantity.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { defaultAndPrune, validateSchema } from "./schema.js";
+import { ObjectStore } from "./store.js";
 
 describe("quantities", () => {
   it("parses decimal, binary, milli and exponent forms", () => {
@@ -154,5 +155,43 @@ describe("structural schemas", () => {
       validateSchema(schema, { spec: {} }).map((c) => c.field),
       ["spec.n"],
     );
+  });
+});
+
+describe("object store sorted order", () => {
+  it("keeps cached sorted ids exact through interleaved creates and deletes", () => {
+    const store = new ObjectStore({ objectSizeLimitBytes: 1 << 20, compactionWindow: 1000 });
+    const live = new Set<string>();
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const expected = (ns: string | undefined) =>
+      [...live].filter((id) => ns === undefined || id.startsWith(`${ns}/`)).sort();
+    for (let step = 0; step < 2000; step++) {
+      const namespace = ["a", "b", "c"][random(3)];
+      const name = `pod-${random(150)}`;
+      const id = `${namespace}/${name}`;
+      const obj = { metadata: { namespace, name } };
+      if (live.has(id) && random(2) === 0) {
+        store.commit("v1/pods", "DELETED", obj);
+        live.delete(id);
+      } else {
+        store.commit("v1/pods", live.has(id) ? "MODIFIED" : "ADDED", obj);
+        live.add(id);
+      }
+      // Read the orders often enough that they are cached while later writes land.
+      if (step % 7 === 0) {
+        assert.deepEqual(store.sortedIds("v1/pods", undefined), expected(undefined), `all, step ${step}`);
+        assert.deepEqual(
+          store.sortedIds("v1/pods", namespace),
+          expected(namespace),
+          `${namespace}, step ${step}`,
+        );
+      }
+    }
+    for (const ns of [undefined, "a", "b", "c"])
+      assert.deepEqual(store.sortedIds("v1/pods", ns), expected(ns));
   });
 });
