@@ -189,19 +189,8 @@ export class ObjectStore {
     return ids;
   }
 
-  /** Inserts a new object's id into the cached sorted orders that cover it. */
-  private indexSorted(typeKey: string, namespace: string, name: string): void {
-    const perType = this.sortedCache.get(typeKey);
-    if (!perType) return;
-    const id = `${namespace}/${name}`;
-    for (const cacheKey of ["*", namespace]) {
-      const ids = perType.get(cacheKey);
-      if (ids) ids.splice(lowerBound(ids, id), 0, id);
-    }
-  }
-
-  /** Removes a deleted object's id from the cached sorted orders that cover it. */
-  private unindexSorted(typeKey: string, namespace: string, name: string): void {
+  /** Inserts (`present`) or removes an object's id in the cached sorted orders that cover it. */
+  private updateSorted(typeKey: string, namespace: string, name: string, present: boolean): void {
     const perType = this.sortedCache.get(typeKey);
     if (!perType) return;
     const id = `${namespace}/${name}`;
@@ -209,7 +198,8 @@ export class ObjectStore {
       const ids = perType.get(cacheKey);
       if (!ids) continue;
       const at = lowerBound(ids, id);
-      if (ids[at] === id) ids.splice(at, 1);
+      if (present && ids[at] !== id) ids.splice(at, 0, id);
+      else if (!present && ids[at] === id) ids.splice(at, 1);
     }
   }
 
@@ -256,8 +246,7 @@ export class ObjectStore {
     }
     const prev = bucket.get(name)?.obj;
     const stored: Stored = { obj, json };
-    if (type === "DELETED") this.unindexSorted(typeKey, namespace, name);
-    else if (!prev) this.indexSorted(typeKey, namespace, name);
+    if (type === "DELETED" || !prev) this.updateSorted(typeKey, namespace, name, type !== "DELETED");
     if (type === "DELETED") {
       bucket.delete(name);
       if (bucket.size === 0) byNs.delete(namespace);
