@@ -1,0 +1,330 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  ExecutionError_Kind,
+  NodeExecution_Phase,
+  SimpleType,
+  TaskExecution_Phase,
+  type TaskTemplate,
+} from "@flotilla/proto";
+import { aTask, aWorkflow, anExecutionSpec, fromInput } from "../../testing/builders.js";
+import { ExecutorHarness } from "../../testing/executor-harness.js";
+import { FakeTokens } from "../../testing/fakes.js";
+import { DEFAULT_EXECUTOR_CONFIG } from "../../workflow/ports.js";
+
+const T0 = new Date("2030-01-01T00:00:00Z");
+
+/** An execution `name` of one task node `t` running `task`, its clock at {@link T0}. */
+function oneTask(name: string, task: TaskTemplate, tokens?: Record<string, number>): ExecutorHarness {
+  const h = new ExecutorHarness(
+    anExecutionSpec({ name, closure: aWorkflow("w").withNode("t", task).closure(), blobRoot: "mem://b" }),
+  );
+  if (tokens) h.tokens = new FakeTokens(tokens);
+  h.now = T0;
+  return h;
+}
+
+/** The events emitted so far, one line each: `node PHASE reason` or `task#attempt PHASE reason`. */
+function eventLines(h: ExecutorHarness): string[] {
+  return h.events.flatMap((e) => {
+    if (e.event.case === "nodeEvent" && e.event.value.id?.nodeId === "t")
+      return [`node ${NodeExecution_Phase[e.event.value.phase]} ${e.event.value.reason}`];
+    if (e.event.case === "taskEvent")
+      return [
+        `task#${e.event.value.id?.retryAttempt} ${TaskExecution_Phase[e.event.value.phase]} ${e.event.value.reason}`,
+      ];
+    return [];
+  });
+}
+
+/** The token holder of attempt `attempt` of node `t` of execution `name`. */
+function holder(name: string, attempt: number): string {
+  return `flotilla/development/${name}/t/${attempt}`;
+}
+
+/** Moves the harness clock `ms` past {@link T0}. */
+function at(h: ExecutorHarness, ms: number): void {
+  h.now = new Date(T0.getTime() + ms);
+}
+
+describe("task nodes", () => {
+  test("wait in the token queue with their position, and report a task event only when it moves", async () => {
+    const h = oneTask("q", aTask("wh").needing("warehouse").build(), { warehouse: 1 });
+    assert.ok(h.tokens);
+    await h.tokens.acquire({ resource: "warehouse", tokens: 1, holder: "other" });
+    await h.tokens.acquire({ resource: "warehouse", tokens: 1, holder: "ahead" });
+
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.QUEUED);
+    assert.equal(h.node("t").taskPhase, TaskExecution_Phase.WAITING_FOR_RESOURCES);
+    assert.equal(h.node("t").waiting?.reason, "WaitingForTokens");
+    assert.equal(h.node("t").waiting?.resource, "warehouse");
+    assert.equal(h.node("t").waiting?.queuePosition, 2);
+    assert.equal(h.lastRequeue, DEFAULT_EXECUTOR_CONFIG.tokenPollMs);
+    await h.round();
+    assert.equal(eventLines(h).length, 2, "an unchanged position emits nothing");
+
+    await h.tokens.release({ resource: "warehouse", holder: "ahead" });
+    await h.round();
+    assert.equal(h.node("t").waiting?.queuePosition, 1);
+    await h.tokens.release({ resource: "warehouse", holder: "other" });
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.RUNNING);
+    assert.equal(h.node("t").waiting, undefined);
+    assert.equal(h.node("t").leases.length, 1);
+    assert.deepEqual(eventLines(h), [
+      "node QUEUED WaitingForTokens",
+      "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
+      "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
+      "node RUNNING ",
+      "task#0 QUEUED ",
+    ]);
+  });
+
+  test("wait for ResourceQuota admission and start once the quota admits the pod", async () => {
+    const h = oneTask("quota", aTask("t").build());
+    const message = `exceeded quota: ${"x".repeat(2000)}`;
+    h.pods.refuseWith = { outcome: "quota", message };
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.QUEUED);
+    assert.equal(h.node("t").taskPhase, TaskExecution_Phase.WAITING_FOR_RESOURCES);
+    assert.equal(h.node("t").waiting?.reason, "ResourceQuotaExceeded");
+    assert.equal(h.node("t").waiting?.message, message.slice(0, 1024));
+    assert.equal(h.node("t").attempts, 0);
+    assert.equal(h.lastRequeue, 2_000);
+    await h.round();
+    assert.equal(eventLines(h).length, 2, "still refused: nothing new");
+
+    h.pods.refuseWith = undefined;
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.RUNNING);
+    assert.ok(h.pods.pods.has("quota-t-0"));
+    assert.deepEqual(eventLines(h), [
+      "node QUEUED ResourceQuotaExceeded",
+      "task#0 WAITING_FOR_RESOURCES ResourceQuotaExceeded",
+      "node RUNNING ",
+      "task#0 QUEUED ",
+    ]);
+  });
+
+  test("fail as a SYSTEM error without an attempt when they need tokens and no resource manager is configured", async () => {
+    const h = oneTask("normm", aTask("wh").needing("warehouse").build());
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.SYSTEM);
+    assert.equal(h.node("t").error?.code, "ResourceManagerNotConfigured");
+    assert.equal(h.pods.pods.size, 0);
+    assert.deepEqual(eventLines(h), ["node FAILED ResourceManagerNotConfigured"]);
+  });
+
+  test("a rejected token request fails the node as a USER error and gives back the tokens already granted", async () => {
+    const h = oneTask("rej", aTask("wh").needing("warehouse").needing("nowhere").build(), { warehouse: 1 });
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.equal(h.node("t").error?.code, "ExternalResourceRejected");
+    assert.equal(h.node("t").error?.message, "nowhere: NotFound: no pool nowhere");
+    assert.equal(h.node("t").leases.length, 0);
+    assert.equal(h.tokens?.held.size, 0);
+    assert.deepEqual(h.tokens?.calls, [
+      `acquire warehouse ${holder("rej", 0)}`,
+      `acquire nowhere ${holder("rej", 0)}`,
+      `release warehouse ${holder("rej", 0)}`,
+      `release nowhere ${holder("rej", 0)}`,
+    ]);
+    assert.deepEqual(eventLines(h), ["node FAILED ExternalResourceRejected"]);
+  });
+
+  test("an unresolvable binding fails the node before its pod and gives back its tokens", async () => {
+    const t = aTask("wh").withInput("x", SimpleType.INTEGER).needing("warehouse").build();
+    const closure = aWorkflow("w")
+      .withNode("t", t, { x: fromInput("missing") })
+      .closure();
+    const h = new ExecutorHarness(anExecutionSpec({ name: "bind", closure, blobRoot: "mem://b" }));
+    h.tokens = new FakeTokens({ warehouse: 1 });
+    await h.tokens.acquire({ resource: "warehouse", tokens: 1, holder: "other" });
+    await h.round();
+    await h.tokens.release({ resource: "warehouse", holder: "other" });
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.equal(h.node("t").error?.code, "BindingResolutionFailed");
+    assert.equal(h.node("t").waiting, undefined);
+    assert.equal(h.pods.pods.size, 0);
+    assert.equal(h.tokens.held.size, 0);
+    assert.deepEqual(eventLines(h), [
+      "node QUEUED WaitingForTokens",
+      "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
+      "task#0 FAILED BindingResolutionFailed",
+      "node FAILED BindingResolutionFailed",
+    ]);
+  });
+
+  test("a task without a container fails the node as InvalidTask without creating a pod", async () => {
+    const t = aTask("t").build();
+    t.container = undefined;
+    const h = oneTask("inv", t);
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.equal(h.node("t").error?.code, "InvalidTask");
+    assert.equal(h.pods.pods.size, 0);
+    assert.deepEqual(eventLines(h), ["node FAILED InvalidTask"]);
+  });
+
+  test("a pod the API server rejects as invalid fails the node as InvalidPodSpec and gives back its tokens", async () => {
+    const h = oneTask("podinv", aTask("wh").needing("warehouse").build(), { warehouse: 1 });
+    h.pods.refuseWith = { outcome: "invalid", message: "spec.containers[0].image: Required value" };
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.equal(h.node("t").error?.code, "InvalidPodSpec");
+    assert.equal(h.node("t").error?.message, "spec.containers[0].image: Required value");
+    assert.equal(h.tokens?.held.size, 0);
+    assert.deepEqual(h.tokens?.calls, [
+      `acquire warehouse ${holder("podinv", 0)}`,
+      `release warehouse ${holder("podinv", 0)}`,
+    ]);
+    assert.deepEqual(eventLines(h), ["node FAILED InvalidPodSpec"]);
+  });
+
+  test("a retried attempt gives back its tokens before the next attempt asks again as its own holder", async () => {
+    const h = oneTask("retry", aTask("wh").needing("warehouse").withRetries(1).build(), { warehouse: 1 });
+    await h.round();
+    h.pods.finish("retry-t-0", "Failed", 1);
+    await h.round();
+    assert.equal(h.node("t").attempts, 2);
+    assert.equal(h.node("t").error?.code, "NonZeroExitCode", "the retried failure stays on the status");
+    h.pods.finish("retry-t-1", "Failed", 1);
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(h.tokens?.held.size, 0);
+    assert.deepEqual(h.tokens?.calls, [
+      `acquire warehouse ${holder("retry", 0)}`,
+      `release warehouse ${holder("retry", 0)}`,
+      `acquire warehouse ${holder("retry", 1)}`,
+      `release warehouse ${holder("retry", 1)}`,
+    ]);
+    assert.deepEqual(eventLines(h), [
+      "node RUNNING ",
+      "task#0 QUEUED ",
+      "task#0 RETRYABLE_FAILED NonZeroExitCode",
+      "task#1 QUEUED ",
+      "task#1 FAILED NonZeroExitCode",
+      "node FAILED NonZeroExitCode",
+    ]);
+  });
+
+  test("a pod missing from the cache past the grace period is a SYSTEM failure on the SYSTEM budget", async () => {
+    const h = oneTask("lost", aTask("t").withRetries(0, 1).build());
+    await h.round();
+    h.pods.pods.delete("lost-t-0");
+    at(h, 10_000);
+    await h.round();
+    assert.equal(h.node("t").attempts, 1, "within the grace period the pod is waited for");
+    assert.equal(h.lastRequeue, 1_000);
+    at(h, DEFAULT_EXECUTOR_CONFIG.podMissingGraceMs);
+    await h.round();
+    assert.equal(h.node("t").systemFailures, 1);
+    assert.ok(h.pods.pods.has("lost-t-1"), "retried on the system budget");
+    h.pods.pods.delete("lost-t-1");
+    at(h, 2 * DEFAULT_EXECUTOR_CONFIG.podMissingGraceMs);
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.SYSTEM);
+    assert.equal(h.node("t").error?.message, "pod lost-t-1 of attempt 1 disappeared");
+    assert.deepEqual(eventLines(h), [
+      "node RUNNING ",
+      "task#0 QUEUED ",
+      "task#0 RETRYABLE_FAILED PodNotFound",
+      "task#1 QUEUED ",
+      "task#1 FAILED PodNotFound",
+      "node FAILED PodNotFound",
+    ]);
+  });
+
+  test("a lost lease deletes the pod and retries the attempt on the SYSTEM budget with new tokens", async () => {
+    const h = oneTask("lease", aTask("wh").needing("warehouse").withRetries(0, 1).build(), { warehouse: 1 });
+    h.now = new Date();
+    await h.round();
+    h.pods.finish("lease-t-0", "Running");
+    h.tokens?.held.clear();
+    h.now = new Date(Date.now() + DEFAULT_EXECUTOR_CONFIG.tokenLeaseTtlMs * 0.75);
+    await h.round();
+    assert.deepEqual(h.pods.deleted, ["lease-t-0"]);
+    assert.equal(h.node("t").systemFailures, 1);
+    assert.equal(h.node("t").error?.code, "ResourceLeaseLost");
+    assert.ok(h.pods.pods.has("lease-t-1"));
+    assert.deepEqual(h.tokens?.calls, [
+      `acquire warehouse ${holder("lease", 0)}`,
+      "renew lease-1",
+      `release warehouse ${holder("lease", 0)}`,
+      `acquire warehouse ${holder("lease", 1)}`,
+    ]);
+    assert.deepEqual(eventLines(h), [
+      "node RUNNING ",
+      "task#0 QUEUED ",
+      "task#0 RUNNING PodRunning",
+      "task#0 RETRYABLE_FAILED ResourceLeaseLost",
+      "task#1 QUEUED ",
+    ]);
+  });
+
+  test("a timed-out attempt is a USER failure: retried on the USER budget, the last one ends TIMED_OUT", async () => {
+    const h = oneTask("to", aTask("slow").withTimeout(1_000).withRetries(1).build());
+    await h.round();
+    h.pods.finish("to-t-0", "Running");
+    at(h, 5_000);
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.RUNNING);
+    h.pods.finish("to-t-1", "Running");
+    at(h, 10_000);
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.TIMED_OUT);
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.deepEqual(h.pods.deleted, ["to-t-0", "to-t-1"]);
+    assert.deepEqual(eventLines(h), [
+      "node RUNNING ",
+      "task#0 QUEUED ",
+      "task#0 RETRYABLE_FAILED TaskTimeout",
+      "task#1 QUEUED ",
+      "task#1 FAILED TaskTimeout",
+      "node TIMED_OUT TaskTimeout",
+    ]);
+  });
+
+  test("outputs that do not match the interface fail the attempt as InvalidOutputs and give back its tokens", async () => {
+    const t = aTask("wh").withOutput("y", SimpleType.INTEGER).needing("warehouse").withRetries(3).build();
+    const h = oneTask("out", t, { warehouse: 1 });
+    await h.round();
+    await h.succeed("out-t-0", "t", 0, {});
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED, "not retried: outputs are a user error");
+    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.equal(h.tokens?.held.size, 0);
+    assert.deepEqual(eventLines(h), [
+      "node RUNNING ",
+      "task#0 QUEUED ",
+      "task#0 FAILED InvalidOutputs",
+      "node FAILED InvalidOutputs",
+    ]);
+  });
+
+  test("abort while waiting for tokens withdraws the queued request and ends ABORTED", async () => {
+    const h = oneTask("abq", aTask("wh").needing("warehouse").build(), { warehouse: 1 });
+    assert.ok(h.tokens);
+    await h.tokens.acquire({ resource: "warehouse", tokens: 1, holder: "other" });
+    await h.round();
+    h.abortCause = "user asked";
+    await h.round();
+    assert.equal(h.node("t").phase, NodeExecution_Phase.ABORTED);
+    assert.equal(h.tokens.queue.length, 0);
+    assert.equal(h.tokens.calls.at(-1), `release warehouse ${holder("abq", 0)}`);
+    assert.deepEqual(eventLines(h), [
+      "node QUEUED WaitingForTokens",
+      "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
+      "task#0 ABORTED Aborted",
+      "node ABORTED Aborted",
+    ]);
+  });
+});
