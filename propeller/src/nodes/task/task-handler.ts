@@ -128,6 +128,23 @@ const ACTIVE_TASK_PHASES = new Set([
   TaskExecution_Phase.RUNNING,
 ]);
 
+/**
+ * One attempt of a task node within a round: what every step of the state machine below works
+ * on. `number` is the attempt's 0-based number (its pod name and token holder end with it).
+ */
+interface TaskAttempt {
+  readonly ctx: RoundContext;
+  readonly node: Node;
+  readonly task: TaskTemplate;
+  readonly policy: TaskPolicy;
+  /** The node's status; the steps update it in place. */
+  readonly ns: NodeStatus;
+  readonly number: number;
+}
+
+/** What releasing an attempt's tokens needs (an aborted node's task may be missing). */
+type TokenScope = Pick<TaskAttempt, "ctx" | "node" | "ns" | "number"> & { task: TaskTemplate | undefined };
+
 /** Creates the task node handler. */
 export function createTaskHandler(): NodeHandler {
   return {
@@ -148,9 +165,9 @@ export function createTaskHandler(): NodeHandler {
       }
       const policy = taskPolicy(node, task, ctx.execution.spec.interruptible);
       if (ns.attempts > 0 && ACTIVE_TASK_PHASES.has(ns.taskPhase)) {
-        await followAttempt(ctx, node, task, policy, ns);
+        await followAttempt({ ctx, node, task, policy, ns, number: ns.attempts - 1 });
       } else {
-        await startAttempt(ctx, node, task, policy, ns);
+        await startAttempt({ ctx, node, task, policy, ns, number: ns.attempts });
       }
     },
 
@@ -162,7 +179,7 @@ export function createTaskHandler(): NodeHandler {
         await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
       }
       const attempt = ACTIVE_TASK_PHASES.has(ns.taskPhase) ? ns.attempts - 1 : ns.attempts;
-      await releaseTokens(ctx, node, task, ns, attempt);
+      await releaseTokens({ ctx, node, task, ns, number: attempt });
       if (
         task &&
         (ACTIVE_TASK_PHASES.has(ns.taskPhase) || ns.taskPhase === TaskExecution_Phase.WAITING_FOR_RESOURCES)
@@ -182,19 +199,14 @@ function taskOf(ctx: RoundContext, node: Node): TaskTemplate | undefined {
   return ctx.graph.tasks.get(identifierKey(node.target.value.referenceId));
 }
 
-async function releaseTokens(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate | undefined,
-  ns: NodeStatus,
-  attempt: number,
-): Promise<void> {
+async function releaseTokens(attempt: TokenScope): Promise<void> {
+  const { ctx, node, task, ns } = attempt;
   const broker = ctx.ports.tokens;
-  if (!broker || !task || task.externalResources.length === 0 || attempt < 0) {
+  if (!broker || !task || task.externalResources.length === 0 || attempt.number < 0) {
     ns.leases = [];
     return;
   }
-  const holder = tokenHolder(ctx, node.id, attempt);
+  const holder = tokenHolder(ctx, node.id, attempt.number);
   for (const req of task.externalResources) {
     const lease = ns.leases.find((l) => l.resource === req.resource);
     await broker.release({ resource: req.resource, holder, ...(lease ? { leaseId: lease.leaseId } : {}) });
@@ -203,21 +215,12 @@ async function releaseTokens(
 }
 
 /** Acquires every external resource of the attempt; returns false while waiting (status updated). */
-async function acquireTokens(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate,
-  ns: NodeStatus,
-  attempt: number,
-): Promise<"granted" | "waiting" | "rejected"> {
+async function acquireTokens(attempt: TaskAttempt): Promise<"granted" | "waiting" | "rejected"> {
+  const { ctx, node, task, ns } = attempt;
   if (task.externalResources.length === 0) return "granted";
   const broker = ctx.ports.tokens;
   if (!broker) {
     fail(
-      ctx,
-      node,
-      task,
-      ns,
       attempt,
       {
         kind: ExecutionError_Kind.SYSTEM,
@@ -230,7 +233,7 @@ async function acquireTokens(
     return "rejected";
   }
   const id = ctx.execution.spec.executionId;
-  const holder = tokenHolder(ctx, node.id, attempt);
+  const holder = tokenHolder(ctx, node.id, attempt.number);
   for (const req of task.externalResources) {
     if (ns.leases.some((l) => l.resource === req.resource)) continue;
     const outcome = await broker.acquire({
@@ -260,7 +263,7 @@ async function acquireTokens(
         resource: req.resource,
       });
       ctx.setNodePhase(node.id, NodeExecution_Phase.QUEUED, { reason: WaitingReasons.tokens, message });
-      ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
+      ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
         reason: WaitingReasons.tokens,
         message,
         update: changed,
@@ -268,12 +271,8 @@ async function acquireTokens(
       ctx.requeue(ctx.config.tokenPollMs);
       return "waiting";
     }
-    await releaseTokens(ctx, node, task, ns, attempt);
+    await releaseTokens(attempt);
     fail(
-      ctx,
-      node,
-      task,
-      ns,
       attempt,
       {
         kind: ExecutionError_Kind.USER,
@@ -317,25 +316,23 @@ async function writeInputs(
   }
 }
 
-async function startAttempt(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate,
-  policy: TaskPolicy,
-  ns: NodeStatus,
-): Promise<void> {
-  const attempt = ns.attempts;
-  const tokens = await acquireTokens(ctx, node, task, ns, attempt);
+async function startAttempt(attempt: TaskAttempt): Promise<void> {
+  const { ctx, node, task, policy, ns } = attempt;
+  const tokens = await acquireTokens(attempt);
   if (tokens !== "granted") return;
 
   const exec = ctx.execution;
-  const podName = taskPodName(exec.spec.executionId?.name ?? exec.name, ctx.uniqueId(node.id), attempt);
-  const loc = ctx.attemptLocations(node.id, attempt);
+  const podName = taskPodName(
+    exec.spec.executionId?.name ?? exec.name,
+    ctx.uniqueId(node.id),
+    attempt.number,
+  );
+  const loc = ctx.attemptLocations(node.id, attempt.number);
   if (!ctx.pods.has(podName)) {
     // A user error found before the pod exists: give back any tokens and fail the node.
     const failBeforeStart = async (code: string, message: string): Promise<void> => {
-      await releaseTokens(ctx, node, task, ns, attempt);
-      fail(ctx, node, task, ns, attempt, { kind: ExecutionError_Kind.USER, code, message }, false, true);
+      await releaseTokens(attempt);
+      fail(attempt, { kind: ExecutionError_Kind.USER, code, message }, false, true);
     };
     let inputs: LiteralMap;
     try {
@@ -354,7 +351,7 @@ async function startAttempt(
         owner: { name: exec.name, uid: exec.uid },
         spec: exec.spec,
         nodeId: ctx.uniqueId(node.id),
-        attempt,
+        attempt: attempt.number,
         task,
         interruptible: attemptIsInterruptible(policy, ns),
         inputs,
@@ -378,7 +375,7 @@ async function startAttempt(
         reason: WaitingReasons.quota,
         message: result.message,
       });
-      ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
+      ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
         reason: WaitingReasons.quota,
         message: result.message,
         update: changed,
@@ -387,12 +384,8 @@ async function startAttempt(
       return;
     }
     if (result.outcome === "invalid") {
-      await releaseTokens(ctx, node, task, ns, attempt);
+      await releaseTokens(attempt);
       fail(
-        ctx,
-        node,
-        task,
-        ns,
         attempt,
         { kind: ExecutionError_Kind.USER, code: "InvalidPodSpec", message: result.message },
         false,
@@ -402,23 +395,17 @@ async function startAttempt(
     }
     if (result.outcome === "created") ctx.createdPods.push(podName);
   }
-  ns.attempts = attempt + 1;
+  ns.attempts = attempt.number + 1;
   ns.podName = podName;
   ns.waiting = undefined;
   const inputUri = node.inputs.length > 0 ? loc.inputsUri : "";
   ctx.setNodePhase(node.id, NodeExecution_Phase.RUNNING, { inputUri });
-  ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.QUEUED, { podName, inputUri });
+  ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.QUEUED, { podName, inputUri });
   ctx.requeue(ctx.config.runningRecheckMs);
 }
 
-async function followAttempt(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate,
-  policy: TaskPolicy,
-  ns: NodeStatus,
-): Promise<void> {
-  const attempt = ns.attempts - 1;
+async function followAttempt(attempt: TaskAttempt): Promise<void> {
+  const { ctx, node, task, policy, ns } = attempt;
   const pod = ctx.pods.get(ns.podName);
   if (!pod) {
     const since = ns.lastUpdatedAt ? timestampDate(ns.lastUpdatedAt).getTime() : 0;
@@ -428,16 +415,11 @@ async function followAttempt(
       return;
     }
     await onFailure(
-      ctx,
-      node,
-      task,
-      policy,
-      ns,
       attempt,
       {
         kind: ExecutionError_Kind.SYSTEM,
         code: "PodNotFound",
-        message: `pod ${ns.podName} of attempt ${attempt} disappeared`,
+        message: `pod ${ns.podName} of attempt ${attempt.number} disappeared`,
       },
       false,
     );
@@ -445,11 +427,11 @@ async function followAttempt(
   }
   const obs = observePod(pod);
   if (obs.state === "succeeded") {
-    await onSuccess(ctx, node, task, ns, attempt, pod.metadata?.annotations ?? {});
+    await onSuccess(attempt, pod.metadata?.annotations ?? {});
     return;
   }
   if (obs.state === "failed") {
-    await onFailure(ctx, node, task, policy, ns, attempt, obs.failure, false);
+    await onFailure(attempt, obs.failure, false);
     return;
   }
   if (policy.timeoutMs > 0) {
@@ -458,16 +440,11 @@ async function followAttempt(
     if (left <= 0) {
       await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
       await onFailure(
-        ctx,
-        node,
-        task,
-        policy,
-        ns,
         attempt,
         {
           kind: ExecutionError_Kind.USER,
           code: "TaskTimeout",
-          message: `attempt ${attempt} exceeded its timeout of ${policy.timeoutMs / 1000}s`,
+          message: `attempt ${attempt.number} exceeded its timeout of ${policy.timeoutMs / 1000}s`,
         },
         true,
       );
@@ -476,26 +453,20 @@ async function followAttempt(
     ctx.requeue(left);
   }
   if (obs.state === "running") {
-    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.RUNNING, { reason: "PodRunning" });
-    if (!(await renewTokens(ctx, node, task, policy, ns, attempt))) return;
+    ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.RUNNING, { reason: "PodRunning" });
+    if (!(await renewTokens(attempt))) return;
   } else if (obs.reason === "ContainerCreating" || obs.reason === "PodInitializing") {
-    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.INITIALIZING, { reason: obs.reason });
+    ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.INITIALIZING, { reason: obs.reason });
   }
   ctx.requeue(ctx.config.runningRecheckMs);
 }
 
 /** Renews leases that passed half their lifetime; a lost lease fails the attempt (SYSTEM). */
-async function renewTokens(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate,
-  policy: TaskPolicy,
-  ns: NodeStatus,
-  attempt: number,
-): Promise<boolean> {
+async function renewTokens(attempt: TaskAttempt): Promise<boolean> {
+  const { ctx, node, ns } = attempt;
   const broker = ctx.ports.tokens;
   if (!broker || ns.leases.length === 0) return true;
-  const holder = tokenHolder(ctx, node.id, attempt);
+  const holder = tokenHolder(ctx, node.id, attempt.number);
   const halfTtl = ctx.config.tokenLeaseTtlMs / 2;
   for (const lease of ns.leases) {
     const expires = lease.expiresAt ? timestampDate(lease.expiresAt).getTime() : 0;
@@ -507,11 +478,6 @@ async function renewTokens(
     if (renewed === "lost") {
       await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
       await onFailure(
-        ctx,
-        node,
-        task,
-        policy,
-        ns,
         attempt,
         {
           kind: ExecutionError_Kind.SYSTEM,
@@ -562,26 +528,16 @@ async function readOutputs(
   throw new MissingOutputError(Object.keys(declared?.variables ?? {})[0] ?? "outputs.json");
 }
 
-async function onSuccess(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate,
-  ns: NodeStatus,
-  attempt: number,
-  annotations: Record<string, string>,
-): Promise<void> {
-  const loc = ctx.attemptLocations(node.id, attempt);
+async function onSuccess(attempt: TaskAttempt, annotations: Record<string, string>): Promise<void> {
+  const { ctx, node, task } = attempt;
+  const loc = ctx.attemptLocations(node.id, attempt.number);
   let outputs: LiteralMap;
   try {
     outputs = await readOutputs(ctx, task, loc, annotations);
   } catch (err) {
     if (!(err instanceof MissingOutputError) && !(err instanceof OutputTypeError)) throw err;
-    await releaseTokens(ctx, node, task, ns, attempt);
+    await releaseTokens(attempt);
     fail(
-      ctx,
-      node,
-      task,
-      ns,
       attempt,
       { kind: ExecutionError_Kind.USER, code: "InvalidOutputs", message: err.message },
       false,
@@ -590,25 +546,17 @@ async function onSuccess(
     return;
   }
   await ctx.ports.io.writeLiteralMap(loc.outputsUri, outputs);
-  await releaseTokens(ctx, node, task, ns, attempt);
-  ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.SUCCEEDED, {
+  await releaseTokens(attempt);
+  ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.SUCCEEDED, {
     outputUri: loc.outputsUri,
     reason: "PodSucceeded",
   });
   ctx.setNodePhase(node.id, NodeExecution_Phase.SUCCEEDED, { outputUri: loc.outputsUri });
 }
 
-async function onFailure(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate,
-  policy: TaskPolicy,
-  ns: NodeStatus,
-  attempt: number,
-  failure: TaskFailure,
-  timedOut: boolean,
-): Promise<void> {
-  await releaseTokens(ctx, node, task, ns, attempt);
+async function onFailure(attempt: TaskAttempt, failure: TaskFailure, timedOut: boolean): Promise<void> {
+  const { ctx, node, task, policy, ns } = attempt;
+  await releaseTokens(attempt);
   if (failure.kind === ExecutionError_Kind.SYSTEM) ns.systemFailures += 1;
   const userFailures = ns.attempts - ns.systemFailures;
   const exhausted =
@@ -618,33 +566,25 @@ async function onFailure(
   if (!exhausted) {
     const err = error(failure.kind, failure.code, failure.message);
     ns.error = err;
-    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.RETRYABLE_FAILED, {
+    ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.RETRYABLE_FAILED, {
       error: err,
       reason: failure.code,
       message: failure.message,
     });
-    await startAttempt(ctx, node, task, policy, ns);
+    await startAttempt({ ...attempt, number: ns.attempts });
     return;
   }
-  fail(ctx, node, task, ns, attempt, failure, timedOut, false);
+  fail(attempt, failure, timedOut, false);
 }
 
 /** Ends the node: task FAILED (when an attempt ran) and node FAILED or TIMED_OUT. */
-function fail(
-  ctx: RoundContext,
-  node: Node,
-  task: TaskTemplate,
-  ns: NodeStatus,
-  attempt: number,
-  failure: TaskFailure,
-  timedOut: boolean,
-  beforePod: boolean,
-): void {
+function fail(attempt: TaskAttempt, failure: TaskFailure, timedOut: boolean, beforePod: boolean): void {
+  const { ctx, node, task, ns } = attempt;
   const err = error(failure.kind, failure.code, failure.message);
   ns.error = err;
   ns.waiting = undefined;
   if (!beforePod || ns.taskPhase !== TaskExecution_Phase.UNSPECIFIED) {
-    ctx.setTaskPhase(node.id, task, attempt, TaskExecution_Phase.FAILED, {
+    ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.FAILED, {
       error: err,
       reason: failure.code,
       message: failure.message,
