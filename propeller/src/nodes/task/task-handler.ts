@@ -31,6 +31,7 @@ import {
   type Node,
   type NodeStatus,
   type TaskTemplate,
+  type WaitingReason,
 } from "@flotilla/proto";
 import { BindingResolutionError, resolveBindings } from "../../workflow/bindings.js";
 import { identifierKey } from "../../workflow/graph.js";
@@ -60,6 +61,9 @@ export const WaitingReasons = {
   quota: "ResourceQuotaExceeded",
   parallelism: "MaxParallelismReached",
 } as const;
+
+/** How soon a pod refused by ResourceQuota admission is created again. */
+const QUOTA_RECHECK_MS = 2_000;
 
 /** Prefix of pod annotations that mark a simulated task (see the sandbox kubelet). */
 const SIMULATION_ANNOTATION_PREFIX = "sandbox.flotilla.io/";
@@ -256,35 +260,56 @@ async function acquireTokens(attempt: TaskAttempt): Promise<"granted" | "waiting
     if (outcome.outcome === "queued") {
       const message = `waiting for ${req.tokens} ${req.resource} token(s): position ${outcome.position} (${outcome.reason})`;
       const changed = ns.waiting?.queuePosition !== outcome.position || ns.waiting?.resource !== req.resource;
-      ns.waiting = create(WaitingReasonSchema, {
+      const waiting = create(WaitingReasonSchema, {
         reason: WaitingReasons.tokens,
         message,
         queuePosition: outcome.position,
         resource: req.resource,
       });
-      ctx.setNodePhase(node.id, NodeExecution_Phase.QUEUED, { reason: WaitingReasons.tokens, message });
-      ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
-        reason: WaitingReasons.tokens,
-        message,
-        update: changed,
-      });
-      ctx.requeue(ctx.config.tokenPollMs);
+      waitForResources(attempt, waiting, changed, ctx.config.tokenPollMs);
       return "waiting";
     }
-    await releaseTokens(attempt);
-    fail(
+    await failUnretryable(
       attempt,
-      {
-        kind: ExecutionError_Kind.USER,
-        code: "ExternalResourceRejected",
-        message: `${req.resource}: ${outcome.reason}: ${outcome.message}`,
-      },
-      false,
-      true,
+      "ExternalResourceRejected",
+      `${req.resource}: ${outcome.reason}: ${outcome.message}`,
     );
     return "rejected";
   }
   return "granted";
+}
+
+/**
+ * Parks the attempt before its pod exists: node QUEUED and task WAITING_FOR_RESOURCES with
+ * `waiting`'s reason and message, looked at again within `recheckMs`. While the same wait goes
+ * on, the task event is sent again only when the caller says it `changed` (another queue
+ * position), so a long wait does not repeat the same event every round.
+ */
+function waitForResources(
+  attempt: TaskAttempt,
+  waiting: WaitingReason,
+  changed: boolean,
+  recheckMs: number,
+): void {
+  const { ctx, node, task, ns } = attempt;
+  ns.waiting = waiting;
+  const details = { reason: waiting.reason, message: waiting.message };
+  ctx.setNodePhase(node.id, NodeExecution_Phase.QUEUED, details);
+  ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
+    ...details,
+    update: changed,
+  });
+  ctx.requeue(recheckMs);
+}
+
+/**
+ * Ends the node on a USER error that no retry can fix (a rejected token request, an
+ * unresolvable binding, an invalid task or pod spec, outputs that do not match the interface):
+ * gives back the attempt's tokens and fails the node without consulting the retry budget.
+ */
+async function failUnretryable(attempt: TaskAttempt, code: string, message: string): Promise<void> {
+  await releaseTokens(attempt);
+  fail(attempt, { kind: ExecutionError_Kind.USER, code, message }, false, true);
 }
 
 /**
@@ -329,17 +354,12 @@ async function startAttempt(attempt: TaskAttempt): Promise<void> {
   );
   const loc = ctx.attemptLocations(node.id, attempt.number);
   if (!ctx.pods.has(podName)) {
-    // A user error found before the pod exists: give back any tokens and fail the node.
-    const failBeforeStart = async (code: string, message: string): Promise<void> => {
-      await releaseTokens(attempt);
-      fail(attempt, { kind: ExecutionError_Kind.USER, code, message }, false, true);
-    };
     let inputs: LiteralMap;
     try {
       inputs = await resolveBindings(node.inputs, ctx.bindingSources());
     } catch (err) {
       if (!(err instanceof BindingResolutionError)) throw err;
-      await failBeforeStart("BindingResolutionFailed", err.message);
+      await failUnretryable(attempt, "BindingResolutionFailed", err.message);
       return;
     }
     await writeInputs(ctx, task, loc, inputs);
@@ -361,36 +381,21 @@ async function startAttempt(attempt: TaskAttempt): Promise<void> {
       });
     } catch (err) {
       if (!(err instanceof InvalidTaskError)) throw err;
-      await failBeforeStart("InvalidTask", err.message);
+      await failUnretryable(attempt, "InvalidTask", err.message);
       return;
     }
     const result = await ctx.ports.pods.create(pod);
     if (result.outcome === "quota") {
       const changed = ns.waiting?.reason !== WaitingReasons.quota;
-      ns.waiting = create(WaitingReasonSchema, {
+      const waiting = create(WaitingReasonSchema, {
         reason: WaitingReasons.quota,
         message: result.message.slice(0, 1024),
       });
-      ctx.setNodePhase(node.id, NodeExecution_Phase.QUEUED, {
-        reason: WaitingReasons.quota,
-        message: result.message,
-      });
-      ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.WAITING_FOR_RESOURCES, {
-        reason: WaitingReasons.quota,
-        message: result.message,
-        update: changed,
-      });
-      ctx.requeue(2_000);
+      waitForResources(attempt, waiting, changed, QUOTA_RECHECK_MS);
       return;
     }
     if (result.outcome === "invalid") {
-      await releaseTokens(attempt);
-      fail(
-        attempt,
-        { kind: ExecutionError_Kind.USER, code: "InvalidPodSpec", message: result.message },
-        false,
-        true,
-      );
+      await failUnretryable(attempt, "InvalidPodSpec", result.message);
       return;
     }
     if (result.outcome === "created") ctx.createdPods.push(podName);
@@ -536,13 +541,7 @@ async function onSuccess(attempt: TaskAttempt, annotations: Record<string, strin
     outputs = await readOutputs(ctx, task, loc, annotations);
   } catch (err) {
     if (!(err instanceof MissingOutputError) && !(err instanceof OutputTypeError)) throw err;
-    await releaseTokens(attempt);
-    fail(
-      attempt,
-      { kind: ExecutionError_Kind.USER, code: "InvalidOutputs", message: err.message },
-      false,
-      true,
-    );
+    await failUnretryable(attempt, "InvalidOutputs", err.message);
     return;
   }
   await ctx.ports.io.writeLiteralMap(loc.outputsUri, outputs);
