@@ -10,7 +10,7 @@ import {
 import { aTask, aWorkflow, anExecutionSpec, fromInput } from "../../testing/builders.js";
 import { ExecutorHarness } from "../../testing/executor-harness.js";
 import { FakeTokens } from "../../testing/fakes.js";
-import { DEFAULT_EXECUTOR_CONFIG } from "../../workflow/ports.js";
+import { DEFAULT_EXECUTOR_CONFIG, type PodCreateResult } from "../../workflow/ports.js";
 
 const T0 = new Date("2030-01-01T00:00:00Z");
 
@@ -37,6 +37,33 @@ function eventLines(h: ExecutorHarness): string[] {
   });
 }
 
+/** How node `t` stands: its phase and, once an attempt failed, that error (`FAILED USER/InvalidTask`). */
+function outcome(h: ExecutorHarness): string {
+  const ns = h.node("t");
+  const err = ns.error ? ` ${ExecutionError_Kind[ns.error.kind]}/${ns.error.code}` : "";
+  return `${NodeExecution_Phase[ns.phase]}${err}`;
+}
+
+/** Events of a node waiting for `reason` before its first attempt (node QUEUED, task WAITING). */
+function waited(reason: string): string[] {
+  return [`node QUEUED ${reason}`, `task#0 WAITING_FOR_RESOURCES ${reason}`];
+}
+
+/** Events of a node's first attempt starting: node RUNNING, task QUEUED. */
+function started(): string[] {
+  return ["node RUNNING ", "task#0 QUEUED "];
+}
+
+/** Events of attempt `attempt` failing with `code` and the next attempt starting. */
+function retried(attempt: number, code: string): string[] {
+  return [`task#${attempt} RETRYABLE_FAILED ${code}`, `task#${attempt + 1} QUEUED `];
+}
+
+/** Events of attempt `attempt` failing with `code` and ending the node in `nodePhase`. */
+function ended(attempt: number, code: string, nodePhase = "FAILED"): string[] {
+  return [`task#${attempt} FAILED ${code}`, `node ${nodePhase} ${code}`];
+}
+
 /** The token holder of attempt `attempt` of node `t` of execution `name`. */
 function holder(name: string, attempt: number): string {
   return `flotilla/development/${name}/t/${attempt}`;
@@ -47,7 +74,80 @@ function at(h: ExecutorHarness, ms: number): void {
   h.now = new Date(T0.getTime() + ms);
 }
 
+/** A task whose definition cannot become a pod. */
+function withoutContainer(task: TaskTemplate): TaskTemplate {
+  task.container = undefined;
+  return task;
+}
+
+/**
+ * Failures found before an attempt's pod exists. None is retried; the node fails with only its
+ * node event (no attempt reported a task phase) and gives back every token it was granted.
+ */
+const FAILURES_BEFORE_THE_POD: {
+  title: string;
+  task: TaskTemplate;
+  tokens?: Record<string, number>;
+  podRefusal?: PodCreateResult;
+  error: string;
+  message: string;
+  tokenCalls: string[];
+}[] = [
+  {
+    title: "needing tokens without a resource manager is a SYSTEM error",
+    task: aTask("wh").needing("warehouse").build(),
+    error: "SYSTEM/ResourceManagerNotConfigured",
+    message: "task needs external resources (warehouse) but this propeller has no resource manager",
+    tokenCalls: [],
+  },
+  {
+    title: "a rejected token request is a USER error that gives back the tokens already granted",
+    task: aTask("wh").needing("warehouse").needing("nowhere").build(),
+    tokens: { warehouse: 1 },
+    error: "USER/ExternalResourceRejected",
+    message: "nowhere: NotFound: no pool nowhere",
+    tokenCalls: [
+      `acquire warehouse ${holder("early", 0)}`,
+      `acquire nowhere ${holder("early", 0)}`,
+      `release warehouse ${holder("early", 0)}`,
+      `release nowhere ${holder("early", 0)}`,
+    ],
+  },
+  {
+    title: "a task without a container is an InvalidTask USER error",
+    task: withoutContainer(aTask("wh").needing("warehouse").build()),
+    tokens: { warehouse: 1 },
+    error: "USER/InvalidTask",
+    message: "task wh cannot run as a pod: it has no container",
+    tokenCalls: [`acquire warehouse ${holder("early", 0)}`, `release warehouse ${holder("early", 0)}`],
+  },
+  {
+    title: "a pod the API server rejects as invalid is an InvalidPodSpec USER error",
+    task: aTask("wh").needing("warehouse").build(),
+    tokens: { warehouse: 1 },
+    podRefusal: { outcome: "invalid", message: "spec.containers[0].image: Required value" },
+    error: "USER/InvalidPodSpec",
+    message: "spec.containers[0].image: Required value",
+    tokenCalls: [`acquire warehouse ${holder("early", 0)}`, `release warehouse ${holder("early", 0)}`],
+  },
+];
+
 describe("task nodes", () => {
+  for (const c of FAILURES_BEFORE_THE_POD) {
+    test(`fail before their pod: ${c.title}`, async () => {
+      const h = oneTask("early", c.task, c.tokens);
+      h.pods.refuseWith = c.podRefusal;
+      await h.round();
+      assert.equal(outcome(h), `FAILED ${c.error}`);
+      assert.equal(h.node("t").error?.message, c.message);
+      assert.equal(h.pods.pods.size, 0);
+      assert.equal(h.node("t").leases.length, 0);
+      assert.equal(h.tokens?.held.size ?? 0, 0);
+      assert.deepEqual(h.tokens?.calls ?? [], c.tokenCalls);
+      assert.deepEqual(eventLines(h), [`node FAILED ${c.error.split("/")[1]}`]);
+    });
+  }
+
   test("wait in the token queue with their position, and report a task event only when it moves", async () => {
     const h = oneTask("q", aTask("wh").needing("warehouse").build(), { warehouse: 1 });
     assert.ok(h.tokens);
@@ -73,11 +173,9 @@ describe("task nodes", () => {
     assert.equal(h.node("t").waiting, undefined);
     assert.equal(h.node("t").leases.length, 1);
     assert.deepEqual(eventLines(h), [
-      "node QUEUED WaitingForTokens",
+      ...waited("WaitingForTokens"),
       "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
-      "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
-      "node RUNNING ",
-      "task#0 QUEUED ",
+      ...started(),
     ]);
   });
 
@@ -99,40 +197,7 @@ describe("task nodes", () => {
     await h.round();
     assert.equal(h.node("t").phase, NodeExecution_Phase.RUNNING);
     assert.ok(h.pods.pods.has("quota-t-0"));
-    assert.deepEqual(eventLines(h), [
-      "node QUEUED ResourceQuotaExceeded",
-      "task#0 WAITING_FOR_RESOURCES ResourceQuotaExceeded",
-      "node RUNNING ",
-      "task#0 QUEUED ",
-    ]);
-  });
-
-  test("fail as a SYSTEM error without an attempt when they need tokens and no resource manager is configured", async () => {
-    const h = oneTask("normm", aTask("wh").needing("warehouse").build());
-    await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.SYSTEM);
-    assert.equal(h.node("t").error?.code, "ResourceManagerNotConfigured");
-    assert.equal(h.pods.pods.size, 0);
-    assert.deepEqual(eventLines(h), ["node FAILED ResourceManagerNotConfigured"]);
-  });
-
-  test("a rejected token request fails the node as a USER error and gives back the tokens already granted", async () => {
-    const h = oneTask("rej", aTask("wh").needing("warehouse").needing("nowhere").build(), { warehouse: 1 });
-    await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
-    assert.equal(h.node("t").error?.code, "ExternalResourceRejected");
-    assert.equal(h.node("t").error?.message, "nowhere: NotFound: no pool nowhere");
-    assert.equal(h.node("t").leases.length, 0);
-    assert.equal(h.tokens?.held.size, 0);
-    assert.deepEqual(h.tokens?.calls, [
-      `acquire warehouse ${holder("rej", 0)}`,
-      `acquire nowhere ${holder("rej", 0)}`,
-      `release warehouse ${holder("rej", 0)}`,
-      `release nowhere ${holder("rej", 0)}`,
-    ]);
-    assert.deepEqual(eventLines(h), ["node FAILED ExternalResourceRejected"]);
+    assert.deepEqual(eventLines(h), [...waited("ResourceQuotaExceeded"), ...started()]);
   });
 
   test("an unresolvable binding fails the node before its pod and gives back its tokens", async () => {
@@ -146,46 +211,11 @@ describe("task nodes", () => {
     await h.round();
     await h.tokens.release({ resource: "warehouse", holder: "other" });
     await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
-    assert.equal(h.node("t").error?.code, "BindingResolutionFailed");
+    assert.equal(outcome(h), "FAILED USER/BindingResolutionFailed");
     assert.equal(h.node("t").waiting, undefined);
     assert.equal(h.pods.pods.size, 0);
     assert.equal(h.tokens.held.size, 0);
-    assert.deepEqual(eventLines(h), [
-      "node QUEUED WaitingForTokens",
-      "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
-      "task#0 FAILED BindingResolutionFailed",
-      "node FAILED BindingResolutionFailed",
-    ]);
-  });
-
-  test("a task without a container fails the node as InvalidTask without creating a pod", async () => {
-    const t = aTask("t").build();
-    t.container = undefined;
-    const h = oneTask("inv", t);
-    await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
-    assert.equal(h.node("t").error?.code, "InvalidTask");
-    assert.equal(h.pods.pods.size, 0);
-    assert.deepEqual(eventLines(h), ["node FAILED InvalidTask"]);
-  });
-
-  test("a pod the API server rejects as invalid fails the node as InvalidPodSpec and gives back its tokens", async () => {
-    const h = oneTask("podinv", aTask("wh").needing("warehouse").build(), { warehouse: 1 });
-    h.pods.refuseWith = { outcome: "invalid", message: "spec.containers[0].image: Required value" };
-    await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
-    assert.equal(h.node("t").error?.code, "InvalidPodSpec");
-    assert.equal(h.node("t").error?.message, "spec.containers[0].image: Required value");
-    assert.equal(h.tokens?.held.size, 0);
-    assert.deepEqual(h.tokens?.calls, [
-      `acquire warehouse ${holder("podinv", 0)}`,
-      `release warehouse ${holder("podinv", 0)}`,
-    ]);
-    assert.deepEqual(eventLines(h), ["node FAILED InvalidPodSpec"]);
+    assert.deepEqual(eventLines(h), [...waited("WaitingForTokens"), ...ended(0, "BindingResolutionFailed")]);
   });
 
   test("a retried attempt gives back its tokens before the next attempt asks again as its own holder", async () => {
@@ -194,10 +224,10 @@ describe("task nodes", () => {
     h.pods.finish("retry-t-0", "Failed", 1);
     await h.round();
     assert.equal(h.node("t").attempts, 2);
-    assert.equal(h.node("t").error?.code, "NonZeroExitCode", "the retried failure stays on the status");
+    assert.equal(outcome(h), "RUNNING USER/NonZeroExitCode", "the retried failure stays on the status");
     h.pods.finish("retry-t-1", "Failed", 1);
     await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
+    assert.equal(outcome(h), "FAILED USER/NonZeroExitCode");
     assert.equal(h.tokens?.held.size, 0);
     assert.deepEqual(h.tokens?.calls, [
       `acquire warehouse ${holder("retry", 0)}`,
@@ -206,12 +236,9 @@ describe("task nodes", () => {
       `release warehouse ${holder("retry", 1)}`,
     ]);
     assert.deepEqual(eventLines(h), [
-      "node RUNNING ",
-      "task#0 QUEUED ",
-      "task#0 RETRYABLE_FAILED NonZeroExitCode",
-      "task#1 QUEUED ",
-      "task#1 FAILED NonZeroExitCode",
-      "node FAILED NonZeroExitCode",
+      ...started(),
+      ...retried(0, "NonZeroExitCode"),
+      ...ended(1, "NonZeroExitCode"),
     ]);
   });
 
@@ -230,17 +257,9 @@ describe("task nodes", () => {
     h.pods.pods.delete("lost-t-1");
     at(h, 2 * DEFAULT_EXECUTOR_CONFIG.podMissingGraceMs);
     await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED);
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.SYSTEM);
+    assert.equal(outcome(h), "FAILED SYSTEM/PodNotFound");
     assert.equal(h.node("t").error?.message, "pod lost-t-1 of attempt 1 disappeared");
-    assert.deepEqual(eventLines(h), [
-      "node RUNNING ",
-      "task#0 QUEUED ",
-      "task#0 RETRYABLE_FAILED PodNotFound",
-      "task#1 QUEUED ",
-      "task#1 FAILED PodNotFound",
-      "node FAILED PodNotFound",
-    ]);
+    assert.deepEqual(eventLines(h), [...started(), ...retried(0, "PodNotFound"), ...ended(1, "PodNotFound")]);
   });
 
   test("a lost lease deletes the pod and retries the attempt on the SYSTEM budget with new tokens", async () => {
@@ -253,7 +272,7 @@ describe("task nodes", () => {
     await h.round();
     assert.deepEqual(h.pods.deleted, ["lease-t-0"]);
     assert.equal(h.node("t").systemFailures, 1);
-    assert.equal(h.node("t").error?.code, "ResourceLeaseLost");
+    assert.equal(outcome(h), "RUNNING SYSTEM/ResourceLeaseLost");
     assert.ok(h.pods.pods.has("lease-t-1"));
     assert.deepEqual(h.tokens?.calls, [
       `acquire warehouse ${holder("lease", 0)}`,
@@ -262,11 +281,9 @@ describe("task nodes", () => {
       `acquire warehouse ${holder("lease", 1)}`,
     ]);
     assert.deepEqual(eventLines(h), [
-      "node RUNNING ",
-      "task#0 QUEUED ",
+      ...started(),
       "task#0 RUNNING PodRunning",
-      "task#0 RETRYABLE_FAILED ResourceLeaseLost",
-      "task#1 QUEUED ",
+      ...retried(0, "ResourceLeaseLost"),
     ]);
   });
 
@@ -276,20 +293,16 @@ describe("task nodes", () => {
     h.pods.finish("to-t-0", "Running");
     at(h, 5_000);
     await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.RUNNING);
+    assert.equal(outcome(h), "RUNNING USER/TaskTimeout");
     h.pods.finish("to-t-1", "Running");
     at(h, 10_000);
     await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.TIMED_OUT);
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.equal(outcome(h), "TIMED_OUT USER/TaskTimeout");
     assert.deepEqual(h.pods.deleted, ["to-t-0", "to-t-1"]);
     assert.deepEqual(eventLines(h), [
-      "node RUNNING ",
-      "task#0 QUEUED ",
-      "task#0 RETRYABLE_FAILED TaskTimeout",
-      "task#1 QUEUED ",
-      "task#1 FAILED TaskTimeout",
-      "node TIMED_OUT TaskTimeout",
+      ...started(),
+      ...retried(0, "TaskTimeout"),
+      ...ended(1, "TaskTimeout", "TIMED_OUT"),
     ]);
   });
 
@@ -299,15 +312,9 @@ describe("task nodes", () => {
     await h.round();
     await h.succeed("out-t-0", "t", 0, {});
     await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.FAILED, "not retried: outputs are a user error");
-    assert.equal(h.node("t").error?.kind, ExecutionError_Kind.USER);
+    assert.equal(outcome(h), "FAILED USER/InvalidOutputs", "not retried: outputs are a user error");
     assert.equal(h.tokens?.held.size, 0);
-    assert.deepEqual(eventLines(h), [
-      "node RUNNING ",
-      "task#0 QUEUED ",
-      "task#0 FAILED InvalidOutputs",
-      "node FAILED InvalidOutputs",
-    ]);
+    assert.deepEqual(eventLines(h), [...started(), ...ended(0, "InvalidOutputs")]);
   });
 
   test("abort while waiting for tokens withdraws the queued request and ends ABORTED", async () => {
@@ -317,12 +324,11 @@ describe("task nodes", () => {
     await h.round();
     h.abortCause = "user asked";
     await h.round();
-    assert.equal(h.node("t").phase, NodeExecution_Phase.ABORTED);
+    assert.equal(outcome(h), "ABORTED");
     assert.equal(h.tokens.queue.length, 0);
     assert.equal(h.tokens.calls.at(-1), `release warehouse ${holder("abq", 0)}`);
     assert.deepEqual(eventLines(h), [
-      "node QUEUED WaitingForTokens",
-      "task#0 WAITING_FOR_RESOURCES WaitingForTokens",
+      ...waited("WaitingForTokens"),
       "task#0 ABORTED Aborted",
       "node ABORTED Aborted",
     ]);
