@@ -44,7 +44,7 @@ import {
   primitiveEnvValue,
 } from "../../workflow/literals.js";
 import { isTerminalNodePhase } from "../../workflow/phases.js";
-import type { RoundContext } from "../../workflow/round-context.js";
+import type { PhaseDetails, RoundContext } from "../../workflow/round-context.js";
 import {
   InvalidTaskError,
   buildTaskPod,
@@ -224,16 +224,11 @@ async function acquireTokens(attempt: TaskAttempt): Promise<"granted" | "waiting
   if (task.externalResources.length === 0) return "granted";
   const broker = ctx.ports.tokens;
   if (!broker) {
-    fail(
-      attempt,
-      {
-        kind: ExecutionError_Kind.SYSTEM,
-        code: "ResourceManagerNotConfigured",
-        message: `task needs external resources (${task.externalResources.map((r) => r.resource).join(", ")}) but this propeller has no resource manager`,
-      },
-      false,
-      true,
-    );
+    fail(attempt, {
+      kind: ExecutionError_Kind.SYSTEM,
+      code: "ResourceManagerNotConfigured",
+      message: `task needs external resources (${task.externalResources.map((r) => r.resource).join(", ")}) but this propeller has no resource manager`,
+    });
     return "rejected";
   }
   const id = ctx.execution.spec.executionId;
@@ -309,7 +304,7 @@ function waitForResources(
  */
 async function failUnretryable(attempt: TaskAttempt, code: string, message: string): Promise<void> {
   await releaseTokens(attempt);
-  fail(attempt, { kind: ExecutionError_Kind.USER, code, message }, false, true);
+  fail(attempt, { kind: ExecutionError_Kind.USER, code, message });
 }
 
 /**
@@ -419,15 +414,11 @@ async function followAttempt(attempt: TaskAttempt): Promise<void> {
       ctx.requeue(Math.min(1_000, ctx.config.podMissingGraceMs - missingFor));
       return;
     }
-    await onFailure(
-      attempt,
-      {
-        kind: ExecutionError_Kind.SYSTEM,
-        code: "PodNotFound",
-        message: `pod ${ns.podName} of attempt ${attempt.number} disappeared`,
-      },
-      false,
-    );
+    await onFailure(attempt, {
+      kind: ExecutionError_Kind.SYSTEM,
+      code: "PodNotFound",
+      message: `pod ${ns.podName} of attempt ${attempt.number} disappeared`,
+    });
     return;
   }
   const obs = observePod(pod);
@@ -436,7 +427,7 @@ async function followAttempt(attempt: TaskAttempt): Promise<void> {
     return;
   }
   if (obs.state === "failed") {
-    await onFailure(attempt, obs.failure, false);
+    await onFailure(attempt, obs.failure);
     return;
   }
   if (policy.timeoutMs > 0) {
@@ -451,7 +442,7 @@ async function followAttempt(attempt: TaskAttempt): Promise<void> {
           code: "TaskTimeout",
           message: `attempt ${attempt.number} exceeded its timeout of ${policy.timeoutMs / 1000}s`,
         },
-        true,
+        NodeExecution_Phase.TIMED_OUT,
       );
       return;
     }
@@ -482,15 +473,11 @@ async function renewTokens(attempt: TaskAttempt): Promise<boolean> {
     const renewed = await broker.renew({ leaseId: lease.leaseId, holder });
     if (renewed === "lost") {
       await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
-      await onFailure(
-        attempt,
-        {
-          kind: ExecutionError_Kind.SYSTEM,
-          code: "ResourceLeaseLost",
-          message: `the ${lease.resource} lease expired before it was renewed`,
-        },
-        false,
-      );
+      await onFailure(attempt, {
+        kind: ExecutionError_Kind.SYSTEM,
+        code: "ResourceLeaseLost",
+        message: `the ${lease.resource} lease expired before it was renewed`,
+      });
       return false;
     }
     lease.expiresAt = timestampFromDate(renewed.expiresAt);
@@ -553,7 +540,18 @@ async function onSuccess(attempt: TaskAttempt, annotations: Record<string, strin
   ctx.setNodePhase(node.id, NodeExecution_Phase.SUCCEEDED, { outputUri: loc.outputsUri });
 }
 
-async function onFailure(attempt: TaskAttempt, failure: TaskFailure, timedOut: boolean): Promise<void> {
+/**
+ * Handles a failed attempt, giving back its tokens first. A SYSTEM failure counts against the
+ * SYSTEM budget, anything else against the USER budget (attempts not failed by the system).
+ * While the budget of the failure's kind lasts, the attempt ends RETRYABLE_FAILED and the next
+ * one starts in this round; otherwise the node ends in `exhaustedPhase` (TIMED_OUT for a
+ * timeout).
+ */
+async function onFailure(
+  attempt: TaskAttempt,
+  failure: TaskFailure,
+  exhaustedPhase: NodeExecution_Phase = NodeExecution_Phase.FAILED,
+): Promise<void> {
   const { ctx, node, task, policy, ns } = attempt;
   await releaseTokens(attempt);
   if (failure.kind === ExecutionError_Kind.SYSTEM) ns.systemFailures += 1;
@@ -562,36 +560,37 @@ async function onFailure(attempt: TaskAttempt, failure: TaskFailure, timedOut: b
     failure.kind === ExecutionError_Kind.SYSTEM
       ? ns.systemFailures > policy.systemRetries
       : userFailures > policy.userRetries;
-  if (!exhausted) {
-    const err = error(failure.kind, failure.code, failure.message);
-    ns.error = err;
-    ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.RETRYABLE_FAILED, {
-      error: err,
-      reason: failure.code,
-      message: failure.message,
-    });
-    await startAttempt({ ...attempt, number: ns.attempts });
+  if (exhausted) {
+    fail(attempt, failure, exhaustedPhase);
     return;
   }
-  fail(attempt, failure, timedOut, false);
+  const details = recordFailure(attempt, failure);
+  ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.RETRYABLE_FAILED, details);
+  await startAttempt({ ...attempt, number: ns.attempts });
 }
 
-/** Ends the node: task FAILED (when an attempt ran) and node FAILED or TIMED_OUT. */
-function fail(attempt: TaskAttempt, failure: TaskFailure, timedOut: boolean, beforePod: boolean): void {
+/**
+ * Ends the node in `nodePhase` (FAILED or TIMED_OUT) with `failure`, and the attempt FAILED
+ * unless the node has not reported any task phase yet (a node that fails before its first wait
+ * or pod has no task execution to end).
+ */
+function fail(
+  attempt: TaskAttempt,
+  failure: TaskFailure,
+  nodePhase: NodeExecution_Phase = NodeExecution_Phase.FAILED,
+): void {
   const { ctx, node, task, ns } = attempt;
-  const err = error(failure.kind, failure.code, failure.message);
-  ns.error = err;
+  const details = recordFailure(attempt, failure);
   ns.waiting = undefined;
-  if (!beforePod || ns.taskPhase !== TaskExecution_Phase.UNSPECIFIED) {
-    ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.FAILED, {
-      error: err,
-      reason: failure.code,
-      message: failure.message,
-    });
+  if (ns.taskPhase !== TaskExecution_Phase.UNSPECIFIED) {
+    ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.FAILED, details);
   }
-  ctx.setNodePhase(node.id, timedOut ? NodeExecution_Phase.TIMED_OUT : NodeExecution_Phase.FAILED, {
-    error: err,
-    reason: failure.code,
-    message: failure.message,
-  });
+  ctx.setNodePhase(node.id, nodePhase, details);
+}
+
+/** Keeps `failure` as the node's latest error; returns the phase details that report it. */
+function recordFailure(attempt: TaskAttempt, failure: TaskFailure): PhaseDetails {
+  const err = error(failure.kind, failure.code, failure.message);
+  attempt.ns.error = err;
+  return { error: err, reason: failure.code, message: failure.message };
 }
