@@ -19,14 +19,12 @@ import { create } from "@bufbuild/protobuf";
 import { durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { BlobNotFoundError, taskPodName } from "@flotilla/common";
 import {
-  ExecutionErrorSchema,
   ExecutionError_Kind,
   LiteralMapSchema,
   NodeExecution_Phase,
   ResourceLeaseSchema,
   TaskExecution_Phase,
   WaitingReasonSchema,
-  type ExecutionError,
   type LiteralMap,
   type Node,
   type NodeStatus,
@@ -53,6 +51,7 @@ import {
   type AttemptLocations,
   type TaskFailure,
 } from "../../plugins/pod/pod-plugin.js";
+import { nodeError } from "../node-failures.js";
 import type { NodeHandler } from "../node-handler.js";
 
 /** Waiting reasons a task node can report. */
@@ -102,10 +101,6 @@ export function taskPolicy(
  */
 export function attemptIsInterruptible(policy: TaskPolicy, ns: NodeStatus): boolean {
   return policy.interruptible && ns.systemFailures < policy.systemRetries;
-}
-
-function error(kind: ExecutionError_Kind, code: string, message: string): ExecutionError {
-  return create(ExecutionErrorSchema, { kind, code, message: message.slice(0, 4096) });
 }
 
 /**
@@ -159,7 +154,7 @@ export function createTaskHandler(): NodeHandler {
       if (!task) {
         ctx.setNodePhase(node.id, NodeExecution_Phase.FAILED, {
           reason: "TaskNotFound",
-          error: error(
+          error: nodeError(
             ExecutionError_Kind.SYSTEM,
             "TaskNotFound",
             `task ${node.target.case === "taskNode" ? identifierKey(node.target.value.referenceId) : "(none)"} of node ${node.id} is not in the compiled closure`,
@@ -590,7 +585,7 @@ function fail(
 
 /** Keeps `failure` as the node's latest error; returns the phase details that report it. */
 function recordFailure(attempt: TaskAttempt, failure: TaskFailure): PhaseDetails {
-  const err = error(failure.kind, failure.code, failure.message);
+  const err = nodeError(failure.kind, failure.code, failure.message);
   attempt.ns.error = err;
   return { error: err, reason: failure.code, message: failure.message };
 }
