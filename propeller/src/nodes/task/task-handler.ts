@@ -198,6 +198,10 @@ function taskOf(ctx: RoundContext, node: Node): TaskTemplate | undefined {
   return ctx.graph.tasks.get(identifierKey(node.target.value.referenceId));
 }
 
+/**
+ * Gives back the attempt's tokens (a granted lease is returned, a queued request withdrawn) and
+ * forgets its leases. Every way out of an attempt calls it: success, failure, abort.
+ */
 async function releaseTokens(attempt: TokenScope): Promise<void> {
   const { ctx, node, task, ns } = attempt;
   const broker = ctx.ports.tokens;
@@ -213,7 +217,10 @@ async function releaseTokens(attempt: TokenScope): Promise<void> {
   ns.leases = [];
 }
 
-/** Acquires every external resource of the attempt; returns false while waiting (status updated). */
+/**
+ * Acquires every external resource of the attempt not held yet: "granted" once all are held,
+ * "waiting" while one is queued (the node is parked), "rejected" when the node failed.
+ */
 async function acquireTokens(attempt: TaskAttempt): Promise<"granted" | "waiting" | "rejected"> {
   const { ctx, node, task, ns } = attempt;
   if (task.externalResources.length === 0) return "granted";
@@ -331,6 +338,11 @@ async function writeInputs(
   }
 }
 
+/**
+ * Starts the attempt: tokens first, then (unless its pod exists already, from a round whose
+ * status write was lost) inputs and the pod. A started attempt is counted in `ns.attempts`, and
+ * the node is RUNNING with the task QUEUED.
+ */
 async function startAttempt(attempt: TaskAttempt): Promise<void> {
   const { ctx, node, task, policy, ns } = attempt;
   const tokens = await acquireTokens(attempt);
@@ -399,6 +411,10 @@ async function startAttempt(attempt: TaskAttempt): Promise<void> {
   ctx.requeue(ctx.config.runningRecheckMs);
 }
 
+/**
+ * Follows a started attempt through its pod in the cache: success, failure, a pod missing past
+ * the grace period, the timeout, task phase updates and lease renewal while it runs.
+ */
 async function followAttempt(attempt: TaskAttempt): Promise<void> {
   const { ctx, node, task, policy, ns } = attempt;
   const pod = ctx.pods.get(ns.podName);
@@ -515,6 +531,7 @@ async function readOutputs(
   throw new MissingOutputError(Object.keys(declared?.variables ?? {})[0] ?? "outputs.json");
 }
 
+/** Collects the outputs of a succeeded pod, gives back the tokens and ends the node SUCCEEDED. */
 async function onSuccess(attempt: TaskAttempt, annotations: Record<string, string>): Promise<void> {
   const { ctx, node, task } = attempt;
   const loc = ctx.attemptLocations(node.id, attempt.number);
