@@ -287,6 +287,48 @@ describe("task nodes", () => {
     ]);
   });
 
+  test("keep their leases alive while the pod waits to be scheduled or started", async () => {
+    const h = oneTask("slowstart", aTask("wh").needing("warehouse").build(), { warehouse: 1 });
+    h.now = new Date();
+    await h.round();
+    const firstExpiry = h.node("t").leases[0]?.expiresAt?.seconds;
+    h.now = new Date(Date.now() + DEFAULT_EXECUTOR_CONFIG.tokenLeaseTtlMs * 0.75);
+    await h.round();
+    assert.equal(h.pods.pods.get("slowstart-t-0")?.status?.phase, "Pending");
+    assert.equal(outcome(h), "RUNNING");
+    assert.deepEqual(h.tokens?.calls, [`acquire warehouse ${holder("slowstart", 0)}`, "renew lease-1"]);
+    assert.ok((h.node("t").leases[0]?.expiresAt?.seconds ?? 0n) >= (firstExpiry ?? 0n));
+  });
+
+  test("keep a granted lease alive while waiting for quota admission, and ask again for one reclaimed meanwhile", async () => {
+    const h = oneTask("held", aTask("wh").needing("warehouse").build(), { warehouse: 1 });
+    h.pods.refuseWith = { outcome: "quota", message: "exceeded quota: pods" };
+    h.now = new Date();
+    await h.round();
+    assert.equal(h.node("t").waiting?.reason, "ResourceQuotaExceeded");
+    h.now = new Date(Date.now() + DEFAULT_EXECUTOR_CONFIG.tokenLeaseTtlMs * 0.75);
+    await h.round();
+    assert.equal(h.tokens?.calls.at(-1), "renew lease-1");
+    h.tokens?.held.clear(); // reclaimed, as after a resource-manager outage longer than the TTL
+    h.now = new Date(Date.now() + DEFAULT_EXECUTOR_CONFIG.tokenLeaseTtlMs * 1.5);
+    await h.round();
+    assert.deepEqual(
+      h.node("t").leases.map((l) => l.leaseId),
+      ["lease-2"],
+    );
+    h.pods.refuseWith = undefined;
+    h.now = new Date(); // lease-2 is fresh: nothing to renew
+    await h.round();
+    assert.equal(outcome(h), "RUNNING");
+    assert.deepEqual(h.tokens?.calls, [
+      `acquire warehouse ${holder("held", 0)}`,
+      "renew lease-1",
+      "renew lease-1",
+      `acquire warehouse ${holder("held", 0)}`,
+    ]);
+    assert.deepEqual(eventLines(h), [...waited("ResourceQuotaExceeded"), ...started()]);
+  });
+
   test("a timed-out attempt is a USER failure: retried on the USER budget, the last one ends TIMED_OUT", async () => {
     const h = oneTask("to", aTask("slow").withTimeout(1_000).withRetries(1).build());
     await h.round();

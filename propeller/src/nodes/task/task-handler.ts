@@ -23,6 +23,7 @@ import {
   LiteralMapSchema,
   NodeExecution_Phase,
   ResourceLeaseSchema,
+  type ResourceLease,
   TaskExecution_Phase,
   WaitingReasonSchema,
   type LiteralMap,
@@ -345,6 +346,10 @@ async function writeInputs(
  */
 async function startAttempt(attempt: TaskAttempt): Promise<void> {
   const { ctx, node, task, policy, ns } = attempt;
+  // Leases granted in an earlier round, while the attempt then waited (for another resource or
+  // for ResourceQuota admission), are kept alive; one reclaimed meanwhile is asked for again.
+  const lost = await renewLeases(attempt);
+  if (lost.length > 0) ns.leases = ns.leases.filter((l) => !lost.includes(l));
   const tokens = await acquireTokens(attempt);
   if (tokens !== "granted") return;
 
@@ -461,20 +466,43 @@ async function followAttempt(attempt: TaskAttempt): Promise<void> {
   }
   if (obs.state === "running") {
     ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.RUNNING, { reason: "PodRunning" });
-    if (!(await renewTokens(attempt))) return;
   } else if (obs.reason === "ContainerCreating" || obs.reason === "PodInitializing") {
     ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.INITIALIZING, { reason: obs.reason });
   }
+  // Tokens are held from before the pod exists: a pod that waits long to be scheduled, pulls a
+  // large image or initializes slowly must not lose them.
+  if (!(await renewTokens(attempt))) return;
   ctx.requeue(ctx.config.runningRecheckMs);
 }
 
-/** Renews leases that passed half their lifetime; a lost lease fails the attempt (SYSTEM). */
+/**
+ * Keeps a started attempt's leases alive (see {@link renewLeases}); a lease the resource manager
+ * no longer has means the pod may run without its tokens, so the pod is deleted and the attempt
+ * fails on the SYSTEM budget. Returns false when it did.
+ */
 async function renewTokens(attempt: TaskAttempt): Promise<boolean> {
+  const [lost] = await renewLeases(attempt);
+  if (!lost) return true;
+  await attempt.ctx.ports.pods.delete(attempt.ctx.execution.namespace, attempt.ns.podName);
+  await onFailure(attempt, {
+    kind: ExecutionError_Kind.SYSTEM,
+    code: "ResourceLeaseLost",
+    message: `the ${lost.resource} lease expired before it was renewed`,
+  });
+  return false;
+}
+
+/**
+ * Renews the attempt's leases that passed half their lifetime and asks for the next round before
+ * the next one does. Returns the leases the resource manager no longer has (left in `ns.leases`).
+ */
+async function renewLeases(attempt: TaskAttempt): Promise<ResourceLease[]> {
   const { ctx, node, ns } = attempt;
   const broker = ctx.ports.tokens;
-  if (!broker || ns.leases.length === 0) return true;
+  if (!broker || ns.leases.length === 0) return [];
   const holder = tokenHolder(ctx, node.id, attempt.number);
   const halfTtl = ctx.config.tokenLeaseTtlMs / 2;
+  const lost: ResourceLease[] = [];
   for (const lease of ns.leases) {
     const expires = lease.expiresAt ? timestampDate(lease.expiresAt).getTime() : 0;
     if (expires - ctx.now.getTime() > halfTtl) {
@@ -483,18 +511,13 @@ async function renewTokens(attempt: TaskAttempt): Promise<boolean> {
     }
     const renewed = await broker.renew({ leaseId: lease.leaseId, holder });
     if (renewed === "lost") {
-      await ctx.ports.pods.delete(ctx.execution.namespace, ns.podName);
-      await onFailure(attempt, {
-        kind: ExecutionError_Kind.SYSTEM,
-        code: "ResourceLeaseLost",
-        message: `the ${lease.resource} lease expired before it was renewed`,
-      });
-      return false;
+      lost.push(lease);
+      continue;
     }
     lease.expiresAt = timestampFromDate(renewed.expiresAt);
     ctx.requeue(renewed.expiresAt.getTime() - halfTtl - ctx.now.getTime());
   }
-  return true;
+  return lost;
 }
 
 async function readOutputs(
