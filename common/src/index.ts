@@ -2,3 +2,4 @@ export * from "./blob/blob-store.js";
 export * from "./k8s/names.js";
 export * from "./blob/literals.js";
 export * from "./k8s/workflow-execution.js";
+export * from "./literals/plain-values.js";
