@@ -4,28 +4,31 @@
  *
  * `integer | float | string | boolean | datetime | duration | struct | none | blob | blob<fmt> |
  * multipart-blob | list<T> | map<T>` and, as a mapping, `{enum: [a, b]}`.
+ *
+ * The walk over a declared type is `@flotilla/common`'s; this module is the CLI's dialect of it
+ * (what users may write for each simple type, and the wording of mismatches).
  */
 import { create, equals } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  BlobMetadataSchema,
-  BlobSchema,
+  datetimeLiteral,
+  fromJsonForm,
+  literalMapToPlain,
+  literalToPlain,
+  noneLiteral,
+  plainToLiteral,
+  primitiveLiteral,
+  type PlainValueDialect,
+} from "@flotilla/common";
+import {
   BlobType_BlobDimensionality,
   BlobTypeSchema,
   EnumTypeSchema,
-  LiteralCollectionSchema,
-  LiteralMapSchema,
-  LiteralSchema,
   LiteralTypeSchema,
-  PrimitiveSchema,
-  ScalarSchema,
   SimpleType,
-  VoidSchema,
   type Literal,
   type LiteralMap,
   type LiteralType,
-  type Primitive,
-  type Scalar,
 } from "@flotilla/proto";
 
 /** A value does not fit its declared type; `message` says what was expected. */
@@ -159,14 +162,6 @@ export function typesCompatible(from: LiteralType | undefined, to: LiteralType |
   }
 }
 
-function primitive(value: Primitive["value"]): Literal {
-  return scalar({ case: "primitive", value: create(PrimitiveSchema, { value }) });
-}
-
-function scalar(value: Scalar["value"]): Literal {
-  return create(LiteralSchema, { value: { case: "scalar", value: create(ScalarSchema, { value }) } });
-}
-
 /** Parses "90", "90s", "1.5s", "500ms", "5m", "2h", "1h30m", "1d" into milliseconds; undefined if malformed. */
 export function parseDurationText(text: string): number | undefined {
   const s = text.trim();
@@ -189,96 +184,75 @@ function describeValue(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
+function integerLiteral(value: bigint): Literal {
+  return primitiveLiteral({ case: "integer", value });
+}
+
+/**
+ * Values as users write them in spec files and `--inputs` files: integers also as bigints and
+ * decimal strings, strings also from numbers and booleans, datetimes also as Dates, durations
+ * also as text ("30s", "1h30m"). Literals read back with durations as "Ns" text, binaries as a
+ * size summary and maps in key order.
+ */
+const USER_VALUES: PlainValueDialect = {
+  simple: {
+    [SimpleType.NONE]: {
+      expected: "null",
+      toLiteral: (v) => (v === null || v === undefined ? noneLiteral() : undefined),
+    },
+    [SimpleType.INTEGER]: {
+      expected: "an integer",
+      toLiteral: (v) => {
+        if (typeof v === "number" && Number.isSafeInteger(v)) return integerLiteral(BigInt(v));
+        if (typeof v === "bigint") return integerLiteral(v);
+        if (typeof v === "string" && /^-?\d{1,19}$/.test(v)) return integerLiteral(BigInt(v));
+        return undefined;
+      },
+    },
+    [SimpleType.FLOAT]: { expected: "a finite number", toLiteral: fromJsonForm.float },
+    [SimpleType.STRING]: {
+      expected: "a string",
+      toLiteral: (v) => fromJsonForm.string(typeof v === "number" || typeof v === "boolean" ? String(v) : v),
+    },
+    [SimpleType.BOOLEAN]: { expected: "true or false", toLiteral: fromJsonForm.boolean },
+    [SimpleType.DATETIME]: {
+      expected: "an RFC 3339 datetime",
+      toLiteral: (v) => (v instanceof Date ? datetimeLiteral(v) : fromJsonForm.datetime(v)),
+    },
+    [SimpleType.DURATION]: {
+      expected: 'a duration such as "30s", "5m" or a number of seconds',
+      toLiteral: (v) => {
+        const ms =
+          typeof v === "number" ? v * 1000 : typeof v === "string" ? parseDurationText(v) : undefined;
+        return ms !== undefined && Number.isFinite(ms) && ms >= 0
+          ? primitiveLiteral({ case: "duration", value: durationFromMs(ms) })
+          : undefined;
+      },
+    },
+    [SimpleType.STRUCT]: { expected: "a mapping", toLiteral: fromJsonForm.struct },
+  },
+  expected: {
+    unsupported: () => "a supported type",
+    enumValue: (values) => `one of ${values.join(", ")}`,
+    list: "a list",
+    map: "a mapping",
+    blob: "a blob URI such as file:///data/x.csv",
+    undeclared: "a declared type",
+  },
+  isBlobUri: (text) => /^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(text),
+  mismatch: (path, expected, value) =>
+    new LiteralValueError(path, `expected ${expected}, got ${describeValue(value)}`),
+  durationValue: (seconds) => `${seconds}s`,
+  binaryValue: (bytes, tag) => `<${bytes.length} bytes${tag ? ` ${tag}` : ""}>`,
+  sortMapKeys: true,
+};
+
 /**
  * Converts a plain value (as read from YAML/JSON) to a literal of `type`. Throws
  * {@link LiteralValueError} naming `path` when it does not fit.
  */
 export function valueToLiteral(path: string, value: unknown, type: LiteralType | undefined): Literal {
-  const t = type?.type;
-  const fail = (expected: string): never => {
-    throw new LiteralValueError(path, `expected ${expected}, got ${describeValue(value)}`);
-  };
-  switch (t?.case) {
-    case "simple":
-      switch (t.value) {
-        case SimpleType.NONE:
-          return value === null || value === undefined
-            ? scalar({ case: "noneType", value: create(VoidSchema) })
-            : fail("null");
-        case SimpleType.INTEGER:
-          if (typeof value === "number" && Number.isSafeInteger(value))
-            return primitive({ case: "integer", value: BigInt(value) });
-          if (typeof value === "bigint") return primitive({ case: "integer", value });
-          if (typeof value === "string" && /^-?\d{1,19}$/.test(value))
-            return primitive({ case: "integer", value: BigInt(value) });
-          return fail("an integer");
-        case SimpleType.FLOAT:
-          if (typeof value === "number" && Number.isFinite(value))
-            return primitive({ case: "floatValue", value });
-          return fail("a finite number");
-        case SimpleType.STRING:
-          if (typeof value === "string") return primitive({ case: "stringValue", value });
-          if (typeof value === "number" || typeof value === "boolean")
-            return primitive({ case: "stringValue", value: String(value) });
-          return fail("a string");
-        case SimpleType.BOOLEAN:
-          if (typeof value === "boolean") return primitive({ case: "boolean", value });
-          return fail("true or false");
-        case SimpleType.DATETIME: {
-          const d = value instanceof Date ? value : typeof value === "string" ? new Date(value) : undefined;
-          if (d && !Number.isNaN(d.getTime()))
-            return primitive({ case: "datetime", value: timestampFromDate(d) });
-          return fail("an RFC 3339 datetime");
-        }
-        case SimpleType.DURATION: {
-          const ms =
-            typeof value === "number"
-              ? value * 1000
-              : typeof value === "string"
-                ? parseDurationText(value)
-                : undefined;
-          if (ms !== undefined && Number.isFinite(ms) && ms >= 0)
-            return primitive({ case: "duration", value: durationFromMs(ms) });
-          return fail('a duration such as "30s", "5m" or a number of seconds');
-        }
-        case SimpleType.STRUCT:
-          if (value !== null && typeof value === "object" && !Array.isArray(value))
-            return scalar({ case: "generic", value: value as never });
-          return fail("a mapping");
-        default:
-          return fail("a supported type");
-      }
-    case "enumType":
-      if (typeof value === "string" && t.value.values.includes(value))
-        return primitive({ case: "stringValue", value });
-      return fail(`one of ${t.value.values.join(", ")}`);
-    case "collectionType":
-      if (!Array.isArray(value)) return fail("a list");
-      return create(LiteralSchema, {
-        value: {
-          case: "collection",
-          value: create(LiteralCollectionSchema, {
-            literals: value.map((v, i) => valueToLiteral(`${path}[${i}]`, v, t.value)),
-          }),
-        },
-      });
-    case "mapValueType": {
-      if (value === null || typeof value !== "object" || Array.isArray(value)) return fail("a mapping");
-      const literals: Record<string, Literal> = {};
-      for (const [k, v] of Object.entries(value)) literals[k] = valueToLiteral(`${path}.${k}`, v, t.value);
-      return create(LiteralSchema, { value: { case: "map", value: create(LiteralMapSchema, { literals }) } });
-    }
-    case "blob":
-      if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(value)) {
-        return scalar({
-          case: "blob",
-          value: create(BlobSchema, { uri: value, metadata: create(BlobMetadataSchema, { type: t.value }) }),
-        });
-      }
-      return fail("a blob URI such as file:///data/x.csv");
-    default:
-      return fail("a declared type");
-  }
+  return plainToLiteral(path, value, type, USER_VALUES);
 }
 
 /**
@@ -311,52 +285,10 @@ function parseJson(name: string, text: string): unknown {
 
 /** The plain value of a literal (for display and JSON): integers as numbers when safe, blobs as URIs. */
 export function literalToValue(lit: Literal | undefined): unknown {
-  const v = lit?.value;
-  switch (v?.case) {
-    case "scalar": {
-      const s = v.value.value;
-      switch (s.case) {
-        case "primitive": {
-          const p = s.value.value;
-          switch (p.case) {
-            case "integer":
-              return p.value >= BigInt(Number.MIN_SAFE_INTEGER) && p.value <= BigInt(Number.MAX_SAFE_INTEGER)
-                ? Number(p.value)
-                : p.value.toString();
-            case "datetime":
-              return timestampDate(p.value).toISOString();
-            case "duration":
-              return `${durationMs(p.value) / 1000}s`;
-            default:
-              return p.value;
-          }
-        }
-        case "blob":
-          return s.value.uri;
-        case "binary":
-          return `<${s.value.value.length} bytes${s.value.tag ? ` ${s.value.tag}` : ""}>`;
-        case "generic":
-          return s.value;
-        case "noneType":
-          return null;
-        default:
-          return null;
-      }
-    }
-    case "collection":
-      return v.value.literals.map(literalToValue);
-    case "map":
-      return literalMapToValues(v.value);
-    default:
-      return null;
-  }
+  return literalToPlain(lit, USER_VALUES);
 }
 
-/** A literal map as a plain `{name: value}` object. */
+/** A literal map as a plain `{name: value}` object, in key order. */
 export function literalMapToValues(map: LiteralMap | undefined): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(map?.literals ?? {})
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, l]) => [k, literalToValue(l)]),
-  );
+  return literalMapToPlain(map, USER_VALUES);
 }
