@@ -1,25 +1,25 @@
 /**
  * Conversions between literals and the plain JSON values task containers read and write
  * (`outputs.json`, `FLOTILLA_INPUT_<NAME>` env vars), driven by the declared interface types.
+ * The walk over a declared type is `@flotilla/common`'s; this module is the dialect of task JSON
+ * (strict JSON types, durations as seconds) and the output/input rules around it.
  */
-import { create } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { JsonValue } from "@bufbuild/protobuf";
+import { create, type JsonValue } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  BlobMetadataSchema,
-  BlobSchema,
-  LiteralCollectionSchema,
+  fromJsonForm,
+  literalToPlain,
+  noneLiteral,
+  plainToLiteral,
+  primitiveLiteral,
+  type PlainValueDialect,
+} from "@flotilla/common";
+import {
   LiteralMapSchema,
-  LiteralSchema,
-  PrimitiveSchema,
-  ScalarSchema,
   SimpleType,
-  VoidSchema,
   type Literal,
   type LiteralMap,
   type LiteralType,
-  type Primitive,
-  type Scalar,
   type VariableMap,
 } from "@flotilla/proto";
 
@@ -43,105 +43,60 @@ export class MissingOutputError extends Error {
   }
 }
 
-function primitiveLiteral(value: Primitive["value"]): Literal {
-  return create(LiteralSchema, {
-    value: {
-      case: "scalar",
-      value: create(ScalarSchema, {
-        value: { case: "primitive", value: create(PrimitiveSchema, { value }) },
-      }),
-    },
-  });
-}
-
-function scalarLiteral(value: Scalar["value"]): Literal {
-  return create(LiteralSchema, { value: { case: "scalar", value: create(ScalarSchema, { value }) } });
-}
-
 function describe(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
 }
+
+/**
+ * The JSON a task writes and reads: only the JSON type of each simple type is accepted (numbers,
+ * strings, booleans, objects; integers also as decimal strings, durations as seconds, datetimes
+ * as RFC 3339 strings); a `none` output accepts anything. Binaries are written as base64, maps
+ * in stored order.
+ */
+const TASK_JSON: PlainValueDialect = {
+  simple: {
+    [SimpleType.NONE]: { expected: "null", toLiteral: () => noneLiteral() },
+    [SimpleType.INTEGER]: {
+      expected: "integer",
+      toLiteral: (v) =>
+        (typeof v === "number" && Number.isInteger(v)) || (typeof v === "string" && /^-?\d+$/.test(v))
+          ? primitiveLiteral({ case: "integer", value: BigInt(v) })
+          : undefined,
+    },
+    [SimpleType.FLOAT]: { expected: "finite number", toLiteral: fromJsonForm.float },
+    [SimpleType.STRING]: { expected: "string", toLiteral: fromJsonForm.string },
+    [SimpleType.BOOLEAN]: { expected: "boolean", toLiteral: fromJsonForm.boolean },
+    [SimpleType.DATETIME]: { expected: "RFC 3339 datetime string", toLiteral: fromJsonForm.datetime },
+    [SimpleType.DURATION]: {
+      expected: "duration in seconds",
+      toLiteral: (v) =>
+        typeof v === "number" && Number.isFinite(v)
+          ? primitiveLiteral({ case: "duration", value: durationFromMs(v * 1000) })
+          : undefined,
+    },
+    [SimpleType.STRUCT]: { expected: "object", toLiteral: fromJsonForm.struct },
+  },
+  expected: {
+    unsupported: (type) => `a supported simple type (got type ${type})`,
+    enumValue: (values) => `one of ${values.join("|")}`,
+    list: "array",
+    map: "object",
+    blob: "blob URI",
+    undeclared: "a declared type",
+  },
+  isBlobUri: (text) => /^[a-z][a-z0-9+.-]*:\/\//.test(text),
+  mismatch: (variable, expected, value) => new OutputTypeError(variable, expected, describe(value)),
+  durationValue: (seconds) => seconds,
+  binaryValue: (bytes) => Buffer.from(bytes).toString("base64"),
+  sortMapKeys: false,
+};
 
 /**
  * Converts a JSON value written by a task into a literal of `type`. Throws
  * {@link OutputTypeError} naming `variable` when the value does not fit.
  */
 export function jsonToLiteral(variable: string, value: unknown, type: LiteralType | undefined): Literal {
-  const t = type?.type;
-  const fail = (expected: string): never => {
-    throw new OutputTypeError(variable, expected, describe(value));
-  };
-  switch (t?.case) {
-    case "simple":
-      switch (t.value) {
-        case SimpleType.NONE:
-          return scalarLiteral({ case: "noneType", value: create(VoidSchema) });
-        case SimpleType.INTEGER:
-          if (typeof value === "number" && Number.isInteger(value))
-            return primitiveLiteral({ case: "integer", value: BigInt(value) });
-          if (typeof value === "string" && /^-?\d+$/.test(value))
-            return primitiveLiteral({ case: "integer", value: BigInt(value) });
-          return fail("integer");
-        case SimpleType.FLOAT:
-          if (typeof value === "number" && Number.isFinite(value))
-            return primitiveLiteral({ case: "floatValue", value });
-          return fail("finite number");
-        case SimpleType.STRING:
-          if (typeof value === "string") return primitiveLiteral({ case: "stringValue", value });
-          return fail("string");
-        case SimpleType.BOOLEAN:
-          if (typeof value === "boolean") return primitiveLiteral({ case: "boolean", value });
-          return fail("boolean");
-        case SimpleType.DATETIME: {
-          const d = typeof value === "string" ? new Date(value) : undefined;
-          if (d && !Number.isNaN(d.getTime()))
-            return primitiveLiteral({ case: "datetime", value: timestampFromDate(d) });
-          return fail("RFC 3339 datetime string");
-        }
-        case SimpleType.DURATION:
-          if (typeof value === "number" && Number.isFinite(value)) {
-            return primitiveLiteral({ case: "duration", value: durationFromMs(value * 1000) });
-          }
-          return fail("duration in seconds");
-        case SimpleType.STRUCT:
-          if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-            return scalarLiteral({ case: "generic", value: value as never });
-          }
-          return fail("object");
-        default:
-          return fail(`a supported simple type (got type ${t.value})`);
-      }
-    case "enumType":
-      if (typeof value === "string" && t.value.values.includes(value))
-        return primitiveLiteral({ case: "stringValue", value });
-      return fail(`one of ${t.value.values.join("|")}`);
-    case "collectionType":
-      if (!Array.isArray(value)) return fail("array");
-      return create(LiteralSchema, {
-        value: {
-          case: "collection",
-          value: create(LiteralCollectionSchema, {
-            literals: value.map((v, i) => jsonToLiteral(`${variable}[${i}]`, v, t.value)),
-          }),
-        },
-      });
-    case "mapValueType": {
-      if (value === null || typeof value !== "object" || Array.isArray(value)) return fail("object");
-      const literals: Record<string, Literal> = {};
-      for (const [k, v] of Object.entries(value)) literals[k] = jsonToLiteral(`${variable}.${k}`, v, t.value);
-      return create(LiteralSchema, { value: { case: "map", value: create(LiteralMapSchema, { literals }) } });
-    }
-    case "blob":
-      if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\//.test(value)) {
-        return scalarLiteral({
-          case: "blob",
-          value: create(BlobSchema, { uri: value, metadata: create(BlobMetadataSchema, { type: t.value }) }),
-        });
-      }
-      return fail("blob URI");
-    default:
-      return fail("a declared type");
-  }
+  return plainToLiteral(variable, value, type, TASK_JSON);
 }
 
 /**
@@ -200,50 +155,7 @@ export function defaultOutputs(outputs: VariableMap | undefined): LiteralMap {
 
 /** The plain JSON form of a literal (integers beyond 2^53 become strings). */
 export function literalToJson(literal: Literal | undefined): JsonValue {
-  const v = literal?.value;
-  switch (v?.case) {
-    case "scalar": {
-      const s = v.value.value;
-      switch (s.case) {
-        case "primitive": {
-          const p = s.value.value;
-          switch (p.case) {
-            case "integer":
-              return p.value >= BigInt(Number.MIN_SAFE_INTEGER) && p.value <= BigInt(Number.MAX_SAFE_INTEGER)
-                ? Number(p.value)
-                : p.value.toString();
-            case "floatValue":
-            case "stringValue":
-            case "boolean":
-              return p.value;
-            case "datetime":
-              return timestampDate(p.value).toISOString();
-            case "duration":
-              return durationMs(p.value) / 1000;
-            default:
-              return null;
-          }
-        }
-        case "blob":
-          return s.value.uri;
-        case "binary":
-          return Buffer.from(s.value.value).toString("base64");
-        case "generic":
-          return s.value;
-        default:
-          return null;
-      }
-    }
-    case "collection":
-      return v.value.literals.map((l) => literalToJson(l));
-    case "map": {
-      const out: Record<string, JsonValue> = {};
-      for (const [k, l] of Object.entries(v.value.literals)) out[k] = literalToJson(l);
-      return out;
-    }
-    default:
-      return null;
-  }
+  return literalToPlain(literal, TASK_JSON);
 }
 
 /** The env-var text of a primitive literal, or undefined for non-primitives. */
