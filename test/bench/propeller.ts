@@ -1,10 +1,11 @@
 /**
- * Propeller benchmark: `npm run bench -- propeller [--quick] [--only sweep|large] [--workers N]`.
+ * Propeller benchmark:
+ * `npm run bench -- propeller [--quick] [--only sweep|large] [--workers N] [--sizes N,N,...]`.
  *
  * Starts one simulated-mode sandbox cluster as its own process (the `flotilla-sandbox` bin, so
  * the API server and kubelet do not share the propeller's event loop or RSS) and one propeller
  * in this process, with a counting in-process admin. Then:
- *   1. sweep: for 1,000, 5,000 and 10,000 concurrent workflows (200 and 1,000 with --quick) of
+ *   1. sweep: for 1,000, 5,000 and 10,000 concurrent workflows (200 and 1,000 with --quick, or --sizes) of
  *      10 simulated short pods each (a → b1..b8 → c), creates them all at once and measures
  *      round latency p50/p99 (exact, from the propeller's round observer), this process's peak
  *      RSS, and tasks/s until every workflow SUCCEEDED;
@@ -49,7 +50,17 @@ const onlyIdx = argv.indexOf("--only");
 const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
 const workersIdx = argv.indexOf("--workers");
 const WORKERS = workersIdx >= 0 ? Number(argv[workersIdx + 1]) : 64;
-const SIZES = quick ? [200, 1_000] : [1_000, 5_000, 10_000];
+const sizesIdx = argv.indexOf("--sizes");
+const SIZES =
+  sizesIdx >= 0
+    ? (argv[sizesIdx + 1] ?? "").split(",").map((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--sizes needs positive integers, got "${v}"`);
+        return n;
+      })
+    : quick
+      ? [200, 1_000]
+      : [1_000, 5_000, 10_000];
 const LARGE_NODES = quick ? 2_000 : 20_000;
 const LARGE_CHAINS = 200;
 const SANDBOX_OBJECT_LIMIT = 1_572_864;
