@@ -3,6 +3,7 @@
  * `startPropeller(options)` runs one in-process (tests, the demo); the bin wraps it.
  */
 export {
+  DEFAULT_ROUND_WORKERS,
   PROPELLER_VERSION,
   startPropeller,
   type Propeller,

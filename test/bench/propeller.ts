@@ -33,6 +33,7 @@ import {
   type CompiledWorkflowClosure,
 } from "@flotilla/proto";
 import {
+  DEFAULT_ROUND_WORKERS,
   RoundOutcome,
   aTask,
   aWorkflow,
@@ -49,7 +50,7 @@ const quick = argv.includes("--quick");
 const onlyIdx = argv.indexOf("--only");
 const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
 const workersIdx = argv.indexOf("--workers");
-const WORKERS = workersIdx >= 0 ? Number(argv[workersIdx + 1]) : 64;
+const WORKERS = workersIdx >= 0 ? Number(argv[workersIdx + 1]) : DEFAULT_ROUND_WORKERS;
 const sizesIdx = argv.indexOf("--sizes");
 const SIZES =
   sizesIdx >= 0
