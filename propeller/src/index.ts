@@ -81,5 +81,6 @@ export {
   ensureNamespace,
   installCrd,
   kubeConfigFrom,
+  offloadClosure,
   readExecutionStatus,
 } from "./testing/cluster-fixtures.js";

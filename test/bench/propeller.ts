@@ -14,23 +14,20 @@
  *      checks it stays under the sandbox's 1.5 MiB object limit.
  * Prints a table, then `BENCH {json}` as its last line.
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { createRouterTransport } from "@connectrpc/connect";
 import { KubeConfig } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { openBlobStore, sha256Hex } from "@flotilla/common";
+import { openBlobStore } from "@flotilla/common";
 import {
   AdminService,
   ClusterHeartbeatResponseSchema,
-  ClosureReferenceSchema,
-  CompiledWorkflowClosureSchema,
   EventResultSchema,
   EventResult_Outcome,
   IngestEventsResponseSchema,
   WorkflowExecution_Phase,
-  type CompiledWorkflowClosure,
 } from "@flotilla/proto";
 import {
   DEFAULT_ROUND_WORKERS,
@@ -40,6 +37,7 @@ import {
   anExecutionSpec,
   createExecution,
   installCrd,
+  offloadClosure,
   startPropeller,
   type Propeller,
 } from "@flotilla/propeller";
@@ -285,20 +283,9 @@ async function main(): Promise<void> {
           count++;
         }
       }
-      const closure: CompiledWorkflowClosure = wf.closure();
-      const bytes = toBinary(CompiledWorkflowClosureSchema, closure);
+      const spec = anExecutionSpec({ name: "large", closure: wf.closure(), blobRoot, project: "bench" });
       const store = openBlobStore(blobRoot);
-      const closureUri = store.join(blobRoot, "closures", `large-${LARGE_NODES}.pb`);
-      await store.put(closureUri, bytes);
-      const spec = anExecutionSpec({ name: "large", closure, blobRoot, project: "bench" });
-      spec.workflow = {
-        case: "closureRef",
-        value: create(ClosureReferenceSchema, {
-          uri: closureUri,
-          digest: `sha256:${sha256Hex(bytes)}`,
-          sizeBytes: BigInt(bytes.length),
-        }),
-      };
+      await offloadClosure(spec, store, store.join(blobRoot, "closures", `large-${LARGE_NODES}.pb`));
       largestCr = { bytes: 0, encoding: "", key: "" };
       const started = performance.now();
       await createExecution(kc, spec);

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { Watch } from "@kubernetes/client-node";
-import { WorkflowExecutionResource as R, executionNamespace, sha256Hex } from "@flotilla/common";
-import { ClosureReferenceSchema, CompiledWorkflowClosureSchema } from "@flotilla/proto";
-import { RecordingAdmin, aTask, aWorkflow, anExecutionSpec, createExecution } from "@flotilla/propeller";
+import { WorkflowExecutionResource as R, executionNamespace } from "@flotilla/common";
+import {
+  RecordingAdmin,
+  aTask,
+  aWorkflow,
+  anExecutionSpec,
+  createExecution,
+  offloadClosure,
+} from "@flotilla/propeller";
 import { eventually, spawnBin } from "@flotilla/testing";
 import { phasesByName, propellerEnv } from "./propeller-helpers.js";
 
@@ -27,20 +32,9 @@ test(`a ${NODES.toLocaleString("en")}-node workflow completes and no version of 
     for (let c = 0; c < CHAINS; c++)
       wf.withNode(`n${level}-${c}`, task, {}, level === 0 ? [] : [`n${level - 1}-${c}`]);
   }
-  const closure = wf.closure();
   // A closure this size is referenced from the blob store, as the admin does for large ones.
-  const bytes = toBinary(CompiledWorkflowClosureSchema, closure);
-  const closureUri = env.store.join(env.blobRoot, "closures", "large.pb");
-  await env.store.put(closureUri, bytes);
-  const spec = anExecutionSpec({ name: "large", closure, blobRoot: env.blobRoot });
-  spec.workflow = {
-    case: "closureRef",
-    value: create(ClosureReferenceSchema, {
-      uri: closureUri,
-      digest: `sha256:${sha256Hex(bytes)}`,
-      sizeBytes: BigInt(bytes.length),
-    }),
-  };
+  const spec = anExecutionSpec({ name: "large", closure: wf.closure(), blobRoot: env.blobRoot });
+  await offloadClosure(spec, env.store, env.store.join(env.blobRoot, "closures", "large.pb"));
 
   // An independent observer: every version of the CR the API server stores, as a watcher sees it.
   const id = spec.executionId;

@@ -9,11 +9,14 @@ import {
   executionNamespace,
   toWorkflowExecutionObject,
   workflowExecutionCrd,
+  sha256Hex,
   writeLiteralMap,
   type BlobStore,
 } from "@flotilla/common";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import {
+  ClosureReferenceSchema,
+  CompiledWorkflowClosureSchema,
   LiteralMapSchema,
   type Literal,
   type WorkflowExecutionSpec,
@@ -71,6 +74,28 @@ export async function ensureNamespace(kc: KubeConfig, name: string): Promise<voi
   } catch (err) {
     if (statusCodeOf(err) !== 409) throw err;
   }
+}
+
+/**
+ * Moves the spec's inline closure to the blob store at `uri` and makes the spec reference it
+ * (uri, digest, size), as admin does with closures too large to inline in the CR.
+ */
+export async function offloadClosure(
+  spec: WorkflowExecutionSpec,
+  store: BlobStore,
+  uri: string,
+): Promise<void> {
+  if (spec.workflow.case !== "closure") throw new Error("spec has no inline closure to offload");
+  const bytes = toBinary(CompiledWorkflowClosureSchema, spec.workflow.value);
+  await store.put(uri, bytes);
+  spec.workflow = {
+    case: "closureRef",
+    value: create(ClosureReferenceSchema, {
+      uri,
+      digest: `sha256:${sha256Hex(bytes)}`,
+      sizeBytes: BigInt(bytes.length),
+    }),
+  };
 }
 
 /**
