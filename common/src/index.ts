@@ -3,3 +3,4 @@ export * from "./k8s/names.js";
 export * from "./blob/literals.js";
 export * from "./k8s/workflow-execution.js";
 export * from "./literals/plain-values.js";
+export * from "./units/duration.js";
