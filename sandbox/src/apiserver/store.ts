@@ -214,7 +214,11 @@ export class ObjectStore {
     return [...this.types.keys()];
   }
 
-  /** Registers a listener called synchronously on every committed change (controllers). */
+  /**
+   * Subscribes to committed changes: `listener` is called synchronously after every write
+   * (ADDED, MODIFIED or DELETED, with the object and the previous version), after the
+   * watchers. Controllers keep their indexes and queues from these events.
+   */
   onChange(listener: (e: ChangeEvent) => void): void {
     this.listeners.push(listener);
   }
