@@ -53,6 +53,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned. */
   strict?: boolean;
+  /** `status` writes only the status subresource (update and patch). */
+  subresource?: string;
 }
 
 /** Result of a delete: the object as last stored and whether it is gone. */
@@ -115,9 +117,9 @@ export class ClusterApi {
     this.namespaces = new NamespaceController(host, this.loop);
     this.quotas = new ResourceQuotaController(host, this.loop);
     this.loop.setPhases({
-      cleanup: [this.crds],
-      converge: [new GarbageCollector(host, this.loop), this.namespaces],
-      status: [this.quotas],
+      cleanup: [this.crds.queue],
+      converge: [new GarbageCollector(host, this.loop).queue, this.namespaces.queue],
+      status: [this.quotas.queue],
     });
     this.bootstrap();
   }
@@ -129,7 +131,7 @@ export class ClusterApi {
       types: this.types,
       typeFor: (key) => this.typeFor(key),
       delete: (t, ns, name, options) => this.delete(t, ns, name, options),
-      replace: (t, existing, next, subresource) => this.replace(t, existing, next, subresource, {}),
+      replace: (t, existing, next, subresource) => this.replace(t, existing, next, { subresource }),
       commit: (t, type, obj) => this.commit(t, type, obj),
     };
   }
@@ -369,7 +371,7 @@ export class ClusterApi {
   // ---------------------------------------------------------------- update
 
   /**
-   * Replaces an object (PUT) or its status (`subresource === "status"`). Enforces
+   * Replaces an object (PUT) or its status (`opts.subresource` "status"). Enforces
    * resourceVersion preconditions (409 Conflict), immutable metadata, finalizer rules and
    * per-type update validation. A no-op update returns the stored object unchanged.
    */
@@ -378,7 +380,6 @@ export class ClusterApi {
     ns: string | undefined,
     name: string,
     body: unknown,
-    subresource?: string,
     opts: WriteOptions = {},
   ): Stored {
     const incoming = this.decode(t, body, ns);
@@ -391,7 +392,7 @@ export class ClusterApi {
     const nsKey = t.namespaced ? (ns ?? "") : "";
     const existing = this.store.get(key, nsKey, name);
     if (!existing) {
-      if (key === LEASES && !subresource) {
+      if (key === LEASES && !opts.subresource) {
         incoming.metadata.name = name;
         return this.create(t, ns, incoming, opts);
       }
@@ -411,16 +412,11 @@ export class ClusterApi {
     if (rv !== undefined && rv !== "" && rv !== existing.obj.metadata.resourceVersion) {
       throw conflict(t, name, MODIFIED_MESSAGE);
     }
-    return this.replace(t, existing, incoming, subresource, opts);
+    return this.replace(t, existing, incoming, opts);
   }
 
-  private replace(
-    t: ResourceType,
-    existing: Stored,
-    incoming: KubeObject,
-    subresource: string | undefined,
-    opts: WriteOptions,
-  ): Stored {
+  private replace(t: ResourceType, existing: Stored, incoming: KubeObject, opts: WriteOptions): Stored {
+    const { subresource } = opts;
     const old = existing.obj;
     const key = typeKey(t);
     let next: KubeObject;
@@ -510,8 +506,8 @@ export class ClusterApi {
   }
 
   /**
-   * Patches an object or its status with a JSON merge, JSON or strategic merge patch.
-   * Returns the stored result; throws like `update`.
+   * Patches an object or its status (`opts.subresource` "status") with a JSON merge, JSON or
+   * strategic merge patch (`contentType`). Returns the stored result; throws like `update`.
    */
   patch(
     t: ResourceType,
@@ -519,7 +515,6 @@ export class ClusterApi {
     name: string,
     contentType: string,
     body: string,
-    subresource?: string,
     opts: WriteOptions = {},
   ): Stored {
     const existing = this.get(t, ns, name);
@@ -531,7 +526,7 @@ export class ClusterApi {
     }
     patched.metadata.resourceVersion = existing.obj.metadata.resourceVersion;
     const incoming = this.decode(t, patched, ns);
-    return this.replace(t, existing, incoming, subresource, opts);
+    return this.replace(t, existing, incoming, opts);
   }
 
   /** Commits a pod whose `spec.nodeName` was set by the binding subresource. */

@@ -4,6 +4,7 @@
  * and the live watchers that events fan out to. Each object's JSON is serialized once per write
  * and shared by gets, lists and every watcher.
  */
+import type { V1OwnerReference } from "@kubernetes/client-node";
 import type { FieldSelector, LabelSelector } from "./selectors.js";
 
 /** Kubernetes object metadata (the fields the server interprets). */
@@ -24,15 +25,8 @@ export interface ObjectMeta {
   [key: string]: unknown;
 }
 
-/** An ownerReference entry. */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+/** An ownerReference entry: Kubernetes' own type, as client-node declares it. */
+export type OwnerReference = V1OwnerReference;
 
 /** Any Kubernetes object. */
 export interface KubeObject {

@@ -8,25 +8,28 @@
 import { type StatusCause, invalid, invalidCause, requiredCause } from "../errors.js";
 import { clone, isObject, kubeTime } from "../objects.js";
 import type { JsonSchema } from "../schema.js";
-import type { ChangeEvent, KubeObject } from "../store.js";
+import type { KubeObject } from "../store.js";
 import { canonicalJson } from "../validation.js";
 import type { ControllerHost } from "./controller-host.js";
-import type { ControllerLoop, QueuedController } from "./controller-loop.js";
+import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
 
 /** The type key of CustomResourceDefinitions. */
 export const CRDS = "apiextensions.k8s.io/customresourcedefinitions";
 
 /** The CRD validation, establishment and removal of one cluster. */
-export class CrdController implements QueuedController {
+export class CrdController {
   /** Deleted CRDs whose API and instances are still to be removed. */
-  private readonly deleted: KubeObject[] = [];
+  readonly queue: ControllerQueue<KubeObject>;
 
   /** Subscribes to the host's store; passes run on `loop`. */
   constructor(
     private readonly host: ControllerHost,
-    private readonly loop: ControllerLoop,
+    loop: ControllerLoop,
   ) {
-    host.store.onChange((e) => this.observe(e));
+    this.queue = new ControllerQueue(loop, "crd", (crd) => this.remove(crd));
+    host.store.onChange((e) => {
+      if (e.typeKey === CRDS && e.type === "DELETED") this.queue.add(e.obj);
+    });
   }
 
   /** Validates a definition as kube does; throws 422 Invalid naming every bad field. */
@@ -121,22 +124,6 @@ export class CrdController implements QueuedController {
     const next = clone(current);
     next.status = status;
     this.host.commit(this.host.typeFor(CRDS)!, "MODIFIED", next);
-  }
-
-  /** Whether deleted CRDs wait for their API to be removed. */
-  pending(): boolean {
-    return this.deleted.length > 0;
-  }
-
-  /** Removes the API and instances of every deleted CRD. */
-  drain(): void {
-    for (const crd of this.deleted.splice(0)) this.loop.step("crd", () => this.remove(crd));
-  }
-
-  private observe(e: ChangeEvent): void {
-    if (e.typeKey !== CRDS || e.type !== "DELETED") return;
-    this.deleted.push(e.obj);
-    this.loop.schedule();
   }
 
   /** Removes a deleted CRD's type and every instance of it. */

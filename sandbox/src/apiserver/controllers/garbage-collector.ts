@@ -16,7 +16,7 @@ import { clone } from "../objects.js";
 import type { ResourceType } from "../registry.js";
 import type { ChangeEvent, KubeObject, Stored } from "../store.js";
 import type { ControllerHost } from "./controller-host.js";
-import type { ControllerLoop, QueuedController } from "./controller-loop.js";
+import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
 
 /** The finalizer of a `Foreground` delete: the owner waits for its dependents. */
 export const FOREGROUND_FINALIZER = "foregroundDeletion";
@@ -30,32 +30,21 @@ interface ObjectRef {
 }
 
 /** The garbage collector of one cluster. */
-export class GarbageCollector implements QueuedController {
+export class GarbageCollector {
   /** owner uid → dependent id → where the dependent is stored. */
   private readonly dependents = new Map<string, Map<string, ObjectRef>>();
   /** uid → id of every live object. */
   private readonly uids = new Map<string, string>();
   /** Owner uids to look at, and `dep:<id>` for dependents created with a missing owner. */
-  private readonly queue = new Set<string>();
+  readonly queue: ControllerQueue<string>;
 
   /** Subscribes to the host's store; passes run on `loop`. */
   constructor(
     private readonly host: ControllerHost,
-    private readonly loop: ControllerLoop,
+    loop: ControllerLoop,
   ) {
+    this.queue = new ControllerQueue(loop, "garbage-collector", (item) => this.process(item));
     host.store.onChange((e) => this.observe(e));
-  }
-
-  /** Whether owners wait to be looked at. */
-  pending(): boolean {
-    return this.queue.size > 0;
-  }
-
-  /** Processes every queued owner (and orphaned dependent). */
-  drain(): void {
-    const items = [...this.queue];
-    this.queue.clear();
-    for (const item of items) this.loop.step("garbage-collector", () => this.process(item));
   }
 
   /** Keeps the uid and owner indexes in step with a committed change and queues the owners it concerns. */
@@ -79,18 +68,13 @@ export class GarbageCollector implements QueuedController {
     }
     if (e.type === "DELETED") {
       this.uids.delete(uid);
-      if (this.dependents.get(uid)?.size) this.enqueue(uid);
-      for (const o of prevOwners) this.enqueue(o.uid);
+      if (this.dependents.get(uid)?.size) this.queue.add(uid);
+      for (const o of prevOwners) this.queue.add(o.uid);
       return;
     }
     this.uids.set(uid, id);
-    if (e.type === "ADDED" && owners.some((o) => !this.uids.has(o.uid))) this.enqueue(`dep:${id}`);
-    if (e.type === "MODIFIED" && e.obj.metadata.deletionTimestamp) this.enqueue(uid);
-  }
-
-  private enqueue(item: string): void {
-    this.queue.add(item);
-    this.loop.schedule();
+    if (e.type === "ADDED" && owners.some((o) => !this.uids.has(o.uid))) this.queue.add(`dep:${id}`);
+    if (e.type === "MODIFIED" && e.obj.metadata.deletionTimestamp) this.queue.add(uid);
   }
 
   private process(item: string): void {

@@ -12,7 +12,7 @@ import { clone, isObject } from "../objects.js";
 import type { ChangeEvent } from "../store.js";
 import { canonicalJson } from "../validation.js";
 import type { ControllerHost } from "./controller-host.js";
-import type { ControllerLoop, QueuedController } from "./controller-loop.js";
+import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
 
 /** The type key of namespaces. */
 export const NAMESPACES = "/namespaces";
@@ -20,14 +20,16 @@ export const NAMESPACES = "/namespaces";
 export const NAMESPACE_FINALIZER = "kubernetes";
 
 /** The namespace admission and controller of one cluster. */
-export class NamespaceController implements QueuedController {
-  private readonly queue = new Set<string>();
+export class NamespaceController {
+  /** Terminating namespaces to look at. */
+  readonly queue: ControllerQueue<string>;
 
   /** Subscribes to the host's store; passes run on `loop`. */
   constructor(
     private readonly host: ControllerHost,
     private readonly loop: ControllerLoop,
   ) {
+    this.queue = new ControllerQueue(loop, "namespace", (name) => this.process(name));
     host.store.onChange((e) => this.observe(e));
   }
 
@@ -47,32 +49,15 @@ export class NamespaceController implements QueuedController {
     }
   }
 
-  /** Whether terminating namespaces wait to be looked at. */
-  pending(): boolean {
-    return this.queue.size > 0;
-  }
-
-  /** Processes every queued namespace. */
-  drain(): void {
-    const names = [...this.queue];
-    this.queue.clear();
-    for (const name of names) this.loop.step("namespace", () => this.process(name));
-  }
-
   private observe(e: ChangeEvent): void {
     if (e.typeKey === NAMESPACES) {
-      if (e.type !== "DELETED" && e.obj.metadata.deletionTimestamp) this.enqueue(e.obj.metadata.name!);
+      if (e.type !== "DELETED" && e.obj.metadata.deletionTimestamp) this.queue.add(e.obj.metadata.name!);
       return;
     }
     if (e.type !== "DELETED" || !e.namespace) return;
     if (this.host.store.get(NAMESPACES, "", e.namespace)?.obj.metadata.deletionTimestamp) {
-      this.enqueue(e.namespace);
+      this.queue.add(e.namespace);
     }
-  }
-
-  private enqueue(name: string): void {
-    this.queue.add(name);
-    this.loop.schedule();
   }
 
   /**

@@ -12,7 +12,7 @@ import { type ResourceType, typeKey } from "../registry.js";
 import type { ChangeEvent, KubeObject, Stored } from "../store.js";
 import { canonicalJson } from "../validation.js";
 import type { ControllerHost } from "./controller-host.js";
-import type { ControllerLoop, QueuedController } from "./controller-loop.js";
+import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
 import { NAMESPACES } from "./namespace.js";
 
 /** The type key of ResourceQuotas. */
@@ -22,17 +22,18 @@ const PODS = "/pods";
 const PLAIN_COUNTED = ["configmaps", "secrets", "services", "persistentvolumeclaims", "resourcequotas"];
 
 /** The quota admission and controller of one cluster. */
-export class ResourceQuotaController implements QueuedController {
+export class ResourceQuotaController {
   /** Usage of counting pods per namespace. */
   private readonly podUsage = new Map<string, Usage>();
   /** Namespaces whose quota status is to be recomputed. */
-  private readonly queue = new Set<string>();
+  readonly queue: ControllerQueue<string>;
 
   /** Subscribes to the host's store; passes run on `loop`. */
   constructor(
     private readonly host: ControllerHost,
-    private readonly loop: ControllerLoop,
+    loop: ControllerLoop,
   ) {
+    this.queue = new ControllerQueue(loop, "resource-quota", (ns) => this.syncStatus(ns));
     host.store.onChange((e) => this.observe(e));
   }
 
@@ -46,25 +47,13 @@ export class ResourceQuotaController implements QueuedController {
     else this.admitCount(t, obj);
   }
 
-  /** Whether quota statuses wait to be recomputed. */
-  pending(): boolean {
-    return this.queue.size > 0;
-  }
-
-  /** Recomputes the status of the quotas of every queued namespace. */
-  drain(): void {
-    const namespaces = [...this.queue];
-    this.queue.clear();
-    for (const ns of namespaces) this.loop.step("resource-quota", () => this.syncStatus(ns));
-  }
-
   private observe(e: ChangeEvent): void {
     if (e.typeKey === NAMESPACES && e.type === "DELETED") {
       this.podUsage.delete(e.obj.metadata.name!);
       return;
     }
     if (e.typeKey === QUOTAS) {
-      if (e.type !== "DELETED") this.enqueue(e.namespace);
+      if (e.type !== "DELETED") this.queue.add(e.namespace);
       return;
     }
     if (e.typeKey === PODS) {
@@ -80,12 +69,7 @@ export class ResourceQuotaController implements QueuedController {
     // Counts change on create and delete; a pod update matters only when it starts or stops counting.
     const podCountChanged =
       e.typeKey === PODS && e.type === "MODIFIED" && podCounts(e.prev) !== podCounts(e.obj);
-    if (e.type !== "MODIFIED" || podCountChanged) this.enqueue(e.namespace);
-  }
-
-  private enqueue(ns: string): void {
-    this.queue.add(ns);
-    this.loop.schedule();
+    if (e.type !== "MODIFIED" || podCountChanged) this.queue.add(e.namespace);
   }
 
   private quotasIn(ns: string): Stored[] {

@@ -64,7 +64,7 @@ async function serveVerb(
   if (subresource === "finalize") {
     if (method !== "PUT") throw methodNotAllowed(method);
     const body = await readObject(req, requestLimit);
-    return sendStored(req, res, 200, t, api.update(t, undefined, name!, body, undefined, writeOptions), q);
+    return sendStored(req, res, 200, t, api.update(t, undefined, name!, body, writeOptions), q);
   }
   switch (verb) {
     case "get":
@@ -109,14 +109,14 @@ async function serveVerb(
         res,
         200,
         t,
-        api.update(t, namespace, name!, body, subresource, writeOptions),
+        api.update(t, namespace, name!, body, { ...writeOptions, subresource }),
         q,
       );
     }
     case "patch": {
       const body = await readBody(req, requestLimit);
       const contentType = req.headers["content-type"] ?? "";
-      const stored = api.patch(t, namespace, name!, contentType, body, subresource, writeOptions);
+      const stored = api.patch(t, namespace, name!, contentType, body, { ...writeOptions, subresource });
       return sendStored(req, res, 200, t, stored, q);
     }
     case "delete": {
