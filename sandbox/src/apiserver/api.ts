@@ -117,9 +117,9 @@ export class ClusterApi {
     this.namespaces = new NamespaceController(host, this.loop);
     this.quotas = new ResourceQuotaController(host, this.loop);
     this.loop.setPhases({
-      cleanup: [this.crds.queue],
-      converge: [new GarbageCollector(host, this.loop).queue, this.namespaces.queue],
-      status: [this.quotas.queue],
+      cleanup: [this.crds],
+      converge: [new GarbageCollector(host, this.loop), this.namespaces],
+      status: [this.quotas],
     });
     this.bootstrap();
   }

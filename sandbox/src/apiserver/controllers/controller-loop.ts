@@ -27,39 +27,6 @@ export interface ControllerPhases {
   status: QueuedController[];
 }
 
-/**
- * The work queue of one controller: items (deduplicated while queued) wait for the next pass,
- * which hands each to the controller's handler as one step.
- */
-export class ControllerQueue<T> implements QueuedController {
-  private readonly items = new Set<T>();
-
-  /** @param name the controller, for logs; @param handle processes one item. */
-  constructor(
-    private readonly loop: ControllerLoop,
-    private readonly name: string,
-    private readonly handle: (item: T) => void,
-  ) {}
-
-  /** Queues an item and asks for a pass. */
-  add(item: T): void {
-    this.items.add(item);
-    this.loop.schedule();
-  }
-
-  /** Whether items wait. */
-  pending(): boolean {
-    return this.items.size > 0;
-  }
-
-  /** Processes every queued item; items queued meanwhile wait for the next round. */
-  drain(): void {
-    const items = [...this.items];
-    this.items.clear();
-    for (const item of items) this.loop.step(this.name, () => this.handle(item));
-  }
-}
-
 /** Rounds of the converge phase per pass before the rest waits for the next pass. */
 const CONVERGE_ROUNDS = 100;
 

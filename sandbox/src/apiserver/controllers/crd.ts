@@ -8,28 +8,20 @@
 import { type StatusCause, invalid, invalidCause, requiredCause } from "../errors.js";
 import { clone, isObject, kubeTime } from "../objects.js";
 import type { JsonSchema } from "../schema.js";
-import type { KubeObject } from "../store.js";
+import type { ChangeEvent, KubeObject } from "../store.js";
 import { canonicalJson } from "../validation.js";
 import type { ControllerHost } from "./controller-host.js";
-import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
+import type { ControllerLoop } from "./controller-loop.js";
+import { Controller } from "./controller.js";
 
 /** The type key of CustomResourceDefinitions. */
 export const CRDS = "apiextensions.k8s.io/customresourcedefinitions";
 
 /** The CRD validation, establishment and removal of one cluster. */
-export class CrdController {
-  /** Deleted CRDs whose API and instances are still to be removed. */
-  readonly queue: ControllerQueue<KubeObject>;
-
+export class CrdController extends Controller<KubeObject> {
   /** Subscribes to the host's store; passes run on `loop`. */
-  constructor(
-    private readonly host: ControllerHost,
-    loop: ControllerLoop,
-  ) {
-    this.queue = new ControllerQueue(loop, "crd", (crd) => this.remove(crd));
-    host.store.onChange((e) => {
-      if (e.typeKey === CRDS && e.type === "DELETED") this.queue.add(e.obj);
-    });
+  constructor(host: ControllerHost, loop: ControllerLoop) {
+    super(host, loop, "crd");
   }
 
   /** Validates a definition as kube does; throws 422 Invalid naming every bad field. */
@@ -126,8 +118,12 @@ export class CrdController {
     this.host.commit(this.host.typeFor(CRDS)!, "MODIFIED", next);
   }
 
+  protected observe(e: ChangeEvent): void {
+    if (e.typeKey === CRDS && e.type === "DELETED") this.enqueue(e.obj);
+  }
+
   /** Removes a deleted CRD's type and every instance of it. */
-  private remove(crd: KubeObject): void {
+  protected process(crd: KubeObject): void {
     const spec = crd.spec as Record<string, unknown>;
     const group = spec.group as string;
     const plural = (spec.names as Record<string, unknown>).plural as string;

@@ -16,7 +16,8 @@ import { clone } from "../objects.js";
 import type { ResourceType } from "../registry.js";
 import type { ChangeEvent, KubeObject, Stored } from "../store.js";
 import type { ControllerHost } from "./controller-host.js";
-import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
+import type { ControllerLoop } from "./controller-loop.js";
+import { Controller } from "./controller.js";
 
 /** The finalizer of a `Foreground` delete: the owner waits for its dependents. */
 export const FOREGROUND_FINALIZER = "foregroundDeletion";
@@ -30,25 +31,18 @@ interface ObjectRef {
 }
 
 /** The garbage collector of one cluster. */
-export class GarbageCollector {
+export class GarbageCollector extends Controller<string> {
   /** owner uid → dependent id → where the dependent is stored. */
   private readonly dependents = new Map<string, Map<string, ObjectRef>>();
   /** uid → id of every live object. */
   private readonly uids = new Map<string, string>();
-  /** Owner uids to look at, and `dep:<id>` for dependents created with a missing owner. */
-  readonly queue: ControllerQueue<string>;
-
   /** Subscribes to the host's store; passes run on `loop`. */
-  constructor(
-    private readonly host: ControllerHost,
-    loop: ControllerLoop,
-  ) {
-    this.queue = new ControllerQueue(loop, "garbage-collector", (item) => this.process(item));
-    host.store.onChange((e) => this.observe(e));
+  constructor(host: ControllerHost, loop: ControllerLoop) {
+    super(host, loop, "garbage-collector");
   }
 
   /** Keeps the uid and owner indexes in step with a committed change and queues the owners it concerns. */
-  private observe(e: ChangeEvent): void {
+  protected observe(e: ChangeEvent): void {
     const id = objectId(e.typeKey, e.namespace, e.obj.metadata.name!);
     const uid = e.obj.metadata.uid!;
     const prevOwners = e.prev?.metadata.ownerReferences ?? [];
@@ -68,16 +62,16 @@ export class GarbageCollector {
     }
     if (e.type === "DELETED") {
       this.uids.delete(uid);
-      if (this.dependents.get(uid)?.size) this.queue.add(uid);
-      for (const o of prevOwners) this.queue.add(o.uid);
+      if (this.dependents.get(uid)?.size) this.enqueue(uid);
+      for (const o of prevOwners) this.enqueue(o.uid);
       return;
     }
     this.uids.set(uid, id);
-    if (e.type === "ADDED" && owners.some((o) => !this.uids.has(o.uid))) this.queue.add(`dep:${id}`);
-    if (e.type === "MODIFIED" && e.obj.metadata.deletionTimestamp) this.queue.add(uid);
+    if (e.type === "ADDED" && owners.some((o) => !this.uids.has(o.uid))) this.enqueue(`dep:${id}`);
+    if (e.type === "MODIFIED" && e.obj.metadata.deletionTimestamp) this.enqueue(uid);
   }
 
-  private process(item: string): void {
+  protected process(item: string): void {
     if (item.startsWith("dep:")) {
       const dep = this.lookup(item.slice(4));
       if (dep) this.collectDependent(dep);

@@ -12,7 +12,8 @@ import { clone, isObject } from "../objects.js";
 import type { ChangeEvent } from "../store.js";
 import { canonicalJson } from "../validation.js";
 import type { ControllerHost } from "./controller-host.js";
-import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
+import type { ControllerLoop } from "./controller-loop.js";
+import { Controller } from "./controller.js";
 
 /** The type key of namespaces. */
 export const NAMESPACES = "/namespaces";
@@ -20,17 +21,10 @@ export const NAMESPACES = "/namespaces";
 export const NAMESPACE_FINALIZER = "kubernetes";
 
 /** The namespace admission and controller of one cluster. */
-export class NamespaceController {
-  /** Terminating namespaces to look at. */
-  readonly queue: ControllerQueue<string>;
-
+export class NamespaceController extends Controller<string> {
   /** Subscribes to the host's store; passes run on `loop`. */
-  constructor(
-    private readonly host: ControllerHost,
-    private readonly loop: ControllerLoop,
-  ) {
-    this.queue = new ControllerQueue(loop, "namespace", (name) => this.process(name));
-    host.store.onChange((e) => this.observe(e));
+  constructor(host: ControllerHost, loop: ControllerLoop) {
+    super(host, loop, "namespace");
   }
 
   /**
@@ -49,14 +43,14 @@ export class NamespaceController {
     }
   }
 
-  private observe(e: ChangeEvent): void {
+  protected observe(e: ChangeEvent): void {
     if (e.typeKey === NAMESPACES) {
-      if (e.type !== "DELETED" && e.obj.metadata.deletionTimestamp) this.queue.add(e.obj.metadata.name!);
+      if (e.type !== "DELETED" && e.obj.metadata.deletionTimestamp) this.enqueue(e.obj.metadata.name!);
       return;
     }
     if (e.type !== "DELETED" || !e.namespace) return;
     if (this.host.store.get(NAMESPACES, "", e.namespace)?.obj.metadata.deletionTimestamp) {
-      this.queue.add(e.namespace);
+      this.enqueue(e.namespace);
     }
   }
 
@@ -64,7 +58,7 @@ export class NamespaceController {
    * Deletes everything in a terminating namespace; once it is empty, drops the `kubernetes`
    * finalizer and removes the namespace.
    */
-  private process(name: string): void {
+  protected process(name: string): void {
     const { store } = this.host;
     const nsStored = store.get(NAMESPACES, "", name);
     if (!nsStored?.obj.metadata.deletionTimestamp) return;

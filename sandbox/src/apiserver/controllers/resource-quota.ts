@@ -12,7 +12,8 @@ import { type ResourceType, typeKey } from "../registry.js";
 import type { ChangeEvent, KubeObject, Stored } from "../store.js";
 import { canonicalJson } from "../validation.js";
 import type { ControllerHost } from "./controller-host.js";
-import { type ControllerLoop, ControllerQueue } from "./controller-loop.js";
+import type { ControllerLoop } from "./controller-loop.js";
+import { Controller } from "./controller.js";
 import { NAMESPACES } from "./namespace.js";
 
 /** The type key of ResourceQuotas. */
@@ -22,19 +23,12 @@ const PODS = "/pods";
 const PLAIN_COUNTED = ["configmaps", "secrets", "services", "persistentvolumeclaims", "resourcequotas"];
 
 /** The quota admission and controller of one cluster. */
-export class ResourceQuotaController {
+export class ResourceQuotaController extends Controller<string> {
   /** Usage of counting pods per namespace. */
   private readonly podUsage = new Map<string, Usage>();
-  /** Namespaces whose quota status is to be recomputed. */
-  readonly queue: ControllerQueue<string>;
-
   /** Subscribes to the host's store; passes run on `loop`. */
-  constructor(
-    private readonly host: ControllerHost,
-    loop: ControllerLoop,
-  ) {
-    this.queue = new ControllerQueue(loop, "resource-quota", (ns) => this.syncStatus(ns));
-    host.store.onChange((e) => this.observe(e));
+  constructor(host: ControllerHost, loop: ControllerLoop) {
+    super(host, loop, "resource-quota");
   }
 
   /**
@@ -47,13 +41,13 @@ export class ResourceQuotaController {
     else this.admitCount(t, obj);
   }
 
-  private observe(e: ChangeEvent): void {
+  protected observe(e: ChangeEvent): void {
     if (e.typeKey === NAMESPACES && e.type === "DELETED") {
       this.podUsage.delete(e.obj.metadata.name!);
       return;
     }
     if (e.typeKey === QUOTAS) {
-      if (e.type !== "DELETED") this.queue.add(e.namespace);
+      if (e.type !== "DELETED") this.enqueue(e.namespace);
       return;
     }
     if (e.typeKey === PODS) {
@@ -69,7 +63,7 @@ export class ResourceQuotaController {
     // Counts change on create and delete; a pod update matters only when it starts or stops counting.
     const podCountChanged =
       e.typeKey === PODS && e.type === "MODIFIED" && podCounts(e.prev) !== podCounts(e.obj);
-    if (e.type !== "MODIFIED" || podCountChanged) this.queue.add(e.namespace);
+    if (e.type !== "MODIFIED" || podCountChanged) this.enqueue(e.namespace);
   }
 
   private quotasIn(ns: string): Stored[] {
@@ -135,7 +129,7 @@ export class ResourceQuotaController {
   }
 
   /** Recomputes `status.hard`/`status.used` of every quota in a namespace. */
-  private syncStatus(ns: string): void {
+  protected process(ns: string): void {
     const quotaType = this.host.typeFor(QUOTAS)!;
     for (const q of this.quotasIn(ns)) {
       const hard = parseHard(q.obj);
