@@ -49,15 +49,7 @@ export {
   type ResourceManagerClient,
   type ResourceManagerClientOptions,
 } from "./client.js";
-export {
-  ConfigError,
-  DEFAULT_PORT,
-  loadConfigFile,
-  parseCap,
-  parseConfig,
-  parseDuration,
-  type ResourceManagerConfig,
-} from "./config.js";
+export { DEFAULT_PORT, resourceManagerConfig, type ResourceManagerConfig } from "./config.js";
 export {
   LEADER_LOCK_KEY,
   PostgresLeaderElection,
@@ -68,7 +60,6 @@ export {
   MAX_BATCH_SIZE,
   ResourceManager,
   type BatchResult,
-  type Logger,
   type ReleaseResult,
   type ReleaseTarget,
   type ResourceManagerOptions,
@@ -96,7 +87,11 @@ export {
   toPoolMessage,
   toPoolStatus,
 } from "./rpc/resource-manager-service.js";
-export { createResourceManagerServer, type ResourceManagerServerOptions } from "./server.js";
+export {
+  resourceManagerReadiness,
+  startResourceManagerServer,
+  type ResourceManagerServerOptions,
+} from "./server.js";
 export {
   startResourceManager,
   type RunningResourceManager,

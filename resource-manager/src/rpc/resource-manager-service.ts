@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { silentLogger, type Logger } from "@flotilla/runtime";
 import {
   AllocateBatchResponseSchema,
   AllocateResponseSchema,
@@ -58,7 +59,6 @@ import type {
 import {
   MAX_BATCH_SIZE,
   type BatchResult,
-  type Logger,
   type ReleaseTarget,
   type ResourceManager,
 } from "../manager/resource-manager.js";
@@ -79,7 +79,7 @@ const MAX_PAGE_SIZE = 1000;
  */
 export function createResourceManagerServiceImpl(
   manager: ResourceManager,
-  log: Logger = () => {},
+  log: Logger = silentLogger,
 ): ServiceImpl<typeof ResourceManagerService> {
   const handle = <Req, Res>(fn: (req: Req, ctx: HandlerContext) => Promise<Res>) => {
     return async (req: Req, ctx: HandlerContext): Promise<Res> => {
@@ -517,7 +517,7 @@ export function toConnectError(err: unknown, ctx: HandlerContext | undefined, lo
   }
   const code = codeOf(err);
   if (code !== undefined) return new ConnectError((err as Error).message, code);
-  log("error", "unexpected error in RPC handler", {
+  log.error("unexpected error in RPC handler", {
     error: err instanceof Error ? (err.stack ?? err.message) : String(err),
   });
   return new ConnectError("internal error", Code.Internal);
