@@ -6,6 +6,7 @@
  * establishment and removal) live in `controllers/`, fed by the store's change events.
  */
 import { randomUUID } from "node:crypto";
+import { createLogger, type Logger } from "@flotilla/runtime";
 import {
   ApiError,
   MODIFIED_MESSAGE,
@@ -24,7 +25,6 @@ import { CRDS, CrdController } from "./controllers/crd.js";
 import { FOREGROUND_FINALIZER, GarbageCollector, ORPHAN_FINALIZER } from "./controllers/garbage-collector.js";
 import { NAMESPACES, NAMESPACE_FINALIZER, NamespaceController } from "./controllers/namespace.js";
 import { QUOTAS, ResourceQuotaController } from "./controllers/resource-quota.js";
-import { type SandboxLogger, stderrLogger } from "../logger.js";
 import { clone, isObject, kubeTime } from "./objects.js";
 import { applyPatch } from "./patch.js";
 import { type ResourceType, TypeRegistry, builtinTypes, groupVersion, typeKey } from "./registry.js";
@@ -75,8 +75,8 @@ export interface ListResult {
 export interface ClusterApiOptions {
   objectSizeLimitBytes: number;
   compactionWindow: number;
-  /** Receives unexpected controller failures (default: JSON lines on stderr). */
-  logger?: SandboxLogger;
+  /** Receives unexpected controller failures (default: a `sandbox-apiserver` logger on stderr). */
+  logger?: Logger;
 }
 
 const PODS = "/pods";
@@ -111,7 +111,7 @@ export class ClusterApi {
   constructor(options: ClusterApiOptions) {
     this.store = new ObjectStore(options);
     this.types = new TypeRegistry(builtinTypes());
-    this.loop = new ControllerLoop(options.logger ?? stderrLogger("sandbox-apiserver"));
+    this.loop = new ControllerLoop(options.logger ?? createLogger({ component: "sandbox-apiserver" }));
     const host = this.controllerHost();
     this.crds = new CrdController(host, this.loop);
     this.namespaces = new NamespaceController(host, this.loop);

@@ -6,6 +6,7 @@
  */
 import { type Server, createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { createLogger, type Logger } from "@flotilla/runtime";
 import { ClusterApi } from "./api.js";
 import { ApiError } from "./errors.js";
 import { ApiCounters, ApiFaults } from "./faults.js";
@@ -16,7 +17,6 @@ import { serveGroupDiscovery, serveServerPaths } from "./routes/discovery-routes
 import type { RouteContext } from "./routes/route-context.js";
 import { serveResource } from "./routes/resource-routes.js";
 import { WatchStreams } from "./watch.js";
-import { type SandboxLogger, stderrLogger } from "../logger.js";
 
 /** Options of `startApiServer`. */
 export interface ApiServerOptions {
@@ -33,7 +33,7 @@ export interface ApiServerOptions {
   /** Interval between watch bookmarks in ms (default 1000). */
   bookmarkIntervalMs?: number;
   /** Receives what no client can be told: unexpected failures of requests and controllers. */
-  logger?: SandboxLogger;
+  logger?: Logger;
 }
 
 /** The API server could not listen on 127.0.0.1:`port` (e.g. the port is taken). */
@@ -72,7 +72,7 @@ export interface ApiServerHandle {
  */
 export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServerHandle> {
   const name = options.name ?? "sandbox";
-  const logger = options.logger ?? stderrLogger("sandbox-apiserver");
+  const logger = options.logger ?? createLogger({ component: "sandbox-apiserver" }).child({ cluster: name });
   const api = new ClusterApi({
     objectSizeLimitBytes: options.objectSizeLimitBytes ?? 1572864,
     compactionWindow: options.compactionWindow ?? 10_000,
@@ -113,7 +113,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         return;
       }
       if (!(err instanceof ApiError))
-        logger.error("sandbox apiserver: unexpected error while serving a request", { err });
+        logger.error("sandbox apiserver: unexpected error while serving a request", { error: err });
       sendError(res, toApiError(err));
     });
   });

@@ -1,4 +1,14 @@
-/** The kubelet's domain errors: bad options and fault targets it does not run. */
+/** The kubelet's domain errors (bad options, fault targets it does not run) and where others go. */
+import { createLogger } from "@flotilla/runtime";
+
+/**
+ * The default `onError` of a kubelet: each unexpected error becomes a warning line of a
+ * `sandbox-kubelet` logger bound to the cluster.
+ */
+export function logKubeletErrors(clusterName: string): (err: unknown) => void {
+  const logger = createLogger({ component: "sandbox-kubelet" }).child({ cluster: clusterName });
+  return (err) => logger.warn("kubelet error", { error: err });
+}
 
 /** startKubelet was given options it cannot run with. */
 export class InvalidKubeletOptionsError extends Error {

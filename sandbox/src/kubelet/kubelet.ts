@@ -12,9 +12,10 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { backoffDelay, sleep, type BackoffOptions } from "@flotilla/runtime";
 import { readSimulatedBehaviour, Outcome, podRuntimeMode, type RuntimeMode } from "./annotations.js";
 import { KubeletApi, statusOf } from "./api.js";
-import { KubeletTargetNotFoundError } from "./errors.js";
+import { KubeletTargetNotFoundError, logKubeletErrors } from "./errors.js";
 import { NodeLifecycle } from "./node-lifecycle.js";
 import { defaultNodeSpecs, type NodeSpec } from "./node-spec.js";
 import { DisruptionReason, exitWithCode, PodPhase, type ContainerExit } from "./pod-status.js";
@@ -96,8 +97,10 @@ export interface Kubelet {
   faults: KubeletFaults;
 }
 
-/** How long an informer waits before starting again after its watch failed. */
-const INFORMER_RESTART_MS = 250;
+/** Waits before an informer starts again after its list or watch failed (reset once it connects). */
+const INFORMER_RESTART: BackoffOptions = { initialMs: 250, maxMs: 5_000 };
+/** Waits between attempts of an API call that failed transiently. */
+const REQUEST_RETRY: BackoffOptions = { initialMs: 50, maxMs: 2_000 };
 
 /**
  * Runs a simulated kubelet + scheduler for one cluster on the calling thread, talking to its
@@ -136,7 +139,8 @@ class SandboxKubelet {
   private readonly scheduling: SchedulingQueue;
   private informer?: Informer<V1Pod> & ListWatch<V1Pod>;
   private nodeInformer?: Informer<V1Node> & ListWatch<V1Node>;
-  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** Aborted on stop: cuts retry and restart waits short. */
+  private readonly stopping = new AbortController();
   private tickTimer?: NodeJS.Timeout;
   private stopped = false;
 
@@ -145,12 +149,7 @@ class SandboxKubelet {
     this.tickMs = options.tickMs ?? 50;
     this.restartBackoffMs = options.restartBackoffMs ?? 10_000;
     this.workDir = options.workDir;
-    this.onError =
-      options.onError ??
-      ((err) =>
-        process.stderr.write(
-          `[kubelet ${options.clusterName}] ${err instanceof Error ? err.message : String(err)}\n`,
-        ));
+    this.onError = options.onError ?? logKubeletErrors(options.clusterName);
     this.writer = new LatestWinsWriter((_key, err) => {
       if (statusOf(err) !== 404) this.onError(err);
     });
@@ -224,9 +223,9 @@ class SandboxKubelet {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopping.abort();
     clearInterval(this.tickTimer);
     this.nodes.stop();
-    for (const timer of this.restartTimers) clearTimeout(timer);
     await this.nodeInformer?.stop();
     await this.informer?.stop();
     await Promise.all([...this.workers.values()].map((w) => w.shutdown()));
@@ -235,8 +234,8 @@ class SandboxKubelet {
 
   /**
    * Starts a list+watch informer on `path` whose adds and updates go to `upsert`; when its
-   * watch fails it reports the error and starts again shortly (client-node informers stop on
-   * error).
+   * list or watch fails it reports the error and starts again after a backoff that grows
+   * while it keeps failing (client-node informers stop on error).
    */
   private async startInformer<T extends KubernetesObject>(
     path: string,
@@ -247,14 +246,15 @@ class SandboxKubelet {
     informer.on("add", on.upsert);
     informer.on("update", on.upsert);
     informer.on("delete", on.delete);
+    let failures = 0;
+    informer.on("connect", () => (failures = 0));
     informer.on("error", (err) => {
       if (this.stopped) return;
       this.onError(err);
-      const timer = setTimeout(() => {
-        this.restartTimers.delete(timer);
-        void informer.start().catch((e: unknown) => this.onError(e));
-      }, INFORMER_RESTART_MS);
-      this.restartTimers.add(timer);
+      sleep(backoffDelay(failures++, INFORMER_RESTART), this.stopping.signal).then(
+        () => void informer.start().catch((e: unknown) => this.onError(e)),
+        () => undefined, // stopped meanwhile
+      );
     });
     await informer.start();
     return informer;
@@ -349,8 +349,9 @@ class SandboxKubelet {
 
   /**
    * Runs an API call in the request pool, retrying transient failures (no response, 429, 5xx)
-   * with capped exponential back-off, as a kubelet's status manager keeps retrying, until it
-   * succeeds, fails for good (4xx), the kubelet stops, or `alive()` turns false.
+   * with the shared jittered backoff, as a kubelet's status manager keeps retrying, until it
+   * succeeds, fails for good (4xx), the kubelet stops, or `alive()` turns false; then the
+   * last error is thrown.
    */
   async request<T>(call: () => Promise<T>, alive: () => boolean = () => true): Promise<T> {
     for (let attempt = 0; ; attempt++) {
@@ -360,7 +361,7 @@ class SandboxKubelet {
         const status = statusOf(err);
         const transient = status === 0 || status === 429 || status >= 500;
         if (!transient || this.stopped || !alive()) throw err;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2000)).unref());
+        await sleep(backoffDelay(attempt, REQUEST_RETRY), this.stopping.signal).catch(() => undefined);
         if (this.stopped || !alive()) throw err;
       }
     }

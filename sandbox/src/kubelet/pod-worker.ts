@@ -8,6 +8,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
+import { backoffCeiling } from "@flotilla/runtime";
 import {
   readSimulatedBehaviour,
   isUnpullableImage,
@@ -311,7 +312,9 @@ export class PodWorker {
     const finishedAt = new Date();
     const restarts = this.view.restartCount ?? 0;
     const prior = this.view.lastTermination;
-    const delay = Math.min(this.kubelet.restartBackoffMs * 2 ** restarts, 300_000);
+    // The kubelet's CrashLoopBackOff is deterministic (its message names the delay): the
+    // ceiling of the shared backoff, without jitter.
+    const delay = backoffCeiling(restarts, { initialMs: this.kubelet.restartBackoffMs, maxMs: 300_000 });
     const container = this.pod.spec?.containers?.[0]?.name ?? "";
     this.view.lastTermination = { exit, finishedAt, ...(startedAt ? { startedAt } : {}) };
     this.view.restartCount = restarts + 1;

@@ -9,8 +9,8 @@
  *             each one's deletes give the other work)
  *   status   (quota status, once the counts above have settled)
  */
+import type { Logger } from "@flotilla/runtime";
 import { ApiError } from "../errors.js";
-import type { SandboxLogger } from "../../logger.js";
 
 /** A controller as the loop drives it. */
 export interface QueuedController {
@@ -36,7 +36,7 @@ export class ControllerLoop {
   private scheduled = false;
   private stopped = false;
 
-  constructor(private readonly logger: SandboxLogger) {}
+  constructor(private readonly logger: Logger) {}
 
   /** Sets the controllers the passes run. */
   setPhases(phases: ControllerPhases): void {
@@ -63,7 +63,7 @@ export class ControllerLoop {
       fn();
     } catch (err) {
       if (err instanceof ApiError && (err.code === 404 || err.code === 409)) return;
-      this.logger.error("sandbox apiserver controller step failed", { controller, err });
+      this.logger.error("sandbox apiserver controller step failed", { controller, error: err });
     }
   }
 
