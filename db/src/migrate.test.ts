@@ -1,3 +1,4 @@
+import { recordingLogger } from "@flotilla/common";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,11 +54,9 @@ for (const kind of BACKENDS) {
 
     it("applies files in order once and records them", { skip }, async () => {
       const dir = await dirOf(BASE);
-      const events: unknown[] = [];
-      const first = await migrate(db, {
-        dir,
-        log: (level, message, fields) => events.push([level, message, fields?.file]),
-      });
+      const log = recordingLogger();
+      const first = await migrate(db, { dir, log });
+      const events = log.records.map((r) => [r.level, r.msg, r.fields.file]);
       assert.deepEqual(events, [
         ["info", "applied migration", "0001_create_projects.sql"],
         ["info", "applied migration", "0002_create_tasks.sql"],

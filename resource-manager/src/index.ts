@@ -15,35 +15,8 @@ export {
   validatePoolConfig,
   type AllocatorOptions,
 } from "./allocator/allocator.js";
-export {
-  HolderConflictError,
-  HolderMismatchError,
-  InvalidArgumentError,
-  LeadershipLostError,
-  LeaseNotFoundError,
-  NotLeaderError,
-  PoolInUseError,
-  PoolManagedByConfigError,
-  PoolNotFoundError,
-  RequestExceedsLimitError,
-  ResourceManagerError,
-} from "./allocator/errors.js";
-export {
-  EndReason,
-  RejectReason,
-  WaitReason,
-  type AllocateOutcome,
-  type AllocateRequest,
-  type AllocatorObserver,
-  type CapSpec,
-  type HolderRecord,
-  type Lease,
-  type PoolConfig,
-  type PoolSnapshot,
-  type QueuedRequest,
-  type TenantConfig,
-  type TenantUsage,
-} from "./allocator/types.js";
+export * from "./allocator/errors.js";
+export * from "./allocator/types.js";
 export {
   createResourceManagerClient,
   type ResourceManagerClient,
