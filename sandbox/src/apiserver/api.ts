@@ -25,6 +25,7 @@ import { CRDS, CrdController } from "./controllers/crd.js";
 import { FOREGROUND_FINALIZER, GarbageCollector, ORPHAN_FINALIZER } from "./controllers/garbage-collector.js";
 import { NAMESPACES, NAMESPACE_FINALIZER, NamespaceController } from "./controllers/namespace.js";
 import { QUOTAS, ResourceQuotaController } from "./controllers/resource-quota.js";
+import { defaultPod, foldStringData } from "./defaults.js";
 import { clone, isObject, kubeTime } from "./objects.js";
 import { applyPatch } from "./patch.js";
 import { type ResourceType, TypeRegistry, builtinTypes, groupVersion, typeKey } from "./registry.js";
@@ -328,20 +329,7 @@ export class ClusterApi {
     } else if (key === PODS) {
       const causes = validatePodSpec(obj);
       if (causes.length) throw invalid(t.kind, t.group, obj.metadata.name!, causes);
-      const spec = obj.spec as Record<string, unknown>;
-      spec.restartPolicy ??= "Always";
-      spec.terminationGracePeriodSeconds ??= 30;
-      spec.dnsPolicy ??= "ClusterFirst";
-      spec.schedulerName ??= "default-scheduler";
-      spec.enableServiceLinks ??= true;
-      for (const c of spec.containers as Record<string, unknown>[]) {
-        c.terminationMessagePath ??= "/dev/termination-log";
-        c.terminationMessagePolicy ??= "File";
-        c.imagePullPolicy ??=
-          String(c.image).endsWith(":latest") || !String(c.image).includes(":") ? "Always" : "IfNotPresent";
-        c.resources ??= {};
-      }
-      obj.status = { phase: "Pending", qosClass: qosClass(obj) };
+      defaultPod(obj);
     } else if (key === QUOTAS) {
       delete obj.status;
     } else if (key === SECRETS) {
@@ -683,36 +671,4 @@ export class ClusterApi {
   private typeFor(key: string): ResourceType | undefined {
     return this.types.versionsOf(key)[0];
   }
-}
-
-/** Secrets: `stringData` is write-only; kube merges it into `data` (base64) on every write. */
-function foldStringData(secret: KubeObject): void {
-  const stringData = secret.stringData;
-  if (!isObject(stringData)) return;
-  const data = isObject(secret.data) ? secret.data : {};
-  for (const [k, v] of Object.entries(stringData)) {
-    if (typeof v === "string") data[k] = Buffer.from(v, "utf8").toString("base64");
-  }
-  secret.data = data;
-  delete secret.stringData;
-}
-
-/** Kube's QoS class of a pod from its requests and limits. */
-function qosClass(pod: KubeObject): string {
-  const spec = pod.spec as Record<string, unknown>;
-  const containers = (spec.containers as Record<string, unknown>[]) ?? [];
-  let anySet = false;
-  let guaranteed = true;
-  for (const c of containers) {
-    const res = isObject(c.resources) ? c.resources : {};
-    const req = isObject(res.requests) ? res.requests : {};
-    const lim = isObject(res.limits) ? res.limits : {};
-    if (Object.keys(req).length || Object.keys(lim).length) anySet = true;
-    for (const r of ["cpu", "memory"]) {
-      if (lim[r] === undefined) guaranteed = false;
-      else if (req[r] !== undefined && req[r] !== lim[r]) guaranteed = false;
-    }
-  }
-  if (!anySet) return "BestEffort";
-  return guaranteed ? "Guaranteed" : "Burstable";
 }
