@@ -6,6 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { parseQuantity, tryParseDuration } from "@flotilla/common";
 import {
   CacheConfigSchema,
   ContainerSchema,
@@ -28,7 +29,7 @@ import {
 } from "@flotilla/proto";
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Node } from "yaml";
 import type { SpecProblem } from "../errors.js";
-import { enumType, parseDurationText, parseTypeExpression } from "../literals.js";
+import { enumType, parseTypeExpression } from "../literals.js";
 import type {
   BindingSource,
   EntityRef,
@@ -278,7 +279,7 @@ function parseDuration(
     isScalar(node) && (typeof node.value === "string" || typeof node.value === "number")
       ? String(node.value)
       : undefined;
-  const ms = text === undefined ? undefined : parseDurationText(text);
+  const ms = text === undefined ? undefined : tryParseDuration(text, { bareSeconds: true });
   if (ms === undefined || ms < 0 || ms > maxMs) {
     r.report(
       node,
@@ -307,7 +308,7 @@ function parseQuantities(r: SpecReader, node: MaybeNode, path: string): Resource
     const v = r.scalarText(f.get(key), f.pathOf(key));
     if (v === undefined) continue;
     const pattern = key === "gpu" ? /^\d+$/ : Patterns.quantity.pattern;
-    if (!pattern.test(v) || (key !== "gpu" && Number.parseFloat(v) <= 0)) {
+    if (!pattern.test(v) || (key !== "gpu" && parseQuantity(v) <= 0)) {
       r.report(
         f.get(key),
         f.pathOf(key),
