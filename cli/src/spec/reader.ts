@@ -224,6 +224,17 @@ export class Fields {
     return this.get(name);
   }
 
+  /** The string field `name` matching `rule`; undefined (reported) when not a matching string. */
+  string(name: string, rule: Rule): string | undefined {
+    return this.reader.string(this.get(name), this.pathOf(name), rule.pattern, rule.rule);
+  }
+
+  /** Like {@link string}, but also reports the field when it is missing. */
+  requireString(name: string, rule: Rule): string | undefined {
+    if (this.require(name) === undefined) return undefined;
+    return this.string(name, rule);
+  }
+
   /** Path of field `name`. */
   pathOf(name: string): string {
     return join(this.path, name);
