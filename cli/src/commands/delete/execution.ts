@@ -1,5 +1,7 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
+import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
+import { examples } from "../../help.js";
 import { executionId } from "../../resources.js";
 
 /** `flotctl delete execution NAME`: terminates it. */
@@ -7,11 +9,11 @@ export default class DeleteExecution extends FlotctlCommand<typeof DeleteExecuti
   static override summary = "Terminate (abort) a running execution.";
   static override description =
     "The propeller aborts its running pods and releases its tokens; the execution ends ABORTED. Terminating a finished execution fails.";
-  static override examples = [
-    "<%= config.bin %> delete execution f3k2abc -p flytesnacks -d development",
-    "<%= config.bin %> delete execution f3k2abc --cause 'wrong inputs'",
-  ];
-  static override args = { name: Args.string({ description: "Execution name.", required: true }) };
+  static override examples = examples(
+    "flotctl delete execution f3k2abc -p flytesnacks -d development",
+    "flotctl delete execution f3k2abc --cause 'wrong inputs'",
+  );
+  static override args = { name: nameArg("Execution", { required: true }) };
   static override flags = {
     cause: Flags.string({ summary: "Why it is terminated.", default: "terminated with flotctl" }),
   };

@@ -1,13 +1,14 @@
 import { FlotctlCommand } from "../../base-command.js";
 import { CliError } from "../../errors.js";
 import { demoDirFlag } from "../../flags.js";
+import { examples } from "../../help.js";
 
 /** `flotctl demo status`. */
 export default class DemoStatus extends FlotctlCommand<typeof DemoStatus> {
   static override summary = "Show the local demo's components, endpoints and restarts.";
   static override description =
     "Reads the state the demo supervisor keeps in the demo directory and checks that the supervisor is alive. Exits 0 when a demo is running and ready, 1 otherwise (not running, still starting, or failed).";
-  static override examples = ["<%= config.bin %> demo status", "<%= config.bin %> demo status -o json"];
+  static override examples = examples("flotctl demo status", "flotctl demo status -o json");
   static override flags = { dir: demoDirFlag };
 
   async run(): Promise<void> {

@@ -2,6 +2,7 @@ import { Flags } from "@oclif/core";
 import { FlotctlCommand } from "../../base-command.js";
 import { CliError } from "../../errors.js";
 import { demoDirFlag } from "../../flags.js";
+import { examples } from "../../help.js";
 
 /** How long `demo stop` waits for the supervisor to stop its components before killing them. */
 const STOP_TIMEOUT_MS = 30_000;
@@ -11,7 +12,7 @@ export default class DemoStop extends FlotctlCommand<typeof DemoStop> {
   static override summary = "Stop the local demo (all its processes).";
   static override description =
     "Asks the demo supervisor to stop (SIGTERM): propellers first, then the admin and resource manager, the sandbox clusters last. After 30 s anything still running is killed. Stopping when no demo runs is not an error. --purge also deletes the demo directory (data and logs).";
-  static override examples = ["<%= config.bin %> demo stop", "<%= config.bin %> demo stop --purge"];
+  static override examples = examples("flotctl demo stop", "flotctl demo stop --purge");
   static override flags = {
     dir: demoDirFlag,
     purge: Flags.boolean({ summary: "Also delete the demo directory (data and logs)." }),

@@ -1,6 +1,7 @@
-import { Args } from "@oclif/core";
 import { ExplainExecutionResponseSchema, type RoutingDecision } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
+import { examples } from "../../help.js";
 import { formatTime } from "../../output/format.js";
 import { renderFields, renderTable } from "../../output/table.js";
 import { executionId } from "../../resources.js";
@@ -9,11 +10,11 @@ import { executionId } from "../../resources.js";
 export default class ExplainExecution extends FlotctlCommand<typeof ExplainExecution> {
   static override summary =
     "Explain where an execution was placed and why (routing rule, isolation, candidates).";
-  static override examples = [
-    "<%= config.bin %> explain execution f3k2abc -p flytesnacks -d development",
-    "<%= config.bin %> explain execution f3k2abc -o json",
-  ];
-  static override args = { name: Args.string({ description: "Execution name.", required: true }) };
+  static override examples = examples(
+    "flotctl explain execution f3k2abc -p flytesnacks -d development",
+    "flotctl explain execution f3k2abc -o json",
+  );
+  static override args = { name: nameArg("Execution", { required: true }) };
 
   async run(): Promise<void> {
     const project = await this.project();

@@ -1,6 +1,8 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
+import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { ExecutionOutcomeError } from "../../errors.js";
+import { examples } from "../../help.js";
 import { executionId } from "../../resources.js";
 import { fetchExecutionView, type ExecutionView } from "../../views/snapshot.js";
 
@@ -9,12 +11,12 @@ export default class WatchExecution extends FlotctlCommand<typeof WatchExecution
   static override summary = "Follow an execution live until it ends; exits 0 only if it SUCCEEDED.";
   static override description =
     "On a terminal the node tree is redrawn in place (phases, durations, cluster, retries). Without a terminal, or with --no-tty, every phase change is printed as one line. With -o json the final snapshot is printed as JSON.";
-  static override examples = [
-    "<%= config.bin %> watch execution f3k2abc -p flytesnacks -d development",
-    "<%= config.bin %> watch execution f3k2abc --no-tty --interval 2s",
-    "<%= config.bin %> create execution --launchplan hello-lp -o json | jq -r .name | xargs <%= config.bin %> watch execution",
-  ];
-  static override args = { name: Args.string({ description: "Execution name.", required: true }) };
+  static override examples = examples(
+    "flotctl watch execution f3k2abc -p flytesnacks -d development",
+    "flotctl watch execution f3k2abc --no-tty --interval 2s",
+    "flotctl create execution --launchplan hello-lp -o json | jq -r .name | xargs flotctl watch execution",
+  );
+  static override args = { name: nameArg("Execution", { required: true }) };
   static override flags = {
     "no-tty": Flags.boolean({ summary: "Print plain phase changes instead of the live tree." }),
     interval: Flags.string({ summary: "Poll interval (e.g. 500ms, 2s).", default: "1s" }),
