@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
 import { examples } from "../../help.js";
-import { renderTable } from "../../output/table.js";
 import type { SpecSource } from "../../spec/parse.js";
 import { Patterns } from "../../spec/patterns.js";
 import { registerSpecs } from "../../spec/register.js";
@@ -45,7 +44,7 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
     await this.print({
       data: results,
       table: () =>
-        renderTable(
+        this.table(
           [
             { header: "KIND", get: (r: (typeof results)[number]) => r.kind },
             { header: "NAME", get: (r) => r.name },
@@ -53,7 +52,6 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
             { header: "STATUS", get: (r) => r.status },
           ],
           results,
-          { color: this.color },
         ),
     });
   }

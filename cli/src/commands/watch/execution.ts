@@ -1,13 +1,11 @@
 import { Flags } from "@oclif/core";
-import { nameArg } from "../../args.js";
-import { FlotctlCommand } from "../../base-command.js";
 import { ExecutionOutcomeError } from "../../errors.js";
+import { ExecutionCommand } from "../../execution-command.js";
 import { examples } from "../../help.js";
-import { executionId } from "../../resources.js";
 import { fetchExecutionView, type ExecutionView } from "../../views/snapshot.js";
 
 /** `flotctl watch execution NAME`. */
-export default class WatchExecution extends FlotctlCommand<typeof WatchExecution> {
+export default class WatchExecution extends ExecutionCommand<typeof WatchExecution> {
   static override summary = "Follow an execution live until it ends; exits 0 only if it SUCCEEDED.";
   static override description =
     "On a terminal the node tree is redrawn in place (phases, durations, cluster, retries). Without a terminal, or with --no-tty, every phase change is printed as one line. With -o json the final snapshot is printed as JSON.";
@@ -16,7 +14,6 @@ export default class WatchExecution extends FlotctlCommand<typeof WatchExecution
     "flotctl watch execution f3k2abc --no-tty --interval 2s",
     "flotctl create execution --launchplan hello-lp -o json | jq -r .name | xargs flotctl watch execution",
   );
-  static override args = { name: nameArg("Execution", { required: true }) };
   static override flags = {
     "no-tty": Flags.boolean({ summary: "Print plain phase changes instead of the live tree." }),
     interval: Flags.string({ summary: "Poll interval (e.g. 500ms, 2s).", default: "1s" }),
@@ -32,10 +29,8 @@ export default class WatchExecution extends FlotctlCommand<typeof WatchExecution
     const timeoutMs = this.flags.timeout === undefined ? undefined : parseDurationText(this.flags.timeout);
     if (this.flags.timeout !== undefined && (timeoutMs === undefined || timeoutMs <= 0))
       throw new UsageError(`--timeout "${this.flags.timeout}" is not a duration`);
-    const project = await this.project();
-    const domain = await this.domain();
+    const id = await this.executionId();
     const client = await this.client();
-    const id = executionId(project, domain, this.args.name);
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const poll = async (): Promise<ExecutionView> => {
       if (Date.now() > deadline) {
