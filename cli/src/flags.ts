@@ -57,6 +57,19 @@ export const demoDirFlag = Flags.string({
   summary: "Demo directory: data, logs and state (default: $FLOTILLA_DEMO_DIR or ~/.flotilla/demo).",
 });
 
+/** Splits a comma-separated flag value (`--domains a, b,c`) into its trimmed, non-empty items. */
+export function parseList(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** A label filter of a list command: `--<name> key=value`, repeatable; `plural` names what it keeps. */
+export function labelFilterFlag(plural: string) {
+  return Flags.string({ summary: `Only ${plural} with this label (key=value, repeatable).`, multiple: true });
+}
+
 /** `--limit` of the list commands: the most rows to print (default 100). */
 export const limitFlag = Flags.integer({ summary: "Maximum rows to list.", default: 100, min: 1 });
 

@@ -2,7 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { create } from "@bufbuild/protobuf";
 import { DomainSchema, ProjectSchema } from "@flotilla/proto";
 import { FlotctlCommand } from "../../base-command.js";
-import { parseKeyValues } from "../../flags.js";
+import { parseKeyValues, parseList } from "../../flags.js";
 import { examples } from "../../help.js";
 
 /** `flotctl create project ID`. */
@@ -32,11 +32,7 @@ export default class CreateProject extends FlotctlCommand<typeof CreateProject> 
       id: this.args.id,
       name: this.flags.name ?? this.args.id,
       description: this.flags.description ?? "",
-      domains: (this.flags.domains ?? "")
-        .split(",")
-        .map((id) => id.trim())
-        .filter(Boolean)
-        .map((id) => create(DomainSchema, { id, name: id })),
+      domains: parseList(this.flags.domains).map((id) => create(DomainSchema, { id, name: id })),
       labels,
       isolationLabel: this.flags.isolation ?? "",
     });

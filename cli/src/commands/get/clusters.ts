@@ -2,7 +2,7 @@ import { Flags } from "@oclif/core";
 import { Cluster_Health, Cluster_State, ClusterSchema, type Cluster } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
-import { limitFlag, parseKeyValues } from "../../flags.js";
+import { labelFilterFlag, limitFlag, parseKeyValues } from "../../flags.js";
 import { examples } from "../../help.js";
 import { enumName, formatLabels, formatTime } from "../../output/format.js";
 import { renderFields, type Column } from "../../output/table.js";
@@ -33,10 +33,7 @@ export default class GetClusters extends FlotctlCommand<typeof GetClusters> {
       summary: "Only clusters in this state.",
       options: ["ACTIVE", "CORDONED", "DRAINING"],
     }),
-    selector: Flags.string({
-      summary: "Only clusters with this label (key=value, repeatable).",
-      multiple: true,
-    }),
+    selector: labelFilterFlag("clusters"),
     limit: limitFlag,
   };
 

@@ -9,7 +9,7 @@ import {
 import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
-import { limitFlag, parseKeyValues } from "../../flags.js";
+import { labelFilterFlag, limitFlag, parseKeyValues } from "../../flags.js";
 import { examples } from "../../help.js";
 import { colorPhase, type Column } from "../../output/table.js";
 import { durationToMs, formatDuration, formatTime, phaseName } from "../../output/format.js";
@@ -52,10 +52,7 @@ export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> 
     workflow: Flags.string({ summary: "Only executions of this workflow name." }),
     launchplan: Flags.string({ summary: "Only executions of this launch plan name." }),
     cluster: Flags.string({ summary: "Only executions placed on this cluster." }),
-    label: Flags.string({
-      summary: "Only executions with this label (key=value, repeatable).",
-      multiple: true,
-    }),
+    label: labelFilterFlag("executions"),
     limit: limitFlag,
   };
 

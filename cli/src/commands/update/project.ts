@@ -9,7 +9,7 @@ import {
 } from "@flotilla/proto";
 import { FlotctlCommand, type FlagsOf } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
-import { parseKeyValues } from "../../flags.js";
+import { parseKeyValues, parseList } from "../../flags.js";
 import { examples } from "../../help.js";
 import { Patterns } from "../../spec/patterns.js";
 
@@ -117,12 +117,7 @@ function attributeChanges(f: FlagsOf<typeof UpdateProject>): MatchingAttributes[
     targets.push({ case: "executionClusterLabel", value: { value: f["cluster-label"] } });
   if (f["max-parallelism"] !== undefined)
     targets.push({ case: "workflowExecutionConfig", value: { maxParallelism: f["max-parallelism"] } });
-  if (f["cluster-assignment"] !== undefined) {
-    const clusterNames = f["cluster-assignment"]
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
-    targets.push({ case: "clusterAssignment", value: { clusterNames } });
-  }
+  if (f["cluster-assignment"] !== undefined)
+    targets.push({ case: "clusterAssignment", value: { clusterNames: parseList(f["cluster-assignment"]) } });
   return targets.map((target) => create(MatchingAttributesSchema, { target }));
 }
