@@ -13,11 +13,6 @@ import { executionId } from "./resources.js";
 export abstract class ExecutionCommand<T extends typeof Command> extends FlotctlCommand<T> {
   static override args = { name: nameArg("Execution", { required: true }) };
 
-  /** The execution's name, as given on the command line. */
-  protected get executionName(): string {
-    return (this.args as { name: string }).name;
-  }
-
   /**
    * The identifier of the named execution: project and domain from the settings (throws
    * MissingSettingError when either is unset), name from the argument.
@@ -25,6 +20,6 @@ export abstract class ExecutionCommand<T extends typeof Command> extends Flotctl
   protected async executionId(): Promise<WorkflowExecutionIdentifier> {
     const project = await this.project();
     const domain = await this.domain();
-    return executionId(project, domain, this.executionName);
+    return executionId(project, domain, (this.args as { name: string }).name);
   }
 }
