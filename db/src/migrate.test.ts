@@ -210,8 +210,23 @@ describe("readMigrations", () => {
   });
 
   it("rejects an invalid table name before touching the database", async () => {
-    const fakeDb = {} as Database;
-    await assert.rejects(migrate(fakeDb, { dir: ".", table: "x; DROP TABLE y" }), TypeError);
+    // Any use of the database fails loudly and is recorded, so the test tells "rejected by the
+    // name check" apart from "failed later, on the database".
+    const touched: string[] = [];
+    const untouchable = new Proxy(
+      {},
+      {
+        get: (_target, prop) => {
+          touched.push(String(prop));
+          return () => Promise.reject(new Error(`database touched: ${String(prop)}`));
+        },
+      },
+    ) as Database;
+    await assert.rejects(
+      migrate(untouchable, { dir: ".", table: "x; DROP TABLE y" }),
+      (err: unknown) => err instanceof TypeError && /invalid table name "x; DROP TABLE y"/.test(err.message),
+    );
+    assert.deepEqual(touched, []);
   });
 });
 
