@@ -147,9 +147,13 @@ void runMain("flotilla-sandbox", async ({ argv, logger }) => {
     throw err;
   }
   const clusters = await startSandbox(args, logger);
-  // Other programs (the demo, tests) wait for these lines: keep their form.
-  for (const c of clusters) process.stdout.write(`cluster ${c.name} ${c.url}\n`);
-  process.stdout.write(`kubeconfig ${join(args.stateDir, "kubeconfig")}\nready\n`);
+  // runMain installs its SIGTERM/SIGINT handlers once this function has returned (a microtask
+  // later); the lines are written after that, so a client that signals as soon as it reads
+  // `ready` gets a clean stop. Other programs (the demo, tests) parse these lines: keep their form.
+  setImmediate(() => {
+    for (const c of clusters) process.stdout.write(`cluster ${c.name} ${c.url}\n`);
+    process.stdout.write(`kubeconfig ${join(args.stateDir, "kubeconfig")}\nready\n`);
+  });
   return {
     async stop() {
       const results = await Promise.allSettled(clusters.map((c) => c.stop()));
