@@ -17,6 +17,7 @@ import {
   type Event,
   type WorkflowExecutionStatus,
 } from "@flotilla/proto";
+import type { Logger } from "@flotilla/runtime";
 import type { PodIndex, WorkflowCache, WorkflowExecutionCr } from "../informers/caches.js";
 import { splitKey } from "../informers/caches.js";
 import { RoundOutcome, type PropellerMetrics } from "../metrics.js";
@@ -66,7 +67,8 @@ export interface RoundDeps {
   onStatusWritten?: (key: string, objectBytes: number, encoding: string) => void;
   /** Conflicts retried within one round before giving up (requeue with backoff). */
   maxConflictRetries?: number;
-  log: (message: string) => void;
+  /** Lines about one execution carry its key as `execution`. */
+  logger: Logger;
 }
 
 /** Runs rounds. One instance is shared by all workers; rounds of one key never overlap (the queue ensures it). */
@@ -218,7 +220,7 @@ export class RoundRunner {
       if (ctx.createdPods.length > 0) d.metrics.podsCreated.inc(ctx.createdPods.length);
     } catch (err) {
       if (!(err instanceof InvalidSpecError)) throw err;
-      d.log(err.message);
+      d.logger.warn("invalid workflow spec; failing the workflow", { execution: key, error: err.message });
       if (!isTerminalWorkflowPhase(status.phase)) {
         status.phase = WorkflowExecution_Phase.FAILED;
         status.phaseVersion += 1;
@@ -319,9 +321,13 @@ export class RoundRunner {
         d.workflows.noteWritten(written);
         d.specs.rememberStatus(key, written.metadata?.resourceVersion ?? "", status);
         if (previousOffload && previousOffload !== encoded.offloadedUri) {
-          await d.blobs
-            .delete(previousOffload)
-            .catch((e: unknown) => d.log(`cannot delete ${previousOffload}: ${(e as Error).message}`));
+          await d.blobs.delete(previousOffload).catch((e: unknown) =>
+            d.logger.warn("cannot delete the previous offloaded status", {
+              execution: key,
+              uri: previousOffload,
+              error: e,
+            }),
+          );
         }
         return written;
       } catch (err) {
