@@ -10,6 +10,7 @@ import {
   durationMs,
   loadConfig,
   port,
+  type FlagAlias,
   type LoadConfigInput,
 } from "@flotilla/runtime";
 import { z } from "zod";
@@ -57,35 +58,34 @@ const schema = z
 /** The propeller's configuration as loaded (durations in ms). */
 export type PropellerConfig = z.output<typeof schema>;
 
+/** A flag that sets the key `path` to the value following it. */
+function flag(path: string, description: string): FlagAlias {
+  return { path, description };
+}
+
+/** A flag without a value that sets the boolean key `path` to true. */
+function toggle(path: string, description: string): FlagAlias {
+  return { path, description, boolean: true };
+}
+
 /** The propeller's configuration definition: schema, `FLOTILLA_PROPELLER_*` variables, flags. */
 export const propellerConfig = defineConfig("propeller", schema, {
   flags: {
-    kubeconfig: { path: "kubeconfig", description: "Kubeconfig file (default $KUBECONFIG)" },
-    context: { path: "context", description: "Kubeconfig context (default the current one)" },
-    "cluster-id": { path: "clusterId", description: "Registered cluster this propeller runs in" },
-    "admin-url": { path: "admin.url", description: "Admin URL (Connect/gRPC)" },
-    workers: { path: "workers", description: "Concurrent round slots" },
-    "metrics-port": { path: "metrics.port", description: "Serve /metrics, /healthz, /readyz here (0: any)" },
-    "metrics-host": { path: "metrics.host", description: "Address of that server" },
-    "resource-manager-url": { path: "resourceManager.url", description: "Resource manager URL" },
-    "no-resource-manager-batching": {
-      path: "resourceManager.batchingDisabled",
-      description: "One unary Allocate/Release per call",
-      boolean: true,
-    },
-    "blob-store": { path: "blobStore", description: "Blob store root for task I/O" },
-    "lease-namespace": { path: "leaderElection.namespace", description: "Namespace of the leader Lease" },
-    "lease-duration": { path: "leaderElection.leaseDuration", description: "Leader lease duration" },
-    "no-leader-election": {
-      path: "leaderElection.disabled",
-      description: "Run rounds without a leader Lease (one replica)",
-      boolean: true,
-    },
-    "terminated-ttl": {
-      path: "terminatedTtl",
-      description: "Delete terminated CRs this long after they stop",
-    },
-    resync: { path: "resync", description: "Re-enqueue every cached workflow this often" },
+    kubeconfig: flag("kubeconfig", "Kubeconfig file (default $KUBECONFIG)"),
+    context: flag("context", "Kubeconfig context (default the current one)"),
+    "cluster-id": flag("clusterId", "Registered cluster this propeller runs in"),
+    "admin-url": flag("admin.url", "Admin URL (Connect/gRPC)"),
+    workers: flag("workers", "Concurrent round slots"),
+    "metrics-port": flag("metrics.port", "Serve /metrics, /healthz, /readyz here (0: any)"),
+    "metrics-host": flag("metrics.host", "Address of that server"),
+    "resource-manager-url": flag("resourceManager.url", "Resource manager URL"),
+    "no-resource-manager-batching": toggle("resourceManager.batchingDisabled", "One RPC per token call"),
+    "blob-store": flag("blobStore", "Blob store root for task I/O"),
+    "lease-namespace": flag("leaderElection.namespace", "Namespace of the leader Lease"),
+    "lease-duration": flag("leaderElection.leaseDuration", "Leader lease duration"),
+    "no-leader-election": toggle("leaderElection.disabled", "No leader Lease (one replica)"),
+    "terminated-ttl": flag("terminatedTtl", "Delete terminated CRs this long after they stop"),
+    resync: flag("resync", "Re-enqueue every cached workflow this often"),
   },
 });
 
