@@ -313,7 +313,7 @@ eachDatabase(
         new URL("../README.md", import.meta.url.replace("/dist/", "/src/")),
         "utf8",
       );
-      const documented = [...readme.matchAll(/^\| `(flotilla_resource_manager_[a-z_]+)` \|/gm)].map(
+      const documented = [...readme.matchAll(/^\| `(flotilla_resource_manager_[a-z_]+)` +\|/gm)].map(
         (m) => m[1],
       );
       assert.ok(documented.length >= 10, `README documents ${documented.length} metrics`);

@@ -327,15 +327,12 @@ export class Allocator {
       }
       this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
       if (pool.leases.has(record.holder) || pool.waiting.has(record.holder)) continue;
+      const { resource, project, domain, holder, tokens, ttlMs } = record;
+      const request = { resource, project, domain, holder, tokens, ttlMs };
       if (record.state === "granted") {
         const lease: Lease = {
+          ...request,
           leaseId: record.leaseId,
-          resource: record.resource,
-          project: record.project,
-          domain: record.domain,
-          holder: record.holder,
-          tokens: record.tokens,
-          ttlMs: record.ttlMs,
           requestedAt: record.requestedAt,
           grantedAt: record.since,
           expiresAt: record.expiresAt,
@@ -344,12 +341,7 @@ export class Allocator {
         this.addLease(pool, lease);
       } else {
         this.addQueued(pool, {
-          resource: record.resource,
-          project: record.project,
-          domain: record.domain,
-          holder: record.holder,
-          tokens: record.tokens,
-          ttlMs: record.ttlMs,
+          ...request,
           seq: record.seq,
           enqueuedAt: record.requestedAt,
           pollDeadline: now + record.ttlMs,
