@@ -3,7 +3,8 @@
  * `cluster` label and nothing unbounded (never execution ids). Each propeller owns its own
  * registry so several can run in one process (tests, the demo).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { createMetricFactory } from "@flotilla/runtime";
+import { Registry, collectDefaultMetrics } from "prom-client";
 
 /** Outcome label values of `flotilla_propeller_rounds_total`. */
 export const RoundOutcome = {
@@ -18,7 +19,10 @@ export type RoundOutcome = (typeof RoundOutcome)[keyof typeof RoundOutcome];
 /** Histogram buckets of call latencies, in seconds (rounds add 10 s, CR writes stop at 2.5 s). */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-/** The help text of every metric, by name (without the `flotilla_propeller_` prefix). */
+/**
+ * The help text of every metric, by name (without the `flotilla_propeller_` prefix): the table
+ * keeps each declaration below to one line.
+ */
 const HELP = {
   round_duration_seconds: "Latency of one workflow round (load, evaluate, write status).",
   rounds_total: "Workflow rounds by outcome (success, error, short-circuit, not-found).",
@@ -56,6 +60,7 @@ type MetricName = keyof typeof HELP;
 export class PropellerMetrics {
   /** The registry to serve on `/metrics`. */
   readonly registry = new Registry();
+  private readonly factory = createMetricFactory(this.registry, { prefix: "flotilla_propeller_" });
   readonly roundLatency = this.histogram("round_duration_seconds", [...LATENCY_BUCKETS, 10]);
   readonly rounds = this.counter("rounds_total", ["outcome"]);
   readonly workflows = this.gauge("workflows", ["phase"]);
@@ -99,21 +104,12 @@ export class PropellerMetrics {
       collectDefaultMetrics({ register: this.registry, prefix: "flotilla_propeller_" });
   }
 
-  private named<L extends string>(name: MetricName, labels: readonly L[]) {
-    return {
-      name: `flotilla_propeller_${name}`,
-      help: HELP[name],
-      labelNames: ["cluster", ...labels] as const,
-      registers: [this.registry],
-    };
-  }
-
   private counter<L extends string = never>(name: MetricName, labels: readonly L[] = []) {
-    return new Counter(this.named(name, labels));
+    return this.factory.counter(name, HELP[name], ["cluster", ...labels]);
   }
 
   private gauge<L extends string = never>(name: MetricName, labels: readonly L[] = []) {
-    return new Gauge(this.named(name, labels));
+    return this.factory.gauge(name, HELP[name], ["cluster", ...labels]);
   }
 
   private histogram<L extends string = never>(
@@ -121,7 +117,7 @@ export class PropellerMetrics {
     buckets: readonly number[],
     labels: readonly L[] = [],
   ) {
-    return new Histogram({ ...this.named(name, labels), buckets: [...buckets] });
+    return this.factory.histogram(name, HELP[name], buckets, ["cluster", ...labels]);
   }
 
   /** Counts one round outcome and, except for short-circuits, observes its latency. */
