@@ -108,13 +108,13 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     if (config.database.url) {
       db = await openDatabase({
         url: config.database.url,
-        log: (level, msg, f) => logDb(logger, level, msg, f),
+        log: logger,
       });
     } else {
       await mkdir(config.database.dataDir, { recursive: true });
       db = await openDatabase({
         dataDir: config.database.dataDir,
-        log: (level, msg, f) => logDb(logger, level, msg, f),
+        log: logger,
       });
     }
     try {
@@ -276,12 +276,6 @@ function defaultRouting(deps: RoutingFactoryDeps): RoutingParts {
     registry: deps.registry,
     logger: deps.logger,
   });
-}
-
-function logDb(logger: AdminLogger, level: string, message: string, fields?: Record<string, unknown>): void {
-  if (level === "error") logger.error(message, fields);
-  else if (level === "warn") logger.warn(message, fields);
-  else if (level === "info") logger.info(message, fields);
 }
 
 /** A running admin: its URL and how to stop it. */

@@ -72,7 +72,7 @@ export async function startResourceManager(
       ...(options.databaseUrl === undefined && options.dataDir !== undefined
         ? { dataDir: options.dataDir }
         : {}),
-      log: (level, message, fields) => log[level](message, fields),
+      log,
     }));
   const cleanups: (() => Promise<void>)[] = [];
   if (ownsDatabase) cleanups.push(() => db.close());

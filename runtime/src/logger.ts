@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import { type LogFields, type Logger } from "@flotilla/common";
 import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
 
 /** Severity levels, lowest first; `silent` logs nothing. */
@@ -11,23 +12,6 @@ export const LogLevel = {
 } as const;
 /** One of {@link LogLevel}'s values. */
 export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
-
-/** Fields of one log line; `Error` values are written as `{name, message, stack}`. */
-export type LogFields = Readonly<Record<string, unknown>>;
-
-/**
- * The structured logger every Flotilla service creates once per process and passes down.
- * Each line is one JSON object: `level` (label), `time` (ISO 8601), `component`, `msg`, the
- * bindings of {@link Logger.child} and the fields of the call.
- */
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  /** A logger that adds `bindings` (e.g. `{cluster}`, `{execution}`) to every line. */
-  child(bindings: LogFields): Logger;
-}
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
@@ -97,15 +81,6 @@ function errorFields(err: Error): Record<string, unknown> {
     ...(err.stack !== undefined ? { stack: err.stack } : {}),
   };
 }
-
-/** A logger that writes nothing (tests and libraries called without one). */
-export const silentLogger: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => silentLogger,
-};
 
 /** One line recorded by {@link captureLogger}. */
 export interface CapturedLine {

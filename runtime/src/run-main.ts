@@ -1,5 +1,6 @@
 import { isUsageProblem } from "./errors.js";
-import { createLogger, type Logger } from "./logger.js";
+import type { Logger } from "@flotilla/common";
+import { createLogger } from "./logger.js";
 
 /** What a service's start function gets. */
 export interface MainContext {

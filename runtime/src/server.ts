@@ -4,7 +4,7 @@ import net from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
-import type { Logger } from "./logger.js";
+import type { Logger } from "@flotilla/common";
 
 /** A Node request handler that serves both HTTP/1.1 and HTTP/2 requests. */
 export type NodeHandler = (
