@@ -12,7 +12,7 @@ import {
   Cluster_Health,
   type CapacityHints,
 } from "@flotilla/proto";
-import type { Logger } from "@flotilla/runtime";
+import type { Logger } from "@flotilla/common";
 import type { AdminClient } from "../clients/admin-client.js";
 import type { PropellerMetrics } from "../metrics.js";
 import { quantityValue } from "../workflow/quantity.js";

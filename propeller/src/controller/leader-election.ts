@@ -6,7 +6,7 @@
  * expire for others. Only the leader runs rounds, so two replicas never both drive workflows.
  */
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
-import { silentLogger, sleep, type Logger } from "@flotilla/runtime";
+import { silentLogger, sleep, type Logger } from "@flotilla/common";
 import { statusCodeOf } from "./kube.js";
 
 /** Options of {@link LeaderElector}. */

@@ -19,16 +19,12 @@ import {
   MANAGED_BY,
   WorkflowExecutionResource as R,
   openBlobStore,
+  silentLogger,
   type BlobStore,
+  type Logger,
 } from "@flotilla/common";
 import { LiteralMapSchema, type LiteralMap } from "@flotilla/proto";
-import {
-  silentLogger,
-  startServer,
-  type Logger,
-  type Readiness,
-  type RunningServer,
-} from "@flotilla/runtime";
+import { startServer, type Readiness, type RunningServer } from "@flotilla/runtime";
 import { adminEventTransport, adminTransport, createAdminClient } from "../clients/admin-client.js";
 import {
   createResourceManagerBroker,

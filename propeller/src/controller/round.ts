@@ -5,7 +5,7 @@
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Annotations, Labels } from "@flotilla/common";
+import { Annotations, Labels, taskPodName, type Logger } from "@flotilla/common";
 import {
   EventSchema,
   ExecutionErrorSchema,
@@ -17,7 +17,6 @@ import {
   type Event,
   type WorkflowExecutionStatus,
 } from "@flotilla/proto";
-import type { Logger } from "@flotilla/runtime";
 import type { PodIndex, WorkflowCache, WorkflowExecutionCr } from "../informers/caches.js";
 import { splitKey } from "../informers/caches.js";
 import { RoundOutcome, type PropellerMetrics } from "../metrics.js";
@@ -30,7 +29,6 @@ import { RoundContext } from "../workflow/round-context.js";
 import { encodeStatus, type StatusBlobs, type StatusBudget } from "../workflow/status-codec.js";
 import { ConflictError, CrNotFoundError, ObjectTooLargeError, type KubeWorkflowExecutions } from "./kube.js";
 import { InvalidSpecError, type SpecCache } from "./spec-cache.js";
-import { taskPodName } from "@flotilla/common";
 
 /** The finalizer the propeller puts on CRs it drives, so deletion waits for the abort. */
 export const PROPELLER_FINALIZER = "flotilla.io/propeller";

@@ -9,7 +9,7 @@
  */
 import type { Event } from "@flotilla/proto";
 import { EventResult_Outcome, type EventResult } from "@flotilla/proto";
-import { backoffDelay, silentLogger, sleep, type BackoffOptions, type Logger } from "@flotilla/runtime";
+import { backoffDelay, silentLogger, sleep, type BackoffOptions, type Logger } from "@flotilla/common";
 import type { PropellerMetrics } from "../metrics.js";
 
 /** Ships one batch; throws when the batch was not (or not certainly) received. */

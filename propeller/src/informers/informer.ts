@@ -11,7 +11,7 @@ import {
   type KubernetesObject,
   type KubernetesListObject,
 } from "@kubernetes/client-node";
-import { backoffDelay, silentLogger, sleep, type BackoffOptions, type Logger } from "@flotilla/runtime";
+import { backoffDelay, silentLogger, sleep, type BackoffOptions, type Logger } from "@flotilla/common";
 import type { PropellerMetrics } from "../metrics.js";
 
 /** Callbacks of an informer. */

@@ -4,7 +4,7 @@
  * and re-queued when the worker is done), failed keys come back after an exponential per-key
  * backoff, and keys can be added after a delay. Workers take keys with {@link WorkQueue.get}.
  */
-import { backoffCeiling, type BackoffOptions } from "@flotilla/runtime";
+import { backoffCeiling, type BackoffOptions } from "@flotilla/common";
 
 /** Counters and gauges a queue reports into (the propeller binds them to prom-client). */
 export interface WorkQueueMetrics {
