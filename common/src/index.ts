@@ -6,3 +6,6 @@ export * from "./literals/plain-values.js";
 export * from "./units/duration.js";
 export * from "./logging/logger.js";
 export * from "./retry/backoff.js";
+export * from "./units/quantity.js";
+export * from "./identifiers/identifier-key.js";
+export * from "./literals/type-compatibility.js";
