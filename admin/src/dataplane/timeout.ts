@@ -1,6 +1,10 @@
-/** A data-plane call did not answer in time. */
-export class CallTimeoutError extends Error {
+import { AdminError } from "../errors.js";
+import { QueueReasonCode } from "../routing/reason.js";
+
+/** A data-plane call did not answer in time: the cluster counts as unreachable. */
+export class CallTimeoutError extends AdminError {
   override readonly name = "CallTimeoutError";
+  readonly reason = QueueReasonCode.ClusterUnreachable;
   constructor(
     readonly operation: string,
     readonly timeoutMs: number,

@@ -4,6 +4,7 @@
  * {@link validateRoutingSection} to check and default them.
  */
 import type { ResourceQuotaConfig } from "../dataplane/quota.js";
+import { AdminError } from "../errors.js";
 import { ClusterState } from "./router.js";
 
 /** One data-plane cluster declared in the configuration file. */
@@ -79,8 +80,9 @@ export interface ResolvedRoutingSettings {
 }
 
 /** A routing/cluster configuration value is invalid; `path` names it (e.g. `clusters[1].name`). */
-export class RoutingConfigError extends Error {
+export class RoutingConfigError extends AdminError {
   override readonly name = "RoutingConfigError";
+  readonly reason = "InvalidRoutingConfig";
   constructor(
     readonly path: string,
     readonly problem: string,

@@ -1,10 +1,14 @@
 /**
- * SQL for routing rules (`routing_rules`, migration 0051).
+ * SQL for routing rules (`routing_rules`, migration 0051). Driver errors are translated here: a
+ * second rule at the same scope (unique violation) is {@link AlreadyExistsError}, a missing rule
+ * {@link RoutingRuleNotFoundError}, an update at an old revision {@link StaleRevisionError}.
  */
 import { randomBytes } from "node:crypto";
 import { isUniqueViolation, type Queryable, type Row } from "@flotilla/db";
-import { AdminError, AlreadyExistsError, NotFoundError } from "../errors.js";
-import { ruleLevel, type RoutingRule, type RoutingRuleScope, type WeightedTarget } from "./router.js";
+import { AlreadyExistsError } from "../errors.js";
+import { RoutingRuleNotFoundError, StaleRevisionError } from "../routing-errors.js";
+import { ruleLevel, type RoutingRule, type RoutingRuleScope, type WeightedTarget } from "../routing/router.js";
+import { requireRow, timestamp } from "./rows.js";
 
 /** A routing rule as stored (the router's view plus bookkeeping). */
 export interface StoredRoutingRule extends RoutingRule {
@@ -22,28 +26,8 @@ export interface RoutingRuleInput {
   description: string;
 }
 
-/** The routing rule id is unknown. */
-export class RoutingRuleNotFoundError extends NotFoundError {
-  override readonly name = "RoutingRuleNotFoundError";
-  override readonly reason = "RoutingRuleNotFound";
-  constructor(id: string) {
-    super("routing rule", id);
-  }
-}
-
-/** An update carried a revision that is not the rule's current one (optimistic concurrency). */
-export class StaleRevisionError extends AdminError {
-  override readonly name = "StaleRevisionError";
-  readonly reason = "StaleRevision";
-  constructor(
-    readonly kind: string,
-    readonly id: string,
-    readonly given: number,
-    readonly current: number,
-  ) {
-    super(`${kind} ${id}: revision ${given} is stale (current ${current}); re-read and retry`);
-  }
-}
+/** The fields of a rule an update replaces (its scope is its identity and never changes). */
+export type RoutingRuleBody = Omit<RoutingRuleInput, "scope">;
 
 type JsonTarget = { cluster: string; weight: number } | { clusterLabel: string; weight: number };
 
@@ -77,8 +61,8 @@ function toRule(r: Row): StoredRoutingRule {
     targets: targetsFromJson(r.targets),
     description: r.description as string,
     revision: Number(r.revision),
-    createdAt: new Date(r.created_at as string | Date),
-    updatedAt: new Date(r.updated_at as string | Date),
+    createdAt: timestamp(r.created_at),
+    updatedAt: timestamp(r.updated_at),
   };
 }
 
@@ -126,11 +110,7 @@ export class PostgresRoutingRuleRepository {
    * Replaces a rule's label, targets and description when `revision` is current.
    * Throws {@link RoutingRuleNotFoundError} or {@link StaleRevisionError}. Returns the rule.
    */
-  async update(
-    id: string,
-    revision: number,
-    input: Omit<RoutingRuleInput, "scope">,
-  ): Promise<StoredRoutingRule> {
+  async update(id: string, revision: number, input: RoutingRuleBody): Promise<StoredRoutingRule> {
     const { rows } = await this.db.query(
       `UPDATE routing_rules SET cluster_label = $3, targets = $4::jsonb, description = $5,
          revision = revision + 1, updated_at = now()
@@ -146,9 +126,7 @@ export class PostgresRoutingRuleRepository {
   /** One rule; throws {@link RoutingRuleNotFoundError}. */
   async get(id: string): Promise<StoredRoutingRule> {
     const { rows } = await this.db.query("SELECT * FROM routing_rules WHERE id = $1", [id]);
-    const row = rows[0];
-    if (!row) throw new RoutingRuleNotFoundError(id);
-    return toRule(row);
+    return toRule(requireRow(rows, () => new RoutingRuleNotFoundError(id)));
   }
 
   /** Deletes a rule; throws {@link RoutingRuleNotFoundError}. */

@@ -1,18 +1,22 @@
 /**
- * SQL for pending placements (`pending_placements`, migration 0053): accepted executions
- * whose CR does not exist on a cluster yet. Durable so a restarted admin keeps retrying.
+ * SQL for pending placements (`pending_placements`, migrations 0053 and 0055): accepted
+ * executions whose CR does not exist on a cluster yet. Durable so a restarted admin keeps
+ * retrying.
  */
 import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { Queryable, Row } from "@flotilla/db";
 import { IdentifierSchema, WorkflowExecutionSpecSchema } from "@flotilla/proto";
 import type { ExecutionKey, PlacementRequest } from "../manager/placement.js";
+import type { Reason } from "../routing/reason.js";
+import { executionKeyParams, timestamp } from "./rows.js";
 
 /** One pending placement with its retry bookkeeping. */
 export interface PendingPlacement {
   request: PlacementRequest;
   attempts: number;
   lastCluster?: string | undefined;
-  lastError: string;
+  /** Why the last attempt did not place it (code "" before the first attempt). */
+  lastError: Reason;
   nextAttemptAt: Date;
   createdAt: Date;
 }
@@ -40,9 +44,9 @@ function toPending(r: Row): PendingPlacement {
     },
     attempts: Number(r.attempts),
     lastCluster: (r.last_cluster as string | null) ?? undefined,
-    lastError: r.last_error as string,
-    nextAttemptAt: new Date(r.next_attempt_at as string | Date),
-    createdAt: new Date(r.created_at as string | Date),
+    lastError: { code: r.last_error_code as string, message: r.last_error as string },
+    nextAttemptAt: timestamp(r.next_attempt_at),
+    createdAt: timestamp(r.created_at),
   };
 }
 
@@ -69,9 +73,7 @@ export class PostgresPendingPlacementRepository {
        ON CONFLICT (project, domain, name) DO UPDATE SET spec = EXCLUDED.spec, request = EXCLUDED.request,
          updated_at = now()`,
       [
-        e.project,
-        e.domain,
-        e.name,
+        ...executionKeyParams(e),
         Buffer.from(toBinary(WorkflowExecutionSpecSchema, request.spec)),
         JSON.stringify(json),
         dueAt,
@@ -83,7 +85,7 @@ export class PostgresPendingPlacementRepository {
   async get(e: ExecutionKey): Promise<PendingPlacement | undefined> {
     const { rows } = await this.db.query(
       "SELECT * FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
-      [e.project, e.domain, e.name],
+      executionKeyParams(e),
     );
     return rows[0] ? toPending(rows[0]) : undefined;
   }
@@ -101,29 +103,33 @@ export class PostgresPendingPlacementRepository {
   /** Records a failed attempt and when to try again. */
   async reschedule(
     e: ExecutionKey,
-    update: { attempts: number; lastCluster?: string | undefined; lastError: string; nextAttemptAt: Date },
+    update: { attempts: number; lastCluster?: string | undefined; lastError: Reason; nextAttemptAt: Date },
   ): Promise<void> {
     await this.db.query(
-      `UPDATE pending_placements SET attempts = $4, last_cluster = $5, last_error = $6, next_attempt_at = $7,
-         updated_at = now()
+      `UPDATE pending_placements SET attempts = $4, last_cluster = $5, last_error_code = $6, last_error = $7,
+         next_attempt_at = $8, updated_at = now()
        WHERE project = $1 AND domain = $2 AND name = $3`,
       [
-        e.project,
-        e.domain,
-        e.name,
+        ...executionKeyParams(e),
         update.attempts,
         update.lastCluster ?? null,
-        update.lastError,
+        update.lastError.code,
+        update.lastError.message,
         update.nextAttemptAt,
       ],
     );
+  }
+
+  /** Makes every pending placement due now (after a cluster or rule change). */
+  async makeAllDue(): Promise<void> {
+    await this.db.query("UPDATE pending_placements SET next_attempt_at = now() WHERE next_attempt_at > now()");
   }
 
   /** Removes a pending placement. Returns true when a row was removed. */
   async delete(e: ExecutionKey): Promise<boolean> {
     const { rowCount } = await this.db.query(
       "DELETE FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
-      [e.project, e.domain, e.name],
+      executionKeyParams(e),
     );
     return rowCount > 0;
   }

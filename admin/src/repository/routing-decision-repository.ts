@@ -3,7 +3,8 @@
  */
 import type { Queryable, Row } from "@flotilla/db";
 import type { ExecutionKey } from "../manager/placement.js";
-import type { CandidateEvaluation, Decision } from "./router.js";
+import type { CandidateEvaluation, Decision } from "../routing/router.js";
+import { executionKeyParams, timestamp } from "./rows.js";
 
 /** A decision as stored, with the inputs the router saw. */
 export interface StoredDecision {
@@ -42,8 +43,8 @@ function toStored(r: Row): StoredDecision {
     inputs: r.inputs as Record<string, unknown>,
     candidates: r.candidates as CandidateEvaluation[],
     evaluations: Number(r.evaluations),
-    decidedAt: new Date(r.decided_at as string | Date),
-    lastEvaluatedAt: new Date(r.last_evaluated_at as string | Date),
+    decidedAt: timestamp(r.decided_at),
+    lastEvaluatedAt: timestamp(r.last_evaluated_at),
   };
 }
 
@@ -55,7 +56,7 @@ export class PostgresDecisionRepository {
   async latest(e: ExecutionKey): Promise<StoredDecision | undefined> {
     const { rows } = await this.db.query(
       "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id DESC LIMIT 1",
-      [e.project, e.domain, e.name],
+      executionKeyParams(e),
     );
     return rows[0] ? toStored(rows[0]) : undefined;
   }
@@ -65,7 +66,7 @@ export class PostgresDecisionRepository {
     const { rows } = await this.db.query(
       `SELECT chosen_cluster FROM routing_decisions
        WHERE project = $1 AND domain = $2 AND name = $3 AND chosen_cluster IS NOT NULL ORDER BY id DESC LIMIT 1`,
-      [e.project, e.domain, e.name],
+      executionKeyParams(e),
     );
     return (rows[0]?.chosen_cluster as string | undefined) ?? undefined;
   }
@@ -74,7 +75,7 @@ export class PostgresDecisionRepository {
   async list(e: ExecutionKey): Promise<StoredDecision[]> {
     const { rows } = await this.db.query(
       "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id",
-      [e.project, e.domain, e.name],
+      executionKeyParams(e),
     );
     return rows.map(toStored);
   }
@@ -111,9 +112,7 @@ export class PostgresDecisionRepository {
          decided_at, last_evaluated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14::jsonb, $15, $15) RETURNING *`,
       [
-        e.project,
-        e.domain,
-        e.name,
+        ...executionKeyParams(e),
         decision.chosen ?? null,
         decision.reason,
         decision.message,

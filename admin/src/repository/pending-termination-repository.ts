@@ -1,16 +1,19 @@
 /**
- * SQL for pending terminations (`pending_terminations`, migration 0054): CR deletions that
- * could not reach their cluster yet.
+ * SQL for pending terminations (`pending_terminations`, migrations 0054 and 0055): CR deletions
+ * that could not reach their cluster yet, with why (code + message).
  */
 import type { Queryable, Row } from "@flotilla/db";
 import type { ExecutionKey } from "../manager/placement.js";
+import type { Reason } from "../routing/reason.js";
+import { executionKeyParams, timestamp } from "./rows.js";
 
 /** One CR deletion still to do. */
 export interface PendingTermination {
   cluster: string;
   execution: ExecutionKey;
   attempts: number;
-  lastError: string;
+  /** Why the last attempt failed (or why the deletion was scheduled). */
+  lastError: Reason;
   nextAttemptAt: Date;
 }
 
@@ -19,8 +22,8 @@ function toPending(r: Row): PendingTermination {
     cluster: r.cluster as string,
     execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
     attempts: Number(r.attempts),
-    lastError: r.last_error as string,
-    nextAttemptAt: new Date(r.next_attempt_at as string | Date),
+    lastError: { code: r.last_error_code as string, message: r.last_error as string },
+    nextAttemptAt: timestamp(r.next_attempt_at),
   };
 }
 
@@ -29,13 +32,14 @@ export class PostgresTerminationRepository {
   constructor(private readonly db: Queryable) {}
 
   /** Records (or re-schedules) a deletion to retry. */
-  async upsert(cluster: string, e: ExecutionKey, lastError: string, nextAttemptAt: Date): Promise<void> {
+  async upsert(cluster: string, e: ExecutionKey, lastError: Reason, nextAttemptAt: Date): Promise<void> {
     await this.db.query(
-      `INSERT INTO pending_terminations (cluster, project, domain, name, last_error, next_attempt_at)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO pending_terminations (cluster, project, domain, name, last_error_code, last_error, next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (cluster, project, domain, name) DO UPDATE SET attempts = pending_terminations.attempts + 1,
-         last_error = EXCLUDED.last_error, next_attempt_at = EXCLUDED.next_attempt_at`,
-      [cluster, e.project, e.domain, e.name, lastError, nextAttemptAt],
+         last_error_code = EXCLUDED.last_error_code, last_error = EXCLUDED.last_error,
+         next_attempt_at = EXCLUDED.next_attempt_at`,
+      [cluster, ...executionKeyParams(e), lastError.code, lastError.message, nextAttemptAt],
     );
   }
 
@@ -61,7 +65,7 @@ export class PostgresTerminationRepository {
   async delete(cluster: string, e: ExecutionKey): Promise<void> {
     await this.db.query(
       "DELETE FROM pending_terminations WHERE cluster = $1 AND project = $2 AND domain = $3 AND name = $4",
-      [cluster, e.project, e.domain, e.name],
+      [cluster, ...executionKeyParams(e)],
     );
   }
 }
