@@ -30,7 +30,7 @@ export async function callCluster<T, A = never>(
     return await withTimeout(send(), options.timeoutMs, operation);
   } catch (err) {
     const status = httpStatusOf(err);
-    if (status !== undefined && Object.hasOwn(expected, status)) return expected[status] as A;
+    if (status !== undefined && Object.hasOwn(expected, status)) return expected[status];
     throw toDataPlaneError(conn.cluster, operation, err);
   }
 }

@@ -80,7 +80,10 @@ export async function applyResourceQuota(
           }),
       ]
     : empty
-      ? ["deleted" as const, () => conn.core.deleteNamespacedResourceQuota({ name: RESOURCE_QUOTA_NAME, namespace })]
+      ? [
+          "deleted" as const,
+          () => conn.core.deleteNamespacedResourceQuota({ name: RESOURCE_QUOTA_NAME, namespace }),
+        ]
       : [
           "updated" as const,
           () =>

@@ -191,7 +191,11 @@ export class DataPlaneMaintenance {
       for (const pd of pds) {
         if (pd.isolationLabel !== dedicatedTo) continue;
         try {
-          await this.deps.dataPlane.syncNamespace(this.deps.registry.dataPlaneCluster(c), pd.project, pd.domain);
+          await this.deps.dataPlane.syncNamespace(
+            this.deps.registry.dataPlaneCluster(c),
+            pd.project,
+            pd.domain,
+          );
           applied++;
         } catch (err) {
           failed++;

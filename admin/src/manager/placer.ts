@@ -40,12 +40,7 @@ import { QueueReasonCode, reasonText, type Reason } from "../routing/reason.js";
 import { decide, matchingRules, type ClusterSnapshot, type RoutingInput } from "../routing/router.js";
 import type { ClusterRegistry } from "./cluster-registry.js";
 import type { DataPlaneMaintenance } from "./data-plane-maintenance.js";
-import type {
-  ExecutionKey,
-  ExecutionPlacer,
-  PlacementOutcome,
-  PlacementRequest,
-} from "./placement.js";
+import type { ExecutionKey, ExecutionPlacer, PlacementOutcome, PlacementRequest } from "./placement.js";
 import type { IsolationResolver } from "./project-lookup.js";
 import { retryDelay } from "./retry-delay.js";
 import type { RoutingChanges } from "./routing-changes.js";

@@ -48,7 +48,12 @@ export class RoutingRulesManager {
   }
 
   /** Rules most specific first, optionally of one project (and domain), `limit` from `offset`. */
-  list(filter: { project?: string; domain?: string; limit: number; offset: number }): Promise<StoredRoutingRule[]> {
+  list(filter: {
+    project?: string;
+    domain?: string;
+    limit: number;
+    offset: number;
+  }): Promise<StoredRoutingRule[]> {
     return this.deps.rules.list(filter);
   }
 }

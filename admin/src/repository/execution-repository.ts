@@ -280,7 +280,14 @@ export class PostgresExecutionRepository implements ExecutionRepository {
       "executions.update_placement",
       `UPDATE executions SET cluster = $4, queue_reason = $5, queue_reason_code = $6
        WHERE project = $1 AND domain = $2 AND name = $3`,
-      [id.project, id.domain, id.name, placement.cluster, placement.queueReason, placement.queueReasonCode ?? null],
+      [
+        id.project,
+        id.domain,
+        id.name,
+        placement.cluster,
+        placement.queueReason,
+        placement.queueReasonCode ?? null,
+      ],
     );
     if (res.rowCount === 0) throw new ExecutionNotFoundError(keyText(id));
   }

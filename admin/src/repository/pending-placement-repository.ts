@@ -122,7 +122,9 @@ export class PostgresPendingPlacementRepository {
 
   /** Makes every pending placement due now (after a cluster or rule change). */
   async makeAllDue(): Promise<void> {
-    await this.db.query("UPDATE pending_placements SET next_attempt_at = now() WHERE next_attempt_at > now()");
+    await this.db.query(
+      "UPDATE pending_placements SET next_attempt_at = now() WHERE next_attempt_at > now()",
+    );
   }
 
   /** Removes a pending placement. Returns true when a row was removed. */

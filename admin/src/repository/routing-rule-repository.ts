@@ -7,7 +7,12 @@ import { randomBytes } from "node:crypto";
 import { isUniqueViolation, type Queryable, type Row } from "@flotilla/db";
 import { AlreadyExistsError } from "../errors.js";
 import { RoutingRuleNotFoundError, StaleRevisionError } from "../routing-errors.js";
-import { ruleLevel, type RoutingRule, type RoutingRuleScope, type WeightedTarget } from "../routing/router.js";
+import {
+  ruleLevel,
+  type RoutingRule,
+  type RoutingRuleScope,
+  type WeightedTarget,
+} from "../routing/router.js";
 import { requireRow, timestamp } from "./rows.js";
 
 /** A routing rule as stored (the router's view plus bookkeeping). */

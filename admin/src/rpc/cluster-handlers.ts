@@ -112,7 +112,10 @@ function clusterToProto(c: ClusterView): Cluster {
  * Creates the cluster handlers over the cluster registry. Returns the partial AdminService
  * implementation; no side effects until called.
  */
-export function createClusterHandlers({ registry }: ClusterHandlerDeps, logger: AdminLogger): ClusterHandlers {
+export function createClusterHandlers(
+  { registry }: ClusterHandlerDeps,
+  logger: AdminLogger,
+): ClusterHandlers {
   const w = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withRoutingErrors(logger, fn);
   const viewOf = (c: ClusterRecord) => clusterToProto(registry.view(c));
 
@@ -147,9 +150,7 @@ export function createClusterHandlers({ registry }: ClusterHandlerDeps, logger: 
       const reason = required("reason", req.reason);
       if (reason.length > 1024) throw new InvalidArgumentError("reason", "at most 1024 chars");
       return {
-        cluster: viewOf(
-          await registry.setState(required("name", req.name), ClusterState.Cordoned, reason),
-        ),
+        cluster: viewOf(await registry.setState(required("name", req.name), ClusterState.Cordoned, reason)),
       };
     }),
     uncordonCluster: w(async (req) => ({

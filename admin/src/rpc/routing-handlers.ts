@@ -130,7 +130,10 @@ const LABEL_SOURCE_TO_PROTO: Record<string, string> = {
  * Creates the routing-rule and explain handlers. Returns the partial AdminService
  * implementation; no side effects until called.
  */
-export function createRoutingHandlers({ rules, placer }: RoutingHandlerDeps, logger: AdminLogger): RoutingHandlers {
+export function createRoutingHandlers(
+  { rules, placer }: RoutingHandlerDeps,
+  logger: AdminLogger,
+): RoutingHandlers {
   const w = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withRoutingErrors(logger, fn);
 
   async function decisionToProto(
