@@ -6,7 +6,6 @@ import { ApiException } from "@kubernetes/client-node";
 import { AdminError } from "../errors.js";
 import type { Reason } from "../routing/reason.js";
 import { QuotaTemplateError } from "./quota.js";
-import { CallTimeoutError } from "./timeout.js";
 
 /** Base of every data-plane error; `reason` is PascalCase and becomes the queue reason's code. */
 export abstract class DataPlaneError extends AdminError {
@@ -104,12 +103,12 @@ function describe(err: unknown): string {
 
 /**
  * The reason (code + message) a data-plane failure gives an execution that waits or a deletion
- * that is retried: the code of a DataPlaneError, a call timeout (ClusterUnreachable) or an
- * unusable quota template (QuotaTemplateInvalid). Returns undefined for anything else (a bug or
+ * that is retried: the code of a DataPlaneError (a call that timed out is ClusterUnreachable) or
+ * an unusable quota template (QuotaTemplateInvalid). Returns undefined for anything else (a bug or
  * a database failure, which the caller lets through).
  */
 export function failureReason(err: unknown): Reason | undefined {
-  if (err instanceof DataPlaneError || err instanceof CallTimeoutError || err instanceof QuotaTemplateError)
+  if (err instanceof DataPlaneError || err instanceof QuotaTemplateError)
     return { code: err.reason, message: err.message };
   return undefined;
 }

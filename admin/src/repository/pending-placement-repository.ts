@@ -8,7 +8,7 @@ import type { Queryable, Row } from "@flotilla/db";
 import { IdentifierSchema, WorkflowExecutionSpecSchema } from "@flotilla/proto";
 import type { ExecutionKey, PlacementRequest } from "../manager/placement.js";
 import type { Reason } from "../routing/reason.js";
-import { executionKeyParams, timestamp } from "./rows.js";
+import { executionKeyOf, executionKeyParams, timestamp } from "./rows.js";
 
 /** One pending placement with its retry bookkeeping. */
 export interface PendingPlacement {
@@ -34,7 +34,7 @@ function toPending(r: Row): PendingPlacement {
   const spec = r.spec as Uint8Array;
   return {
     request: {
-      execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
+      execution: executionKeyOf(r),
       workflow: fromJson(IdentifierSchema, req.workflow),
       ...(req.launchPlan !== undefined ? { launchPlan: fromJson(IdentifierSchema, req.launchPlan) } : {}),
       ...(req.clusterLabel !== undefined ? { clusterLabel: req.clusterLabel } : {}),

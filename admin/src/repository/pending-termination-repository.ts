@@ -5,7 +5,7 @@
 import type { Queryable, Row } from "@flotilla/db";
 import type { ExecutionKey } from "../manager/placement.js";
 import type { Reason } from "../routing/reason.js";
-import { executionKeyParams, timestamp } from "./rows.js";
+import { executionKeyOf, executionKeyParams, timestamp } from "./rows.js";
 
 /** One CR deletion still to do. */
 export interface PendingTermination {
@@ -20,7 +20,7 @@ export interface PendingTermination {
 function toPending(r: Row): PendingTermination {
   return {
     cluster: r.cluster as string,
-    execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
+    execution: executionKeyOf(r),
     attempts: Number(r.attempts),
     lastError: { code: r.last_error_code as string, message: r.last_error as string },
     nextAttemptAt: timestamp(r.next_attempt_at),

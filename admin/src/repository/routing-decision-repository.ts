@@ -4,7 +4,7 @@
 import type { Queryable, Row } from "@flotilla/db";
 import type { ExecutionKey } from "../manager/placement.js";
 import type { CandidateEvaluation, Decision } from "../routing/router.js";
-import { executionKeyParams, timestamp } from "./rows.js";
+import { executionKeyOf, executionKeyParams, timestamp } from "./rows.js";
 
 /** A decision as stored, with the inputs the router saw. */
 export interface StoredDecision {
@@ -30,7 +30,7 @@ export interface StoredDecision {
 function toStored(r: Row): StoredDecision {
   return {
     id: Number(r.id),
-    execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
+    execution: executionKeyOf(r),
     chosenCluster: (r.chosen_cluster as string | null) ?? undefined,
     reason: r.reason as string,
     message: r.message as string,

@@ -19,6 +19,11 @@ export function executionKeyParams(e: ExecutionKey): [string, string, string] {
   return [e.project, e.domain, e.name];
 }
 
+/** The execution key of a row with `project`, `domain` and `name` columns. */
+export function executionKeyOf(r: Row): ExecutionKey {
+  return { project: r.project as string, domain: r.domain as string, name: r.name as string };
+}
+
 /** A timestamp column as a Date (drivers return Date or an ISO string). */
 export function timestamp(value: unknown): Date {
   return new Date(value as string | Date);

@@ -4,7 +4,7 @@
  * {@link validateRoutingSection} to check and default them.
  */
 import type { ResourceQuotaConfig } from "../dataplane/quota.js";
-import { AdminError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import { ClusterState } from "./router.js";
 
 /** One data-plane cluster declared in the configuration file. */
@@ -80,14 +80,12 @@ export interface ResolvedRoutingSettings {
 }
 
 /** A routing/cluster configuration value is invalid; `path` names it (e.g. `clusters[1].name`). */
-export class RoutingConfigError extends AdminError {
-  override readonly name = "RoutingConfigError";
-  readonly reason = "InvalidRoutingConfig";
+export class RoutingConfigError extends InvalidArgumentError {
   constructor(
     readonly path: string,
-    readonly problem: string,
+    problem: string,
   ) {
-    super(`config ${path}: ${problem}`);
+    super(`config ${path}`, problem);
   }
 }
 
