@@ -287,6 +287,28 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
     );
   });
 
+  test("an execution moved away after an unanswered create is deleted on the first cluster (reason read as a code)", async () => {
+    const { api, dataPlane, placements, s } = await setup();
+    await api.registerCluster({
+      cluster: { name: "other", apiEndpoint: "http://127.0.0.1:2", labels: { [CLUSTER_LABEL_KEY]: "batch" } },
+    });
+    await api.cordonCluster({ name: "other", reason: "not yet" });
+    dataPlane.down.add("cfg");
+    const e = { project: "flights", domain: "production", name: "moved-1" };
+    const outcome = await s.placer.place(aPlacementRequest(e, { blobRoot: "file:///tmp/x" }));
+    assert.equal(outcome.state, "queued");
+    assert.equal(placements.of(e.project, e.domain, e.name)?.queueReasonCode, "ClusterUnreachable");
+    const pending = await s.pending.get(e);
+    assert.equal(pending?.lastError.code, "ClusterUnreachable");
+    assert.match(pending?.lastError.message ?? "", /^cluster cfg unreachable/, "the message carries no code");
+
+    await api.uncordonCluster({ name: "other" });
+    await api.cordonCluster({ name: "cfg", reason: "unreachable" });
+    await eventually(() => assert.equal(placements.of(e.project, e.domain, e.name)?.cluster, "other"));
+    const hb = await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.0.0" });
+    assert.deepEqual(hb.abortExecutionNames, ["moved-1"], "the create on cfg may have landed: it is deleted");
+  });
+
   // ---- lost clusters ----
 
   test("a lost cluster's running executions are marked, and unmarked when it beats again", async () => {
