@@ -46,15 +46,11 @@ export type ClusterRegistration = Pick<
   "name" | "apiEndpoint" | "credentialsRef" | "labels" | "priority" | "capacity" | "prices"
 >;
 
-/** A heartbeat's payload as stored. */
-export interface HeartbeatUpdate {
-  propellerVersion: string;
-  health: StoredHealth;
-  healthMessage: string;
-  queueDepth: number;
-  activeWorkflows: number;
-  at: Date;
-}
+/** A heartbeat's payload as stored: the cluster's reported fields and when admin received it. */
+export type HeartbeatUpdate = Pick<
+  ClusterRecord,
+  "propellerVersion" | "health" | "healthMessage" | "queueDepth" | "activeWorkflows"
+> & { at: Date };
 
 function toRecord(r: Row): ClusterRecord {
   return {
