@@ -20,13 +20,16 @@ import type { RoutingChanges } from "./manager/routing-changes.js";
 import { createRoutingMetrics } from "./manager/routing-metrics.js";
 import { RoutingRulesManager } from "./manager/routing-rules.js";
 import { createPostgresAttributesRepository } from "./repository/attributes-repository.js";
-import { PostgresClusterRepository } from "./repository/cluster-repository.js";
+import { createPostgresClusterRepository } from "./repository/cluster-repository.js";
 import type { ExecutionPlacementRepository } from "./repository/execution-placement.js";
-import { PostgresPendingPlacementRepository } from "./repository/pending-placement-repository.js";
-import { PostgresTerminationRepository } from "./repository/pending-termination-repository.js";
+import {
+  createPostgresPendingPlacementRepository,
+  type PendingPlacementRepository,
+} from "./repository/pending-placement-repository.js";
+import { createPostgresPendingTerminationRepository } from "./repository/pending-termination-repository.js";
 import { createPostgresRegistryRepository } from "./repository/registry-repository.js";
-import { PostgresDecisionRepository } from "./repository/routing-decision-repository.js";
-import { PostgresRoutingRuleRepository } from "./repository/routing-rule-repository.js";
+import { createPostgresRoutingDecisionRepository } from "./repository/routing-decision-repository.js";
+import { createPostgresRoutingRuleRepository } from "./repository/routing-rule-repository.js";
 import { validateRoutingSection, type RoutingSectionInput } from "./routing/config.js";
 import { createClusterHandlers } from "./rpc/cluster-handlers.js";
 import { createRoutingHandlers } from "./rpc/routing-handlers.js";
@@ -64,7 +67,7 @@ export interface RoutingSubsystem {
     maintenance: DataPlaneMaintenance;
   };
   /** The pending-placement repository (tests inspect retry bookkeeping). */
-  pending: PostgresPendingPlacementRepository;
+  pending: PendingPlacementRepository;
   /** Applies configured clusters and starts the re-evaluation, quota-sync and CRD loops. */
   start(): Promise<void>;
   /** Stops the loops and waits for in-flight placements. */
@@ -93,11 +96,11 @@ export function createRoutingSubsystem(options: RoutingSubsystemOptions): Routin
       quotaValues: (project, domain) => lookup.quotaValues(project, domain),
     });
   const metrics = createRoutingMetrics(options.registry);
-  const clusterRepo = new PostgresClusterRepository(db);
-  const ruleRepo = new PostgresRoutingRuleRepository(db);
-  const decisions = new PostgresDecisionRepository(db);
-  const pending = new PostgresPendingPlacementRepository(db);
-  const terminations = new PostgresTerminationRepository(db);
+  const clusterRepo = createPostgresClusterRepository(db);
+  const ruleRepo = createPostgresRoutingRuleRepository(db);
+  const decisions = createPostgresRoutingDecisionRepository(db);
+  const pending = createPostgresPendingPlacementRepository(db);
+  const terminations = createPostgresPendingTerminationRepository(db);
 
   // The registry and the rules report changes to the placer, which is built after them.
   const changes: RoutingChanges = {

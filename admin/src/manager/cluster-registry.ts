@@ -15,10 +15,10 @@ import type {
   ClusterRecord,
   ClusterRegistration,
   HeartbeatUpdate,
-  PostgresClusterRepository,
+  ClusterRepository,
 } from "../repository/cluster-repository.js";
 import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
-import type { PostgresTerminationRepository } from "../repository/pending-termination-repository.js";
+import type { PendingTerminationRepository } from "../repository/pending-termination-repository.js";
 import type { ClusterConfig, ResolvedRoutingSettings } from "../routing/config.js";
 import { QueueReasonCode, reasonText, type Reason } from "../routing/reason.js";
 import { ClusterState } from "../routing/router.js";
@@ -33,10 +33,10 @@ export interface ClusterView extends ClusterRecord {
 
 /** Dependencies of {@link ClusterRegistry}. */
 export interface ClusterRegistryDeps {
-  clusters: PostgresClusterRepository;
+  clusters: ClusterRepository;
   executions: ExecutionPlacementRepository;
   /** Deletions still to do: a heartbeat tells the cluster's propeller to abort them. */
-  terminations: PostgresTerminationRepository;
+  terminations: PendingTerminationRepository;
   /** Only `forget` is used: cached connections go when a cluster's registration changes. */
   dataPlane: Pick<DataPlane, "forget">;
   settings: Pick<ResolvedRoutingSettings, "heartbeatTimeoutMs" | "heartbeatIntervalMs">;

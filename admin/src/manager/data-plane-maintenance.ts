@@ -8,9 +8,9 @@ import type { DataPlane } from "../dataplane/data-plane.js";
 import { failureReason } from "../dataplane/errors.js";
 import type { AdminLogger } from "../logger.js";
 import type { ClusterRecord } from "../repository/cluster-repository.js";
-import type { PostgresPendingPlacementRepository } from "../repository/pending-placement-repository.js";
-import type { PostgresTerminationRepository } from "../repository/pending-termination-repository.js";
-import type { PostgresDecisionRepository } from "../repository/routing-decision-repository.js";
+import type { PendingPlacementRepository } from "../repository/pending-placement-repository.js";
+import type { PendingTerminationRepository } from "../repository/pending-termination-repository.js";
+import type { RoutingDecisionRepository } from "../repository/routing-decision-repository.js";
 import type { ClusterConfig, ResolvedRoutingSettings } from "../routing/config.js";
 import { QueueReasonCode, type Reason } from "../routing/reason.js";
 import { ClusterState, ISOLATION_LABEL_KEY } from "../routing/router.js";
@@ -23,9 +23,9 @@ import type { RoutingMetrics } from "./routing-metrics.js";
 /** Dependencies of {@link DataPlaneMaintenance}. */
 export interface DataPlaneMaintenanceDeps {
   registry: ClusterRegistry;
-  terminations: PostgresTerminationRepository;
-  pending: PostgresPendingPlacementRepository;
-  decisions: PostgresDecisionRepository;
+  terminations: PendingTerminationRepository;
+  pending: PendingPlacementRepository;
+  decisions: RoutingDecisionRepository;
   dataPlane: DataPlane;
   /** The project/domains whose namespaces the quota sync keeps. */
   projects: { projectDomains(): Promise<ProjectDomain[]> };

@@ -25,16 +25,10 @@ import type { ClusterRecord } from "../repository/cluster-repository.js";
 import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
 import type {
   PendingPlacement,
-  PostgresPendingPlacementRepository,
+  PendingPlacementRepository,
 } from "../repository/pending-placement-repository.js";
-import type {
-  PostgresDecisionRepository,
-  StoredDecision,
-} from "../repository/routing-decision-repository.js";
-import type {
-  PostgresRoutingRuleRepository,
-  StoredRoutingRule,
-} from "../repository/routing-rule-repository.js";
+import type { RoutingDecisionRepository, StoredDecision } from "../repository/routing-decision-repository.js";
+import type { RoutingRuleRepository, StoredRoutingRule } from "../repository/routing-rule-repository.js";
 import type { ResolvedRoutingSettings } from "../routing/config.js";
 import { QueueReasonCode, reasonText, type Reason } from "../routing/reason.js";
 import { decide, matchingRules, type ClusterSnapshot, type RoutingInput } from "../routing/router.js";
@@ -48,9 +42,9 @@ import type { RoutingMetrics } from "./routing-metrics.js";
 
 /** Dependencies of {@link Placer}. */
 export interface PlacerDeps {
-  pending: PostgresPendingPlacementRepository;
-  decisions: PostgresDecisionRepository;
-  rules: PostgresRoutingRuleRepository;
+  pending: PendingPlacementRepository;
+  decisions: RoutingDecisionRepository;
+  rules: RoutingRuleRepository;
   executions: ExecutionPlacementRepository;
   registry: ClusterRegistry;
   maintenance: DataPlaneMaintenance;

@@ -4,7 +4,7 @@
  * Every change re-evaluates the executions waiting for a cluster.
  */
 import type {
-  PostgresRoutingRuleRepository,
+  RoutingRuleRepository,
   RoutingRuleBody,
   RoutingRuleInput,
   StoredRoutingRule,
@@ -13,7 +13,7 @@ import type { RoutingChanges } from "./routing-changes.js";
 
 /** Dependencies of {@link RoutingRulesManager}. */
 export interface RoutingRulesDeps {
-  rules: PostgresRoutingRuleRepository;
+  rules: RoutingRuleRepository;
   /** The placer, told about every change. */
   changes: RoutingChanges;
 }

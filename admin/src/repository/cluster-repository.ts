@@ -88,26 +88,52 @@ function registrationParams(c: ClusterRegistration): unknown[] {
   ];
 }
 
+/** SQL access to the cluster registry (`clusters`). */
+export interface ClusterRepository {
+  /** Every cluster, ordered by name. */
+  list(): Promise<ClusterRecord[]>;
+  /** One cluster; throws {@link ClusterNotFoundError}. */
+  get(name: string): Promise<ClusterRecord>;
+  /**
+   * Registers a cluster through the API. Re-registering identical content returns the stored
+   * cluster; different content is {@link AlreadyExistsError}. Side effect: inserts a row.
+   */
+  register(c: ClusterRegistration): Promise<ClusterRecord>;
+  /**
+   * Upserts a cluster declared in the configuration file: registration fields are replaced;
+   * the state only when the config names one. Returns the stored cluster.
+   */
+  applyFromConfig(c: ClusterRegistration, state: ClusterState | undefined): Promise<ClusterRecord>;
+  /** Replaces the mutable registration fields; throws {@link ClusterNotFoundError}. */
+  update(c: ClusterRegistration): Promise<ClusterRecord>;
+  /** Sets the placement state and its reason; throws {@link ClusterNotFoundError}. */
+  setState(name: string, state: ClusterState, reason: string): Promise<ClusterRecord>;
+  /** Records a heartbeat; returns the cluster (its previous heartbeat time is in `previous`). */
+  recordHeartbeat(
+    name: string,
+    hb: HeartbeatUpdate,
+  ): Promise<{ cluster: ClusterRecord; previous?: Date | undefined }>;
+}
+
+/** Creates the PostgreSQL implementation of {@link ClusterRepository}. */
+export function createPostgresClusterRepository(db: Queryable): ClusterRepository {
+  return new PostgresClusterRepository(db);
+}
+
 /** Reads and writes the `clusters` table. */
-export class PostgresClusterRepository {
+export class PostgresClusterRepository implements ClusterRepository {
   constructor(private readonly db: Queryable) {}
 
-  /** Every cluster, ordered by name. */
   async list(): Promise<ClusterRecord[]> {
     const { rows } = await this.db.query("SELECT * FROM clusters ORDER BY name");
     return rows.map(toRecord);
   }
 
-  /** One cluster; throws {@link ClusterNotFoundError}. */
   async get(name: string): Promise<ClusterRecord> {
     const { rows } = await this.db.query("SELECT * FROM clusters WHERE name = $1", [name]);
     return toRecord(requireRow(rows, () => new ClusterNotFoundError(name)));
   }
 
-  /**
-   * Registers a cluster through the API. Re-registering identical content returns the stored
-   * cluster; different content is {@link AlreadyExistsError}. Side effect: inserts a row.
-   */
   async register(c: ClusterRegistration): Promise<ClusterRecord> {
     try {
       const { rows } = await this.db.query(
@@ -124,10 +150,6 @@ export class PostgresClusterRepository {
     }
   }
 
-  /**
-   * Upserts a cluster declared in the configuration file: registration fields are replaced;
-   * the state only when the config names one. Returns the stored cluster.
-   */
   async applyFromConfig(c: ClusterRegistration, state: ClusterState | undefined): Promise<ClusterRecord> {
     const { rows } = await this.db.query(
       `INSERT INTO clusters (name, api_endpoint, credentials_ref, labels, priority, capacity, prices, source, state)
@@ -143,7 +165,6 @@ export class PostgresClusterRepository {
     return toRecord(rows[0]);
   }
 
-  /** Replaces the mutable registration fields; throws {@link ClusterNotFoundError}. */
   async update(c: ClusterRegistration): Promise<ClusterRecord> {
     const { rows } = await this.db.query(
       `UPDATE clusters SET api_endpoint = $2, credentials_ref = $3, labels = $4::jsonb, priority = $5,
@@ -154,7 +175,6 @@ export class PostgresClusterRepository {
     return toRecord(requireRow(rows, () => new ClusterNotFoundError(c.name)));
   }
 
-  /** Sets the placement state and its reason; throws {@link ClusterNotFoundError}. */
   async setState(name: string, state: ClusterState, reason: string): Promise<ClusterRecord> {
     const { rows } = await this.db.query(
       "UPDATE clusters SET state = $2, state_reason = $3, updated_at = now() WHERE name = $1 RETURNING *",
@@ -163,7 +183,6 @@ export class PostgresClusterRepository {
     return toRecord(requireRow(rows, () => new ClusterNotFoundError(name)));
   }
 
-  /** Records a heartbeat; returns the cluster (its previous heartbeat time is in `previous`). */
   async recordHeartbeat(
     name: string,
     hb: HeartbeatUpdate,

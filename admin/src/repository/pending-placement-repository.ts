@@ -21,6 +21,14 @@ export interface PendingPlacement {
   createdAt: Date;
 }
 
+/** What a failed attempt records: the attempt count, the cluster tried, why, and when to retry. */
+export interface PlacementRetry {
+  attempts: number;
+  lastCluster?: string | undefined;
+  lastError: Reason;
+  nextAttemptAt: Date;
+}
+
 interface RequestJson {
   workflow: JsonValue;
   launchPlan?: JsonValue;
@@ -50,14 +58,36 @@ function toPending(r: Row): PendingPlacement {
   };
 }
 
-/** Reads and writes the `pending_placements` table. */
-export class PostgresPendingPlacementRepository {
-  constructor(private readonly db: Queryable) {}
-
+/** SQL access to pending placements (`pending_placements`). */
+export interface PendingPlacementRepository {
   /**
    * Stores (or refreshes the request of) a pending placement, due at `dueAt`. An existing
    * row keeps its attempt count. Side effect: upserts a row.
    */
+  upsert(request: PlacementRequest, dueAt: Date): Promise<void>;
+  /** The pending placement of an execution, or undefined. */
+  get(e: ExecutionKey): Promise<PendingPlacement | undefined>;
+  /** Pending placements due at `now` (all when `includeNotDue`), oldest first, at most `limit`. */
+  due(now: Date, limit: number, includeNotDue?: boolean): Promise<PendingPlacement[]>;
+  /** Records a failed attempt and when to try again. */
+  reschedule(e: ExecutionKey, update: PlacementRetry): Promise<void>;
+  /** Makes every pending placement due now (after a cluster or rule change). */
+  makeAllDue(): Promise<void>;
+  /** Removes a pending placement. Returns true when a row was removed. */
+  delete(e: ExecutionKey): Promise<boolean>;
+  /** Number of pending placements. */
+  count(): Promise<number>;
+}
+
+/** Creates the PostgreSQL implementation of {@link PendingPlacementRepository}. */
+export function createPostgresPendingPlacementRepository(db: Queryable): PendingPlacementRepository {
+  return new PostgresPendingPlacementRepository(db);
+}
+
+/** Reads and writes the `pending_placements` table. */
+export class PostgresPendingPlacementRepository implements PendingPlacementRepository {
+  constructor(private readonly db: Queryable) {}
+
   async upsert(request: PlacementRequest, dueAt: Date): Promise<void> {
     const json: RequestJson = {
       workflow: toJson(IdentifierSchema, request.workflow),
@@ -81,7 +111,6 @@ export class PostgresPendingPlacementRepository {
     );
   }
 
-  /** The pending placement of an execution, or undefined. */
   async get(e: ExecutionKey): Promise<PendingPlacement | undefined> {
     const { rows } = await this.db.query(
       "SELECT * FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
@@ -90,7 +119,6 @@ export class PostgresPendingPlacementRepository {
     return rows[0] ? toPending(rows[0]) : undefined;
   }
 
-  /** Pending placements due at `now` (all when `includeNotDue`), oldest first, at most `limit`. */
   async due(now: Date, limit: number, includeNotDue = false): Promise<PendingPlacement[]> {
     const { rows } = await this.db.query(
       `SELECT * FROM pending_placements WHERE $1::boolean OR next_attempt_at <= $2
@@ -100,11 +128,7 @@ export class PostgresPendingPlacementRepository {
     return rows.map(toPending);
   }
 
-  /** Records a failed attempt and when to try again. */
-  async reschedule(
-    e: ExecutionKey,
-    update: { attempts: number; lastCluster?: string | undefined; lastError: Reason; nextAttemptAt: Date },
-  ): Promise<void> {
+  async reschedule(e: ExecutionKey, update: PlacementRetry): Promise<void> {
     await this.db.query(
       `UPDATE pending_placements SET attempts = $4, last_cluster = $5, last_error_code = $6, last_error = $7,
          next_attempt_at = $8, updated_at = now()
@@ -120,14 +144,12 @@ export class PostgresPendingPlacementRepository {
     );
   }
 
-  /** Makes every pending placement due now (after a cluster or rule change). */
   async makeAllDue(): Promise<void> {
     await this.db.query(
       "UPDATE pending_placements SET next_attempt_at = now() WHERE next_attempt_at > now()",
     );
   }
 
-  /** Removes a pending placement. Returns true when a row was removed. */
   async delete(e: ExecutionKey): Promise<boolean> {
     const { rowCount } = await this.db.query(
       "DELETE FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
@@ -136,7 +158,6 @@ export class PostgresPendingPlacementRepository {
     return rowCount > 0;
   }
 
-  /** Number of pending placements. */
   async count(): Promise<number> {
     const { rows } = await this.db.query("SELECT count(*)::int AS n FROM pending_placements");
     return Number(rows[0]?.n ?? 0);

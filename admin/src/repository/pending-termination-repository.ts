@@ -27,11 +27,27 @@ function toPending(r: Row): PendingTermination {
   };
 }
 
+/** SQL access to pending CR deletions (`pending_terminations`). */
+export interface PendingTerminationRepository {
+  /** Records (or re-schedules) a deletion to retry. */
+  upsert(cluster: string, e: ExecutionKey, lastError: Reason, nextAttemptAt: Date): Promise<void>;
+  /** Deletions due at `now`, oldest first, at most `limit`. */
+  due(now: Date, limit: number): Promise<PendingTermination[]>;
+  /** Every pending deletion on one cluster. */
+  forCluster(cluster: string): Promise<PendingTermination[]>;
+  /** Removes a done deletion. */
+  delete(cluster: string, e: ExecutionKey): Promise<void>;
+}
+
+/** Creates the PostgreSQL implementation of {@link PendingTerminationRepository}. */
+export function createPostgresPendingTerminationRepository(db: Queryable): PendingTerminationRepository {
+  return new PostgresPendingTerminationRepository(db);
+}
+
 /** Reads and writes the `pending_terminations` table. */
-export class PostgresTerminationRepository {
+export class PostgresPendingTerminationRepository implements PendingTerminationRepository {
   constructor(private readonly db: Queryable) {}
 
-  /** Records (or re-schedules) a deletion to retry. */
   async upsert(cluster: string, e: ExecutionKey, lastError: Reason, nextAttemptAt: Date): Promise<void> {
     await this.db.query(
       `INSERT INTO pending_terminations (cluster, project, domain, name, last_error_code, last_error, next_attempt_at)
@@ -43,7 +59,6 @@ export class PostgresTerminationRepository {
     );
   }
 
-  /** Deletions due at `now`, oldest first, at most `limit`. */
   async due(now: Date, limit: number): Promise<PendingTermination[]> {
     const { rows } = await this.db.query(
       "SELECT * FROM pending_terminations WHERE next_attempt_at <= $1 ORDER BY created_at LIMIT $2",
@@ -52,7 +67,6 @@ export class PostgresTerminationRepository {
     return rows.map(toPending);
   }
 
-  /** Every pending deletion on one cluster. */
   async forCluster(cluster: string): Promise<PendingTermination[]> {
     const { rows } = await this.db.query(
       "SELECT * FROM pending_terminations WHERE cluster = $1 ORDER BY created_at",
@@ -61,7 +75,6 @@ export class PostgresTerminationRepository {
     return rows.map(toPending);
   }
 
-  /** Removes a done deletion. */
   async delete(cluster: string, e: ExecutionKey): Promise<void> {
     await this.db.query(
       "DELETE FROM pending_terminations WHERE cluster = $1 AND project = $2 AND domain = $3 AND name = $4",

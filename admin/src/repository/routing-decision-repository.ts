@@ -48,11 +48,42 @@ function toStored(r: Row): StoredDecision {
   };
 }
 
+/** SQL access to stored routing decisions (`routing_decisions`). */
+export interface RoutingDecisionRepository {
+  /** The latest decision of an execution, or undefined. */
+  latest(e: ExecutionKey): Promise<StoredDecision | undefined>;
+  /** The cluster of the latest decision that chose one, or undefined. */
+  latestChosen(e: ExecutionKey): Promise<string | undefined>;
+  /** Every decision of an execution, oldest first. */
+  list(e: ExecutionKey): Promise<StoredDecision[]>;
+  /**
+   * Stores a decision. When the latest stored decision has the same outcome (chosen cluster,
+   * reason, queue reason and message) it is bumped (evaluations + 1) instead of duplicated.
+   * Returns the stored row.
+   */
+  record(
+    e: ExecutionKey,
+    decision: Decision,
+    queueReason: string,
+    inputs: Record<string, unknown>,
+    at: Date,
+  ): Promise<StoredDecision>;
+  /**
+   * Sets the queue reason of the latest decision (e.g. the cluster became unreachable after
+   * the cluster was chosen). Appends nothing.
+   */
+  setQueueReason(id: number, queueReason: string, at: Date): Promise<void>;
+}
+
+/** Creates the PostgreSQL implementation of {@link RoutingDecisionRepository}. */
+export function createPostgresRoutingDecisionRepository(db: Queryable): RoutingDecisionRepository {
+  return new PostgresRoutingDecisionRepository(db);
+}
+
 /** Reads and writes the `routing_decisions` table. */
-export class PostgresDecisionRepository {
+export class PostgresRoutingDecisionRepository implements RoutingDecisionRepository {
   constructor(private readonly db: Queryable) {}
 
-  /** The latest decision of an execution, or undefined. */
   async latest(e: ExecutionKey): Promise<StoredDecision | undefined> {
     const { rows } = await this.db.query(
       "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id DESC LIMIT 1",
@@ -61,7 +92,6 @@ export class PostgresDecisionRepository {
     return rows[0] ? toStored(rows[0]) : undefined;
   }
 
-  /** The cluster of the latest decision that chose one, or undefined. */
   async latestChosen(e: ExecutionKey): Promise<string | undefined> {
     const { rows } = await this.db.query(
       `SELECT chosen_cluster FROM routing_decisions
@@ -71,7 +101,6 @@ export class PostgresDecisionRepository {
     return (rows[0]?.chosen_cluster as string | undefined) ?? undefined;
   }
 
-  /** Every decision of an execution, oldest first. */
   async list(e: ExecutionKey): Promise<StoredDecision[]> {
     const { rows } = await this.db.query(
       "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id",
@@ -80,11 +109,6 @@ export class PostgresDecisionRepository {
     return rows.map(toStored);
   }
 
-  /**
-   * Stores a decision. When the latest stored decision has the same outcome (chosen cluster,
-   * reason, queue reason and message) it is bumped (evaluations + 1) instead of duplicated.
-   * Returns the stored row.
-   */
   async record(
     e: ExecutionKey,
     decision: Decision,
@@ -130,10 +154,6 @@ export class PostgresDecisionRepository {
     return toStored(rows[0]);
   }
 
-  /**
-   * Sets the queue reason of the latest decision (e.g. the cluster became unreachable after
-   * the cluster was chosen). Appends nothing.
-   */
   async setQueueReason(id: number, queueReason: string, at: Date): Promise<void> {
     await this.db.query(
       "UPDATE routing_decisions SET queue_reason = $2, last_evaluated_at = $3 WHERE id = $1",
