@@ -4,10 +4,8 @@
  * routing rules, placer, data-plane maintenance) and the cluster and routing RPC handlers. The
  * placer is the {@link ExecutionPlacer} the execution manager calls.
  */
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { BlobStore } from "@flotilla/common";
 import type { Database } from "@flotilla/db";
-import type { AdminService } from "@flotilla/proto";
 import type { Registry } from "prom-client";
 import { createDataPlane, type DataPlane } from "./dataplane/data-plane.js";
 import type { AdminLogger } from "./logger.js";
@@ -31,8 +29,8 @@ import { createPostgresRegistryRepository } from "./repository/registry-reposito
 import { createPostgresRoutingDecisionRepository } from "./repository/routing-decision-repository.js";
 import { createPostgresRoutingRuleRepository } from "./repository/routing-rule-repository.js";
 import { validateRoutingSection, type RoutingSectionInput } from "./routing/config.js";
-import { createClusterHandlers } from "./rpc/cluster-handlers.js";
-import { createRoutingHandlers } from "./rpc/routing-handlers.js";
+import { createClusterHandlers, type ClusterHandlers } from "./rpc/cluster-handlers.js";
+import { createRoutingHandlers, type RoutingHandlers } from "./rpc/routing-handlers.js";
 
 /** Dependencies of {@link createRoutingSubsystem}. */
 export interface RoutingSubsystemOptions {
@@ -58,7 +56,7 @@ export interface RoutingSubsystem {
   /** The placer the execution manager calls. */
   placer: ExecutionPlacer;
   /** AdminService RPCs for clusters, heartbeats, routing rules and ExplainExecution. */
-  handlers: Partial<ServiceImpl<typeof AdminService>>;
+  handlers: ClusterHandlers & RoutingHandlers;
   /** The managers behind the handlers. */
   managers: {
     registry: ClusterRegistry;

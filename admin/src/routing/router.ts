@@ -181,6 +181,7 @@ export interface CandidateEvaluation {
 }
 
 /** Where the resolved cluster label came from. */
+/** Where a decision's cluster label came from: the request, a routing rule, the default, or nowhere. */
 export const LabelSource = {
   Requested: "requested",
   Rule: "rule",
