@@ -4,3 +4,6 @@ export * from "./blob/literals.js";
 export * from "./k8s/workflow-execution.js";
 export * from "./literals/plain-values.js";
 export * from "./units/duration.js";
+export * from "./units/quantity.js";
+export * from "./identifiers/identifier-key.js";
+export * from "./literals/type-compatibility.js";

@@ -7,6 +7,7 @@ import {
   RequestExceedsLimitError,
 } from "./errors.js";
 import { randomUUID } from "node:crypto";
+import { dnsLabelProblem } from "@flotilla/common";
 import {
   EndReason,
   RejectReason,
@@ -839,15 +840,9 @@ function snapshotOf(pool: PoolState): PoolSnapshot {
   };
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 function validateName(field: string, value: string): void {
-  if (!DNS_LABEL.test(value)) {
-    throw new InvalidArgumentError(
-      field,
-      `"${value}" must be a DNS-1123 label: 1-63 lowercase letters, digits or "-", starting and ending alphanumeric`,
-    );
-  }
+  const problem = dnsLabelProblem(value);
+  if (problem) throw new InvalidArgumentError(field, problem);
 }
 
 function validateTtl(ttlMs: number): void {

@@ -36,8 +36,8 @@ export default class DemoStart extends FlotctlCommand<typeof DemoStart> {
   };
 
   async run(): Promise<void> {
-    const { parseDurationText } = await import("../../literals.js");
-    const stepTimeoutMs = parseDurationText(this.flags.timeout);
+    const { tryParseDuration } = await import("@flotilla/common");
+    const stepTimeoutMs = tryParseDuration(this.flags.timeout, { bareSeconds: true });
     if (stepTimeoutMs === undefined || stepTimeoutMs <= 0)
       throw new UsageError(`--timeout "${this.flags.timeout}" is not a duration`);
     const { defaultDemoDir, demoLayout } = await import("../../demo/layout.js");

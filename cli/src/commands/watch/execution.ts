@@ -22,12 +22,15 @@ export default class WatchExecution extends FlotctlCommand<typeof WatchExecution
   };
 
   async run(): Promise<void> {
-    const { parseDurationText } = await import("../../literals.js");
+    const { tryParseDuration } = await import("@flotilla/common");
     const { UsageError } = await import("../../errors.js");
-    const intervalMs = parseDurationText(this.flags.interval);
+    const intervalMs = tryParseDuration(this.flags.interval, { bareSeconds: true });
     if (intervalMs === undefined || intervalMs < 50)
       throw new UsageError(`--interval "${this.flags.interval}" must be a duration of at least 50ms`);
-    const timeoutMs = this.flags.timeout === undefined ? undefined : parseDurationText(this.flags.timeout);
+    const timeoutMs =
+      this.flags.timeout === undefined
+        ? undefined
+        : tryParseDuration(this.flags.timeout, { bareSeconds: true });
     if (this.flags.timeout !== undefined && (timeoutMs === undefined || timeoutMs <= 0))
       throw new UsageError(`--timeout "${this.flags.timeout}" is not a duration`);
     const project = await this.project();
