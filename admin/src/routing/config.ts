@@ -3,6 +3,7 @@
  * `dataPlane`. The admin config loader embeds these types and calls
  * {@link validateRoutingSection} to check and default them.
  */
+import { isDnsLabel } from "@flotilla/common";
 import type { ResourceQuotaConfig } from "../dataplane/quota.js";
 import { InvalidArgumentError } from "../errors.js";
 import { ClusterState } from "./router.js";
@@ -89,8 +90,6 @@ export class RoutingConfigError extends InvalidArgumentError {
   }
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 function positive(path: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
@@ -165,7 +164,7 @@ function parseCluster(at: string, raw: unknown): ClusterConfig {
     priority: optNumber(`${at}.priority`, o.priority),
     state: optString(`${at}.state`, o.state) as ClusterState | undefined,
   };
-  if (!DNS_LABEL.test(c.name)) {
+  if (!isDnsLabel(c.name)) {
     throw new RoutingConfigError(`${at}.name`, `must be a DNS-1123 label (got ${JSON.stringify(c.name)})`);
   }
   if (c.kubeconfig !== undefined && c.kubeconfigInline !== undefined) {
@@ -246,7 +245,7 @@ export function validateRoutingSection(config: RoutingSectionInput): {
     "requestTimeoutSeconds",
   ]);
   const defaultLabel = optString("routing.defaultLabel", r.defaultLabel) ?? "";
-  if (defaultLabel !== "" && !DNS_LABEL.test(defaultLabel)) {
+  if (defaultLabel !== "" && !isDnsLabel(defaultLabel)) {
     throw new RoutingConfigError("routing.defaultLabel", "must be a DNS-1123 label");
   }
   if (d.installCrd !== undefined && typeof d.installCrd !== "boolean") {

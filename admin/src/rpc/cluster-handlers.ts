@@ -5,6 +5,7 @@
 import { create, fromJson, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { DurationSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { isDnsLabel, isLabelKey, isLabelValue } from "@flotilla/common";
 import {
   CapacityHintsSchema,
   ClusterSchema,
@@ -19,10 +20,7 @@ import type { AdminLogger } from "../logger.js";
 import type { ClusterRegistry, ClusterView } from "../manager/cluster-registry.js";
 import type { ClusterRecord, ClusterRegistration, StoredHealth } from "../repository/cluster-repository.js";
 import { ClusterState } from "../routing/router.js";
-import { DNS_LABEL, pageOf, required, withRoutingErrors } from "./routing-rpc.js";
-
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+import { pageOf, required, withRoutingErrors } from "./routing-rpc.js";
 
 /** The RPCs this module implements. */
 export type ClusterHandlers = Pick<
@@ -46,15 +44,15 @@ function checkLabels(field: string, labels: Record<string, string>): void {
   const entries = Object.entries(labels);
   if (entries.length > 64) throw new InvalidArgumentError(field, "at most 64 labels");
   for (const [k, v] of entries) {
-    if (!LABEL_KEY.test(k)) throw new InvalidArgumentError(`${field}[${k}]`, "not a valid label key");
-    if (!LABEL_VALUE.test(v))
+    if (!isLabelKey(k)) throw new InvalidArgumentError(`${field}[${k}]`, "not a valid label key");
+    if (!isLabelValue(v))
       throw new InvalidArgumentError(`${field}[${k}]`, `not a valid label value ${JSON.stringify(v)}`);
   }
 }
 
 function registrationOf(c: Cluster | undefined): ClusterRegistration {
   if (!c) throw new InvalidArgumentError("cluster", "is required");
-  if (!DNS_LABEL.test(c.name))
+  if (!isDnsLabel(c.name))
     throw new InvalidArgumentError("cluster.name", "must be a DNS-1123 label of 1-63 chars");
   if (c.apiEndpoint !== "" && !/^https?:\/\/[^\s]+$/.test(c.apiEndpoint)) {
     throw new InvalidArgumentError("cluster.api_endpoint", "must be an http(s):// URL");

@@ -6,6 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { isDnsLabel } from "@flotilla/common";
 import {
   CandidateClusterSchema,
   RoutingDecisionSchema,
@@ -24,7 +25,7 @@ import type { RoutingRulesManager } from "../manager/routing-rules.js";
 import type { StoredDecision } from "../repository/routing-decision-repository.js";
 import type { RoutingRuleBody, StoredRoutingRule } from "../repository/routing-rule-repository.js";
 import { ruleLevel, type RoutingRuleScope, type WeightedTarget } from "../routing/router.js";
-import { DNS_LABEL, pageOf, required, withRoutingErrors } from "./routing-rpc.js";
+import { pageOf, required, withRoutingErrors } from "./routing-rpc.js";
 
 /** The RPCs this module implements. */
 export type RoutingHandlers = Pick<
@@ -45,11 +46,11 @@ function targetFromProto(t: WeightedTargetProto, i: number): WeightedTarget {
     throw new InvalidArgumentError(`${field}.weight`, "must be 1-1000000");
   switch (t.target.case) {
     case "cluster":
-      if (!DNS_LABEL.test(t.target.value))
+      if (!isDnsLabel(t.target.value))
         throw new InvalidArgumentError(`${field}.cluster`, "must be a cluster name");
       return { kind: "cluster", cluster: t.target.value, weight: t.weight };
     case "clusterLabel":
-      if (!DNS_LABEL.test(t.target.value))
+      if (!isDnsLabel(t.target.value))
         throw new InvalidArgumentError(`${field}.cluster_label`, "must be a DNS-1123 label");
       return { kind: "label", clusterLabel: t.target.value, weight: t.weight };
     default:
@@ -61,7 +62,7 @@ function targetFromProto(t: WeightedTargetProto, i: number): WeightedTarget {
 }
 
 function ruleBodyFromProto(r: RoutingRuleProto): RoutingRuleBody {
-  if (r.clusterLabel !== "" && !DNS_LABEL.test(r.clusterLabel)) {
+  if (r.clusterLabel !== "" && !isDnsLabel(r.clusterLabel)) {
     throw new InvalidArgumentError("rule.cluster_label", "must be a DNS-1123 label");
   }
   if (r.targets.length > 64) throw new InvalidArgumentError("rule.targets", "at most 64 targets");
@@ -86,7 +87,7 @@ function scopeFromProto(r: RoutingRuleProto): RoutingRuleScope {
     ["project", scope.project],
     ["domain", scope.domain],
   ] as const) {
-    if (v !== undefined && !DNS_LABEL.test(v))
+    if (v !== undefined && !isDnsLabel(v))
       throw new InvalidArgumentError(`rule.scope.${field}`, "must be a DNS-1123 label");
   }
   ruleLevel(scope);

@@ -9,9 +9,6 @@ import type { AdminLogger } from "../logger.js";
 import { StaleRevisionError } from "../routing-errors.js";
 import { toConnectError } from "./errors.js";
 
-/** A DNS-1123 label: lower-case alphanumerics and '-', 1-63 chars, alphanumeric at both ends. */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /**
  * Maps an error of the routing subsystem to a ConnectError: a stale revision is Aborted (re-read
  * and retry), an unreachable or refusing cluster Unavailable, every other admin error as admin
