@@ -4,8 +4,7 @@
  * and every other failure into a DataPlaneError naming the cluster and the operation.
  */
 import type { ClusterConnection } from "./connection.js";
-import { httpStatusOf, toDataPlaneError } from "./errors.js";
-import { withTimeout } from "./timeout.js";
+import { ClusterUnreachableError, httpStatusOf, toDataPlaneError } from "./errors.js";
 
 /** Options shared by data-plane calls. */
 export interface CallOptions {
@@ -17,7 +16,8 @@ export interface CallOptions {
  * Makes the request `send()` within `options.timeoutMs`. Returns its result, or
  * `expected[status]` when the API server answered with one of the `expected` statuses (e.g.
  * `{ 409: "exists" }` for an idempotent create, `{ 404: undefined }` for an optional read).
- * Throws a DataPlaneError otherwise.
+ * Throws a DataPlaneError otherwise; no answer in time is ClusterUnreachable (the request is
+ * not cancelled, its late result is ignored).
  */
 export async function callCluster<T, A = never>(
   conn: ClusterConnection,
@@ -26,12 +26,22 @@ export async function callCluster<T, A = never>(
   send: () => Promise<T>,
   expected: Readonly<Record<number, A>> = {},
 ): Promise<T | A> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const detail = `${operation} timed out after ${options.timeoutMs} ms`;
+      reject(new ClusterUnreachableError(conn.cluster, operation, detail));
+    }, options.timeoutMs);
+    timer.unref();
+  });
   try {
-    return await withTimeout(send(), options.timeoutMs, operation);
+    return await Promise.race([send(), timedOut]);
   } catch (err) {
     const status = httpStatusOf(err);
     if (status !== undefined && Object.hasOwn(expected, status)) return expected[status];
     throw toDataPlaneError(conn.cluster, operation, err);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
