@@ -28,7 +28,8 @@ describe("callCluster", () => {
       (err: unknown) => err instanceof ClusterRequestError && err.status === 403 && err.cluster === "c1",
     );
     await assert.rejects(
-      callCluster(conn, "create x", { timeoutMs: 20 }, () => new Promise<never>(() => {})),
+      // A server that answers after 500 ms (its pending socket is this timer).
+      callCluster(conn, "create x", { timeoutMs: 20 }, () => new Promise((r) => setTimeout(r, 500))),
       (err: unknown) =>
         err instanceof ClusterUnreachableError &&
         err.reason === "ClusterUnreachable" &&
