@@ -1,5 +1,5 @@
-// RPC-level tests through an in-memory router transport; registered by
-// manager/executions.test.ts so they share its migrated database template.
+// AdminService handlers through an in-memory router transport: request validation, error codes,
+// node/task execution reads.
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
@@ -11,7 +11,8 @@ import {
   TaskExecution_Phase,
   WorkflowExecution_Phase,
 } from "@flotilla/proto";
-import type { DatabaseTestContext } from "@flotilla/testing";
+import { eachDatabase, type DatabaseTestContext } from "@flotilla/testing";
+import { ADMIN_MIGRATIONS_DIR } from "../admin.js";
 import { silentLogger } from "../logger.js";
 import {
   DOMAIN,
@@ -59,8 +60,7 @@ function childNodeEvent(execution: string, cluster: string, nodeId: string, pare
   return ev;
 }
 
-/** AdminService handlers: request validation, error codes, node/task execution reads. */
-export function rpcTests(ctx: DatabaseTestContext): void {
+eachDatabase("AdminService handlers", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
   it("maps domain errors to Connect codes and hides unexpected causes", async (t) => {
     const { c, placer } = await client(ctx, t);
     await c.createTask({
@@ -192,4 +192,4 @@ export function rpcTests(ctx: DatabaseTestContext): void {
       Code.NotFound,
     );
   });
-}
+});
