@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Code } from "@connectrpc/connect";
 import { parse } from "yaml";
+import { AdminError } from "./errors.js";
 
 /** The `server` section. */
 export interface ServerConfig {
@@ -39,8 +41,8 @@ export interface AdminConfig {
 }
 
 /** The configuration file or an override is invalid. `path` is the offending key. */
-export class AdminConfigError extends Error {
-  override readonly name = "AdminConfigError";
+export class AdminConfigError extends AdminError {
+  readonly code = Code.InvalidArgument;
   constructor(
     readonly path: string,
     readonly problem: string,

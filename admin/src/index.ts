@@ -23,8 +23,26 @@ export {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  StaleRevisionError,
+  type AdminErrorDetail,
+  type AdminErrorOptions,
   type CompileProblem,
 } from "./errors.js";
+export {
+  ClusterCredentialsError,
+  ClusterRequestError,
+  ClusterUnreachableError,
+  DataPlaneError,
+} from "./dataplane/errors.js";
+export { QuotaTemplateError } from "./dataplane/quota.js";
+export { CallTimeoutError } from "./dataplane/timeout.js";
+export {
+  ClusterNotFoundError,
+  InvalidRuleScopeError,
+  RoutingConfigError,
+  RoutingRuleNotFoundError,
+} from "./routing/index.js";
+export { REQUEST_ID_HEADER, rpcInterceptor, toConnectError } from "./rpc/errors.js";
 export {
   EntityKind,
   NODE_TRANSITIONS,

@@ -3,6 +3,8 @@
  * placeholders, default variable values, and per project / project-domain overrides (of
  * variables or of whole `hard` entries). Rendering is pure; the sync applies the result.
  */
+import { Code } from "@connectrpc/connect";
+import { AdminError } from "../errors.js";
 
 /** Name of the ResourceQuota admin manages in every execution namespace. */
 export const RESOURCE_QUOTA_NAME = "flotilla-executions";
@@ -27,16 +29,18 @@ export interface ResourceQuotaConfig {
   overrides?: ResourceQuotaOverride[] | undefined;
 }
 
-/** A template references a variable with no value, or is otherwise unusable. */
-export class QuotaTemplateError extends Error {
-  override readonly name = "QuotaTemplateError";
+/** A template references a variable with no value, or is otherwise unusable: FailedPrecondition. */
+export class QuotaTemplateError extends AdminError {
+  readonly code = Code.FailedPrecondition;
   constructor(
     readonly project: string,
     readonly domain: string,
     readonly key: string,
     readonly problem: string,
   ) {
-    super(`resource quota for ${project}/${domain}, entry ${JSON.stringify(key)}: ${problem}`);
+    super(`resource quota for ${project}/${domain}, entry ${JSON.stringify(key)}: ${problem}`, {
+      reason: "QuotaTemplateInvalid",
+    });
   }
 }
 

@@ -1,6 +1,9 @@
-/** A data-plane call did not answer in time. */
-export class CallTimeoutError extends Error {
-  override readonly name = "CallTimeoutError";
+import { Code } from "@connectrpc/connect";
+import { AdminError } from "../errors.js";
+
+/** A data-plane call did not answer in time: Unavailable, the client may retry. */
+export class CallTimeoutError extends AdminError {
+  readonly code = Code.Unavailable;
   constructor(
     readonly operation: string,
     readonly timeoutMs: number,

@@ -3,6 +3,8 @@
  * `dataPlane`. The admin config loader embeds these types and calls
  * {@link validateRoutingSection} to check and default them.
  */
+import { Code } from "@connectrpc/connect";
+import { AdminError } from "../errors.js";
 import type { ResourceQuotaConfig } from "../dataplane/quota.js";
 import { ClusterState } from "./router.js";
 
@@ -79,8 +81,8 @@ export interface ResolvedRoutingSettings {
 }
 
 /** A routing/cluster configuration value is invalid; `path` names it (e.g. `clusters[1].name`). */
-export class RoutingConfigError extends Error {
-  override readonly name = "RoutingConfigError";
+export class RoutingConfigError extends AdminError {
+  readonly code = Code.InvalidArgument;
   constructor(
     readonly path: string,
     readonly problem: string,

@@ -12,6 +12,8 @@ import { Registry } from "prom-client";
 import type { DataPlane } from "../dataplane/data-plane.js";
 import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
 import { ClusterUnreachableError } from "../dataplane/errors.js";
+import { silentLogger } from "../logger.js";
+import { rpcInterceptor } from "../rpc/errors.js";
 import {
   CLUSTER_LABEL_KEY,
   ISOLATION_LABEL_KEY,
@@ -108,7 +110,12 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
     await subsystem.start();
     const api = createClient(
       AdminService,
-      createRouterTransport(({ service }) => service(AdminService, (subsystem as RoutingSubsystem).handlers)),
+      createRouterTransport(
+        ({ service }) => service(AdminService, (subsystem as RoutingSubsystem).handlers),
+        {
+          router: { interceptors: [rpcInterceptor(undefined, silentLogger)] },
+        },
+      ),
     );
     return { api, dataPlane, placements, s: subsystem };
   }

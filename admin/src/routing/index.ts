@@ -21,7 +21,8 @@ export * from "./router.js";
 export { chiSquare } from "./stats.js";
 export { RoutingManager, type RoutingLogger, type ClusterView } from "./routing-manager.js";
 export { ClusterNotFoundError, type ClusterRecord } from "./cluster-repository.js";
-export { RoutingRuleNotFoundError, StaleRevisionError } from "./rule-repository.js";
+export { RoutingRuleNotFoundError } from "./rule-repository.js";
+export { StaleRevisionError } from "../errors.js";
 export type { StoredDecision } from "./decision-repository.js";
 export { ProjectLookup, type IsolationResolver } from "./project-lookup.js";
 export { createRoutingMetrics, type RoutingMetrics } from "./metrics.js";
@@ -89,7 +90,7 @@ export function createRoutingSubsystem(options: RoutingSubsystemOptions): Routin
   });
   return {
     placer: manager,
-    handlers: createClusterHandlers(manager, options.logger),
+    handlers: createClusterHandlers(manager),
     manager,
     start: () => manager.start(),
     stop: () => manager.stop(),

@@ -13,6 +13,8 @@
  * a stored (sticky) decision, not by a rule naming the cluster as a target.
  */
 import { createHash } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { AdminError } from "../errors.js";
 
 /** Label key that marks a cluster as dedicated to one isolation label (see Project.isolation_label). */
 export const ISOLATION_LABEL_KEY = "flotilla.io/isolation";
@@ -89,13 +91,13 @@ export const RuleLevel = {
 export type RuleLevel = (typeof RuleLevel)[keyof typeof RuleLevel];
 
 /** A rule's scope is not one of the supported shapes. */
-export class InvalidRuleScopeError extends Error {
-  override readonly name = "InvalidRuleScopeError";
+export class InvalidRuleScopeError extends AdminError {
+  readonly code = Code.InvalidArgument;
   constructor(
     readonly scope: RoutingRuleScope,
-    readonly reason: string,
+    readonly problem: string,
   ) {
-    super(`invalid routing rule scope ${JSON.stringify(scope)}: ${reason}`);
+    super(`invalid routing rule scope ${JSON.stringify(scope)}: ${problem}`);
   }
 }
 

@@ -3,7 +3,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { isUniqueViolation, type Queryable, type Row } from "@flotilla/db";
-import { AdminError, AlreadyExistsError, NotFoundError } from "../errors.js";
+import { AlreadyExistsError, NotFoundError, StaleRevisionError } from "../errors.js";
 import { ruleLevel, type RoutingRule, type RoutingRuleScope, type WeightedTarget } from "./router.js";
 
 /** A routing rule as stored (the router's view plus bookkeeping). */
@@ -28,20 +28,6 @@ export class RoutingRuleNotFoundError extends NotFoundError {
   override readonly reason = "RoutingRuleNotFound";
   constructor(id: string) {
     super("routing rule", id);
-  }
-}
-
-/** An update carried a revision that is not the rule's current one (optimistic concurrency). */
-export class StaleRevisionError extends AdminError {
-  override readonly name = "StaleRevisionError";
-  readonly reason = "StaleRevision";
-  constructor(
-    readonly kind: string,
-    readonly id: string,
-    readonly given: number,
-    readonly current: number,
-  ) {
-    super(`${kind} ${id}: revision ${given} is stale (current ${current}); re-read and retry`);
   }
 }
 

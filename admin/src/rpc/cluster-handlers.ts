@@ -1,11 +1,11 @@
 /**
  * AdminService RPCs of the cluster registry, heartbeats, routing rules and explanations. Thin:
- * validate the request, call the routing manager, map results to proto and domain errors to
- * Connect codes.
+ * validate the request, call the routing manager, map results to proto; domain errors are
+ * mapped to Connect codes by the RPC interceptor (`rpc/errors.ts`).
  */
 import { create, toJson, type JsonObject, fromJson } from "@bufbuild/protobuf";
 import { DurationSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   CandidateClusterSchema,
   CapacityHintsSchema,
@@ -23,14 +23,7 @@ import {
   type RoutingRule as RoutingRuleProto,
   type WeightedTarget as WeightedTargetProto,
 } from "@flotilla/proto";
-import {
-  AdminError,
-  AlreadyExistsError,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-} from "../errors.js";
-import { DataPlaneError } from "../dataplane/errors.js";
+import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import type { ClusterRecord, ClusterRegistration, StoredHealth } from "../routing/cluster-repository.js";
 import type { StoredDecision } from "../routing/decision-repository.js";
 import {
@@ -40,8 +33,8 @@ import {
   type RoutingRuleScope,
   type WeightedTarget,
 } from "../routing/router.js";
-import type { RoutingLogger, RoutingManager } from "../routing/routing-manager.js";
-import { StaleRevisionError, type StoredRoutingRule } from "../routing/rule-repository.js";
+import type { RoutingManager } from "../routing/routing-manager.js";
+import type { StoredRoutingRule } from "../routing/rule-repository.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -64,41 +57,6 @@ export type ClusterHandlers = Pick<
   | "listRoutingRules"
   | "explainExecution"
 >;
-
-/**
- * Maps a routing-subsystem error to a ConnectError: invalid argument, not found, already
- * exists, stale revision (Aborted), wrong state, unreachable cluster (Unavailable); anything
- * else is Internal with the cause logged, not sent.
- */
-export function toConnectError(err: unknown, logger: RoutingLogger): ConnectError {
-  if (err instanceof ConnectError) return err;
-  if (err instanceof InvalidArgumentError || err instanceof InvalidRuleScopeError) {
-    return new ConnectError(err.message, Code.InvalidArgument);
-  }
-  if (err instanceof NotFoundError) return new ConnectError(err.message, Code.NotFound);
-  if (err instanceof AlreadyExistsError) return new ConnectError(err.message, Code.AlreadyExists);
-  if (err instanceof StaleRevisionError) return new ConnectError(err.message, Code.Aborted);
-  if (err instanceof FailedPreconditionError) return new ConnectError(err.message, Code.FailedPrecondition);
-  if (err instanceof DataPlaneError) return new ConnectError(err.message, Code.Unavailable);
-  if (err instanceof AdminError) return new ConnectError(err.message, Code.FailedPrecondition);
-  logger.error("internal error in routing RPC", {
-    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-  });
-  return new ConnectError("internal error", Code.Internal);
-}
-
-function wrap<A extends unknown[], R>(
-  logger: RoutingLogger,
-  fn: (...args: A) => Promise<R>,
-): (...args: A) => Promise<R> {
-  return async (...args: A) => {
-    try {
-      return await fn(...args);
-    } catch (err) {
-      throw toConnectError(err, logger);
-    }
-  };
-}
 
 function required(field: string, value: string): string {
   if (value.trim() === "") throw new InvalidArgumentError(field, "is required");
@@ -228,7 +186,7 @@ function scopeFromProto(r: RoutingRuleProto): RoutingRuleScope {
   try {
     ruleLevel(scope);
   } catch (err) {
-    if (err instanceof InvalidRuleScopeError) throw new InvalidArgumentError("rule.scope", err.reason);
+    if (err instanceof InvalidRuleScopeError) throw new InvalidArgumentError("rule.scope", err.problem);
     throw err;
   }
   return scope;
@@ -284,8 +242,7 @@ function pageOf(pageSize: number, pageToken: string): { limit: number; offset: n
  * Creates the handlers over a routing manager. Returns the partial AdminService implementation;
  * no side effects until called.
  */
-export function createClusterHandlers(manager: RoutingManager, logger: RoutingLogger): ClusterHandlers {
-  const w = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => wrap(logger, fn);
+export function createClusterHandlers(manager: RoutingManager): ClusterHandlers {
   const viewOf = (c: ClusterRecord) => clusterToProto(manager.view(c));
 
   async function decisionToProto(
@@ -323,17 +280,17 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
   }
 
   return {
-    registerCluster: w(async (req) => ({
+    registerCluster: async (req) => ({
       cluster: viewOf(await manager.registerCluster(registrationOf(req.cluster))),
-    })),
-    updateCluster: w(async (req) => ({
+    }),
+    updateCluster: async (req) => ({
       cluster: viewOf(await manager.updateCluster(registrationOf(req.cluster))),
-    })),
-    getCluster: w(async (req) => {
+    }),
+    getCluster: async (req) => {
       const c = await manager.clusters.get(required("name", req.name));
       return { cluster: viewOf(c), activeExecutions: await manager.activeExecutions(c.name) };
-    }),
-    listClusters: w(async (req) => {
+    },
+    listClusters: async (req) => {
       const { limit, offset } = pageOf(req.pageSize, req.pageToken);
       if (Object.keys(req.labelSelector).length > 16)
         throw new InvalidArgumentError("label_selector", "at most 16 entries");
@@ -348,8 +305,8 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
         clusters: page.map(viewOf),
         nextPageToken: offset + limit < all.length ? String(offset + limit) : "",
       };
-    }),
-    cordonCluster: w(async (req) => {
+    },
+    cordonCluster: async (req) => {
       const reason = required("reason", req.reason);
       if (reason.length > 1024) throw new InvalidArgumentError("reason", "at most 1024 chars");
       return {
@@ -357,17 +314,17 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
           await manager.setClusterState(required("name", req.name), ClusterState.Cordoned, reason),
         ),
       };
-    }),
-    uncordonCluster: w(async (req) => ({
+    },
+    uncordonCluster: async (req) => ({
       cluster: viewOf(await manager.setClusterState(required("name", req.name), ClusterState.Active, "")),
-    })),
-    drainCluster: w(async (req) => {
+    }),
+    drainCluster: async (req) => {
       const reason = required("reason", req.reason);
       if (reason.length > 1024) throw new InvalidArgumentError("reason", "at most 1024 chars");
       const c = await manager.setClusterState(required("name", req.name), ClusterState.Draining, reason);
       return { cluster: viewOf(c), remainingExecutions: await manager.activeExecutions(c.name) };
-    }),
-    clusterHeartbeat: w(async (req) => {
+    },
+    clusterHeartbeat: async (req) => {
       const name = required("cluster", req.cluster);
       const version = required("propeller_version", req.propellerVersion);
       if (version.length > 64) throw new InvalidArgumentError("propeller_version", "at most 64 chars");
@@ -393,26 +350,26 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
         }),
         abortExecutionNames: abort,
       };
-    }),
-    createRoutingRule: w(async (req) => {
+    },
+    createRoutingRule: async (req) => {
       if (!req.rule) throw new InvalidArgumentError("rule", "is required");
       const rule = await manager.createRule({
         scope: scopeFromProto(req.rule),
         ...ruleBodyFromProto(req.rule),
       });
       return { rule: ruleToProto(rule) };
-    }),
-    updateRoutingRule: w(async (req) => {
+    },
+    updateRoutingRule: async (req) => {
       if (!req.rule) throw new InvalidArgumentError("rule", "is required");
       const id = required("rule.id", req.rule.id);
       const rule = await manager.updateRule(id, Number(req.rule.revision), ruleBodyFromProto(req.rule));
       return { rule: ruleToProto(rule) };
-    }),
-    deleteRoutingRule: w(async (req) => {
+    },
+    deleteRoutingRule: async (req) => {
       await manager.deleteRule(required("id", req.id));
       return {};
-    }),
-    listRoutingRules: w(async (req) => {
+    },
+    listRoutingRules: async (req) => {
       if (req.domain !== "" && req.project === "")
         throw new InvalidArgumentError("domain", "requires project");
       const { limit, offset } = pageOf(req.pageSize, req.pageToken);
@@ -426,8 +383,8 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
         rules: rules.slice(0, limit).map(ruleToProto),
         nextPageToken: rules.length > limit ? String(offset + limit) : "",
       };
-    }),
-    explainExecution: w(async (req) => {
+    },
+    explainExecution: async (req) => {
       const id = req.id;
       if (!id) throw new InvalidArgumentError("id", "is required");
       const e = {
@@ -440,6 +397,6 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
         throw new NotFoundError("execution", `${e.project}/${e.domain}/${e.name}`);
       }
       return { decisions: await Promise.all(decisions.map(decisionToProto)) };
-    }),
+    },
   };
 }
