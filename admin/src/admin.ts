@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { openBlobStore, type BlobStore } from "@flotilla/common";
 import { migrate, openDatabase, type Database } from "@flotilla/db";
@@ -26,7 +26,9 @@ import {
 import { createPostgresRegistryRepository } from "./repository/registry-repository.js";
 import { createRoutingSubsystem } from "./routing/index.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
+import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
 import { rpcInterceptor } from "./rpc/errors.js";
+import { createRolloutHandlers } from "./rpc/rollout-handlers.js";
 import { listenDualProtocol, type DualProtocolServer } from "./server.js";
 
 /** Directory of admin's SQL migrations (shipped next to dist/). */
@@ -38,7 +40,8 @@ export const ADMIN_VERSION = "0.1.0";
 /** What a routing subsystem provides to the admin (see `routing/index.ts`). */
 export interface RoutingParts {
   placer: ExecutionPlacer;
-  handlers: Partial<ServiceImpl<typeof AdminService>>;
+  /** Cluster, routing rule and explanation RPCs; a missing one answers Unimplemented. */
+  handlers: Partial<ClusterHandlers>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -83,8 +86,8 @@ export interface Admin {
   readonly executionManager: ExecutionManager;
   readonly attributes: AttributesManager;
   readonly events: EventManager;
-  /** The AdminService implementation (core handlers merged with routing's). */
-  readonly service: Partial<ServiceImpl<typeof AdminService>>;
+  /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
+  readonly service: ServiceImpl<typeof AdminService>;
   /** Node request handler: Connect/gRPC/gRPC-Web plus /healthz, /readyz, /metrics. */
   readonly handler: ReturnType<typeof connectNodeAdapter>;
   /** Starts background work (routing loops). */
@@ -161,6 +164,8 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   };
   let routing: RoutingParts;
   try {
+    const filled = await events.backfillLogNodeIds();
+    if (filled > 0) logger.info("event log node ids backfilled", { events: filled });
     routing = (options.routing ?? defaultRouting)(routingDeps);
   } catch (err) {
     if (ownsDb) await database.close();
@@ -196,7 +201,12 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
       buildTime: new Date(),
     },
   });
-  const service = { ...core, ...routing.handlers };
+  const service: ServiceImpl<typeof AdminService> = {
+    ...core,
+    ...createRolloutHandlers(),
+    ...withoutRouting(),
+    ...routing.handlers,
+  };
   let ready = false;
   const handler = connectNodeAdapter({
     routes: (router) => {
@@ -276,6 +286,34 @@ function defaultRouting(deps: RoutingFactoryDeps): RoutingParts {
     registry: deps.registry,
     logger: deps.logger,
   });
+}
+
+/**
+ * Cluster handlers of an admin built with a routing subsystem that serves none (tests, benches
+ * with a scripted placer): each answers Unimplemented saying so.
+ */
+function withoutRouting(): ClusterHandlers {
+  const absent = (method: string) => () => {
+    throw new ConnectError(
+      `${method} is not served: this admin runs without cluster routing`,
+      Code.Unimplemented,
+    );
+  };
+  return {
+    registerCluster: absent("RegisterCluster"),
+    updateCluster: absent("UpdateCluster"),
+    getCluster: absent("GetCluster"),
+    listClusters: absent("ListClusters"),
+    cordonCluster: absent("CordonCluster"),
+    uncordonCluster: absent("UncordonCluster"),
+    drainCluster: absent("DrainCluster"),
+    clusterHeartbeat: absent("ClusterHeartbeat"),
+    createRoutingRule: absent("CreateRoutingRule"),
+    updateRoutingRule: absent("UpdateRoutingRule"),
+    deleteRoutingRule: absent("DeleteRoutingRule"),
+    listRoutingRules: absent("ListRoutingRules"),
+    explainExecution: absent("ExplainExecution"),
+  };
 }
 
 function logDb(logger: AdminLogger, level: string, message: string, fields?: Record<string, unknown>): void {

@@ -35,7 +35,7 @@ import {
 } from "../events/state.js";
 import { EventKindCode, isProblem, validateEvent, type ValidEvent } from "../events/validate-event.js";
 import type { AdminMetrics } from "../metrics.js";
-import type { EventRepository } from "../repository/event-repository.js";
+import type { EventRepository, LoggedEvent } from "../repository/event-repository.js";
 import type { ExecutionRecord, ExecutionRepository } from "../repository/execution-repository.js";
 import type { ExecutionKey } from "./placement.js";
 
@@ -256,13 +256,7 @@ export class EventManager {
       const dirtyExec = new Set<number>();
       const dirtyNodes = new Map<string, { executionPk: number; state: NodeState }>();
       const dirtyTasks = new Map<string, { executionPk: number; task: TaskExecution }>();
-      const log: {
-        executionPk: number;
-        eventId: string;
-        kind: number;
-        source: string;
-        payload: Uint8Array;
-      }[] = [];
+      const log: Omit<LoggedEvent, "seq">[] = [];
       const results: EventResult[] = [];
 
       for (const p of pending) {
@@ -373,6 +367,7 @@ export class EventManager {
           eventId: v.eventId,
           kind: v.kind,
           source: v.producerCluster,
+          nodeId: v.nodeId,
           payload: toBinary(EventSchema, p.event),
         });
         results.push(create(EventResultSchema, { index: p.index, outcome: EventResult_Outcome.ACCEPTED }));
@@ -398,6 +393,20 @@ export class EventManager {
     if (!row) throw new ExecutionNotFoundError(execKey(key));
     const log = await this.deps.events.readLog(row.pk);
     return replayLog(log.map((l) => fromBinary(EventSchema, l.payload)));
+  }
+
+  /**
+   * Records the node id of events logged before the log kept it (migration 0100), batch by
+   * batch, reading it from each payload as ingestion would. Returns how many were filled.
+   * Side effects: updates `execution_events`.
+   */
+  async backfillLogNodeIds(): Promise<number> {
+    let filled = 0;
+    for (;;) {
+      const n = await this.deps.events.backfillNodeIds(nodeOfPayload);
+      if (n === 0) return filled;
+      filled += n;
+    }
   }
 
   /** Reads the state ingestion stored for an execution, in the shape {@link replay} returns. */
@@ -443,4 +452,10 @@ export function replayLog(events: Event[]): ExecutionSnapshot {
   if (!execution) throw new Error("event log has no workflow event (the creation event is missing)");
   const sortedKeys = <V>(m: Map<string, V>) => [...m.keys()].sort().map((k) => m.get(k)!);
   return { execution, nodes: sortedKeys(nodes), tasks: sortedKeys(tasks) };
+}
+
+/** The node a logged event is about ("" for workflow events and unreadable payloads). */
+function nodeOfPayload(payload: Uint8Array): string {
+  const valid = validateEvent(fromBinary(EventSchema, payload));
+  return isProblem(valid) ? "" : valid.nodeId;
 }

@@ -4,9 +4,12 @@ import { NodeExecutionSchema, TaskExecutionSchema, type TaskExecution } from "@f
 import type { NodeState } from "../events/state.js";
 import {
   bytes,
+  cursorBounds,
+  date,
   noQueryObserver,
   pageBounds,
   run,
+  toCursorPage,
   toPage,
   type Page,
   type PageRequest,
@@ -20,8 +23,28 @@ export interface LoggedEvent {
   eventId: string;
   kind: number;
   source: string;
+  /** Node the event is about: a node event's node, a task event's node, "" for workflow events. */
+  nodeId: string;
   /** Serialized admin.v1.Event. */
   payload: Uint8Array;
+}
+
+/** One entry of an execution's log as the API reads it. */
+export interface LogEntry {
+  /** Position in the execution's log: 1 for its first event, then strictly increasing. */
+  position: number;
+  /** When admin logged it. */
+  recordedAt: Date;
+  /** Producer cluster, or "admin". */
+  source: string;
+  /** Serialized admin.v1.Event. */
+  payload: Uint8Array;
+}
+
+/** Which part of an execution's log to read: positions after `after`, of one node or all (""). */
+export interface LogQuery {
+  after: number;
+  nodeId: string;
 }
 
 /** Key of a node execution row. */
@@ -51,6 +74,13 @@ export interface EventRepository {
   upsertTasks(tx: Queryable, tasks: { executionPk: number; task: TaskExecution }[]): Promise<void>;
   /** The whole log of one execution, in order. */
   readLog(executionPk: number): Promise<LoggedEvent[]>;
+  /** One page of an execution's log in position order, optionally of one node. */
+  listLog(executionPk: number, query: LogQuery, page: PageRequest): Promise<Page<LogEntry>>;
+  /**
+   * Fills the node id of up to `batch` events logged before it was recorded, using `nodeOf` to
+   * read it from the payload. Returns how many were filled (0 when none is left).
+   */
+  backfillNodeIds(nodeOf: (payload: Uint8Array) => string, batch?: number): Promise<number>;
   /** One node execution, or undefined. */
   getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined>;
   /** Node executions of an execution under `parentNodeId` ("" = top level), optionally of some phases. */
@@ -125,16 +155,17 @@ export class PostgresEventRepository implements EventRepository {
       tx,
       this.observe,
       "execution_events.append",
-      `INSERT INTO execution_events (execution_pk, event_id, kind, source, payload)
-       SELECT execution_pk, event_id, kind, source, payload
-       FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::bytea[]) WITH ORDINALITY
-         AS e(execution_pk, event_id, kind, source, payload, ord)
+      `INSERT INTO execution_events (execution_pk, event_id, kind, source, node_id, payload)
+       SELECT execution_pk, event_id, kind, source, node_id, payload
+       FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bytea[]) WITH ORDINALITY
+         AS e(execution_pk, event_id, kind, source, node_id, payload, ord)
        ORDER BY ord`,
       [
         events.map((e) => e.executionPk),
         events.map((e) => e.eventId),
         events.map((e) => e.kind),
         events.map((e) => e.source),
+        events.map((e) => e.nodeId),
         events.map((e) => buf(e.payload)),
       ],
     );
@@ -219,7 +250,7 @@ export class PostgresEventRepository implements EventRepository {
       this.db,
       this.observe,
       "execution_events.read_log",
-      "SELECT seq, execution_pk, event_id, kind, source, payload FROM execution_events WHERE execution_pk = $1 ORDER BY seq",
+      "SELECT seq, execution_pk, event_id, kind, source, node_id, payload FROM execution_events WHERE execution_pk = $1 ORDER BY seq",
       [executionPk],
     );
     return res.rows.map((r) => ({
@@ -228,8 +259,58 @@ export class PostgresEventRepository implements EventRepository {
       eventId: String(r.event_id),
       kind: Number(r.kind),
       source: String(r.source),
+      nodeId: typeof r.node_id === "string" ? r.node_id : "",
       payload: bytes(r.payload),
     }));
+  }
+
+  async listLog(executionPk: number, query: LogQuery, page: PageRequest): Promise<Page<LogEntry>> {
+    const b = cursorBounds(page, query.after);
+    // Positions number the whole log, so they are computed before the node filter; appends to
+    // one execution are serialized by its row lock, so a position never changes once read.
+    const res = await run(
+      this.db,
+      this.observe,
+      "execution_events.list",
+      `SELECT position, recorded_at, source, payload FROM (
+         SELECT node_id, recorded_at, source, payload, row_number() OVER (ORDER BY seq) AS position
+         FROM execution_events WHERE execution_pk = $1
+       ) log
+       WHERE position > $2 AND ($3 = '' OR node_id = $3)
+       ORDER BY position LIMIT $4`,
+      [executionPk, b.after, query.nodeId, b.limit + 1],
+    );
+    return toCursorPage(
+      res.rows,
+      b,
+      (r) => Number(r.position),
+      (r) => ({
+        position: Number(r.position),
+        recordedAt: date(r.recorded_at) ?? new Date(0),
+        source: String(r.source),
+        payload: bytes(r.payload),
+      }),
+    );
+  }
+
+  async backfillNodeIds(nodeOf: (payload: Uint8Array) => string, batch = 500): Promise<number> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "execution_events.unknown_nodes",
+      "SELECT seq, payload FROM execution_events WHERE node_id IS NULL ORDER BY seq LIMIT $1",
+      [batch],
+    );
+    if (res.rows.length === 0) return 0;
+    await run(
+      this.db,
+      this.observe,
+      "execution_events.backfill_nodes",
+      `UPDATE execution_events e SET node_id = k.node_id
+       FROM unnest($1::bigint[], $2::text[]) AS k(seq, node_id) WHERE e.seq = k.seq`,
+      [res.rows.map((r) => Number(r.seq)), res.rows.map((r) => nodeOf(bytes(r.payload)))],
+    );
+    return res.rows.length;
   }
 
   async getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined> {

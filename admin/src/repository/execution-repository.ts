@@ -203,7 +203,7 @@ export class PostgresExecutionRepository implements ExecutionRepository {
         tx,
         this.observe,
         "execution_events.insert",
-        "INSERT INTO execution_events (execution_pk, event_id, kind, source, payload) VALUES ($1, $2, $3, 'admin', $4)",
+        "INSERT INTO execution_events (execution_pk, event_id, kind, source, node_id, payload) VALUES ($1, $2, $3, 'admin', '', $4)",
         [created.pk, e.createdEvent.eventId, e.createdEvent.kind, buf(e.createdEvent.payload)],
       );
       return { record: created, created: true };

@@ -2,15 +2,13 @@
  * The routing subsystem of admin: cluster registry, routing rules, hard isolation, placement
  * of executions onto clusters (the {@link ExecutionPlacer}) and the data plane behind it.
  */
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { BlobStore } from "@flotilla/common";
 import type { Database } from "@flotilla/db";
-import type { AdminService } from "@flotilla/proto";
 import type { Registry } from "prom-client";
 import { createDataPlane, type DataPlane } from "../dataplane/data-plane.js";
 import type { ExecutionPlacer } from "../manager/placement.js";
 import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
-import { createClusterHandlers } from "../rpc/cluster-handlers.js";
+import { createClusterHandlers, type ClusterHandlers } from "../rpc/cluster-handlers.js";
 import { validateRoutingSection, type RoutingSectionInput } from "./config.js";
 import { createRoutingMetrics } from "./metrics.js";
 import { ProjectLookup, type IsolationResolver } from "./project-lookup.js";
@@ -51,7 +49,7 @@ export interface RoutingSubsystem {
   /** The placer the execution manager calls. */
   placer: ExecutionPlacer;
   /** AdminService RPCs for clusters, heartbeats, routing rules and ExplainExecution. */
-  handlers: Partial<ServiceImpl<typeof AdminService>>;
+  handlers: ClusterHandlers;
   /** The manager behind both (cluster registry, rules, re-evaluation, quota sync). */
   manager: RoutingManager;
   /** Applies configured clusters and starts the re-evaluation and quota-sync loops. */
