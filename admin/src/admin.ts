@@ -17,13 +17,10 @@ import { ProjectManager } from "./manager/project-manager.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { WorkflowManager } from "./manager/workflow-manager.js";
 import { createAdminMetrics, type AdminMetrics } from "./metrics.js";
-import { createPostgresAttributesRepository } from "./repository/attributes-repository.js";
-import { createPostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
-import {
-  createPostgresExecutionRepository,
-  type ExecutionRepository,
-} from "./repository/execution-repository.js";
-import { createPostgresRegistryRepository } from "./repository/registry-repository.js";
+import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
+import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
+import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
+import { PostgresRegistryRepository } from "./repository/registry-repository.js";
 import { createRoutingSubsystem } from "./routing/index.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
@@ -137,11 +134,11 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     return new Map([...counts].map(([p, n]) => [WorkflowExecution_Phase[p] ?? String(p), n]));
   }, registry);
   const observe = (op: string, s: number) => metrics.dbQueryDuration.observe({ operation: op }, s);
-  const registryRepo = createPostgresRegistryRepository(database, observe);
-  const executionRepo = createPostgresExecutionRepository(database, observe);
+  const registryRepo = new PostgresRegistryRepository(database, observe);
+  const executionRepo = new PostgresExecutionRepository(database, observe);
   late.executions = executionRepo;
-  const eventRepository = createPostgresEventRepository(database, observe);
-  const attributesRepo = createPostgresAttributesRepository(database, observe);
+  const eventRepository = new PostgresEventRepository(database, observe);
+  const attributesRepo = new PostgresAttributesRepository(database, observe);
 
   const projects = new ProjectManager(registryRepo);
   const tasks = new TaskManager(registryRepo, projects);

@@ -338,11 +338,7 @@ export class EventManager {
           dirtyExec.add(row.pk);
         } else if (e.case === "nodeEvent") {
           // States loaded in this transaction belong to it: mutate them instead of copying.
-          let state = nodes.get(nodeKey);
-          if (!state) {
-            state = emptyNodeState();
-            nodes.set(nodeKey, state);
-          }
+          const state = getOrSet(nodes, nodeKey, emptyNodeState);
           applyNodeEventInPlace(state, e.value);
           dirtyNodes.set(nodeKey, { executionPk: row.pk, state });
           const parentKey = `${row.pk}/${e.value.parentNodeId}`;
@@ -350,11 +346,7 @@ export class EventManager {
           if (parent && markParentNode(parent))
             dirtyNodes.set(parentKey, { executionPk: row.pk, state: parent });
         } else if (e.case === "taskEvent") {
-          let task = tasks.get(taskKey);
-          if (!task) {
-            task = emptyTaskState();
-            tasks.set(taskKey, task);
-          }
+          const task = getOrSet(tasks, taskKey, emptyTaskState);
           applyTaskEventInPlace(task, e.value);
           dirtyTasks.set(taskKey, { executionPk: row.pk, task });
           const node = nodes.get(nodeKey);
@@ -458,4 +450,13 @@ export function replayLog(events: Event[]): ExecutionSnapshot {
 function nodeOfPayload(payload: Uint8Array): string {
   const valid = validateEvent(fromBinary(EventSchema, payload));
   return isProblem(valid) ? "" : valid.nodeId;
+}
+
+/** The value of `key` in `map`, after setting it to `make()` when absent. */
+function getOrSet<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  const found = map.get(key);
+  if (found !== undefined) return found;
+  const made = make();
+  map.set(key, made);
+  return made;
 }

@@ -1,19 +1,16 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { Database, Queryable } from "@flotilla/db";
+import type { Queryable } from "@flotilla/db";
 import { NodeExecutionSchema, TaskExecutionSchema, type TaskExecution } from "@flotilla/proto";
 import type { NodeState } from "../events/state.js";
 import {
   bytes,
   cursorBounds,
   date,
-  noQueryObserver,
-  pageBounds,
+  PostgresRepository,
   run,
   toCursorPage,
-  toPage,
   type Page,
   type PageRequest,
-  type QueryObserver,
 } from "./sql.js";
 
 /** One row of the event log. */
@@ -118,21 +115,8 @@ function taskState(r: Record<string, unknown>): TaskExecution {
   return fromBinary(TaskExecutionSchema, bytes(r.state));
 }
 
-/** Creates the PostgreSQL implementation of {@link EventRepository}. */
-export function createPostgresEventRepository(
-  db: Database,
-  observe: QueryObserver = noQueryObserver,
-): EventRepository {
-  return new PostgresEventRepository(db, observe);
-}
-
 /** PostgreSQL implementation of {@link EventRepository}. */
-export class PostgresEventRepository implements EventRepository {
-  constructor(
-    private readonly db: Database,
-    private readonly observe: QueryObserver = noQueryObserver,
-  ) {}
-
+export class PostgresEventRepository extends PostgresRepository implements EventRepository {
   async existingEventIds(
     tx: Queryable,
     pairs: { executionPk: number; eventId: string }[],
@@ -314,14 +298,12 @@ export class PostgresEventRepository implements EventRepository {
   }
 
   async getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.first(
       "node_executions.get",
       "SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 AND node_id = $2",
       [executionPk, nodeId],
+      nodeState,
     );
-    return res.rows[0] ? nodeState(res.rows[0]) : undefined;
   }
 
   async listNodes(
@@ -332,7 +314,6 @@ export class PostgresEventRepository implements EventRepository {
     ascending: boolean,
     page: PageRequest,
   ): Promise<Page<NodeState>> {
-    const b = pageBounds(page);
     const dir = ascending ? "ASC" : "DESC";
     const order =
       sortKey === "node_id"
@@ -340,27 +321,24 @@ export class PostgresEventRepository implements EventRepository {
         : sortKey === "phase"
           ? `phase ${dir}, node_id`
           : `created_at ${dir}, node_id`;
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.paged(
       "node_executions.list",
       `SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 AND parent_node_id = $2
          AND (cardinality($3::smallint[]) = 0 OR phase = ANY($3::smallint[]))
-       ORDER BY ${order} LIMIT $4 OFFSET $5`,
-      [executionPk, parentNodeId, phases, b.limit + 1, b.offset],
+       ORDER BY ${order}`,
+      [executionPk, parentNodeId, phases],
+      page,
+      nodeState,
     );
-    return toPage(res.rows, b, nodeState);
   }
 
   async allNodes(executionPk: number): Promise<NodeState[]> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.all(
       "node_executions.all",
       "SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 ORDER BY node_id",
       [executionPk],
+      nodeState,
     );
-    return res.rows.map(nodeState);
   }
 
   async getTask(
@@ -368,14 +346,12 @@ export class PostgresEventRepository implements EventRepository {
     nodeId: string,
     retryAttempt: number,
   ): Promise<TaskExecution | undefined> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.first(
       "task_executions.get",
       "SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 AND retry_attempt = $3",
       [executionPk, nodeId, retryAttempt],
+      taskState,
     );
-    return res.rows[0] ? taskState(res.rows[0]) : undefined;
   }
 
   async listTasks(
@@ -385,28 +361,24 @@ export class PostgresEventRepository implements EventRepository {
     ascending: boolean,
     page: PageRequest,
   ): Promise<Page<TaskExecution>> {
-    const b = pageBounds(page);
     const dir = ascending ? "ASC" : "DESC";
     const order = sortKey === "created_at" ? `created_at ${dir}, retry_attempt` : `retry_attempt ${dir}`;
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.paged(
       "task_executions.list",
-      `SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 ORDER BY ${order} LIMIT $3 OFFSET $4`,
-      [executionPk, nodeId, b.limit + 1, b.offset],
+      `SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 ORDER BY ${order}`,
+      [executionPk, nodeId],
+      page,
+      taskState,
     );
-    return toPage(res.rows, b, taskState);
   }
 
   async allTasks(executionPk: number): Promise<TaskExecution[]> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.all(
       "task_executions.all",
       "SELECT state FROM task_executions WHERE execution_pk = $1 ORDER BY node_id, retry_attempt",
       [executionPk],
+      taskState,
     );
-    return res.rows.map(taskState);
   }
 }
 

@@ -1,4 +1,4 @@
-import { isUniqueViolation, type Queryable, type QueryResult, type Row } from "@flotilla/db";
+import { isUniqueViolation, type Database, type Queryable, type QueryResult, type Row } from "@flotilla/db";
 import { AlreadyExistsError, InvalidArgumentError } from "../errors.js";
 
 /** Receives the duration of every repository query, labelled by a bounded operation name. */
@@ -28,6 +28,61 @@ export async function run<T extends Row = Row>(
     throw err;
   } finally {
     observe(operation, Number(process.hrtime.bigint() - start) / 1e9);
+  }
+}
+
+/**
+ * Base of admin's PostgreSQL repositories: the database, the query observer every statement
+ * reports to, and readers of one row or all rows of a statement.
+ */
+export abstract class PostgresRepository {
+  constructor(
+    protected readonly db: Database,
+    protected readonly observe: QueryObserver = noQueryObserver,
+  ) {}
+
+  /** Runs a read on the database and maps its first row, or returns undefined when there is none. */
+  protected async first<T>(
+    operation: string,
+    sql: string,
+    params: readonly unknown[],
+    map: (row: Row) => T,
+  ): Promise<T | undefined> {
+    const res = await run(this.db, this.observe, operation, sql, params);
+    return res.rows[0] ? map(res.rows[0]) : undefined;
+  }
+
+  /**
+   * Runs a read on the database for one page: appends `LIMIT`/`OFFSET` placeholders to `sql`
+   * (after `params`), reads one row more than the page to know whether another follows, and
+   * maps the rows. Throws {@link InvalidArgumentError} for a bad page size or token.
+   */
+  protected async paged<T>(
+    operation: string,
+    sql: string,
+    params: readonly unknown[],
+    page: PageRequest,
+    map: (row: Row) => T,
+  ): Promise<Page<T>> {
+    const b = pageBounds(page);
+    const n = params.length;
+    const res = await run(this.db, this.observe, operation, `${sql} LIMIT $${n + 1} OFFSET $${n + 2}`, [
+      ...params,
+      b.limit + 1,
+      b.offset,
+    ]);
+    return toPage(res.rows, b, map);
+  }
+
+  /** Runs a read on the database and maps every row. */
+  protected async all<T>(
+    operation: string,
+    sql: string,
+    params: readonly unknown[],
+    map: (row: Row) => T,
+  ): Promise<T[]> {
+    const res = await run(this.db, this.observe, operation, sql, params);
+    return res.rows.map(map);
   }
 }
 
