@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { startServer, type Readiness, type RunningServer, type ServerOptions } from "@flotilla/runtime";
 import { openBlobStore, type BlobStore } from "@flotilla/common";
 import { migrate, openDatabase, type Database } from "@flotilla/db";
 import { AdminService, WorkflowExecution_Phase } from "@flotilla/proto";
@@ -26,7 +26,6 @@ import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
 import { rpcInterceptor } from "./rpc/errors.js";
 import { createRolloutHandlers } from "./rpc/rollout-handlers.js";
-import { listenDualProtocol, type DualProtocolServer } from "./server.js";
 
 /** Directory of admin's SQL migrations (shipped next to dist/). */
 export const ADMIN_MIGRATIONS_DIR: string = fileURLToPath(new URL("../migrations/", import.meta.url));
@@ -52,6 +51,9 @@ export interface RoutingFactoryDeps {
   registry: Registry;
   logger: AdminLogger;
 }
+
+/** The runtime server's options an admin provides (everything but where to listen). */
+export type AdminServerOptions = Omit<ServerOptions, "host" | "port">;
 
 /** Options of {@link createAdmin} / {@link startAdmin}. */
 export interface AdminOptions {
@@ -85,8 +87,13 @@ export interface Admin {
   readonly events: EventManager;
   /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
   readonly service: ServiceImpl<typeof AdminService>;
-  /** Node request handler: Connect/gRPC/gRPC-Web plus /healthz, /readyz, /metrics. */
-  readonly handler: ReturnType<typeof connectNodeAdapter>;
+  /** What the runtime server needs to serve this admin: routes, interceptors, metrics, readiness. */
+  readonly server: AdminServerOptions;
+  /**
+   * Ready once started and while the database answers; otherwise not ready with the reason
+   * (served as `/readyz`).
+   */
+  readiness(): Promise<Readiness>;
   /** Starts background work (routing loops). */
   start(): Promise<void>;
   /** Stops background work and closes the database (if admin opened it). */
@@ -108,13 +115,13 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     if (config.database.url) {
       db = await openDatabase({
         url: config.database.url,
-        log: (level, msg, f) => logDb(logger, level, msg, f),
+        log: logger,
       });
     } else {
       await mkdir(config.database.dataDir, { recursive: true });
       db = await openDatabase({
         dataDir: config.database.dataDir,
-        log: (level, msg, f) => logDb(logger, level, msg, f),
+        log: logger,
       });
     }
     try {
@@ -204,40 +211,25 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     ...withoutRouting(),
     ...routing.handlers,
   };
-  let ready = false;
-  const handler = connectNodeAdapter({
+  let state: "starting" | "started" | "stopping" = "starting";
+  const readiness = async (): Promise<Readiness> => {
+    if (state !== "started") return { ready: false, reason: `admin is ${state}` };
+    try {
+      await database.query("SELECT 1");
+      return { ready: true };
+    } catch (err) {
+      return { ready: false, reason: `database unavailable: ${(err as Error).message}` };
+    }
+  };
+  const server: AdminServerOptions = {
+    logger,
+    registry,
+    interceptors: [rpcInterceptor(metrics, logger)],
     routes: (router) => {
       router.service(AdminService, service);
     },
-    interceptors: [rpcInterceptor(metrics, logger)],
-    fallback: (req, res) => {
-      const path = (req.url ?? "/").split("?")[0];
-      const send = (status: number, body: string, type = "text/plain; charset=utf-8") => {
-        res.writeHead(status, { "content-type": type });
-        res.end(body);
-      };
-      if (path === "/healthz") return send(200, "ok\n");
-      if (path === "/readyz") {
-        if (!ready) return send(503, "starting\n");
-        database.query("SELECT 1").then(
-          () => send(200, "ok\n"),
-          (err: unknown) => send(503, `database unavailable: ${(err as Error).message}\n`),
-        );
-        return;
-      }
-      if (path === "/metrics") {
-        registry.metrics().then(
-          (text) => send(200, text, registry.contentType),
-          (err: unknown) => {
-            logger.error("metrics collection failed", { error: err });
-            send(500, "metrics collection failed\n");
-          },
-        );
-        return;
-      }
-      send(404, "not found\n");
-    },
-  });
+    readiness,
+  };
   let stopped: Promise<void> | undefined;
   return {
     db: database,
@@ -253,14 +245,15 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     attributes,
     events,
     service,
-    handler,
+    server,
+    readiness,
     async start() {
       await routing.start();
-      ready = true;
+      state = "started";
     },
     stop() {
       stopped ??= (async () => {
-        ready = false;
+        state = "stopping";
         await routing.stop();
         if (ownsDb) await database.close();
       })();
@@ -313,12 +306,6 @@ function withoutRouting(): ClusterHandlers {
   };
 }
 
-function logDb(logger: AdminLogger, level: string, message: string, fields?: Record<string, unknown>): void {
-  if (level === "error") logger.error(message, fields);
-  else if (level === "warn") logger.warn(message, fields);
-  else if (level === "info") logger.info(message, fields);
-}
-
 /** A running admin: its URL and how to stop it. */
 export interface RunningAdmin {
   /** Base URL, e.g. `http://127.0.0.1:8088`. */
@@ -335,18 +322,17 @@ export interface RunningAdmin {
  */
 export async function startAdmin(config: AdminConfig, options: AdminOptions = {}): Promise<RunningAdmin> {
   const admin = await createAdmin(config, options);
-  let server: DualProtocolServer;
+  let server: RunningServer;
   try {
     await admin.start();
-    server = await listenDualProtocol(admin.handler, config.server.host, config.server.port);
+    server = await startServer({ ...admin.server, host: config.server.host, port: config.server.port });
   } catch (err) {
     await admin.stop();
     throw err;
   }
-  const host = server.host.includes(":") ? `[${server.host}]` : server.host;
   let stopping: Promise<void> | undefined;
   return {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${server.port}`,
+    url: server.url,
     port: server.port,
     admin,
     stop() {

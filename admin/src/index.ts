@@ -10,11 +10,12 @@ export {
   startAdmin,
   type Admin,
   type AdminOptions,
+  type AdminServerOptions,
   type RoutingFactoryDeps,
   type RoutingParts,
   type RunningAdmin,
 } from "./admin.js";
-export { AdminConfigError, loadAdminConfig, resolveAdminConfig, type AdminConfig } from "./config.js";
+export { adminConfig, loadAdminConfig, resolveAdminConfig, type AdminConfig } from "./config.js";
 export {
   AdminError,
   AlreadyExistsError,

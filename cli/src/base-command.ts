@@ -8,6 +8,7 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { configPath, DEFAULT_ADMIN_URL, loadConfig, type CliConfig } from "./config.js";
 import { MissingSettingError } from "./errors.js";
 import { globalFlags } from "./flags.js";
+import { renderTable, type Column } from "./output/table.js";
 import { getRuntime, type CliRuntime } from "./runtime.js";
 import type { AdminClient } from "./client.js";
 
@@ -81,24 +82,23 @@ export abstract class FlotctlCommand<T extends typeof Command = typeof Command> 
 
   /** The project (required); throws MissingSettingError with a hint. */
   protected async project(): Promise<string> {
-    const p = await this.setting("project");
-    if (!p)
-      throw new MissingSettingError(
-        "project",
-        "pass -p/--project, set FLOTILLA_PROJECT or add `project:` to the config file",
-      );
-    return p;
+    return this.requiredSetting("project");
   }
 
   /** The domain (required); throws MissingSettingError with a hint. */
   protected async domain(): Promise<string> {
-    const d = await this.setting("domain");
-    if (!d)
+    return this.requiredSetting("domain");
+  }
+
+  /** A setting that must be given; throws MissingSettingError naming every way to give it. */
+  private async requiredSetting(name: "project" | "domain"): Promise<string> {
+    const value = await this.setting(name);
+    if (!value)
       throw new MissingSettingError(
-        "domain",
-        "pass -d/--domain, set FLOTILLA_DOMAIN or add `domain:` to the config file",
+        name,
+        `pass -${globalFlags[name].char}/--${name}, set FLOTILLA_${name.toUpperCase()} or add \`${name}:\` to the config file`,
       );
-    return d;
+    return value;
   }
 
   /** The admin URL (default http://127.0.0.1:8088). */
@@ -155,6 +155,22 @@ export abstract class FlotctlCommand<T extends typeof Command = typeof Command> 
       throw new UsageError(`output format "${format}" is not supported by this command`);
     }
     this.out(p.table());
+  }
+
+  /** Renders `rows` as an aligned table of `columns`, in colour when stdout is a terminal. */
+  protected table<R>(columns: Column<R>[], rows: R[]): string {
+    return renderTable(columns, rows, { color: this.color });
+  }
+
+  /** Prints a list of messages: their proto-JSON under `-o json|yaml`, else a table of `columns`. */
+  protected async printList<D extends DescMessage>(
+    schema: D,
+    rows: MessageShape<D>[],
+    columns: Column<MessageShape<D>>[],
+  ): Promise<void> {
+    const data = [];
+    for (const row of rows) data.push(await this.json(schema, row));
+    await this.print({ data, table: () => this.table(columns, rows) });
   }
 
   /** proto-JSON of a message (enum names, int64 as strings). */

@@ -8,7 +8,7 @@
  * The walk over a declared type is `@flotilla/common`'s; this module is the CLI's dialect of it
  * (what users may write for each simple type, and the wording of mismatches).
  */
-import { create, equals } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import {
   datetimeLiteral,
@@ -18,6 +18,7 @@ import {
   noneLiteral,
   plainToLiteral,
   primitiveLiteral,
+  tryParseDuration,
   type PlainValueDialect,
 } from "@flotilla/common";
 import {
@@ -136,47 +137,6 @@ export function describeType(t: LiteralType | undefined): string {
   }
 }
 
-/** Whether a value of type `from` may be bound to a variable of type `to` (exact match; blobs without format match any format). */
-export function typesCompatible(from: LiteralType | undefined, to: LiteralType | undefined): boolean {
-  if (!from || !to) return false;
-  const a = from.type;
-  const b = to.type;
-  if (a.case !== b.case) return false;
-  switch (a.case) {
-    case "simple":
-      return a.value === b.value;
-    case "collectionType":
-    case "mapValueType":
-      return typesCompatible(a.value, b.value as LiteralType);
-    case "enumType":
-      return equals(EnumTypeSchema, a.value, b.value as typeof a.value);
-    case "blob": {
-      const bb = b.value as typeof a.value;
-      return (
-        a.value.dimensionality === bb.dimensionality &&
-        (!a.value.format || !bb.format || a.value.format === bb.format)
-      );
-    }
-    default:
-      return false;
-  }
-}
-
-/** Parses "90", "90s", "1.5s", "500ms", "5m", "2h", "1h30m", "1d" into milliseconds; undefined if malformed. */
-export function parseDurationText(text: string): number | undefined {
-  const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    total += Number(m[1]) * units[m[2]];
-    consumed = re.lastIndex;
-  }
-  return consumed === s.length && s.length > 0 ? total : undefined;
-}
-
 function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
@@ -223,7 +183,11 @@ const USER_VALUES: PlainValueDialect = {
       expected: 'a duration such as "30s", "5m" or a number of seconds',
       toLiteral: (v) => {
         const ms =
-          typeof v === "number" ? v * 1000 : typeof v === "string" ? parseDurationText(v) : undefined;
+          typeof v === "number"
+            ? v * 1000
+            : typeof v === "string"
+              ? tryParseDuration(v, { bareSeconds: true })
+              : undefined;
         return ms !== undefined && Number.isFinite(ms) && ms >= 0
           ? primitiveLiteral({ case: "duration", value: durationFromMs(ms) })
           : undefined;

@@ -10,14 +10,12 @@ import type { Identifier, LiteralType } from "@flotilla/proto";
 import { FlotctlCommand, type Printable } from "./base-command.js";
 import type { AdminClient } from "./client.js";
 import { describeType } from "./literals.js";
-import { renderTable, type Column } from "./output/table.js";
-import { entityId, listVersions } from "./resources.js";
+import type { Column } from "./output/table.js";
+import { entityId, readPages, type PageRequest } from "./resources.js";
 
 /** One page of a registry list call: every name of a project and domain, or the versions of `name`. */
-export interface RegistryListRequest {
+export interface RegistryListRequest extends PageRequest {
   id: { project: string; domain: string; name: string };
-  pageToken: string;
-  pageSize: number;
 }
 
 /** What one `get <entities>` command shows of its entity, described by its proto schema `D`. */
@@ -31,7 +29,7 @@ export interface RegistryListing<D extends DescMessage> {
   list(
     client: AdminClient,
     request: RegistryListRequest,
-  ): Promise<{ items: MessageShape<D>[]; next: string }>;
+  ): Promise<{ items: MessageShape<D>[]; nextPageToken: string }>;
   /** The human forms of one version: its field block and any extra formats (e.g. dot). */
   show(entity: MessageShape<D>): Omit<Printable, "data">;
   /** Refuses a list request the command cannot serve (e.g. a format only one version has). */
@@ -69,15 +67,13 @@ export abstract class RegistryListingCommand<T extends typeof Command> extends F
       return;
     }
     listing.beforeList?.();
-    const entities = await listVersions(query.limit, (pageToken, pageSize) =>
-      listing.list(client, { id: { project, domain, name: query.name ?? "" }, pageToken, pageSize }),
+    const id = { project, domain, name: query.name ?? "" };
+    const entities = await readPages(
+      query.limit,
+      (page) => listing.list(client, { id, ...page }),
+      (r) => r.items,
     );
-    const data = [];
-    for (const e of entities) data.push(await this.json(listing.schema, e));
-    await this.print({
-      data,
-      table: () => renderTable(listing.columns, entities, { color: this.color }),
-    });
+    await this.printList(listing.schema, entities, listing.columns);
   }
 }
 

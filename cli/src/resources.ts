@@ -30,17 +30,28 @@ export function executionId(project: string, domain: string, name: string): Work
   return create(WorkflowExecutionIdentifierSchema, { project, domain, name });
 }
 
-/** Reads pages until `limit` items or the end. */
-export async function listVersions<T>(
+/** The paging fields of a list request. */
+export interface PageRequest {
+  pageToken: string;
+  pageSize: number;
+}
+
+/**
+ * Reads the pages of a list call until `limit` items (Infinity: all) or the last page, asking
+ * for at most 1000 items a page: `fetch` makes the call for one page, `items` picks the items of
+ * its response. Returns the items in order, at most `limit`.
+ */
+export async function readPages<R extends { nextPageToken: string }, T>(
   limit: number,
-  page: (pageToken: string, pageSize: number) => Promise<{ items: T[]; next: string }>,
+  fetch: (page: PageRequest) => Promise<R>,
+  items: (response: R) => T[],
 ): Promise<T[]> {
   const out: T[] = [];
-  let token = "";
+  let pageToken = "";
   do {
-    const r = await page(token, Math.min(1000, limit - out.length));
-    out.push(...r.items);
-    token = r.next;
-  } while (token && out.length < limit);
+    const response = await fetch({ pageToken, pageSize: Math.min(1000, limit - out.length) });
+    out.push(...items(response));
+    pageToken = response.nextPageToken;
+  } while (pageToken && out.length < limit);
   return out.slice(0, limit);
 }

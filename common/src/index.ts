@@ -4,3 +4,8 @@ export * from "./blob/literals.js";
 export * from "./k8s/workflow-execution.js";
 export * from "./literals/plain-values.js";
 export * from "./units/duration.js";
+export * from "./logging/logger.js";
+export * from "./retry/backoff.js";
+export * from "./units/quantity.js";
+export * from "./identifiers/identifier-key.js";
+export * from "./literals/type-compatibility.js";

@@ -1,3 +1,4 @@
+import { recordingLogger } from "@flotilla/common";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -281,14 +282,13 @@ describe("openDatabase", () => {
   it("runs initdb when the template is damaged, and says so", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "flotilla-db-bad-tpl-"));
     dirs.push(dataDir);
-    const warnings: string[] = [];
+    const log = recordingLogger();
     const db = await openDatabase({
       dataDir,
       templateSource: () => Promise.resolve(new Blob(["not a tarball"])),
-      log: (level, message) => {
-        if (level === "warn") warnings.push(message);
-      },
+      log,
     });
+    const warnings = log.records.filter((r) => r.level === "warn").map((r) => r.msg);
     try {
       assert.deepEqual((await db.query("SELECT 1 AS one")).rows, [{ one: 1 }]);
       assert.deepEqual(warnings, ["embedded database template failed to load; running initdb"]);

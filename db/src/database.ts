@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { backoffDelay, silentLogger, sleep, type Logger } from "@flotilla/common";
 import pg from "pg";
 import { readEmbeddedTemplate } from "./embedded-template.js";
 import {
@@ -57,16 +58,6 @@ export interface TransactionOptions {
   maxRetries?: number;
 }
 
-/** Severity of a {@link DatabaseLog} event. */
-export type DatabaseLogLevel = "debug" | "info" | "warn" | "error";
-
-/** Receives the database layer's own events (retries, pool errors, migrations applied). */
-export type DatabaseLog = (
-  level: DatabaseLogLevel,
-  message: string,
-  fields?: Record<string, unknown>,
-) => void;
-
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {
   /**
@@ -92,7 +83,7 @@ export interface OpenDatabaseOptions {
   /** PostgreSQL mode only: pool size (default 10). Embedded mode always uses exactly 1. */
   poolSize?: number;
   /** Receives retry, pool-error and migration events. Silent when omitted. */
-  log?: DatabaseLog;
+  log?: Logger;
 }
 
 /**
@@ -127,6 +118,9 @@ const DEFAULT_POOL_SIZE = 10;
 const embeddedEngines = new WeakMap<Database, PGlite>();
 const DEFAULT_MAX_RETRIES = 5;
 
+/** Waits between retries of a serialization failure or deadlock: 10 ms doubling to 1 s, full jitter. */
+const TRANSACTION_RETRY_BACKOFF = { initialMs: 10, maxMs: 1000 } as const;
+
 interface Scope {
   db: PgDatabase;
 }
@@ -160,10 +154,6 @@ function beginStatement(options: TransactionOptions): string {
   return sql;
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 class PgDatabase implements Database {
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -172,7 +162,7 @@ class PgDatabase implements Database {
     readonly kind: DatabaseKind,
     readonly url: string,
     private readonly pool: pg.Pool,
-    private readonly log: DatabaseLog,
+    private readonly log: Logger,
     private readonly onClose: () => Promise<void>,
   ) {}
 
@@ -211,9 +201,9 @@ class PgDatabase implements Database {
         return await this.transactionOnce(begin, fn);
       } catch (err) {
         if (!isRetryableTransactionError(err) || attempt >= maxRetries) throw err;
-        const backoff = Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random());
-        this.log("debug", "retrying transaction", { code: pgErrorCode(err), attempt: attempt + 1, backoff });
-        await delay(backoff);
+        const backoff = backoffDelay(attempt, TRANSACTION_RETRY_BACKOFF);
+        this.log.debug("retrying transaction", { code: pgErrorCode(err), attempt: attempt + 1, backoff });
+        await sleep(backoff);
       }
     }
   }
@@ -232,7 +222,7 @@ class PgDatabase implements Database {
           await client.query("ROLLBACK");
         } catch (rollbackErr) {
           broken = true;
-          this.log("warn", "rollback failed; discarding connection", { error: String(rollbackErr) });
+          this.log.warn("rollback failed; discarding connection", { error: String(rollbackErr) });
         }
         throw err;
       }
@@ -285,7 +275,7 @@ function redact(url: string): string {
  * PGlite instance and a loopback listener, until `close()`. Rejects with {@link DatabaseOpenError}.
  */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
-  const log: DatabaseLog = options.log ?? (() => {});
+  const log: Logger = options.log ?? silentLogger;
   if (options.url !== undefined) {
     if (options.dataDir !== undefined || options.loadDataDir !== undefined) {
       throw new TypeError(
@@ -297,7 +287,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
       throw new TypeError(`openDatabase: poolSize must be a positive integer, got ${poolSize}`);
     }
     const pool = new pg.Pool({ connectionString: options.url, max: poolSize });
-    pool.on("error", (err) => log("warn", "idle database connection failed", { error: err.message }));
+    pool.on("error", (err) => log.warn("idle database connection failed", { error: err.message }));
     try {
       await pool.query("SELECT 1");
     } catch (cause) {
@@ -321,7 +311,7 @@ async function isNewDataDir(dataDir: string | undefined): Promise<boolean> {
 }
 
 /** Starts the PGlite engine: from `loadDataDir`, else from the template for a new database. */
-async function createEngine(options: OpenDatabaseOptions, log: DatabaseLog): Promise<PGlite> {
+async function createEngine(options: OpenDatabaseOptions, log: Logger): Promise<PGlite> {
   const dataDir = options.dataDir !== undefined ? { dataDir: options.dataDir } : {};
   if (options.loadDataDir !== undefined)
     return PGlite.create({ ...dataDir, loadDataDir: options.loadDataDir });
@@ -334,7 +324,7 @@ async function createEngine(options: OpenDatabaseOptions, log: DatabaseLog): Pro
     return await PGlite.create({ ...dataDir, loadDataDir: template });
   } catch (err) {
     // A damaged template must not stop a service: forget what it wrote and run initdb.
-    log("warn", "embedded database template failed to load; running initdb", {
+    log.warn("embedded database template failed to load; running initdb", {
       error: (err as Error).message,
     });
     if (options.dataDir !== undefined) {
@@ -345,7 +335,7 @@ async function createEngine(options: OpenDatabaseOptions, log: DatabaseLog): Pro
   }
 }
 
-async function openEmbedded(options: OpenDatabaseOptions, log: DatabaseLog): Promise<Database> {
+async function openEmbedded(options: OpenDatabaseOptions, log: Logger): Promise<Database> {
   const target = options.dataDir ?? "memory";
   let pglite: PGlite;
   try {
@@ -361,7 +351,7 @@ async function openEmbedded(options: OpenDatabaseOptions, log: DatabaseLog): Pro
     await server.start();
     const url = `postgres://postgres@${server.getServerConn()}/postgres`;
     pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 0 });
-    pool.on("error", (err) => log("warn", "embedded database connection failed", { error: err.message }));
+    pool.on("error", (err) => log.warn("embedded database connection failed", { error: err.message }));
     await pool.query("SELECT 1");
     const db = new PgDatabase("pglite", url, pool, log, async () => {
       try {

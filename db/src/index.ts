@@ -8,8 +8,6 @@ export {
   openDatabase,
   type Database,
   type DatabaseKind,
-  type DatabaseLog,
-  type DatabaseLogLevel,
   type OpenDatabaseOptions,
   type QueryResult,
   type Queryable,

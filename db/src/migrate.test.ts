@@ -1,3 +1,4 @@
+import { recordingLogger } from "@flotilla/common";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,11 +54,9 @@ for (const kind of BACKENDS) {
 
     it("applies files in order once and records them", { skip }, async () => {
       const dir = await dirOf(BASE);
-      const events: unknown[] = [];
-      const first = await migrate(db, {
-        dir,
-        log: (level, message, fields) => events.push([level, message, fields?.file]),
-      });
+      const log = recordingLogger();
+      const first = await migrate(db, { dir, log });
+      const events = log.records.map((r) => [r.level, r.msg, r.fields.file]);
       assert.deepEqual(events, [
         ["info", "applied migration", "0001_create_projects.sql"],
         ["info", "applied migration", "0002_create_tasks.sql"],
@@ -211,8 +210,23 @@ describe("readMigrations", () => {
   });
 
   it("rejects an invalid table name before touching the database", async () => {
-    const fakeDb = {} as Database;
-    await assert.rejects(migrate(fakeDb, { dir: ".", table: "x; DROP TABLE y" }), TypeError);
+    // Any use of the database fails loudly and is recorded, so the test tells "rejected by the
+    // name check" apart from "failed later, on the database".
+    const touched: string[] = [];
+    const untouchable = new Proxy(
+      {},
+      {
+        get: (_target, prop) => {
+          touched.push(String(prop));
+          return () => Promise.reject(new Error(`database touched: ${String(prop)}`));
+        },
+      },
+    ) as Database;
+    await assert.rejects(
+      migrate(untouchable, { dir: ".", table: "x; DROP TABLE y" }),
+      (err: unknown) => err instanceof TypeError && /invalid table name "x; DROP TABLE y"/.test(err.message),
+    );
+    assert.deepEqual(touched, []);
   });
 });
 

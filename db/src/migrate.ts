@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Database, DatabaseLog, Queryable } from "./database.js";
+import { silentLogger, type Logger } from "@flotilla/common";
+import type { Database, Queryable } from "./database.js";
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
@@ -11,7 +12,7 @@ export interface MigrateOptions {
   /** Bookkeeping table, optionally schema-qualified. Default `schema_migrations`. */
   table?: string;
   /** Receives one "info" event per applied file (name, duration). */
-  log?: DatabaseLog;
+  log?: Logger;
 }
 
 /** One migration file found in the directory. */
@@ -166,7 +167,7 @@ export async function migrate(db: Database, options: MigrateOptions): Promise<Mi
   return db.withConnection(async (conn) => {
     await conn.query("SELECT pg_advisory_lock($1, hashtext($2))", [LOCK_CLASS, table]);
     try {
-      return await migrateLocked(conn, table, files, options.log ?? (() => {}));
+      return await migrateLocked(conn, table, files, options.log ?? silentLogger);
     } finally {
       await conn.query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_CLASS, table]);
     }
@@ -177,7 +178,7 @@ async function migrateLocked(
   conn: Queryable,
   table: string,
   files: MigrationFile[],
-  log: DatabaseLog,
+  log: Logger,
 ): Promise<MigrateResult> {
   await conn.query(
     `CREATE TABLE IF NOT EXISTS ${table} (
@@ -231,7 +232,7 @@ async function migrateLocked(
       throw new MigrationFailedError(file.name, { cause });
     }
     done.push(file.name);
-    log("info", "applied migration", { file: file.name, table, ms: Date.now() - started });
+    log.info("applied migration", { file: file.name, table, ms: Date.now() - started });
   }
   return { applied: done, alreadyApplied: rows.length };
 }

@@ -60,3 +60,22 @@ it("keeps leases in its embedded data directory across kill -9", async (t) => {
   assert.equal(pool.borrowed, 1);
   await second.bin.stop();
 });
+
+it("exits 2 naming the key path and its source for a bad value or an unknown key", async (t) => {
+  const dir = tempDir({ prefix: "rm-bin-", t });
+  const cases: [string, RegExp][] = [
+    ['server:\n  port: "abc"\n', /server\.port: .*expected number.*\(from file .*rm\.yaml line 2\)/],
+    [
+      "server:\n  port: 0\nsweepIntervall: 1s\n",
+      /sweepIntervall: unknown key \(from file .*rm\.yaml line 3\)/,
+    ],
+  ];
+  for (const [text, message] of cases) {
+    const config = join(dir.path, "rm.yaml");
+    writeFileSync(config, text);
+    const bin = await spawnBin("flotilla-resource-manager", ["--config", config], { t });
+    const status = await bin.exited;
+    assert.equal(status.code, 2, bin.output());
+    assert.match(bin.output(), message);
+  }
+});

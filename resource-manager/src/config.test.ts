@@ -1,13 +1,25 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parse } from "yaml";
-import { ConfigError, parseCap, parseConfig, parseDuration } from "./config.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, loadConfig } from "@flotilla/runtime";
+import { tempDir, type AfterHook } from "@flotilla/testing";
+import { stringify } from "yaml";
+import { resourceManagerConfig } from "./config.js";
+
+async function load(t: AfterHook, doc: unknown) {
+  const file = join(tempDir({ prefix: "rm-config-", t }).path, "rm.yaml");
+  writeFileSync(file, typeof doc === "string" ? doc : stringify(doc));
+  return (await loadConfig(resourceManagerConfig, { argv: ["--config", file], env: {} })).config;
+}
 
 describe("config", () => {
-  it("parses a full rm.yaml with defaults filled in", () => {
-    const config = parseConfig(
-      parse(`
-port: 9000
+  it("parses a full rm.yaml with defaults filled in", async (t) => {
+    const config = await load(
+      t,
+      `
+server:
+  port: 9000
 database:
   url: postgres://rm@db:5432/rm
 sweepInterval: 100ms
@@ -23,14 +35,13 @@ pools:
         weight: 2
       - project: analytics
         cap: { proportion: 0.25 }
-`),
-      "rm.yaml",
+`,
     );
-    assert.equal(config.port, 9000);
-    assert.equal(config.host, "0.0.0.0");
-    assert.equal(config.databaseUrl, "postgres://rm@db:5432/rm");
-    assert.equal(config.sweepIntervalMs, 100);
-    assert.equal(config.electionIntervalMs, 1000);
+    assert.equal(config.server.port, 9000);
+    assert.equal(config.server.host, "0.0.0.0");
+    assert.equal(config.database.url, "postgres://rm@db:5432/rm");
+    assert.equal(config.sweepInterval, 100);
+    assert.equal(config.electionInterval, 1000);
     assert.deepEqual(config.pools[0], {
       resource: "warehouse",
       limit: 20,
@@ -44,34 +55,55 @@ pools:
     });
   });
 
-  it("names the bad field", () => {
-    const bad = (doc: unknown, field: RegExp) =>
-      assert.throws(
-        () => parseConfig(doc, "rm.yaml"),
-        (err: unknown) => err instanceof ConfigError && field.test(err.field),
+  it("names the bad field and the file", async (t) => {
+    const bad = (doc: unknown, keyPath: string) =>
+      assert.rejects(
+        load(t, doc),
+        (err: unknown) =>
+          err instanceof ConfigError && err.keyPath === keyPath && /rm\.yaml/.test(err.source),
       );
-    bad({ prot: 1 }, /^prot$/);
-    bad({ port: 70000 }, /^port$/);
-    bad({ pools: [{ resource: "w", limit: -1 }] }, /^pools\[0\]$/);
-    bad({ pools: [{ resource: "w", limit: 1, tenants: [{ project: "p", cap: "lots" }] }] }, /^pools\[0\]$/);
-    bad(
+    await bad({ prot: 1 }, "prot");
+    await bad({ server: { port: 70000 } }, "server.port");
+    await bad({ pools: [{ resource: "w", limit: -1 }] }, "pools.0");
+    await bad(
+      { pools: [{ resource: "w", limit: 1, tenants: [{ project: "p", cap: "lots" }] }] },
+      "pools.0.tenants.0.cap",
+    );
+    await bad(
       {
         pools: [
           { resource: "w", limit: 1 },
           { resource: "w", limit: 2 },
         ],
       },
-      /^pools\[1\]\.resource$/,
+      "pools.1.resource",
     );
-    bad({ database: { url: "postgres://x", dataDir: "/tmp/x" } }, /^database$/);
+    await bad({ database: { url: "postgres://x", dataDir: "/tmp/x" } }, "database");
+    await bad({ sweepInterval: 250 }, "sweepInterval");
+    await bad({ pools: [{ resource: "w", limit: 1, defaultTtl: "10ms" }] }, "pools.0.defaultTtl");
   });
 
-  it("parses durations and caps", () => {
-    assert.equal(parseDuration("1.5s"), 1500);
-    assert.equal(parseDuration("2m"), 120_000);
-    assert.equal(parseDuration(250), 250);
-    assert.throws(() => parseDuration("soon"));
-    assert.deepEqual(parseCap("25%"), { proportion: 0.25 });
-    assert.deepEqual(parseCap(3), { tokens: 3 });
+  it("parses durations and caps", async (t) => {
+    const config = await load(t, {
+      sweepInterval: "1.5s",
+      electionInterval: "2m",
+      pools: [{ resource: "w", limit: 10, defaultCap: "25%", tenants: [{ project: "p", cap: 3 }] }],
+    });
+    assert.equal(config.sweepInterval, 1500);
+    assert.equal(config.electionInterval, 120_000);
+    assert.deepEqual(config.pools[0]?.defaultCap, { proportion: 0.25 });
+    assert.deepEqual(config.pools[0]?.tenants?.[0]?.cap, { tokens: 3 });
+  });
+
+  it("keeps FLOTILLA_RM_DATABASE_URL and takes flags over the file", async (t) => {
+    const file = join(tempDir({ prefix: "rm-config-", t }).path, "rm.yaml");
+    writeFileSync(file, "server:\n  port: 9000\n");
+    const { config } = await loadConfig(resourceManagerConfig, {
+      argv: ["--config", file, "--port", "9100", "--host", "127.0.0.1"],
+      env: { FLOTILLA_RM_DATABASE_URL: "postgres://rm@db/rm" },
+    });
+    assert.equal(config.server.port, 9100);
+    assert.equal(config.server.host, "127.0.0.1");
+    assert.equal(config.database.url, "postgres://rm@db/rm");
   });
 });

@@ -15,49 +15,14 @@ export {
   validatePoolConfig,
   type AllocatorOptions,
 } from "./allocator/allocator.js";
-export {
-  HolderConflictError,
-  HolderMismatchError,
-  InvalidArgumentError,
-  LeadershipLostError,
-  LeaseNotFoundError,
-  NotLeaderError,
-  PoolInUseError,
-  PoolManagedByConfigError,
-  PoolNotFoundError,
-  RequestExceedsLimitError,
-  ResourceManagerError,
-} from "./allocator/errors.js";
-export {
-  EndReason,
-  RejectReason,
-  WaitReason,
-  type AllocateOutcome,
-  type AllocateRequest,
-  type AllocatorObserver,
-  type CapSpec,
-  type HolderRecord,
-  type Lease,
-  type PoolConfig,
-  type PoolSnapshot,
-  type QueuedRequest,
-  type TenantConfig,
-  type TenantUsage,
-} from "./allocator/types.js";
+export * from "./allocator/errors.js";
+export * from "./allocator/types.js";
 export {
   createResourceManagerClient,
   type ResourceManagerClient,
   type ResourceManagerClientOptions,
 } from "./client.js";
-export {
-  ConfigError,
-  DEFAULT_PORT,
-  loadConfigFile,
-  parseCap,
-  parseConfig,
-  parseDuration,
-  type ResourceManagerConfig,
-} from "./config.js";
+export { DEFAULT_PORT, resourceManagerConfig, type ResourceManagerConfig } from "./config.js";
 export {
   LEADER_LOCK_KEY,
   PostgresLeaderElection,
@@ -68,7 +33,6 @@ export {
   MAX_BATCH_SIZE,
   ResourceManager,
   type BatchResult,
-  type Logger,
   type ReleaseResult,
   type ReleaseTarget,
   type ResourceManagerOptions,
@@ -96,7 +60,11 @@ export {
   toPoolMessage,
   toPoolStatus,
 } from "./rpc/resource-manager-service.js";
-export { createResourceManagerServer, type ResourceManagerServerOptions } from "./server.js";
+export {
+  resourceManagerReadiness,
+  startResourceManagerServer,
+  type ResourceManagerServerOptions,
+} from "./server.js";
 export {
   startResourceManager,
   type RunningResourceManager,

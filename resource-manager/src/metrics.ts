@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { FAST_SECONDS_BUCKETS, createMetricFactory } from "@flotilla/runtime";
+import { Registry } from "prom-client";
 import type { Allocator } from "./allocator/allocator.js";
-import type { AllocatorObserver, EndReason, Lease, QueuedRequest } from "./allocator/types.js";
+import type { AllocatorObserver, EndReason, Lease, QueuedRequest, TenantUsage } from "./allocator/types.js";
 
 /** Options of {@link createResourceManagerMetrics}. */
 export interface ResourceManagerMetricsOptions {
@@ -35,142 +36,80 @@ export function createResourceManagerMetrics(
   options: ResourceManagerMetricsOptions = {},
 ): ResourceManagerMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true)
-    collectDefaultMetrics({ register: registry, prefix: "flotilla_resource_manager_" });
+  const m = createMetricFactory(registry, {
+    prefix: "flotilla_resource_manager_",
+    defaultMetrics: options.defaultMetrics ?? true,
+  });
   let current: Allocator | undefined;
   let epoch = 0;
   const tenant = ["resource", "project", "domain"] as const;
 
-  const grants = new Counter({
-    name: "flotilla_resource_manager_grants_total",
-    help: "Leases granted, by tenant.",
-    labelNames: tenant,
-    registers: [registry],
-  });
-  const queued = new Counter({
-    name: "flotilla_resource_manager_queued_total",
-    help: "Requests that had to wait in a tenant queue.",
-    labelNames: tenant,
-    registers: [registry],
-  });
-  const rejections = new Counter({
-    name: "flotilla_resource_manager_rejections_total",
-    help: "Requests rejected, by reason.",
-    labelNames: ["resource", "reason"] as const,
-    registers: [registry],
-  });
-  const expiries = new Counter({
-    name: "flotilla_resource_manager_expiries_total",
-    help: "Leases reclaimed after their TTL (kind=lease) and queued requests dropped unpolled (kind=queued).",
-    labelNames: [...tenant, "kind"] as const,
-    registers: [registry],
-  });
-  const releases = new Counter({
-    name: "flotilla_resource_manager_releases_total",
-    help: "Leases released explicitly by their holder.",
-    labelNames: tenant,
-    registers: [registry],
-  });
-  const wait = new Histogram({
-    name: "flotilla_resource_manager_queue_wait_seconds",
-    help: "Time from a request's arrival to its grant.",
-    labelNames: tenant,
-    buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
-    registers: [registry],
-  });
-  const batchSize = new Histogram({
-    name: "flotilla_resource_manager_commit_batch_changes",
-    help: "Holder changes written per group-commit batch.",
-    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
-    registers: [registry],
-  });
-  const batchDuration = new Histogram({
-    name: "flotilla_resource_manager_commit_duration_seconds",
-    help: "Duration of one group-commit write to the database.",
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
-  });
-  const decisions = new Histogram({
-    name: "flotilla_resource_manager_decision_duration_seconds",
-    help: "Time from receiving a request to its durable decision, by method.",
-    labelNames: ["method"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
-  });
+  const grants = m.counter("grants_total", "Leases granted, by tenant.", tenant);
+  const queued = m.counter("queued_total", "Requests that had to wait in a tenant queue.", tenant);
+  const rejections = m.counter("rejections_total", "Requests rejected, by reason.", ["resource", "reason"]);
+  const expiries = m.counter(
+    "expiries_total",
+    "Leases reclaimed after their TTL (kind=lease) and queued requests dropped unpolled (kind=queued).",
+    [...tenant, "kind"],
+  );
+  const releases = m.counter("releases_total", "Leases released explicitly by their holder.", tenant);
+  const wait = m.histogram(
+    "queue_wait_seconds",
+    "Time from a request's arrival to its grant.",
+    [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+    tenant,
+  );
+  const batchSize = m.histogram(
+    "commit_batch_changes",
+    "Holder changes written per group-commit batch.",
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
+  );
+  const batchDuration = m.histogram(
+    "commit_duration_seconds",
+    "Duration of one group-commit write to the database.",
+    FAST_SECONDS_BUCKETS,
+  );
+  const decisions = m.histogram(
+    "decision_duration_seconds",
+    "Time from receiving a request to its durable decision, by method.",
+    FAST_SECONDS_BUCKETS,
+    ["method"],
+  );
 
-  new Gauge({
-    name: "flotilla_resource_manager_in_use_tokens",
-    help: "Tokens held by live leases, by project/domain.",
-    labelNames: tenant,
-    registers: [registry],
-    collect() {
-      this.reset();
+  // Scrape-time gauges: one row per project/domain tenant of every pool of the live allocator.
+  const perTenant = (
+    name: string,
+    help: string,
+    value: (t: TenantUsage) => number,
+    scopes: readonly TenantUsage["scope"][],
+  ) =>
+    m.gauge(name, help, tenant, (g) => {
+      g.reset();
       for (const pool of current?.listPools() ?? []) {
         for (const t of pool.tenants) {
-          if (t.scope === "domain")
-            this.set({ resource: pool.config.resource, project: t.project, domain: t.domain }, t.inUse);
+          if (scopes.includes(t.scope))
+            g.set({ resource: pool.config.resource, project: t.project, domain: t.domain }, value(t));
         }
       }
-    },
+    });
+  perTenant("in_use_tokens", "Tokens held by live leases, by project/domain.", (t) => t.inUse, ["domain"]);
+  m.gauge("limit_tokens", "Global token limit of each resource pool.", ["resource"], (g) => {
+    g.reset();
+    for (const pool of current?.listPools() ?? []) g.set({ resource: pool.config.resource }, pool.limit);
   });
-  new Gauge({
-    name: "flotilla_resource_manager_limit_tokens",
-    help: "Global token limit of each resource pool.",
-    labelNames: ["resource"] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const pool of current?.listPools() ?? []) this.set({ resource: pool.config.resource }, pool.limit);
-    },
-  });
-  new Gauge({
-    name: "flotilla_resource_manager_cap_tokens",
-    help: "Effective tenant cap in tokens (domain empty: the project's cap).",
-    labelNames: tenant,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const pool of current?.listPools() ?? []) {
-        for (const t of pool.tenants) {
-          this.set({ resource: pool.config.resource, project: t.project, domain: t.domain }, t.cap);
-        }
-      }
-    },
-  });
-  new Gauge({
-    name: "flotilla_resource_manager_queue_length",
-    help: "Requests waiting, by project/domain queue.",
-    labelNames: tenant,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const pool of current?.listPools() ?? []) {
-        for (const t of pool.tenants) {
-          if (t.scope === "domain")
-            this.set(
-              { resource: pool.config.resource, project: t.project, domain: t.domain },
-              t.queuedRequests,
-            );
-        }
-      }
-    },
-  });
-  new Gauge({
-    name: "flotilla_resource_manager_is_leader",
-    help: "1 when this instance is the active leader, else 0.",
-    registers: [registry],
-    collect() {
-      this.set(current ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: "flotilla_resource_manager_leader_epoch",
-    help: "Fencing epoch of this instance's current (or last) term.",
-    registers: [registry],
-    collect() {
-      this.set(epoch);
-    },
-  });
+  perTenant("cap_tokens", "Effective tenant cap in tokens (domain empty: the project's cap).", (t) => t.cap, [
+    "domain",
+    "project",
+  ]);
+  perTenant("queue_length", "Requests waiting, by project/domain queue.", (t) => t.queuedRequests, [
+    "domain",
+  ]);
+  m.gauge("is_leader", "1 when this instance is the active leader, else 0.", [], (g) =>
+    g.set(current ? 1 : 0),
+  );
+  m.gauge("leader_epoch", "Fencing epoch of this instance's current (or last) term.", [], (g) =>
+    g.set(epoch),
+  );
 
   const labels = (x: Lease | QueuedRequest) => ({
     resource: x.resource,

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { AddressInfo, Socket } from "node:net";
 import { openDatabase, type Database } from "@flotilla/db";
 import type { PoolConfig } from "./allocator/types.js";
 import { PostgresLeaderElection } from "./leader/leader-election.js";
-import { ResourceManager, type Logger } from "./manager/resource-manager.js";
+import { silentLogger, type Logger } from "@flotilla/runtime";
+import { ResourceManager } from "./manager/resource-manager.js";
 import { createResourceManagerMetrics, type ResourceManagerMetrics } from "./metrics.js";
 import { PostgresStateRepository, migrateResourceManager } from "./repository/state-repository.js";
-import { createResourceManagerServer } from "./server.js";
+import { startResourceManagerServer } from "./server.js";
 
 /** Options of {@link startResourceManager}. */
 export interface StartResourceManagerOptions {
@@ -35,6 +35,8 @@ export interface StartResourceManagerOptions {
   /** Export Node.js process metrics too (default false here; the bin turns them on). */
   readonly defaultMetrics?: boolean;
   readonly log?: Logger;
+  /** How long in-flight requests may take to finish on `stop()` (default 10 s). */
+  readonly shutdownGraceMs?: number;
   /** Wall clock override for tests (epoch ms). */
   readonly clock?: () => number;
 }
@@ -61,7 +63,7 @@ export interface RunningResourceManager {
 export async function startResourceManager(
   options: StartResourceManagerOptions = {},
 ): Promise<RunningResourceManager> {
-  const log: Logger = options.log ?? (() => {});
+  const log: Logger = options.log ?? silentLogger;
   const ownsDatabase = options.database === undefined;
   const db =
     options.database ??
@@ -70,13 +72,13 @@ export async function startResourceManager(
       ...(options.databaseUrl === undefined && options.dataDir !== undefined
         ? { dataDir: options.dataDir }
         : {}),
-      log: (level, message, fields) => log(level, message, fields),
+      log,
     }));
   const cleanups: (() => Promise<void>)[] = [];
   if (ownsDatabase) cleanups.push(() => db.close());
   try {
     const applied = await migrateResourceManager(db);
-    if (applied.length > 0) log("info", "migrations applied", { applied });
+    if (applied.length > 0) log.info("migrations applied", { applied });
     const metrics = createResourceManagerMetrics({ defaultMetrics: options.defaultMetrics ?? false });
     const repository = new PostgresStateRepository(db);
     const host = options.host ?? "127.0.0.1";
@@ -103,29 +105,10 @@ export async function startResourceManager(
     });
     cleanups.push(async () => manager.stop());
 
-    const server = createResourceManagerServer({ manager, metrics, log });
-    const sockets = new Set<Socket>();
-    server.on("connection", (socket: Socket) => {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host, port: options.port ?? 0 }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          for (const socket of sockets) socket.destroy();
-        }),
-    );
-    const port = (server.address() as AddressInfo).port;
+    const server = await startResourceManagerServer({ host, port: options.port ?? 0, manager, metrics, log });
+    cleanups.push(() => server.close(options.shutdownGraceMs ?? 10_000));
+    const { port, url } = server;
     const wildcard = host === "0.0.0.0" || host === "::";
-    const url = `http://${wildcard ? "127.0.0.1" : host}:${port}`;
     if (advertiseUrl === "") advertiseUrl = `http://${wildcard ? hostname() : host}:${port}`;
 
     const scheduleReactivate = (): void => {
@@ -133,7 +116,7 @@ export async function startResourceManager(
       reactivateTimer = setTimeout(() => {
         reactivateTimer = undefined;
         manager.activate().catch((err: unknown) => {
-          log("error", "re-activation failed; retrying", {
+          log.error("re-activation failed; retrying", {
             error: err instanceof Error ? err.message : String(err),
           });
           scheduleReactivate();

@@ -6,7 +6,6 @@ export { startApiServer, type ApiServerHandle, type ApiServerOptions } from "./a
 export { ApiFaults, ApiCounters, type ErrorFaultOptions } from "./apiserver/faults.js";
 export type { ClusterApi, DeleteOptions, WriteOptions } from "./apiserver/api.js";
 export { ApiError, type StatusBody, type StatusCause, type StatusDetails } from "./apiserver/errors.js";
-export { parseQuantity, parseMilli, formatMilli, QuantityParseError } from "./apiserver/quantity.js";
 export {
   startCluster,
   writeKubeconfig,

@@ -12,6 +12,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { isDnsLabel } from "@flotilla/common";
 import { startCluster, writeKubeconfig, type NodeSpec, type SandboxCluster } from "./index.js";
 
 const USAGE =
@@ -34,8 +35,6 @@ interface SandboxArgs {
   /** Pod capacity of each node; undefined: 110. */
   podsPerNode: number | undefined;
 }
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Parses and validates the bin's arguments. Throws UsageError naming the problem. */
 function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
@@ -65,7 +64,7 @@ function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
     .filter((c) => c !== "");
   if (clusters.length === 0) throw new UsageError("--clusters needs at least one cluster name");
   for (const name of clusters) {
-    if (!DNS_LABEL.test(name))
+    if (!isDnsLabel(name))
       throw new UsageError(`cluster name ${JSON.stringify(name)} must be a DNS label (a-z, 0-9, '-')`);
   }
   const duplicate = clusters.find((c, i) => clusters.indexOf(c) !== i);

@@ -25,3 +25,4 @@ export {
 } from "./spawn-bin.js";
 export { tempDir, type AfterHook, type TempDir } from "./temp-dir.js";
 export { Timeouts } from "./timeouts.js";
+export { probeTimerLag, type TimerLagProbe } from "./timer-lag.js";

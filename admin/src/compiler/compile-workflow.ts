@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { identifierKey, isAssignable } from "@flotilla/common";
 import {
   ComparisonExpression_Operator,
   CompiledTaskSchema,
@@ -22,7 +23,7 @@ import {
   type WorkflowTemplate,
 } from "@flotilla/proto";
 import { CompilationError, type CompileProblem } from "../errors.js";
-import { checkScalar, describeType, isAssignable, validateType } from "./literal-types.js";
+import { checkScalar, describeType, validateType } from "./literal-types.js";
 
 /** Id of the implicit node that provides the workflow inputs. */
 export const START_NODE = "start-node";
@@ -49,10 +50,8 @@ export interface WorkflowReferences {
   launchPlans: Identifier[];
 }
 
-/** Canonical string key of an identifier: `project/domain/name@version`. */
-export function identifierKey(id: Pick<Identifier, "project" | "domain" | "name" | "version">): string {
-  return `${id.project}/${id.domain}/${id.name}@${id.version}`;
-}
+/** Canonical string key of an identifier (`project/domain/name@version`), re-exported for admin's managers. */
+export { identifierKey };
 
 /**
  * Lists the tasks, sub-workflows and launch plans that `template`'s nodes (including nodes nested

@@ -1,3 +1,4 @@
+import { isAssignable } from "@flotilla/common";
 import {
   BlobType_BlobDimensionality,
   SimpleType,
@@ -8,8 +9,9 @@ import {
 } from "@flotilla/proto";
 
 /**
- * Static typing of literals: readable type names, assignability between declared types, and
- * checking concrete literals against a declared type. Pure functions used by the workflow
+ * Static typing of literals: readable type names, well-formed types, and checking concrete
+ * literals against a declared type (assignability between declared types is `@flotilla/common`'s
+ * {@link isAssignable}, shared with the CLI's pre-check). Pure functions used by the workflow
  * compiler (bindings), launch plans (defaults, fixed inputs) and execution creation (inputs).
  */
 
@@ -63,37 +65,8 @@ export function validateType(type: LiteralType | undefined): string | undefined 
   }
 }
 
-/**
- * Whether a value of type `source` (an upstream output, a workflow input) may be bound to a
- * variable of type `target`. Simple types must be equal; blob formats must match unless either
- * is empty ("any"); containers compare element types; an enum fits a string or an enum whose
- * values include all of its own.
- */
-export function isAssignable(target: LiteralType | undefined, source: LiteralType | undefined): boolean {
-  const t = target?.type;
-  const s = source?.type;
-  if (!t?.case || !s?.case) return false;
-  switch (t.case) {
-    case "simple":
-      if (s.case === "simple") return s.value === t.value;
-      return s.case === "enumType" && t.value === SimpleType.STRING;
-    case "blob":
-      return (
-        s.case === "blob" &&
-        s.value.dimensionality === t.value.dimensionality &&
-        (t.value.format === "" || s.value.format === "" || s.value.format === t.value.format)
-      );
-    case "collectionType":
-      return s.case === "collectionType" && isAssignable(t.value, s.value);
-    case "mapValueType":
-      return s.case === "mapValueType" && isAssignable(t.value, s.value);
-    case "enumType": {
-      if (s.case !== "enumType") return false;
-      const allowed = new Set(t.value.values);
-      return s.value.values.every((v) => allowed.has(v));
-    }
-  }
-}
+/** The binding rule between declared types (enum fits string, enum subsets), re-exported for admin's managers. */
+export { isAssignable };
 
 /**
  * Checks a scalar value against `target`. Returns undefined when it fits, else a description

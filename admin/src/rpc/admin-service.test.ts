@@ -314,7 +314,7 @@ eachDatabase("AdminService handlers", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx
 
   it("answers every AdminService method: what is not built yet says so and names its issue", async (t) => {
     const blobs = tempDir({ t });
-    const config = resolveAdminConfig({ blobStore: { url: `file://${blobs.path}` } }, {});
+    const config = resolveAdminConfig({ blobStore: { url: `file://${blobs.path}` } });
     const admin = await createAdmin(config, { database: ctx.db(), logger: silentLogger });
     t.after(() => admin.stop());
     const transport = createRouterTransport((router) => router.service(AdminService, admin.service), {

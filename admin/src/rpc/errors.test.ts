@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { recordingLogger, type Logger } from "@flotilla/common";
 import { AdminService, CompileErrorsSchema, CompileError_Code, ValidationErrorSchema } from "@flotilla/proto";
 import * as admin from "../index.js";
-import type { AdminLogger } from "../logger.js";
 import { REQUEST_ID_HEADER, rpcInterceptor, toConnectError } from "./errors.js";
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -37,11 +37,6 @@ const TABLE: ReadonlyArray<[ErrorClass, () => Error, Code]> = [
       new admin.CompilationError("workflow p/d/wf:v1", [
         { code: "Cycle", nodeId: "a", variable: "", message: "cycle a -> b -> a" },
       ]),
-    Code.InvalidArgument,
-  ],
-  [
-    admin.AdminConfigError,
-    () => new admin.AdminConfigError("server.port", "must be a port"),
     Code.InvalidArgument,
   ],
   [
@@ -98,14 +93,6 @@ async function sourceFiles(dir: string): Promise<string[]> {
     else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")) out.push(path);
   }
   return out;
-}
-
-function capturingLogger(): AdminLogger & {
-  entries: Array<{ msg: string; fields: Record<string, unknown> }>;
-} {
-  const entries: Array<{ msg: string; fields: Record<string, unknown> }> = [];
-  const push = (msg: string, fields?: Record<string, unknown>) => entries.push({ msg, fields: fields ?? {} });
-  return { entries, info: push, warn: push, error: push };
 }
 
 describe("the error table", () => {
@@ -177,7 +164,7 @@ describe("the error table", () => {
 });
 
 describe("the RPC interceptor", () => {
-  function serve(logger: AdminLogger, fail: () => never) {
+  function serve(logger: Logger, fail: () => never) {
     const transport = createRouterTransport(
       (router) =>
         router.service(AdminService, {
@@ -190,7 +177,7 @@ describe("the RPC interceptor", () => {
   }
 
   it("echoes the caller's x-request-id, or gives one, on answers and errors", async () => {
-    const client = serve(capturingLogger(), () => {
+    const client = serve(recordingLogger(), () => {
       throw new admin.NotFoundError("project", "nope");
     });
     let header: Headers | undefined;
@@ -210,7 +197,7 @@ describe("the RPC interceptor", () => {
   });
 
   it("answers an unexpected error with Internal and logs its cause with the request id", async () => {
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const client = serve(logger, () => {
       throw new RangeError("boom at row 7");
     });
@@ -220,8 +207,8 @@ describe("the RPC interceptor", () => {
     );
     assert.equal(err.code, Code.Internal);
     assert.equal(err.rawMessage, "internal error");
-    assert.equal(logger.entries.length, 1);
-    const [entry] = logger.entries;
+    assert.equal(logger.records.length, 1);
+    const [entry] = logger.records;
     assert.equal(entry.msg, "rpc failed");
     assert.equal(entry.fields.requestId, "req-44");
     assert.equal(entry.fields.method, "GetProject");
@@ -229,7 +216,7 @@ describe("the RPC interceptor", () => {
   });
 
   it("does not log domain errors: they are answers, not failures", async () => {
-    const logger = capturingLogger();
+    const logger = recordingLogger();
     const client = serve(logger, () => {
       throw new admin.StaleRevisionError("routing rule", "r1", 1, 2);
     });
@@ -238,6 +225,6 @@ describe("the RPC interceptor", () => {
       (e: unknown) => ConnectError.from(e),
     );
     assert.equal(err.code, Code.Aborted);
-    assert.deepEqual(logger.entries, []);
+    assert.deepEqual(logger.records, []);
   });
 });

@@ -1,13 +1,11 @@
 import { FlotctlCommand } from "../base-command.js";
+import { examples } from "../help.js";
 import { renderFields } from "../output/table.js";
 
 /** `flotctl version`: client version and, when reachable, the admin's. */
 export default class Version extends FlotctlCommand<typeof Version> {
   static override summary = "Show the flotctl version and the admin's version.";
-  static override examples = [
-    "<%= config.bin %> version",
-    "<%= config.bin %> version -o json --admin http://admin:8088",
-  ];
+  static override examples = examples("flotctl version", "flotctl version -o json --admin http://admin:8088");
 
   async run(): Promise<void> {
     const client = { version: this.config.version, node: process.version };

@@ -87,8 +87,7 @@ export function adminConfigYaml(layout: DemoLayout, endpoints: DemoEndpoints): s
 /** The resource manager's configuration document (YAML text) for the demo. */
 export function resourceManagerConfigYaml(layout: DemoLayout, endpoints: DemoEndpoints): string {
   return stringify({
-    port: endpoints.resourceManagerPort,
-    host: "127.0.0.1",
+    server: { port: endpoints.resourceManagerPort, host: "127.0.0.1" },
     database: { dataDir: layout.resourceManagerDataDir },
     pools: [
       {

@@ -5,6 +5,7 @@
  * Every problem names the file, line and field path it comes from.
  */
 import { create } from "@bufbuild/protobuf";
+import { isAssignable } from "@flotilla/common";
 import {
   BooleanExpressionSchema,
   BranchNodeSchema,
@@ -54,7 +55,7 @@ import {
   type Parameter,
 } from "@flotilla/proto";
 import type { SpecProblem } from "../errors.js";
-import { describeType, LiteralValueError, typesCompatible, valueToLiteral } from "../literals.js";
+import { describeType, LiteralValueError, valueToLiteral } from "../literals.js";
 import type {
   BindingSource,
   EntityRef,
@@ -318,7 +319,7 @@ function bindingData(
 ): BindingData | undefined {
   const s: BindingSource = b.source;
   const mismatch = (got: LiteralType | undefined, what: string) => {
-    if (expected && got && !typesCompatible(got, expected)) {
+    if (expected && got && !isAssignable(expected, got)) {
       ctx.report(
         b.origin,
         `${consumer} "${b.variable}" is ${describeType(expected)} but ${what} is ${describeType(got)}`,
@@ -578,8 +579,7 @@ function branchInterface(alternatives: Array<TargetInterface | undefined>): Targ
   const outputs: TargetInterface["outputs"] = {};
   if (known.length > 0) {
     for (const [name, type] of Object.entries(known[0].outputs)) {
-      if (known.every((a) => name in a.outputs && typesCompatible(type, a.outputs[name])))
-        outputs[name] = type;
+      if (known.every((a) => name in a.outputs && isAssignable(type, a.outputs[name]))) outputs[name] = type;
     }
   }
   return { inputs: {}, outputs };

@@ -44,11 +44,12 @@ export interface SpecVariable {
   origin: Origin;
 }
 
+/** A value produced elsewhere: a workflow input, or an output of an upstream node. */
+export type SpecReference =
+  { kind: "input"; input: string } | { kind: "promise"; node: string; output: string };
+
 /** Where a bound value comes from. */
-export type BindingSource =
-  | { kind: "input"; input: string }
-  | { kind: "promise"; node: string; output: string }
-  | { kind: "value"; value: unknown; type?: LiteralType };
+export type BindingSource = SpecReference | { kind: "value"; value: unknown; type?: LiteralType };
 
 /** One binding (node input or workflow output). */
 export interface SpecBinding {
@@ -58,10 +59,7 @@ export interface SpecBinding {
 }
 
 /** One side of a branch comparison. */
-export type SpecOperand =
-  | { kind: "input"; input: string }
-  | { kind: "promise"; node: string; output: string }
-  | { kind: "value"; value: number | string | boolean };
+export type SpecOperand = SpecReference | { kind: "value"; value: number | string | boolean };
 
 /** A branch condition, parsed from its text (`a.y > 5 and $mode == 'fast'`). */
 export type SpecCondition =

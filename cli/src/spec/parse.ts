@@ -6,6 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { parseQuantity, tryParseDuration } from "@flotilla/common";
 import {
   CacheConfigSchema,
   ContainerSchema,
@@ -28,7 +29,7 @@ import {
 } from "@flotilla/proto";
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Node } from "yaml";
 import type { SpecProblem } from "../errors.js";
-import { enumType, parseDurationText, parseTypeExpression } from "../literals.js";
+import { enumType, parseTypeExpression } from "../literals.js";
 import type {
   BindingSource,
   EntityRef,
@@ -186,11 +187,9 @@ function parseDocument(r: SpecReader, node: Node, index: number): SpecDoc | unde
   return parseLaunchPlan(r, node);
 }
 
-function name(r: SpecReader, f: Fields): string | undefined {
-  const n = f.require("name");
-  return n === undefined
-    ? undefined
-    : r.string(n, "name", Patterns.entityName.pattern, Patterns.entityName.rule);
+/** What every document starts with: its kind, its name and where the name is written. */
+function docHead<K extends SpecKind>(r: SpecReader, f: Fields, node: Node, kind: K, docName: string) {
+  return { kind, name: docName, origin: origin(r, f.get("name"), "name", node) };
 }
 
 function parseType(r: SpecReader, node: MaybeNode, path: string): LiteralType | undefined {
@@ -278,7 +277,7 @@ function parseDuration(
     isScalar(node) && (typeof node.value === "string" || typeof node.value === "number")
       ? String(node.value)
       : undefined;
-  const ms = text === undefined ? undefined : parseDurationText(text);
+  const ms = text === undefined ? undefined : tryParseDuration(text, { bareSeconds: true });
   if (ms === undefined || ms < 0 || ms > maxMs) {
     r.report(
       node,
@@ -307,7 +306,7 @@ function parseQuantities(r: SpecReader, node: MaybeNode, path: string): Resource
     const v = r.scalarText(f.get(key), f.pathOf(key));
     if (v === undefined) continue;
     const pattern = key === "gpu" ? /^\d+$/ : Patterns.quantity.pattern;
-    if (!pattern.test(v) || (key !== "gpu" && Number.parseFloat(v) <= 0)) {
+    if (!pattern.test(v) || (key !== "gpu" && parseQuantity(v) <= 0)) {
       r.report(
         f.get(key),
         f.pathOf(key),
@@ -323,10 +322,8 @@ function parseQuantities(r: SpecReader, node: MaybeNode, path: string): Resource
 function parseTask(r: SpecReader, node: Node): TaskDoc | undefined {
   const f = r.fields(node, "", TASK_FIELDS);
   if (!f) return undefined;
-  const taskName = name(r, f);
-  const type = f.has("type")
-    ? r.string(f.get("type"), "type", Patterns.taskType.pattern, Patterns.taskType.rule)
-    : "container";
+  const taskName = f.requireString("name", Patterns.entityName);
+  const type = f.has("type") ? f.string("type", Patterns.taskType) : "container";
   const inputs = parseVariables(r, f.get("inputs"), "inputs");
   const outputs = parseVariables(r, f.get("outputs"), "outputs");
   const template = create(TaskTemplateSchema, {
@@ -471,14 +468,7 @@ function parseTask(r: SpecReader, node: Node): TaskDoc | undefined {
   }
   if (Object.keys(pluginConfig).length > 0) template.pluginConfig = pluginConfig as never;
   if (!taskName) return undefined;
-  return {
-    kind: "Task",
-    name: taskName,
-    origin: origin(r, f.get("name"), "name", node),
-    template,
-    inputs,
-    outputs,
-  };
+  return { ...docHead(r, f, node, "Task", taskName), template, inputs, outputs };
 }
 
 function parseRef(r: SpecReader, node: MaybeNode, path: string, kind: SpecKind): EntityRef | undefined {
@@ -488,14 +478,8 @@ function parseRef(r: SpecReader, node: MaybeNode, path: string, kind: SpecKind):
   }
   const f = r.fields(node, path, ["name", "version"]);
   if (!f) return undefined;
-  const nNode = f.require("name");
-  const n =
-    nNode === undefined
-      ? undefined
-      : r.string(nNode, f.pathOf("name"), Patterns.entityName.pattern, Patterns.entityName.rule);
-  const version = f.has("version")
-    ? r.string(f.get("version"), f.pathOf("version"), Patterns.version.pattern, Patterns.version.rule)
-    : undefined;
+  const n = f.requireString("name", Patterns.entityName);
+  const version = f.has("version") ? f.string("version", Patterns.version) : undefined;
   if (!n) return undefined;
   const ref: EntityRef = { kind, name: n, origin: origin(r, node, path) };
   if (version) ref.version = version;
@@ -521,12 +505,7 @@ function parseBinding(
     }
     let source: BindingSource | undefined;
     if (f.has("input")) {
-      const input = r.string(
-        f.get("input"),
-        f.pathOf("input"),
-        Patterns.variable.pattern,
-        Patterns.variable.rule,
-      );
+      const input = f.string("input", Patterns.variable);
       if (input) source = { kind: "input", input };
     } else if (f.has("from")) {
       const text = r.string(
@@ -566,13 +545,9 @@ function parseBinding(
 function parseNode(r: SpecReader, node: Node, path: string): SpecNode | undefined {
   const f = r.fields(node, path, NODE_FIELDS);
   if (!f) return undefined;
-  const idNode = f.require("id");
-  let id =
-    idNode === undefined
-      ? undefined
-      : r.string(idNode, f.pathOf("id"), Patterns.nodeId.pattern, Patterns.nodeId.rule);
+  let id = f.requireString("id", Patterns.nodeId);
   if (id && RESERVED_NODE_IDS.has(id)) {
-    r.report(idNode, f.pathOf("id"), `"${id}" is reserved`);
+    r.report(f.get("id"), f.pathOf("id"), `"${id}" is reserved`);
     id = undefined;
   }
   const targets = (["task", "workflow", "launchPlan", "branch"] as const).filter((k) => f.has(k));
@@ -622,7 +597,7 @@ function parseNode(r: SpecReader, node: Node, path: string): SpecNode | undefine
   }
   const spec: SpecNode = {
     id: id ?? "",
-    origin: origin(r, idNode, f.pathOf("id"), node),
+    origin: origin(r, f.get("id"), f.pathOf("id"), node),
     ...(target ? { target } : {}),
     ...(branch ? { branch } : {}),
     inputs,
@@ -712,7 +687,7 @@ function parseBranch(r: SpecReader, node: MaybeNode, path: string): SpecBranch |
 function parseWorkflow(r: SpecReader, node: Node): WorkflowDoc | undefined {
   const f = r.fields(node, "", WORKFLOW_FIELDS);
   if (!f) return undefined;
-  const wfName = name(r, f);
+  const wfName = f.requireString("name", Patterns.entityName);
   const inputs = parseVariables(r, f.get("inputs"), "inputs");
   const outputVars = parseVariables(r, f.get("outputs"), "outputs", ["from"]);
   const outputs: WorkflowDoc["outputs"] = outputVars.map((v) => {
@@ -759,15 +734,7 @@ function parseWorkflow(r: SpecReader, node: Node): WorkflowDoc | undefined {
     });
   }
   if (!wfName) return undefined;
-  return {
-    kind: "Workflow",
-    name: wfName,
-    origin: origin(r, f.get("name"), "name", node),
-    inputs,
-    outputs,
-    nodes,
-    metadata,
-  };
+  return { ...docHead(r, f, node, "Workflow", wfName), inputs, outputs, nodes, metadata };
 }
 
 /** A workflow output's `from`: "<node>.<output>" or a binding mapping ({input: x}, {value: v}). */
@@ -813,7 +780,7 @@ function parseValues(r: SpecReader, node: MaybeNode, path: string): SpecValue[] 
 function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
   const f = r.fields(node, "", LAUNCH_PLAN_FIELDS);
   if (!f) return undefined;
-  const lpName = name(r, f);
+  const lpName = f.requireString("name", Patterns.entityName);
   const wfNode = f.require("workflow");
   const workflow = wfNode === undefined ? undefined : parseRef(r, wfNode, "workflow", "Workflow");
   const spec = create(LaunchPlanSpecSchema, {});
@@ -855,13 +822,7 @@ function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
         else if (rate) schedule.scheduleExpression = { case: "fixedRate", value: rate };
       }
       if (s.has("kickoffInput"))
-        schedule.kickoffTimeInputArg =
-          r.string(
-            s.get("kickoffInput"),
-            "schedule.kickoffInput",
-            Patterns.variable.pattern,
-            Patterns.variable.rule,
-          ) ?? "";
+        schedule.kickoffTimeInputArg = s.string("kickoffInput", Patterns.variable) ?? "";
       spec.schedule = schedule;
     }
   }
@@ -869,24 +830,14 @@ function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
     spec.labels = r.stringMap(f.get("labels"), "labels", Patterns.labelKey, Patterns.labelValue) ?? {};
   if (f.has("annotations"))
     spec.annotations = r.stringMap(f.get("annotations"), "annotations", Patterns.annotationKey) ?? {};
-  if (f.has("clusterLabel"))
-    spec.clusterLabel =
-      r.string(f.get("clusterLabel"), "clusterLabel", Patterns.dnsLabel.pattern, Patterns.dnsLabel.rule) ??
-      "";
+  if (f.has("clusterLabel")) spec.clusterLabel = f.string("clusterLabel", Patterns.dnsLabel) ?? "";
   if (f.has("maxParallelism"))
     spec.maxParallelism = r.int(f.get("maxParallelism"), "maxParallelism", 0, 10000) ?? 0;
   if (f.has("interruptible")) {
     const b = r.bool(f.get("interruptible"), "interruptible");
     if (b !== undefined) spec.interruptible = b;
   }
-  if (f.has("serviceAccount"))
-    spec.serviceAccount =
-      r.string(
-        f.get("serviceAccount"),
-        "serviceAccount",
-        Patterns.dnsSubdomain.pattern,
-        Patterns.dnsSubdomain.rule,
-      ) ?? "";
+  if (f.has("serviceAccount")) spec.serviceAccount = f.string("serviceAccount", Patterns.dnsSubdomain) ?? "";
   if (f.has("rawOutputDataPrefix"))
     spec.rawOutputDataPrefix =
       r.string(
@@ -897,9 +848,7 @@ function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
       ) ?? "";
   if (!lpName || !workflow) return undefined;
   return {
-    kind: "LaunchPlan",
-    name: lpName,
-    origin: origin(r, f.get("name"), "name", node),
+    ...docHead(r, f, node, "LaunchPlan", lpName),
     workflow,
     defaults,
     fixed,

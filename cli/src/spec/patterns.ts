@@ -1,3 +1,20 @@
+import { isDnsLabel, isDnsSubdomain, isLabelKey, isLabelValue, tryParseQuantity } from "@flotilla/common";
+
+/** A check of a text: a RegExp, or a function of `@flotilla/common` in the same shape. */
+export interface TextCheck {
+  test(text: string): boolean;
+}
+
+/** A text check with the rule name used in problems ("is not <rule>"). */
+export interface Rule {
+  readonly pattern: TextCheck;
+  readonly rule: string;
+}
+
+// Kubernetes' own naming rules and quantities are checked by @flotilla/common, the same code
+// the sandbox and the services use, rather than by a second copy of their regular expressions.
+const check = (test: (text: string) => boolean): TextCheck => ({ test });
+
 /** Validation patterns of the v1 contract (see the field comments in proto/), with their rule names. */
 export const Patterns = {
   entityName: {
@@ -11,11 +28,11 @@ export const Patterns = {
     rule: "a variable name of 1-63 chars of [a-zA-Z0-9_] not starting with a digit",
   },
   dnsLabel: {
-    pattern: /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    pattern: check((text) => isDnsLabel(text)),
     rule: "a DNS-1123 label (lowercase alphanumerics and '-', 1-63 chars)",
   },
   dnsSubdomain: {
-    pattern: /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    pattern: check(isDnsSubdomain),
     rule: "a DNS-1123 subdomain",
   },
   taskType: { pattern: /^[a-z0-9-]{1,63}$/, rule: "a task type of 1-63 chars of [a-z0-9-]" },
@@ -24,21 +41,19 @@ export const Patterns = {
     rule: "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
   },
   labelKey: {
-    pattern:
-      /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    pattern: check(isLabelKey),
     rule: "a Kubernetes label key",
   },
   labelValue: {
-    pattern: /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/,
+    pattern: check(isLabelValue),
     rule: "a Kubernetes label value (at most 63 chars)",
   },
   annotationKey: {
-    pattern:
-      /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    pattern: check(isLabelKey),
     rule: "a Kubernetes annotation key",
   },
   quantity: {
-    pattern: /^\d+(\.\d+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/,
+    pattern: check((text) => tryParseQuantity(text) !== undefined),
     rule: 'a Kubernetes quantity such as "500m", "2" or "4Gi"',
   },
   cacheVersion: {
@@ -46,10 +61,10 @@ export const Patterns = {
     rule: "a cache version of 1-128 chars of [a-zA-Z0-9_.-]",
   },
   executionName: {
-    pattern: /^(?=.{1,20}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    pattern: check((text) => isDnsLabel(text, 20)),
     rule: "a DNS-1123 label of 1-20 chars",
   },
-} as const;
+} as const satisfies Record<string, Rule>;
 
 /** Reserved node ids. */
 export const RESERVED_NODE_IDS = new Set(["start-node", "end-node"]);

@@ -13,6 +13,7 @@ import {
   type YAMLMap,
 } from "yaml";
 import type { SpecProblem } from "../errors.js";
+import type { Rule, TextCheck } from "./patterns.js";
 
 /** A YAML node that may be absent. */
 export type MaybeNode = Node | null | undefined;
@@ -102,14 +103,14 @@ export class SpecReader {
   }
 
   /** A string scalar matching `pattern` (described by `rule`); undefined (reported) otherwise. */
-  string(node: MaybeNode, path: string, pattern?: RegExp, rule?: string): string | undefined {
+  string(node: MaybeNode, path: string, pattern?: TextCheck, rule?: string): string | undefined {
     if (!isScalar(node) || (typeof node.value !== "string" && typeof node.value !== "number")) {
       this.report(node, path, `expected a string, got ${kindOf(node)}`);
       return undefined;
     }
     const s = String(node.value);
     if (pattern && !pattern.test(s)) {
-      this.report(node, path, `${JSON.stringify(s)} is not ${rule ?? `matching ${pattern}`}`);
+      this.report(node, path, `${JSON.stringify(s)} is not ${rule ?? "valid"}`);
       return undefined;
     }
     return s;
@@ -144,7 +145,7 @@ export class SpecReader {
   }
 
   /** A list of strings each matching `pattern`. */
-  strings(node: MaybeNode, path: string, pattern?: RegExp, rule?: string): string[] | undefined {
+  strings(node: MaybeNode, path: string, pattern?: TextCheck, rule?: string): string[] | undefined {
     const items = this.items(node, path);
     if (!items) return undefined;
     const out: string[] = [];
@@ -159,8 +160,8 @@ export class SpecReader {
   stringMap(
     node: MaybeNode,
     path: string,
-    key?: { pattern: RegExp; rule: string },
-    value?: { pattern: RegExp; rule: string },
+    key?: Rule,
+    value?: Rule,
     max = 64,
   ): Record<string, string> | undefined {
     const entries = this.entries(node, path);
@@ -221,6 +222,17 @@ export class Fields {
       return undefined;
     }
     return this.get(name);
+  }
+
+  /** The string field `name` matching `rule`; undefined (reported) when not a matching string. */
+  string(name: string, rule: Rule): string | undefined {
+    return this.reader.string(this.get(name), this.pathOf(name), rule.pattern, rule.rule);
+  }
+
+  /** Like {@link string}, but also reports the field when it is missing. */
+  requireString(name: string, rule: Rule): string | undefined {
+    if (this.require(name) === undefined) return undefined;
+    return this.string(name, rule);
   }
 
   /** Path of field `name`. */

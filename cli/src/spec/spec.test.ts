@@ -141,6 +141,61 @@ nodes:
   has(/^28 node "e" input "x": expected an integer, got string "seven"/);
 });
 
+test("bindings follow the admin's type rule: an enum binds to a string and to a wider enum, not the reverse", async () => {
+  const text = `
+kind: Task
+name: speak
+inputs: {mode: string, level: {enum: [low, mid, high]}}
+outputs: {pick: {enum: [low, mid]}, said: string}
+container: {image: busybox}
+---
+kind: Workflow
+name: w
+inputs: {mode: {enum: [fast, slow]}, level: {enum: [low]}}
+nodes:
+  - id: a
+    task: speak
+    inputs: {mode: {input: mode}, level: {input: level}}
+  - id: b
+    task: speak
+    inputs: {mode: {from: a.pick}, level: {from: a.pick}}
+---
+kind: Task
+name: strict
+inputs: {level: {enum: [low]}}
+container: {image: busybox}
+---
+kind: Workflow
+name: narrow
+inputs: {text: string}
+nodes:
+  - id: a
+    task: speak
+    inputs: {mode: {input: text}, level: low}
+  - id: b
+    task: strict
+    inputs: {level: {from: a.pick}}
+  - id: c
+    task: strict
+    inputs: {level: {from: a.said}}
+`;
+  const { problems } = await check(text);
+  const messages = problems.map((p) => `${p.line} ${p.message}`);
+  // Workflow "w" binds enums to a string input and enum subsets to a wider enum: all accepted
+  // (the CLI used to demand identical types and rejected all four bindings).
+  assert.ok(
+    problems.every((p) => p.line > 18),
+    messages.join("\n"),
+  );
+  assert.deepEqual(
+    messages.filter((m) => / is enum/.test(m)),
+    [
+      '33 node "b" input "level" is enum(low) but output "a.pick" is enum(low|mid)',
+      '36 node "c" input "level" is enum(low) but output "a.said" is string',
+    ],
+  );
+});
+
 test("YAML syntax errors and duplicate definitions are reported; references to registered entities use the lookup", async () => {
   const syntax = await check("kind: Task\nname: [unclosed\n");
   assert.equal(syntax.problems.length > 0, true);

@@ -43,9 +43,101 @@ export const MANAGED_BY = "flotilla";
 
 const DNS_LABEL_MAX = 63;
 
-/** True when `value` is a DNS-1123 label: lowercase alphanumerics and '-', 1–63 chars. */
-export function isDnsLabel(value: string): boolean {
-  return value.length > 0 && value.length <= DNS_LABEL_MAX && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value);
+/** The longest DNS-1123 label: namespaces, pod names, cluster names. */
+export const DNS_LABEL_MAX_LENGTH = DNS_LABEL_MAX;
+
+/** The longest DNS-1123 subdomain: the names of most Kubernetes objects. */
+export const DNS_SUBDOMAIN_MAX_LENGTH = 253;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const QUALIFIED_NAME_MAX = 63;
+
+/**
+ * True when `value` is a DNS-1123 label: 1 to `maxLength` (default 63) lowercase letters, digits
+ * or '-', starting and ending with a letter or digit. Pass a smaller `maxLength` for names that
+ * get a suffix appended later (execution names are at most 20).
+ */
+export function isDnsLabel(value: string, maxLength = DNS_LABEL_MAX_LENGTH): boolean {
+  return value.length <= maxLength && DNS_LABEL.test(value);
+}
+
+/**
+ * True when `value` is a DNS-1123 subdomain: at most 253 characters of DNS-1123 labels joined by
+ * '.', as Kubernetes requires of most object names.
+ */
+export function isDnsSubdomain(value: string): boolean {
+  return value.length <= DNS_SUBDOMAIN_MAX_LENGTH && value.split(".").every((part) => DNS_LABEL.test(part));
+}
+
+/** The rule of a DNS-1123 label in words, for messages: "1-63 lowercase letters, …". */
+export function dnsLabelRule(maxLength = DNS_LABEL_MAX_LENGTH): string {
+  return `1-${maxLength} lowercase letters, digits or '-', starting and ending with a letter or digit`;
+}
+
+/**
+ * What is wrong with `value` as a DNS-1123 label (see {@link isDnsLabel}), as one sentence that
+ * quotes the value, states the rule and names the first offending character or length, e.g.
+ * `"Web_1" is not a DNS-1123 label (1-63 lowercase letters, …): it contains "W"`. Returns
+ * undefined when the value is a valid label.
+ */
+export function dnsLabelProblem(value: string, maxLength = DNS_LABEL_MAX_LENGTH): string | undefined {
+  const reason =
+    value.length > maxLength ? `it is ${value.length} characters long` : labelPartProblem(value, "it");
+  return reason && `${JSON.stringify(value)} is not a DNS-1123 label (${dnsLabelRule(maxLength)}): ${reason}`;
+}
+
+/**
+ * What is wrong with `value` as a DNS-1123 subdomain (see {@link isDnsSubdomain}), worded like
+ * {@link dnsLabelProblem}; undefined when the value is valid.
+ */
+export function dnsSubdomainProblem(value: string): string | undefined {
+  let reason: string | undefined;
+  if (value.length > DNS_SUBDOMAIN_MAX_LENGTH) reason = `it is ${value.length} characters long`;
+  else if (value === "") reason = "it is empty";
+  else {
+    for (const part of value.split(".")) {
+      reason =
+        part === ""
+          ? "it has an empty part between dots"
+          : labelPartProblem(part, `its part ${JSON.stringify(part)}`);
+      if (reason) break;
+    }
+  }
+  return (
+    reason &&
+    `${JSON.stringify(value)} is not a DNS-1123 subdomain (at most ${DNS_SUBDOMAIN_MAX_LENGTH} characters of DNS-1123 labels joined by '.'): ${reason}`
+  );
+}
+
+function labelPartProblem(part: string, subject: string): string | undefined {
+  if (part === "") return `${subject} is empty`;
+  const bad = /[^-a-z0-9]/.exec(part);
+  if (bad) return `${subject} contains ${JSON.stringify(bad[0])}`;
+  if (part.startsWith("-")) return `${subject} starts with '-'`;
+  if (part.endsWith("-")) return `${subject} ends with '-'`;
+  return undefined;
+}
+
+/**
+ * True when `key` is a Kubernetes label (or annotation) key: an optional DNS-1123 subdomain
+ * prefix and '/', then a name of 1-63 letters, digits, '-', '_' or '.' starting and ending with
+ * a letter or digit (`app`, `flotilla.io/project`).
+ */
+export function isLabelKey(key: string): boolean {
+  const parts = key.split("/");
+  if (parts.length > 2) return false;
+  const name = parts[parts.length - 1];
+  if (parts.length === 2 && !isDnsSubdomain(parts[0])) return false;
+  return name.length <= QUALIFIED_NAME_MAX && QUALIFIED_NAME.test(name);
+}
+
+/**
+ * True when `value` is a Kubernetes label value: empty, or 1-63 letters, digits, '-', '_' or '.'
+ * starting and ending with a letter or digit.
+ */
+export function isLabelValue(value: string): boolean {
+  return value === "" || (value.length <= QUALIFIED_NAME_MAX && QUALIFIED_NAME.test(value));
 }
 
 /** The namespace that holds a project/domain's executions in every cluster: `{project}-{domain}`. */

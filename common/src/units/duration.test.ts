@@ -23,6 +23,20 @@ describe("durations", () => {
     assert.throws(() => parseDuration("90"), InvalidDurationError);
   });
 
+  it("reads the sandbox kubelet's duration annotations (bare seconds allowed)", () => {
+    const table: [string, number][] = [
+      ["2s", 2000],
+      ["500ms", 500],
+      ["1m30s", 90_000],
+      ["1.5h", 5_400_000],
+      ["3", 3000],
+    ];
+    for (const [text, ms] of table) assert.equal(parseDuration(text, { bareSeconds: true }), ms, text);
+    for (const bad of ["", "2 s", "soon", "1x"]) {
+      assert.throws(() => parseDuration(bad, { bareSeconds: true }), InvalidDurationError, bad);
+    }
+  });
+
   it("rejects malformed text with the expected syntax and a short quote of the value", () => {
     for (const bad of ["", "s", "5", "5 m", "5x", "-5s", "5m3", "1e3s"]) {
       assert.equal(tryParseDuration(bad), undefined, bad);

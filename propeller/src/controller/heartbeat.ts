@@ -6,6 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { tryParseQuantity } from "@flotilla/common";
 import {
   CapacityHintsSchema,
   ClusterHeartbeatRequestSchema,
@@ -14,7 +15,6 @@ import {
 } from "@flotilla/proto";
 import type { AdminClient } from "../clients/admin-client.js";
 import type { PropellerMetrics } from "../metrics.js";
-import { quantityValue } from "../workflow/quantity.js";
 
 /** What the propeller reports about itself at each beat. */
 export interface HeartbeatSnapshot {
@@ -56,9 +56,9 @@ export function startHeartbeat(options: HeartbeatOptions): { stop(): Promise<voi
       let gpus = 0;
       for (const n of nodes.items) {
         const a = n.status?.allocatable ?? {};
-        cpu += quantityValue(a.cpu);
-        mem += quantityValue(a.memory);
-        gpus += quantityValue(a["nvidia.com/gpu"]);
+        cpu += tryParseQuantity(a.cpu) ?? 0;
+        mem += tryParseQuantity(a.memory) ?? 0;
+        gpus += tryParseQuantity(a["nvidia.com/gpu"]) ?? 0;
       }
       capacity = create(CapacityHintsSchema, {
         cpuCores: cpu,

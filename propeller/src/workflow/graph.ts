@@ -4,13 +4,13 @@
  * dependencies), a topological order and the task templates by identifier. Built once per
  * execution and cached; rounds only read it.
  */
+import { identifierKey } from "@flotilla/common";
 import type {
   BindingData,
   BooleanExpression,
   BranchNode,
   CompiledWorkflow,
   CompiledWorkflowClosure,
-  Identifier,
   Node,
   TaskTemplate,
 } from "@flotilla/proto";
@@ -49,11 +49,6 @@ export interface WorkflowGraph {
   readonly tasks: ReadonlyMap<string, TaskTemplate>;
   /** Graphs of every sub-workflow of the closure by {@link identifierKey} (shared by all levels). */
   readonly subWorkflows: ReadonlyMap<string, WorkflowGraph>;
-}
-
-/** `project/domain/name/version` of an identifier: the key of tasks and sub-workflows. */
-export function identifierKey(id: Identifier | undefined): string {
-  return id ? `${id.project}/${id.domain}/${id.name}/${id.version}` : "";
 }
 
 /** Node ids a binding reads outputs from. */

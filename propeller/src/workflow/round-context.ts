@@ -31,15 +31,14 @@ import {
   type WorkflowExecutionStatus,
   WorkflowExecution_Phase,
 } from "@flotilla/proto";
-import { BlobNotFoundError } from "@flotilla/common";
+import { BlobNotFoundError, identifierKey, tryParseQuantity } from "@flotilla/common";
 import type { BindingSources } from "./bindings.js";
 import type { WorkflowGraph } from "./graph.js";
-import { identifierKey, innerGraphOf } from "./graph.js";
+import { innerGraphOf } from "./graph.js";
 import { nestedNodeId } from "./node-ids.js";
 import { isTerminalNodePhase, isTerminalWorkflowPhase } from "./phases.js";
 import type { ExecutorConfig, ExecutorPorts } from "./ports.js";
 import type { AttemptLocations } from "../plugins/pod/pod-plugin.js";
-import { quantityValue } from "./quantity.js";
 
 /** The execution a round drives, as read from the (cached) CR. */
 export interface ExecutionView {
@@ -374,9 +373,9 @@ export class RoundContext {
       podName: details.podName ?? ns.podName,
       inputUri: details.inputUri ?? "",
       requestedResources: create(ResourceUsageSchema, {
-        cpuCores: quantityValue(requests?.cpu),
-        memoryBytes: quantityValue(requests?.memory),
-        gpus: quantityValue(requests?.gpu),
+        cpuCores: tryParseQuantity(requests?.cpu) ?? 0,
+        memoryBytes: tryParseQuantity(requests?.memory) ?? 0,
+        gpus: tryParseQuantity(requests?.gpu) ?? 0,
         seconds: ns.startedAt
           ? Math.max(0, (this.now.getTime() - Number(ns.startedAt.seconds) * 1000) / 1000)
           : 0,

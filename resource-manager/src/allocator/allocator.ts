@@ -7,6 +7,7 @@ import {
   RequestExceedsLimitError,
 } from "./errors.js";
 import { randomUUID } from "node:crypto";
+import { dnsLabelProblem } from "@flotilla/common";
 import {
   EndReason,
   RejectReason,
@@ -327,15 +328,12 @@ export class Allocator {
       }
       this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
       if (pool.leases.has(record.holder) || pool.waiting.has(record.holder)) continue;
+      const { resource, project, domain, holder, tokens, ttlMs } = record;
+      const request = { resource, project, domain, holder, tokens, ttlMs };
       if (record.state === "granted") {
         const lease: Lease = {
+          ...request,
           leaseId: record.leaseId,
-          resource: record.resource,
-          project: record.project,
-          domain: record.domain,
-          holder: record.holder,
-          tokens: record.tokens,
-          ttlMs: record.ttlMs,
           requestedAt: record.requestedAt,
           grantedAt: record.since,
           expiresAt: record.expiresAt,
@@ -344,12 +342,7 @@ export class Allocator {
         this.addLease(pool, lease);
       } else {
         this.addQueued(pool, {
-          resource: record.resource,
-          project: record.project,
-          domain: record.domain,
-          holder: record.holder,
-          tokens: record.tokens,
-          ttlMs: record.ttlMs,
+          ...request,
           seq: record.seq,
           enqueuedAt: record.requestedAt,
           pollDeadline: now + record.ttlMs,
@@ -839,15 +832,9 @@ function snapshotOf(pool: PoolState): PoolSnapshot {
   };
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 function validateName(field: string, value: string): void {
-  if (!DNS_LABEL.test(value)) {
-    throw new InvalidArgumentError(
-      field,
-      `"${value}" must be a DNS-1123 label: 1-63 lowercase letters, digits or "-", starting and ending alphanumeric`,
-    );
-  }
+  const problem = dnsLabelProblem(value);
+  if (problem) throw new InvalidArgumentError(field, problem);
 }
 
 function validateTtl(ttlMs: number): void {

@@ -3,31 +3,38 @@
  * boundary (src/rpc/) maps them to Connect codes in exactly one place.
  */
 
-/** Base class of every resource-manager domain error; `code` is a stable machine-readable reason. */
+/**
+ * Base class of every resource-manager domain error: `reason` is a stable PascalCase
+ * machine-readable code (e.g. `PoolNotFound`); `name` is the subclass's name.
+ */
 export abstract class ResourceManagerError extends Error {
-  /** Stable PascalCase reason, e.g. `PoolNotFound`. */
-  abstract readonly reason: string;
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
 }
 
 /** The named resource pool does not exist. */
 export class PoolNotFoundError extends ResourceManagerError {
-  readonly reason = "PoolNotFound";
   constructor(readonly resource: string) {
-    super(`resource pool "${resource}" does not exist`);
-    this.name = "PoolNotFoundError";
+    super("PoolNotFound", `resource pool "${resource}" does not exist`);
   }
 }
 
 /** A pool cannot be deleted while leases or queued requests reference it. */
 export class PoolInUseError extends ResourceManagerError {
-  readonly reason = "PoolInUse";
   constructor(
     readonly resource: string,
     readonly leases: number,
     readonly queued: number,
   ) {
-    super(`resource pool "${resource}" still has ${leases} lease(s) and ${queued} queued request(s)`);
-    this.name = "PoolInUseError";
+    super(
+      "PoolInUse",
+      `resource pool "${resource}" still has ${leases} lease(s) and ${queued} queued request(s)`,
+    );
   }
 }
 
@@ -36,35 +43,35 @@ export class PoolInUseError extends ResourceManagerError {
  * activation would create it again. Remove it from the file instead.
  */
 export class PoolManagedByConfigError extends ResourceManagerError {
-  readonly reason = "PoolManagedByConfig";
   constructor(readonly resource: string) {
-    super(`resource pool "${resource}" is defined in the configuration file; remove it there`);
-    this.name = "PoolManagedByConfigError";
+    super(
+      "PoolManagedByConfig",
+      `resource pool "${resource}" is defined in the configuration file; remove it there`,
+    );
   }
 }
 
 /** A configuration or request field is invalid; `field` names it. */
 export class InvalidArgumentError extends ResourceManagerError {
-  readonly reason = "InvalidArgument";
   constructor(
     readonly field: string,
     readonly problem: string,
   ) {
-    super(`${field}: ${problem}`);
-    this.name = "InvalidArgumentError";
+    super("InvalidArgument", `${field}: ${problem}`);
   }
 }
 
 /** A request asks for more tokens than the pool's global limit, so it could never be granted. */
 export class RequestExceedsLimitError extends ResourceManagerError {
-  readonly reason = "RequestExceedsLimit";
   constructor(
     readonly resource: string,
     readonly tokens: number,
     readonly limit: number,
   ) {
-    super(`request for ${tokens} token(s) of "${resource}" exceeds the pool limit of ${limit}`);
-    this.name = "RequestExceedsLimitError";
+    super(
+      "RequestExceedsLimit",
+      `request for ${tokens} token(s) of "${resource}" exceeds the pool limit of ${limit}`,
+    );
   }
 }
 
@@ -73,7 +80,6 @@ export class RequestExceedsLimitError extends ResourceManagerError {
  * queued request: allocation is idempotent per holder, so this is a caller bug.
  */
 export class HolderConflictError extends ResourceManagerError {
-  readonly reason = "HolderConflict";
   constructor(
     readonly resource: string,
     readonly holder: string,
@@ -81,62 +87,56 @@ export class HolderConflictError extends ResourceManagerError {
     readonly requested: { project: string; domain: string; tokens: number },
   ) {
     super(
+      "HolderConflict",
       `holder "${holder}" on "${resource}" already exists for ${existing.project}/${existing.domain} ` +
         `with ${existing.tokens} token(s); request was ${requested.project}/${requested.domain} ` +
         `with ${requested.tokens} token(s)`,
     );
-    this.name = "HolderConflictError";
   }
 }
 
 /** The holder has no granted lease on the resource (never granted, released, or expired). */
 export class LeaseNotFoundError extends ResourceManagerError {
-  readonly reason = "LeaseNotFound";
   constructor(
     readonly resource: string,
     readonly holder: string,
     readonly leaseId?: string,
   ) {
     super(
+      "LeaseNotFound",
       leaseId !== undefined
         ? `lease ${leaseId} of holder "${holder}" does not exist (released or expired; allocate again)`
         : `holder "${holder}" has no lease on "${resource}" (released or expired; allocate again)`,
     );
-    this.name = "LeaseNotFoundError";
   }
 }
 
 /** This instance is not the active leader; `leaderUrl` is the current leader's address when known. */
 export class NotLeaderError extends ResourceManagerError {
-  readonly reason = "NotLeader";
   constructor(readonly leaderUrl: string | undefined) {
     super(
+      "NotLeader",
       leaderUrl
         ? `this resource manager is a standby; the leader is at ${leaderUrl}`
         : "this resource manager is not the leader (no leader elected yet)",
     );
-    this.name = "NotLeaderError";
   }
 }
 
 /** The leader lost its lease on leadership or its database while deciding; the caller should retry. */
 export class LeadershipLostError extends ResourceManagerError {
-  readonly reason = "LeadershipLost";
   constructor(readonly detail: string) {
-    super(`resource manager lost leadership: ${detail}`);
-    this.name = "LeadershipLostError";
+    super("LeadershipLost", `resource manager lost leadership: ${detail}`);
   }
 }
 
 /** A renewal named a lease that belongs to a different holder (e.g. a stale attempt). */
 export class HolderMismatchError extends ResourceManagerError {
-  readonly reason = "HolderMismatch";
   constructor(
     readonly leaseId: string,
     readonly holder: string,
     readonly actualHolder: string,
   ) {
-    super(`lease ${leaseId} is held by "${actualHolder}", not by "${holder}"`);
-    this.name = "HolderMismatchError";
+    super("HolderMismatch", `lease ${leaseId} is held by "${actualHolder}", not by "${holder}"`);
   }
 }

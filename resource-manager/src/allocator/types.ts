@@ -48,16 +48,20 @@ export interface AllocateRequest {
   readonly wait?: boolean;
 }
 
-/** A granted lease. Times are epoch milliseconds. */
-export interface Lease {
-  /** Unique id generated at grant time. */
-  readonly leaseId: string;
+/** What a holder asked for, shared by its lease and its queued request. */
+export interface HolderRequest {
   readonly resource: string;
   readonly project: string;
   readonly domain: string;
   readonly holder: string;
   readonly tokens: number;
   readonly ttlMs: number;
+}
+
+/** A granted lease. Times are epoch milliseconds. */
+export interface Lease extends HolderRequest {
+  /** Unique id generated at grant time. */
+  readonly leaseId: string;
   /** When the holder first asked (its arrival in the queue). */
   readonly requestedAt: number;
   readonly grantedAt: number;
@@ -67,13 +71,7 @@ export interface Lease {
 }
 
 /** A request waiting in its tenant's queue. */
-export interface QueuedRequest {
-  readonly resource: string;
-  readonly project: string;
-  readonly domain: string;
-  readonly holder: string;
-  readonly tokens: number;
-  readonly ttlMs: number;
+export interface QueuedRequest extends HolderRequest {
   /** Global arrival order; lower is older. */
   readonly seq: number;
   readonly enqueuedAt: number;

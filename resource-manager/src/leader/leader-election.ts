@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Logger } from "../manager/resource-manager.js";
+import { silentLogger, type Logger } from "@flotilla/runtime";
 
 /**
  * Key of the session advisory lock held by the active resource manager (one bigint key space,
@@ -77,12 +77,8 @@ export class PostgresLeaderElection {
     await this.loop;
   }
 
-  private log(
-    level: "debug" | "info" | "warn" | "error",
-    message: string,
-    fields?: Record<string, unknown>,
-  ): void {
-    this.options.log?.(level, message, fields);
+  private get log(): Logger {
+    return this.options.log ?? silentLogger;
   }
 
   private async run(): Promise<void> {
@@ -90,7 +86,7 @@ export class PostgresLeaderElection {
       try {
         await this.campaign();
       } catch (err) {
-        this.log("warn", "leader election round failed", {
+        this.log.warn("leader election round failed", {
           error: err instanceof Error ? err.message : String(err),
         });
       }
@@ -139,13 +135,13 @@ export class PostgresLeaderElection {
     try {
       await this.options.onElected();
     } catch (err) {
-      this.log("error", "activation after election failed; giving the lock back", {
+      this.log.error("activation after election failed; giving the lock back", {
         error: err instanceof Error ? err.message : String(err),
       });
       return;
     }
     this.leadingValue = true;
-    this.log("info", "elected leader");
+    this.log.info("elected leader");
     for (;;) {
       await this.sleep(this.options.intervalMs);
       if (this.stopped || this.resignRequested) return;

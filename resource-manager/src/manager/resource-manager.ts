@@ -20,13 +20,7 @@ import type {
 import type { ResourceManagerMetrics } from "../metrics.js";
 import type { StateRepository } from "../repository/state-repository.js";
 import { GroupCommitter } from "./group-commit.js";
-
-/** A structured log sink: level, message, fields. */
-export type Logger = (
-  level: "debug" | "info" | "warn" | "error",
-  message: string,
-  fields?: Record<string, unknown>,
-) => void;
+import { silentLogger, type Logger } from "@flotilla/runtime";
 
 /** Options of {@link ResourceManager}. */
 export interface ResourceManagerOptions {
@@ -101,7 +95,7 @@ export class ResourceManager {
 
   constructor(private readonly options: ResourceManagerOptions) {
     this.clock = options.clock ?? Date.now;
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? silentLogger;
   }
 
   /** Current lifecycle state. */
@@ -148,7 +142,7 @@ export class ResourceManager {
       for (const stored of await repository.loadPools()) allocator.upsertPool(stored.config, now);
       const orphans = allocator.load(await repository.loadHolders(), now);
       if (orphans.length > 0) {
-        this.log("warn", "holders of unknown pools ignored", { count: orphans.length });
+        this.log.warn("holders of unknown pools ignored", { count: orphans.length });
       }
       if ((this.stateValue as ResourceManagerState) === "stopped")
         throw new LeadershipLostError("stopped while activating");
@@ -163,7 +157,7 @@ export class ResourceManager {
       this.stateValue = "active";
       this.options.metrics?.setAllocator(allocator, epoch);
       await this.commit(this.term);
-      this.log("info", "resource manager active", {
+      this.log.info("resource manager active", {
         epoch,
         pools: allocator.listPools().length,
         leases: allocator.listLeases().length,
@@ -450,7 +444,7 @@ export class ResourceManager {
 
   private termFailed(term: Term, err: unknown): void {
     if (this.term !== term) return;
-    this.log("error", "durable write failed; ending leadership term", {
+    this.log.error("durable write failed; ending leadership term", {
       epoch: term.epoch,
       error: describe(err),
     });

@@ -104,6 +104,23 @@ WITH fence AS (
 )
 SELECT (SELECT count(*) FROM fence)::int AS fenced`;
 
+/** The holder fields APPLY_CHANGES_SQL unnests ($4..$16), one array per column, in its order. */
+const HOLDER_COLUMNS: readonly ((r: HolderRecord) => unknown)[] = [
+  (r) => r.resource,
+  (r) => r.holder,
+  (r) => r.project,
+  (r) => r.domain,
+  (r) => r.tokens,
+  (r) => r.state,
+  (r) => r.ttlMs,
+  (r) => r.seq,
+  (r) => r.since,
+  (r) => r.expiresAt,
+  (r) => r.leaseId,
+  (r) => r.requestedAt,
+  (r) => r.borrowed,
+];
+
 /** {@link StateRepository} on PostgreSQL or embedded PGlite through @flotilla/db. */
 export class PostgresStateRepository implements StateRepository {
   constructor(private readonly db: Database) {}
@@ -163,21 +180,7 @@ export class PostgresStateRepository implements StateRepository {
   async applyChanges(epoch: number, changes: ReadonlyMap<string, HolderRecord | null>): Promise<void> {
     const delResource: string[] = [];
     const delHolder: string[] = [];
-    const up = {
-      leaseId: [] as string[],
-      resource: [] as string[],
-      holder: [] as string[],
-      project: [] as string[],
-      domain: [] as string[],
-      tokens: [] as number[],
-      state: [] as string[],
-      ttl: [] as number[],
-      seq: [] as number[],
-      requested: [] as number[],
-      since: [] as number[],
-      expires: [] as number[],
-      borrowed: [] as boolean[],
-    };
+    const upserts = HOLDER_COLUMNS.map((): unknown[] => []);
     for (const [key, record] of changes) {
       if (record === null) {
         const sep = key.indexOf("\u0000");
@@ -185,37 +188,13 @@ export class PostgresStateRepository implements StateRepository {
         delHolder.push(key.slice(sep + 1));
         continue;
       }
-      up.leaseId.push(record.leaseId);
-      up.resource.push(record.resource);
-      up.holder.push(record.holder);
-      up.project.push(record.project);
-      up.domain.push(record.domain);
-      up.tokens.push(record.tokens);
-      up.state.push(record.state);
-      up.ttl.push(record.ttlMs);
-      up.seq.push(record.seq);
-      up.requested.push(record.requestedAt);
-      up.since.push(record.since);
-      up.expires.push(record.expiresAt);
-      up.borrowed.push(record.borrowed);
+      HOLDER_COLUMNS.forEach((column, i) => upserts[i]?.push(column(record)));
     }
     const { rows } = await this.db.query<{ fenced: number }>(APPLY_CHANGES_SQL, [
       epoch,
       delResource,
       delHolder,
-      up.resource,
-      up.holder,
-      up.project,
-      up.domain,
-      up.tokens,
-      up.state,
-      up.ttl,
-      up.seq,
-      up.since,
-      up.expires,
-      up.leaseId,
-      up.requested,
-      up.borrowed,
+      ...upserts,
     ]);
     if (rows[0]?.fenced !== 1) throw new LeadershipLostError(`epoch ${epoch} is no longer current`);
   }

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { silentLogger, type Logger } from "@flotilla/runtime";
 import {
   AllocateBatchResponseSchema,
   AllocateResponseSchema,
@@ -58,7 +59,6 @@ import type {
 import {
   MAX_BATCH_SIZE,
   type BatchResult,
-  type Logger,
   type ReleaseTarget,
   type ResourceManager,
 } from "../manager/resource-manager.js";
@@ -79,7 +79,7 @@ const MAX_PAGE_SIZE = 1000;
  */
 export function createResourceManagerServiceImpl(
   manager: ResourceManager,
-  log: Logger = () => {},
+  log: Logger = silentLogger,
 ): ServiceImpl<typeof ResourceManagerService> {
   const handle = <Req, Res>(fn: (req: Req, ctx: HandlerContext) => Promise<Res>) => {
     return async (req: Req, ctx: HandlerContext): Promise<Res> => {
@@ -180,35 +180,29 @@ export function createResourceManagerServiceImpl(
         (!req.tenant?.domain || x.domain === req.tenant.domain) &&
         x.holder.startsWith(req.holderPrefix);
       const all: { sortKey: [string, number, string]; message: Allocation }[] = [];
+      const add = (
+        x: { resource: string; project: string; domain: string; holder: string; tokens: number },
+        requestedAt: number,
+        state: Allocation["state"],
+      ) =>
+        all.push({
+          sortKey: [x.resource, requestedAt, x.holder],
+          message: create(AllocationSchema, {
+            resource: x.resource,
+            tenant: { project: x.project, domain: x.domain },
+            holder: x.holder,
+            tokens: x.tokens,
+            state,
+            requestedAt: timestampFromMs(requestedAt),
+          }),
+        });
       if (req.state !== ListAllocationsRequest_StateFilter.QUEUED) {
-        for (const l of leases.filter(matches)) {
-          all.push({
-            sortKey: [l.resource, l.requestedAt, l.holder],
-            message: create(AllocationSchema, {
-              resource: l.resource,
-              tenant: { project: l.project, domain: l.domain },
-              holder: l.holder,
-              tokens: l.tokens,
-              state: { case: "lease", value: toLeaseMessage(l) },
-              requestedAt: timestampFromMs(l.requestedAt),
-            }),
-          });
-        }
+        for (const l of leases.filter(matches))
+          add(l, l.requestedAt, { case: "lease", value: toLeaseMessage(l) });
       }
       if (req.state !== ListAllocationsRequest_StateFilter.GRANTED) {
-        for (const q of queued.filter(matches)) {
-          all.push({
-            sortKey: [q.resource, q.enqueuedAt, q.holder],
-            message: create(AllocationSchema, {
-              resource: q.resource,
-              tenant: { project: q.project, domain: q.domain },
-              holder: q.holder,
-              tokens: q.tokens,
-              state: { case: "queuePosition", value: q.position },
-              requestedAt: timestampFromMs(q.enqueuedAt),
-            }),
-          });
-        }
+        for (const q of queued.filter(matches))
+          add(q, q.enqueuedAt, { case: "queuePosition", value: q.position });
       }
       all.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
       const page = all.slice(offset, offset + pageSize);
@@ -517,7 +511,7 @@ export function toConnectError(err: unknown, ctx: HandlerContext | undefined, lo
   }
   const code = codeOf(err);
   if (code !== undefined) return new ConnectError((err as Error).message, code);
-  log("error", "unexpected error in RPC handler", {
+  log.error("unexpected error in RPC handler", {
     error: err instanceof Error ? (err.stack ?? err.message) : String(err),
   });
   return new ConnectError("internal error", Code.Internal);

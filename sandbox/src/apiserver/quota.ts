@@ -4,7 +4,7 @@
  * refused with kube's `exceeded quota` wording, and each quota's `status.used` is kept current
  * (terminated pods stop counting).
  */
-import { formatMilli, parseMilli } from "./quantity.js";
+import { formatMilli, parseMilli } from "@flotilla/common";
 import type { KubeObject } from "./store.js";
 
 /** Usage in milli-units per quota resource name (`pods`, `requests.cpu`, ...). */

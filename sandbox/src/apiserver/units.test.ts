@@ -2,33 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiError } from "./errors.js";
 import { mergePatch, strategicMergePatch } from "./patch.js";
-import { QuantityParseError, formatMilli, parseMilli, parseQuantity } from "./quantity.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { defaultAndPrune, validateSchema } from "./schema.js";
 import { ObjectStore } from "./store.js";
-
-describe("quantities", () => {
-  it("parses decimal, binary, milli and exponent forms", () => {
-    assert.equal(parseMilli("500m"), 500);
-    assert.equal(parseMilli("2"), 2000);
-    assert.equal(parseMilli("0.5"), 500);
-    assert.equal(parseQuantity("1Ki"), 1024);
-    assert.equal(parseQuantity("1.5Gi"), 1.5 * 2 ** 30);
-    assert.equal(parseQuantity("128M"), 128e6);
-    assert.equal(parseQuantity("1e3"), 1000);
-    assert.equal(parseQuantity("2k"), 2000);
-    assert.throws(() => parseQuantity("12 cores"), QuantityParseError);
-    assert.throws(() => parseQuantity("1KB"), QuantityParseError);
-  });
-
-  it("formats milli-units canonically", () => {
-    assert.equal(formatMilli(1500), "1500m");
-    assert.equal(formatMilli(2000), "2");
-    assert.equal(formatMilli(768 * 2 ** 20 * 1000, true), "768Mi");
-    assert.equal(formatMilli(2 ** 30 * 1000, true), "1Gi");
-    assert.equal(formatMilli(1000 * 1000, true), "1000");
-  });
-});
 
 describe("selectors", () => {
   it("matches every label operator", () => {

@@ -2,16 +2,14 @@
  * Object validation shared by every type (metadata names) and the per-type rules the sandbox
  * enforces for built-ins (pods, namespaces, CRDs), worded like kube-apiserver.
  */
+import { isDnsLabel, isDnsSubdomain } from "@flotilla/common";
 import { type StatusCause, forbiddenCause, invalidCause, requiredCause } from "./errors.js";
 import type { KubeObject } from "./store.js";
-
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Validates `metadata.name` as an RFC 1123 subdomain (or label for namespaces). */
 export function validateName(name: string, label: boolean): StatusCause[] {
   if (label) {
-    if (name.length > 63 || !DNS1123_LABEL.test(name)) {
+    if (!isDnsLabel(name)) {
       return [
         invalidCause(
           "metadata.name",
@@ -22,7 +20,7 @@ export function validateName(name: string, label: boolean): StatusCause[] {
     }
     return [];
   }
-  if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+  if (!isDnsSubdomain(name)) {
     return [
       invalidCause(
         "metadata.name",

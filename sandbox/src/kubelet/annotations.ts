@@ -1,5 +1,5 @@
 import type { V1Pod } from "@kubernetes/client-node";
-import { parseDurationMs } from "./quantity.js";
+import { parseDuration } from "@flotilla/common";
 
 /** Pod annotations that steer the sandbox kubelet. */
 export const Annotations = {
@@ -80,7 +80,7 @@ export function readSimulatedBehaviour(
   const durationText = a[Annotations.duration];
   if (durationText !== undefined) {
     try {
-      durationMs = parseDurationMs(durationText);
+      durationMs = parseDuration(durationText, { bareSeconds: true });
     } catch {
       throw new InvalidAnnotationError(
         Annotations.duration,

@@ -1,6 +1,6 @@
 /**
  * The sandbox's simulated kubelet and scheduler: `startKubelet` plus the pieces it is made of
- * (node specs, scheduler fit logic, annotations, quantities), exported for reuse and tests.
+ * (node specs, scheduler fit logic, annotations), exported for reuse and tests.
  */
 export {
   runKubelet,
@@ -27,5 +27,4 @@ export {
   type NodeUsage,
   type ScheduleResult,
 } from "./scheduler.js";
-export { parseQuantity, parseCpuMillis, parseDurationMs, InvalidQuantityError } from "./quantity.js";
 export { KubeApiError, kubeConfigFor } from "./api.js";

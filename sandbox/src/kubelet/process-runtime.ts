@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { constants } from "node:os";
+import { parseResourceUnits } from "@flotilla/common";
 import type { ContainerExit } from "./pod-status.js";
 import { exitWithCode } from "./pod-status.js";
-import { parseResource } from "./quantity.js";
 import {
   ContainerStartError,
   expandReferences,
@@ -83,7 +83,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions = {}): Conta
         });
       });
       const limitRaw = container.resources?.limits?.memory;
-      const memoryLimit = limitRaw !== undefined ? parseResource("memory", limitRaw) : undefined;
+      const memoryLimit = limitRaw !== undefined ? parseResourceUnits("memory", limitRaw) : undefined;
       return new ProcessHandle(child, (text) => request.onOutput(text), memoryLimit, pollMs);
     },
   };

@@ -6,7 +6,7 @@ import type {
   V1Taint,
   V1Toleration,
 } from "@kubernetes/client-node";
-import { parseResource } from "./quantity.js";
+import { parseResourceUnits } from "@flotilla/common";
 
 /** Resource amounts keyed by resource name, in scheduler units (millicores for cpu). */
 export type ResourceList = Map<string, number>;
@@ -24,7 +24,8 @@ export function podRequests(pod: V1Pod): ResourceList {
     const merged = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
     const out: ResourceList = new Map();
     for (const [name, value] of Object.entries(merged)) {
-      if (typeof value === "string" || typeof value === "number") out.set(name, parseResource(name, value));
+      if (typeof value === "string" || typeof value === "number")
+        out.set(name, parseResourceUnits(name, value));
     }
     return out;
   };
@@ -105,12 +106,12 @@ export function filterNode(pod: V1Pod, usage: NodeUsage, requests: ResourceList)
 function insufficientResources(usage: NodeUsage, requests: ResourceList): string[] {
   const allocatable = usage.node.status?.allocatable ?? {};
   const reasons: string[] = [];
-  const maxPods = allocatable.pods !== undefined ? parseResource("pods", allocatable.pods) : 110;
+  const maxPods = allocatable.pods !== undefined ? parseResourceUnits("pods", allocatable.pods) : 110;
   if (usage.pods + 1 > maxPods) reasons.push("Too many pods");
   for (const [name, amount] of requests) {
     if (amount <= 0 || name === "pods") continue;
     const raw = allocatable[name];
-    const available = raw === undefined ? 0 : parseResource(name, raw);
+    const available = raw === undefined ? 0 : parseResourceUnits(name, raw);
     if ((usage.requested.get(name) ?? 0) + amount > available) reasons.push(`Insufficient ${name}`);
   }
   return reasons;
@@ -123,7 +124,7 @@ function allocatedFraction(usage: NodeUsage, requests: ResourceList): number {
   for (const name of ["cpu", "memory"]) {
     const raw = allocatable[name];
     if (raw === undefined) continue;
-    const capacity = parseResource(name, raw);
+    const capacity = parseResourceUnits(name, raw);
     if (capacity <= 0) continue;
     sum += ((usage.requested.get(name) ?? 0) + (requests.get(name) ?? 0)) / capacity;
     count++;

@@ -16,6 +16,7 @@ import type { AdminClient } from "../../client.js";
 import { CliError, UsageError } from "../../errors.js";
 import { parseExecFile, type ExecFile } from "../../exec-file.js";
 import { parseKeyValues } from "../../flags.js";
+import { examples } from "../../help.js";
 import { describeType, LiteralValueError, textToLiteral, valueToLiteral } from "../../literals.js";
 import { entityId } from "../../resources.js";
 import { Patterns } from "../../spec/patterns.js";
@@ -25,11 +26,11 @@ export default class CreateExecution extends FlotctlCommand<typeof CreateExecuti
   static override summary = "Start an execution of a launch plan or workflow.";
   static override description =
     'Inputs are typed against the target: --inputs name=value parses numbers, booleans, datetimes and durations ("30s"); lists, maps and structs are JSON. Without --version the latest registered version is used. An exec file (YAML: launchPlan|workflow, version, name, inputs, labels, annotations, clusterLabel, maxParallelism) can hold the same settings; flags win over it.';
-  static override examples = [
-    "<%= config.bin %> create execution --launchplan hello-lp --inputs name=world",
-    "<%= config.bin %> create execution --workflow diamond --version v1 --inputs x=3 --name diamond-1",
-    "<%= config.bin %> create execution --exec-file run.yaml -o json",
-  ];
+  static override examples = examples(
+    "flotctl create execution --launchplan hello-lp --inputs name=world",
+    "flotctl create execution --workflow diamond --version v1 --inputs x=3 --name diamond-1",
+    "flotctl create execution --exec-file run.yaml -o json",
+  );
   static override flags = {
     launchplan: Flags.string({
       summary: "Launch plan name.",
@@ -64,14 +65,8 @@ export default class CreateExecution extends FlotctlCommand<typeof CreateExecuti
     const name = this.flags.name ?? file.name ?? "";
     if (name && !Patterns.executionName.pattern.test(name))
       throw new UsageError(`--name "${name}" is not ${Patterns.executionName.rule}`);
-    let textInputs: Record<string, string>;
-    let labels: Record<string, string>;
-    try {
-      textInputs = parseKeyValues(this.flags.inputs, "inputs");
-      labels = { ...file.labels, ...parseKeyValues(this.flags.label, "label") };
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const textInputs = parseKeyValues(this.flags.inputs, "inputs");
+    const labels = { ...file.labels, ...parseKeyValues(this.flags.label, "label") };
     const client = await this.client();
     const version =
       this.flags.version ??

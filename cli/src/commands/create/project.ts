@@ -2,17 +2,17 @@ import { Args, Flags } from "@oclif/core";
 import { create } from "@bufbuild/protobuf";
 import { DomainSchema, ProjectSchema } from "@flotilla/proto";
 import { FlotctlCommand } from "../../base-command.js";
-import { UsageError } from "../../errors.js";
-import { parseKeyValues } from "../../flags.js";
+import { parseKeyValues, parseList } from "../../flags.js";
+import { examples } from "../../help.js";
 
 /** `flotctl create project ID`. */
 export default class CreateProject extends FlotctlCommand<typeof CreateProject> {
   static override summary = "Register a project with its domains.";
-  static override examples = [
-    "<%= config.bin %> create project flytesnacks",
-    "<%= config.bin %> create project risk --name 'Risk models' --domains development,production --isolation regulated",
-    "<%= config.bin %> create project ml --label team=ml --description 'ML platform'",
-  ];
+  static override examples = examples(
+    "flotctl create project flytesnacks",
+    "flotctl create project risk --name 'Risk models' --domains development,production --isolation regulated",
+    "flotctl create project ml --label team=ml --description 'ML platform'",
+  );
   static override args = { id: Args.string({ description: "Project id (DNS-1123 label).", required: true }) };
   static override flags = {
     name: Flags.string({ summary: "Display name (default: the id)." }),
@@ -27,21 +27,12 @@ export default class CreateProject extends FlotctlCommand<typeof CreateProject> 
   };
 
   async run(): Promise<void> {
-    let labels: Record<string, string>;
-    try {
-      labels = parseKeyValues(this.flags.label, "label");
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const labels = parseKeyValues(this.flags.label, "label");
     const project = create(ProjectSchema, {
       id: this.args.id,
       name: this.flags.name ?? this.args.id,
       description: this.flags.description ?? "",
-      domains: (this.flags.domains ?? "")
-        .split(",")
-        .map((id) => id.trim())
-        .filter(Boolean)
-        .map((id) => create(DomainSchema, { id, name: id })),
+      domains: parseList(this.flags.domains).map((id) => create(DomainSchema, { id, name: id })),
       labels,
       isolationLabel: this.flags.isolation ?? "",
     });

@@ -1,30 +1,27 @@
-import { Args, Flags } from "@oclif/core";
-import { FlotctlCommand } from "../../base-command.js";
-import { executionId } from "../../resources.js";
+import { Flags } from "@oclif/core";
+import { ExecutionCommand } from "../../execution-command.js";
+import { examples } from "../../help.js";
 
 /** `flotctl delete execution NAME`: terminates it. */
-export default class DeleteExecution extends FlotctlCommand<typeof DeleteExecution> {
+export default class DeleteExecution extends ExecutionCommand<typeof DeleteExecution> {
   static override summary = "Terminate (abort) a running execution.";
   static override description =
     "The propeller aborts its running pods and releases its tokens; the execution ends ABORTED. Terminating a finished execution fails.";
-  static override examples = [
-    "<%= config.bin %> delete execution f3k2abc -p flytesnacks -d development",
-    "<%= config.bin %> delete execution f3k2abc --cause 'wrong inputs'",
-  ];
-  static override args = { name: Args.string({ description: "Execution name.", required: true }) };
+  static override examples = examples(
+    "flotctl delete execution f3k2abc -p flytesnacks -d development",
+    "flotctl delete execution f3k2abc --cause 'wrong inputs'",
+  );
   static override flags = {
     cause: Flags.string({ summary: "Why it is terminated.", default: "terminated with flotctl" }),
   };
 
   async run(): Promise<void> {
-    const project = await this.project();
-    const domain = await this.domain();
-    await (
-      await this.client()
-    ).terminateExecution({ id: executionId(project, domain, this.args.name), cause: this.flags.cause });
+    const id = await this.executionId();
+    const { cause } = this.flags;
+    await (await this.client()).terminateExecution({ id, cause });
     await this.print({
-      data: { project, domain, name: this.args.name, terminated: true, cause: this.flags.cause },
-      table: () => `execution ${this.args.name} terminating (${this.flags.cause})`,
+      data: { project: id.project, domain: id.domain, name: id.name, terminated: true, cause },
+      table: () => `execution ${id.name} terminating (${cause})`,
     });
   }
 }

@@ -3,22 +3,22 @@ import { spawn } from "node:child_process";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FlotctlCommand } from "../../base-command.js";
+import { DemoCommand } from "../../demo-command.js";
 import { CliError, UsageError } from "../../errors.js";
-import { demoDirFlag } from "../../flags.js";
+import { examples } from "../../help.js";
 
 /** `flotctl demo start`. */
-export default class DemoStart extends FlotctlCommand<typeof DemoStart> {
+export default class DemoStart extends DemoCommand<typeof DemoStart> {
   static override summary = "Start a local multi-cluster Flotilla federation (needs nothing but Node).";
   static override description =
     "Starts, as separate processes on 127.0.0.1: three sandbox Kubernetes clusters (east and west shared, secure dedicated to regulated work), an admin and a resource manager on embedded PGlite, and a propeller per cluster. Then it creates the projects ml (shared clusters) and payments (isolated on secure), registers every examples/*.yaml as v1 in their domains, and waits until every cluster is healthy. Each start is fresh: the data of a previous run in the directory is removed. Crashed admin, resource manager or propeller processes are restarted. In the foreground it runs until Ctrl-C or `flotctl demo stop`; with --detach it returns once the demo is ready.";
-  static override examples = [
-    "<%= config.bin %> demo start",
-    "<%= config.bin %> demo start --detach",
-    "<%= config.bin %> demo start --detach --dir /tmp/flotilla-demo --admin-port 0 --rm-port 0 -o json",
-  ];
+  static override examples = examples(
+    "flotctl demo start",
+    "flotctl demo start --detach",
+    "flotctl demo start --detach --dir /tmp/flotilla-demo --admin-port 0 --rm-port 0 -o json",
+  );
   static override flags = {
-    dir: demoDirFlag,
+    ...DemoCommand.flags,
     "admin-port": Flags.integer({
       summary: "Admin port (flotctl's default admin URL is http://127.0.0.1:8088); 0 = any free port.",
       default: 8088,
@@ -36,13 +36,12 @@ export default class DemoStart extends FlotctlCommand<typeof DemoStart> {
   };
 
   async run(): Promise<void> {
-    const { parseDurationText } = await import("../../literals.js");
-    const stepTimeoutMs = parseDurationText(this.flags.timeout);
+    const { tryParseDuration } = await import("@flotilla/common");
+    const stepTimeoutMs = tryParseDuration(this.flags.timeout, { bareSeconds: true });
     if (stepTimeoutMs === undefined || stepTimeoutMs <= 0)
       throw new UsageError(`--timeout "${this.flags.timeout}" is not a duration`);
-    const { defaultDemoDir, demoLayout } = await import("../../demo/layout.js");
     const { lockHolder, processAlive, readDemoState } = await import("../../demo/state.js");
-    const layout = demoLayout(this.flags.dir ?? defaultDemoDir(this.runtime.env, this.runtime.homeDir));
+    const layout = await this.demoLayout();
 
     const holder = await lockHolder(layout);
     if (holder !== undefined && processAlive(holder)) {

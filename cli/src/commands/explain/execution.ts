@@ -1,31 +1,26 @@
-import { Args } from "@oclif/core";
 import { ExplainExecutionResponseSchema, type RoutingDecision } from "@flotilla/proto";
-import { FlotctlCommand } from "../../base-command.js";
+import { ExecutionCommand } from "../../execution-command.js";
+import { examples } from "../../help.js";
 import { formatTime } from "../../output/format.js";
 import { renderFields, renderTable } from "../../output/table.js";
-import { executionId } from "../../resources.js";
 
 /** `flotctl explain execution NAME`: the routing decision(s) and why. */
-export default class ExplainExecution extends FlotctlCommand<typeof ExplainExecution> {
+export default class ExplainExecution extends ExecutionCommand<typeof ExplainExecution> {
   static override summary =
     "Explain where an execution was placed and why (routing rule, isolation, candidates).";
-  static override examples = [
-    "<%= config.bin %> explain execution f3k2abc -p flytesnacks -d development",
-    "<%= config.bin %> explain execution f3k2abc -o json",
-  ];
-  static override args = { name: Args.string({ description: "Execution name.", required: true }) };
+  static override examples = examples(
+    "flotctl explain execution f3k2abc -p flytesnacks -d development",
+    "flotctl explain execution f3k2abc -o json",
+  );
 
   async run(): Promise<void> {
-    const project = await this.project();
-    const domain = await this.domain();
-    const r = await (
-      await this.client()
-    ).explainExecution({ id: executionId(project, domain, this.args.name) });
+    const id = await this.executionId();
+    const r = await (await this.client()).explainExecution({ id });
     await this.print({
       data: await this.json(ExplainExecutionResponseSchema, r),
       table: () =>
         r.decisions.length === 0
-          ? `execution ${this.args.name} has no routing decision yet\n`
+          ? `execution ${id.name} has no routing decision yet\n`
           : r.decisions.map((d, i) => renderDecision(d, i, r.decisions.length)).join("\n"),
     });
   }

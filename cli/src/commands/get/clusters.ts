@@ -1,32 +1,40 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
 import { Cluster_Health, Cluster_State, ClusterSchema, type Cluster } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
-import { UsageError } from "../../errors.js";
-import { parseKeyValues } from "../../flags.js";
+import { labelFilterFlag, limitFlag, parseKeyValues } from "../../flags.js";
+import { examples } from "../../help.js";
 import { enumName, formatLabels, formatTime } from "../../output/format.js";
-import { renderFields, renderTable } from "../../output/table.js";
-import { listVersions } from "../../resources.js";
+import { renderFields, type Column } from "../../output/table.js";
+import { readPages } from "../../resources.js";
+
+/** The columns of the cluster list. */
+const CLUSTER_COLUMNS: Column<Cluster>[] = [
+  { header: "NAME", get: (c) => c.name },
+  { header: "STATE", get: (c) => enumName(Cluster_State, c.state, "ACTIVE") },
+  { header: "HEALTH", get: (c) => enumName(Cluster_Health, c.health, "UNKNOWN") },
+  { header: "LAST HEARTBEAT", get: (c) => formatTime(c.lastHeartbeatAt) },
+  { header: "LABELS", get: (c) => formatLabels(c.labels) },
+  { header: "ENDPOINT", get: (c) => c.apiEndpoint },
+];
 
 /** `flotctl get clusters [NAME]`. */
 export default class GetClusters extends FlotctlCommand<typeof GetClusters> {
   static override summary = "List registered data-plane clusters with state and health, or show one.";
-  static override examples = [
-    "<%= config.bin %> get clusters",
-    "<%= config.bin %> get clusters --state CORDONED",
-    "<%= config.bin %> get clusters --selector region=eu-west-1",
-    "<%= config.bin %> get clusters cluster-a -o yaml",
-  ];
-  static override args = { name: Args.string({ description: "Cluster name." }) };
+  static override examples = examples(
+    "flotctl get clusters",
+    "flotctl get clusters --state CORDONED",
+    "flotctl get clusters --selector region=eu-west-1",
+    "flotctl get clusters cluster-a -o yaml",
+  );
+  static override args = { name: nameArg("Cluster") };
   static override flags = {
     state: Flags.string({
       summary: "Only clusters in this state.",
       options: ["ACTIVE", "CORDONED", "DRAINING"],
     }),
-    selector: Flags.string({
-      summary: "Only clusters with this label (key=value, repeatable).",
-      multiple: true,
-    }),
-    limit: Flags.integer({ summary: "Maximum rows to list.", default: 100, min: 1 }),
+    selector: labelFilterFlag("clusters"),
+    limit: limitFlag,
   };
 
   async run(): Promise<void> {
@@ -54,37 +62,15 @@ export default class GetClusters extends FlotctlCommand<typeof GetClusters> {
       });
       return;
     }
-    let labelSelector: Record<string, string>;
-    try {
-      labelSelector = parseKeyValues(this.flags.selector, "selector");
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const labelSelector = parseKeyValues(this.flags.selector, "selector");
     const state = this.flags.state
       ? Cluster_State[this.flags.state as keyof typeof Cluster_State]
       : Cluster_State.UNSPECIFIED;
-    const clusters = await listVersions(this.flags.limit, (pageToken, pageSize) =>
-      client
-        .listClusters({ labelSelector, state, pageToken, pageSize })
-        .then((r) => ({ items: r.clusters, next: r.nextPageToken })),
+    const clusters = await readPages(
+      this.flags.limit,
+      (page) => client.listClusters({ labelSelector, state, ...page }),
+      (r) => r.clusters,
     );
-    const data = [];
-    for (const c of clusters) data.push(await this.json(ClusterSchema, c));
-    await this.print({
-      data,
-      table: () =>
-        renderTable(
-          [
-            { header: "NAME", get: (c: Cluster) => c.name },
-            { header: "STATE", get: (c) => enumName(Cluster_State, c.state, "ACTIVE") },
-            { header: "HEALTH", get: (c) => enumName(Cluster_Health, c.health, "UNKNOWN") },
-            { header: "LAST HEARTBEAT", get: (c) => formatTime(c.lastHeartbeatAt) },
-            { header: "LABELS", get: (c) => formatLabels(c.labels) },
-            { header: "ENDPOINT", get: (c) => c.apiEndpoint },
-          ],
-          clusters,
-          { color: this.color },
-        ),
-    });
+    await this.printList(ClusterSchema, clusters, CLUSTER_COLUMNS);
   }
 }

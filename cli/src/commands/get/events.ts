@@ -1,4 +1,4 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
 import {
   NodeExecution_Phase,
   StoredEventSchema,
@@ -6,10 +6,12 @@ import {
   WorkflowExecution_Phase,
   type StoredEvent,
 } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
+import { examples } from "../../help.js";
 import { formatTime, phaseName } from "../../output/format.js";
-import { colorPhase, renderTable } from "../../output/table.js";
-import { executionId, listVersions } from "../../resources.js";
+import { type Column } from "../../output/table.js";
+import { executionId, readPages } from "../../resources.js";
 
 /** The columns of one logged event, whatever its kind. */
 interface EventRow {
@@ -56,16 +58,29 @@ function rowOf(stored: StoredEvent): EventRow {
   }
 }
 
+/** The columns of the event log. */
+const EVENT_COLUMNS: Column<StoredEvent>[] = [
+  { header: "SEQ", get: (e) => String(e.sequence) },
+  { header: "RECEIVED", get: (e) => formatTime(e.receivedAt) },
+  { header: "SOURCE", get: (e) => e.producerCluster },
+  { header: "KIND", get: (e) => rowOf(e).kind },
+  { header: "NODE", get: (e) => rowOf(e).node },
+  { header: "ATTEMPT", get: (e) => rowOf(e).attempt },
+  { header: "PHASE", get: (e) => rowOf(e).phase },
+  { header: "REASON", get: (e) => rowOf(e).reason || "-" },
+  { header: "EVENT ID", get: (e) => rowOf(e).eventId },
+];
+
 /** `flotctl get events EXECUTION [--node N] [--limit N]`. */
 export default class GetEvents extends FlotctlCommand<typeof GetEvents> {
   static override summary =
     "Show an execution's event log in the order admin received it, optionally of one node.";
-  static override examples = [
-    "<%= config.bin %> get events f3k2abc -p flytesnacks -d development",
-    "<%= config.bin %> get events f3k2abc --node train --limit 20",
-    "<%= config.bin %> get events f3k2abc -o json",
-  ];
-  static override args = { execution: Args.string({ description: "Execution name.", required: true }) };
+  static override examples = examples(
+    "flotctl get events f3k2abc -p flytesnacks -d development",
+    "flotctl get events f3k2abc --node train --limit 20",
+    "flotctl get events f3k2abc -o json",
+  );
+  static override args = { execution: nameArg("Execution", { required: true }) };
   static override flags = {
     node: Flags.string({ summary: "Only events of this node (its node events and task attempts)." }),
     limit: Flags.integer({ summary: "Maximum events to show.", default: 1000, min: 1 }),
@@ -73,33 +88,13 @@ export default class GetEvents extends FlotctlCommand<typeof GetEvents> {
 
   async run(): Promise<void> {
     const client = await this.client();
-    const id = executionId(await this.project(), await this.domain(), this.args.execution);
+    const executionIdentifier = executionId(await this.project(), await this.domain(), this.args.execution);
     const nodeId = this.flags.node ?? "";
-    const events = await listVersions(this.flags.limit, (pageToken, pageSize) =>
-      client
-        .listExecutionEvents({ executionId: id, nodeId, pageToken, pageSize })
-        .then((r) => ({ items: r.events, next: r.nextPageToken })),
+    const events = await readPages(
+      this.flags.limit,
+      (page) => client.listExecutionEvents({ executionId: executionIdentifier, nodeId, ...page }),
+      (r) => r.events,
     );
-    const data = [];
-    for (const e of events) data.push(await this.json(StoredEventSchema, e));
-    await this.print({ data, table: () => this.table(events) });
-  }
-
-  private table(events: StoredEvent[]): string {
-    const rows = events.map((stored) => ({ stored, row: rowOf(stored) }));
-    return renderTable(
-      [
-        { header: "SEQ", get: (r: (typeof rows)[number]) => String(r.stored.sequence) },
-        { header: "RECEIVED", get: (r) => formatTime(r.stored.receivedAt) },
-        { header: "SOURCE", get: (r) => r.stored.producerCluster },
-        { header: "KIND", get: (r) => r.row.kind },
-        { header: "NODE", get: (r) => r.row.node },
-        { header: "ATTEMPT", get: (r) => r.row.attempt },
-        { header: "PHASE", get: (r) => colorPhase(r.row.phase, this.color) },
-        { header: "REASON", get: (r) => r.row.reason || "-" },
-        { header: "EVENT ID", get: (r) => r.row.eventId },
-      ],
-      rows,
-    );
+    await this.printList(StoredEventSchema, events, EVENT_COLUMNS);
   }
 }

@@ -1,4 +1,4 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
 import { create } from "@bufbuild/protobuf";
 import {
   ExecutionFilterSchema,
@@ -6,12 +6,14 @@ import {
   WorkflowExecution_Phase,
   type Execution,
 } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
-import { parseKeyValues } from "../../flags.js";
-import { colorPhase, renderTable } from "../../output/table.js";
+import { labelFilterFlag, limitFlag, parseKeyValues } from "../../flags.js";
+import { examples } from "../../help.js";
+import { colorPhase, type Column } from "../../output/table.js";
 import { durationToMs, formatDuration, formatTime, phaseName } from "../../output/format.js";
-import { entityId, executionId, listVersions } from "../../resources.js";
+import { entityId, executionId, readPages } from "../../resources.js";
 import { fetchExecutionView, withExecutionData } from "../../views/snapshot.js";
 import { renderExecutionDetails } from "../../views/execution-text.js";
 
@@ -31,13 +33,13 @@ const PHASES = [
 export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> {
   static override summary =
     "List executions (filtered, newest first), or show one with --details for its node tree.";
-  static override examples = [
-    "<%= config.bin %> get executions -p flytesnacks -d development",
-    "<%= config.bin %> get executions --phase FAILED --phase TIMED_OUT --limit 20",
-    "<%= config.bin %> get executions --workflow diamond --cluster cluster-a -o json",
-    "<%= config.bin %> get executions f3k2abc --details",
-  ];
-  static override args = { name: Args.string({ description: "Execution name." }) };
+  static override examples = examples(
+    "flotctl get executions -p flytesnacks -d development",
+    "flotctl get executions --phase FAILED --phase TIMED_OUT --limit 20",
+    "flotctl get executions --workflow diamond --cluster cluster-a -o json",
+    "flotctl get executions f3k2abc --details",
+  );
+  static override args = { name: nameArg("Execution") };
   static override flags = {
     details: Flags.boolean({
       summary: "With a name: show the node tree with phases, durations, attempts and errors.",
@@ -50,11 +52,8 @@ export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> 
     workflow: Flags.string({ summary: "Only executions of this workflow name." }),
     launchplan: Flags.string({ summary: "Only executions of this launch plan name." }),
     cluster: Flags.string({ summary: "Only executions placed on this cluster." }),
-    label: Flags.string({
-      summary: "Only executions with this label (key=value, repeatable).",
-      multiple: true,
-    }),
-    limit: Flags.integer({ summary: "Maximum rows to list.", default: 100, min: 1 }),
+    label: labelFilterFlag("executions"),
+    limit: limitFlag,
   };
 
   async run(): Promise<void> {
@@ -71,17 +70,12 @@ export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> 
       const { execution } = await client.getExecution({ id });
       await this.print({
         data: await this.json(ExecutionSchema, execution!),
-        table: () => this.table([execution!]),
+        table: () => this.table(executionColumns(this.color), [execution!]),
       });
       return;
     }
     if (this.flags.details) throw new UsageError("--details needs an execution name");
-    let labels: Record<string, string>;
-    try {
-      labels = parseKeyValues(this.flags.label, "label");
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const labels = parseKeyValues(this.flags.label, "label");
     const filter = create(ExecutionFilterSchema, {
       phases: (this.flags.phase ?? []).map(
         (p) => WorkflowExecution_Phase[p as keyof typeof WorkflowExecution_Phase],
@@ -92,40 +86,33 @@ export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> 
     if (this.flags.workflow) filter.workflow = entityId("Workflow", project, domain, this.flags.workflow, "");
     if (this.flags.launchplan)
       filter.launchPlan = entityId("LaunchPlan", project, domain, this.flags.launchplan, "");
-    const executions = await listVersions(this.flags.limit, (pageToken, pageSize) =>
-      client
-        .listExecutions({ project, domain, filter, pageToken, pageSize })
-        .then((r) => ({ items: r.executions, next: r.nextPageToken })),
+    const executions = await readPages(
+      this.flags.limit,
+      (page) => client.listExecutions({ project, domain, filter, ...page }),
+      (r) => r.executions,
     );
-    const data = [];
-    for (const e of executions) data.push(await this.json(ExecutionSchema, e));
-    await this.print({ data, table: () => this.table(executions) });
+    await this.printList(ExecutionSchema, executions, executionColumns(this.color));
   }
+}
 
-  private table(executions: Execution[]): string {
-    return renderTable(
-      [
-        { header: "NAME", get: (e: Execution) => e.id?.name ?? "" },
-        {
-          header: "PHASE",
-          get: (e) => colorPhase(phaseName(WorkflowExecution_Phase, e.closure?.phase ?? 0), this.color),
-        },
-        {
-          header: "TARGET",
-          get: (e) => {
-            const t = e.spec?.target;
-            return t?.value
-              ? `${t.case === "launchPlan" ? "lp" : "wf"}/${t.value.name}:${t.value.version}`
-              : "-";
-          },
-        },
-        { header: "CLUSTER", get: (e) => e.closure?.cluster || "-" },
-        { header: "CREATED", get: (e) => formatTime(e.closure?.createdAt) },
-        { header: "DURATION", get: (e) => formatDuration(durationToMs(e.closure?.duration)) },
-        { header: "MESSAGE", get: (e) => e.closure?.error?.code || e.closure?.message || "" },
-      ],
-      executions,
-      { color: this.color },
-    );
-  }
+/** The columns of the execution list; phases are coloured when `color`. */
+function executionColumns(color: boolean): Column<Execution>[] {
+  return [
+    { header: "NAME", get: (e) => e.id?.name ?? "" },
+    {
+      header: "PHASE",
+      get: (e) => colorPhase(phaseName(WorkflowExecution_Phase, e.closure?.phase ?? 0), color),
+    },
+    {
+      header: "TARGET",
+      get: (e) => {
+        const t = e.spec?.target;
+        return t?.value ? `${t.case === "launchPlan" ? "lp" : "wf"}/${t.value.name}:${t.value.version}` : "-";
+      },
+    },
+    { header: "CLUSTER", get: (e) => e.closure?.cluster || "-" },
+    { header: "CREATED", get: (e) => formatTime(e.closure?.createdAt) },
+    { header: "DURATION", get: (e) => formatDuration(durationToMs(e.closure?.duration)) },
+    { header: "MESSAGE", get: (e) => e.closure?.error?.code || e.closure?.message || "" },
+  ];
 }

@@ -1,5 +1,7 @@
-import { Args, Flags } from "@oclif/core";
 import { LaunchPlan_State, LaunchPlanSchema } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
+import { entityVersionFlag, limitFlag } from "../../flags.js";
+import { examples } from "../../help.js";
 import { describeType, literalMapToValues, literalToValue } from "../../literals.js";
 import { enumName, formatLabels, formatTime } from "../../output/format.js";
 import { renderFields } from "../../output/table.js";
@@ -8,14 +10,14 @@ import { RegistryListingCommand } from "../../registry-listing.js";
 /** `flotctl get launchplans [NAME] [--version V]`. */
 export default class GetLaunchPlans extends RegistryListingCommand<typeof GetLaunchPlans> {
   static override summary = "List launch plans, the versions of one, or one version with its inputs.";
-  static override examples = [
-    "<%= config.bin %> get launchplans -p flytesnacks -d development",
-    "<%= config.bin %> get launchplans hello-lp --version v1 -o yaml",
-  ];
-  static override args = { name: Args.string({ description: "Launch plan name." }) };
+  static override examples = examples(
+    "flotctl get launchplans -p flytesnacks -d development",
+    "flotctl get launchplans hello-lp --version v1 -o yaml",
+  );
+  static override args = { name: nameArg("Launch plan") };
   static override flags = {
-    version: Flags.string({ summary: "Show this version of the named launch plan." }),
-    limit: Flags.integer({ summary: "Maximum rows to list.", default: 100, min: 1 }),
+    version: entityVersionFlag("launch plan"),
+    limit: limitFlag,
   };
 
   async run(): Promise<void> {
@@ -25,7 +27,9 @@ export default class GetLaunchPlans extends RegistryListingCommand<typeof GetLau
         schema: LaunchPlanSchema,
         get: async (client, id) => (await client.getLaunchPlan({ id })).launchPlan!,
         list: (client, request) =>
-          client.listLaunchPlans(request).then((r) => ({ items: r.launchPlans, next: r.nextPageToken })),
+          client
+            .listLaunchPlans(request)
+            .then((r) => ({ items: r.launchPlans, nextPageToken: r.nextPageToken })),
         show: (lp) => {
           const inputs = Object.entries(lp.expectedInputs?.parameters ?? {})
             .map(

@@ -1,16 +1,24 @@
 import { Args } from "@oclif/core";
 import { Project_State, ProjectSchema, type Project } from "@flotilla/proto";
 import { FlotctlCommand } from "../../base-command.js";
+import { examples } from "../../help.js";
 import { enumName, formatLabels } from "../../output/format.js";
-import { renderFields, renderTable } from "../../output/table.js";
+import { renderFields, type Column } from "../../output/table.js";
+import { readPages } from "../../resources.js";
+
+/** The columns of the project list. */
+const PROJECT_COLUMNS: Column<Project>[] = [
+  { header: "ID", get: (p) => p.id },
+  { header: "NAME", get: (p) => p.name },
+  { header: "STATE", get: (p) => enumName(Project_State, p.state, "ACTIVE") },
+  { header: "DOMAINS", get: (p) => p.domains.map((d) => d.id).join(",") },
+  { header: "ISOLATION", get: (p) => p.isolationLabel || "-" },
+];
 
 /** `flotctl get projects [ID]`. */
 export default class GetProjects extends FlotctlCommand<typeof GetProjects> {
   static override summary = "List projects, or show one.";
-  static override examples = [
-    "<%= config.bin %> get projects",
-    "<%= config.bin %> get projects flytesnacks -o yaml",
-  ];
+  static override examples = examples("flotctl get projects", "flotctl get projects flytesnacks -o yaml");
   static override args = { id: Args.string({ description: "Project id to show." }) };
 
   async run(): Promise<void> {
@@ -34,29 +42,11 @@ export default class GetProjects extends FlotctlCommand<typeof GetProjects> {
       });
       return;
     }
-    const projects: Project[] = [];
-    let pageToken = "";
-    do {
-      const r = await client.listProjects({ pageToken, pageSize: 1000 });
-      projects.push(...r.projects);
-      pageToken = r.nextPageToken;
-    } while (pageToken);
-    const data = [];
-    for (const p of projects) data.push(await this.json(ProjectSchema, p));
-    await this.print({
-      data,
-      table: () =>
-        renderTable(
-          [
-            { header: "ID", get: (p: Project) => p.id },
-            { header: "NAME", get: (p) => p.name },
-            { header: "STATE", get: (p) => enumName(Project_State, p.state, "ACTIVE") },
-            { header: "DOMAINS", get: (p) => p.domains.map((d) => d.id).join(",") },
-            { header: "ISOLATION", get: (p) => p.isolationLabel || "-" },
-          ],
-          projects,
-          { color: this.color },
-        ),
-    });
+    const projects = await readPages(
+      Infinity,
+      (page) => client.listProjects(page),
+      (r) => r.projects,
+    );
+    await this.printList(ProjectSchema, projects, PROJECT_COLUMNS);
   }
 }

@@ -1,5 +1,7 @@
-import { Args, Flags } from "@oclif/core";
 import { TaskSchema } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
+import { entityVersionFlag, limitFlag } from "../../flags.js";
+import { examples } from "../../help.js";
 import { durationToMs, formatDuration, formatTime } from "../../output/format.js";
 import { renderFields } from "../../output/table.js";
 import { describeVariables, RegistryListingCommand } from "../../registry-listing.js";
@@ -7,15 +9,15 @@ import { describeVariables, RegistryListingCommand } from "../../registry-listin
 /** `flotctl get tasks [NAME] [--version V]`. */
 export default class GetTasks extends RegistryListingCommand<typeof GetTasks> {
   static override summary = "List tasks (latest version of each), the versions of one task, or one version.";
-  static override examples = [
-    "<%= config.bin %> get tasks -p flytesnacks -d development",
-    "<%= config.bin %> get tasks hello.say -p flytesnacks -d development",
-    "<%= config.bin %> get tasks hello.say --version v1 -o yaml",
-  ];
-  static override args = { name: Args.string({ description: "Task name." }) };
+  static override examples = examples(
+    "flotctl get tasks -p flytesnacks -d development",
+    "flotctl get tasks hello.say -p flytesnacks -d development",
+    "flotctl get tasks hello.say --version v1 -o yaml",
+  );
+  static override args = { name: nameArg("Task") };
   static override flags = {
-    version: Flags.string({ summary: "Show this version of the named task." }),
-    limit: Flags.integer({ summary: "Maximum rows to list.", default: 100, min: 1 }),
+    version: entityVersionFlag("task"),
+    limit: limitFlag,
   };
 
   async run(): Promise<void> {
@@ -25,7 +27,7 @@ export default class GetTasks extends RegistryListingCommand<typeof GetTasks> {
         schema: TaskSchema,
         get: async (client, id) => (await client.getTask({ id })).task!,
         list: (client, request) =>
-          client.listTasks(request).then((r) => ({ items: r.tasks, next: r.nextPageToken })),
+          client.listTasks(request).then((r) => ({ items: r.tasks, nextPageToken: r.nextPageToken })),
         show: (t) => {
           const tpl = t.compiled?.template;
           return {

@@ -1,7 +1,8 @@
-import { Args, Flags } from "@oclif/core";
 import { WorkflowSchema } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
 import { UsageError } from "../../errors.js";
-import { outputFlag } from "../../flags.js";
+import { entityVersionFlag, limitFlag, outputFlag } from "../../flags.js";
+import { examples } from "../../help.js";
 import { formatTime } from "../../output/format.js";
 import { renderFields } from "../../output/table.js";
 import { describeVariables, RegistryListingCommand } from "../../registry-listing.js";
@@ -12,16 +13,16 @@ export default class GetWorkflows extends RegistryListingCommand<typeof GetWorkf
   static override summary = "List workflows, the versions of one workflow, or one version (with its DAG).";
   static override description =
     "With a name and --version, -o dot prints the DAG in Graphviz format (pipe it to `dot -Tsvg`).";
-  static override examples = [
-    "<%= config.bin %> get workflows -p flytesnacks -d development",
-    "<%= config.bin %> get workflows diamond --version v1",
-    "<%= config.bin %> get workflows diamond --version v1 -o dot | dot -Tsvg > diamond.svg",
-  ];
-  static override args = { name: Args.string({ description: "Workflow name." }) };
+  static override examples = examples(
+    "flotctl get workflows -p flytesnacks -d development",
+    "flotctl get workflows diamond --version v1",
+    "flotctl get workflows diamond --version v1 -o dot | dot -Tsvg > diamond.svg",
+  );
+  static override args = { name: nameArg("Workflow") };
   static override flags = {
     output: outputFlag(["dot"]),
-    version: Flags.string({ summary: "Show this version of the named workflow." }),
-    limit: Flags.integer({ summary: "Maximum rows to list.", default: 100, min: 1 }),
+    version: entityVersionFlag("workflow"),
+    limit: limitFlag,
   };
 
   async run(): Promise<void> {
@@ -31,7 +32,7 @@ export default class GetWorkflows extends RegistryListingCommand<typeof GetWorkf
         schema: WorkflowSchema,
         get: async (client, id) => (await client.getWorkflow({ id })).workflow!,
         list: (client, request) =>
-          client.listWorkflows(request).then((r) => ({ items: r.workflows, next: r.nextPageToken })),
+          client.listWorkflows(request).then((r) => ({ items: r.workflows, nextPageToken: r.nextPageToken })),
         show: (w) => {
           const tpl = w.closure?.primary?.template;
           return {

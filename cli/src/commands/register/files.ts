@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
-import { renderTable } from "../../output/table.js";
+import { examples } from "../../help.js";
 import type { SpecSource } from "../../spec/parse.js";
 import { Patterns } from "../../spec/patterns.js";
 import { registerSpecs } from "../../spec/register.js";
@@ -13,11 +13,11 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
   static override summary = "Validate and register tasks, workflows and launch plans from YAML spec files.";
   static override description =
     "Every document of every file is validated first (YAML syntax, fields, references, binding types, cycles); each problem is reported with file:line:column and field path, and nothing is registered when there is any. Then tasks, workflows and launch plans are registered in dependency order under --version. Re-registering identical content is a no-op; different content under an existing version fails. Directories are searched for *.yaml/*.yml files. See cli/README.md for the spec format.";
-  static override examples = [
-    "<%= config.bin %> register files examples/hello-world.yaml --version v1 -p flytesnacks -d development",
-    "<%= config.bin %> register files examples/ --version $(git rev-parse --short HEAD)",
-    "<%= config.bin %> register files wf.yaml --version v2 --dry-run -o json",
-  ];
+  static override examples = examples(
+    "flotctl register files examples/hello-world.yaml --version v1 -p flytesnacks -d development",
+    "flotctl register files examples/ --version $(git rev-parse --short HEAD)",
+    "flotctl register files wf.yaml --version v2 --dry-run -o json",
+  );
   static override strict = false;
   static override args = {
     paths: Args.string({ description: "Spec files or directories.", required: true }),
@@ -44,7 +44,7 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
     await this.print({
       data: results,
       table: () =>
-        renderTable(
+        this.table(
           [
             { header: "KIND", get: (r: (typeof results)[number]) => r.kind },
             { header: "NAME", get: (r) => r.name },
@@ -52,7 +52,6 @@ export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> 
             { header: "STATUS", get: (r) => r.status },
           ],
           results,
-          { color: this.color },
         ),
     });
   }

@@ -1,7 +1,9 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
 import { Cluster_State, ClusterSchema } from "@flotilla/proto";
+import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
+import { examples } from "../../help.js";
 import { enumName } from "../../output/format.js";
 
 /** `flotctl update cluster NAME --cordon|--uncordon|--drain`. */
@@ -9,12 +11,12 @@ export default class UpdateCluster extends FlotctlCommand<typeof UpdateCluster> 
   static override summary = "Cordon, uncordon or drain a data-plane cluster.";
   static override description =
     "--cordon stops new placements; running executions continue. --drain also moves routing away while running executions finish. --uncordon makes the cluster ACTIVE again. Cordon and drain need a --reason.";
-  static override examples = [
-    "<%= config.bin %> update cluster cluster-a --cordon --reason 'kernel upgrade'",
-    "<%= config.bin %> update cluster cluster-a --drain --reason 'decommission'",
-    "<%= config.bin %> update cluster cluster-a --uncordon",
-  ];
-  static override args = { name: Args.string({ description: "Cluster name.", required: true }) };
+  static override examples = examples(
+    "flotctl update cluster cluster-a --cordon --reason 'kernel upgrade'",
+    "flotctl update cluster cluster-a --drain --reason 'decommission'",
+    "flotctl update cluster cluster-a --uncordon",
+  );
+  static override args = { name: nameArg("Cluster", { required: true }) };
   static override flags = {
     cordon: Flags.boolean({ summary: "Stop new placements.", exclusive: ["uncordon", "drain"] }),
     uncordon: Flags.boolean({ summary: "Accept placements again.", exclusive: ["cordon", "drain"] }),

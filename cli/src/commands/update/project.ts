@@ -1,18 +1,16 @@
 import { Args, Flags } from "@oclif/core";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   AttributeScopeSchema,
-  ClusterAssignmentSchema,
-  ExecutionClusterLabelSchema,
   MatchingAttributesSchema,
   Project_State,
   ProjectSchema,
-  WorkflowExecutionConfigSchema,
   type MatchingAttributes,
 } from "@flotilla/proto";
-import { FlotctlCommand } from "../../base-command.js";
+import { FlotctlCommand, type FlagsOf } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
-import { parseKeyValues } from "../../flags.js";
+import { parseKeyValues, parseList } from "../../flags.js";
+import { examples } from "../../help.js";
 import { Patterns } from "../../spec/patterns.js";
 
 /** `flotctl update project [ID]`. */
@@ -21,12 +19,12 @@ export default class UpdateProject extends FlotctlCommand<typeof UpdateProject> 
     "Change a project: isolation, labels, state, domains, and its matchable attributes.";
   static override description =
     "Project fields (--isolation, --domain-isolation, --label, --name, --description, --archive/--activate, --add-domain) update the project. Attribute flags (--cluster-label, --max-parallelism, --cluster-assignment) set overrides for the project, or for project/domain when -d is given.";
-  static override examples = [
-    "<%= config.bin %> update project risk --isolation regulated",
-    "<%= config.bin %> update project risk --domain-isolation production=regulated-prod",
-    "<%= config.bin %> update project ml --clear-isolation --label team=ml",
-    "<%= config.bin %> update project ml -d production --cluster-label gpu --max-parallelism 20",
-  ];
+  static override examples = examples(
+    "flotctl update project risk --isolation regulated",
+    "flotctl update project risk --domain-isolation production=regulated-prod",
+    "flotctl update project ml --clear-isolation --label team=ml",
+    "flotctl update project ml -d production --cluster-label gpu --max-parallelism 20",
+  );
   static override args = { id: Args.string({ description: "Project id (default: -p)." }) };
   static override flags = {
     isolation: Flags.string({
@@ -64,14 +62,8 @@ export default class UpdateProject extends FlotctlCommand<typeof UpdateProject> 
     const id = this.args.id ?? (await this.project());
     const client = await this.client();
     const f = this.flags;
-    let labels: Record<string, string>;
-    let domainIsolation: Record<string, string>;
-    try {
-      labels = parseKeyValues(f.label, "label");
-      domainIsolation = parseKeyValues(f["domain-isolation"], "domain-isolation");
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const labels = parseKeyValues(f.label, "label");
+    const domainIsolation = parseKeyValues(f["domain-isolation"], "domain-isolation");
     for (const v of [f.isolation, f["cluster-label"], ...Object.values(domainIsolation)]) {
       if (v !== undefined && !Patterns.dnsLabel.pattern.test(v))
         throw new UsageError(`"${v}" is not ${Patterns.dnsLabel.rule}`);
@@ -86,38 +78,7 @@ export default class UpdateProject extends FlotctlCommand<typeof UpdateProject> 
       f.archive ||
       f.activate ||
       (f["add-domain"]?.length ?? 0) > 0;
-    const attributes: MatchingAttributes[] = [];
-    if (f["cluster-label"] !== undefined) {
-      attributes.push(
-        create(MatchingAttributesSchema, {
-          target: {
-            case: "executionClusterLabel",
-            value: create(ExecutionClusterLabelSchema, { value: f["cluster-label"] }),
-          },
-        }),
-      );
-    }
-    if (f["max-parallelism"] !== undefined) {
-      attributes.push(
-        create(MatchingAttributesSchema, {
-          target: {
-            case: "workflowExecutionConfig",
-            value: create(WorkflowExecutionConfigSchema, { maxParallelism: f["max-parallelism"] }),
-          },
-        }),
-      );
-    }
-    if (f["cluster-assignment"] !== undefined) {
-      const clusterNames = f["cluster-assignment"]
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
-      attributes.push(
-        create(MatchingAttributesSchema, {
-          target: { case: "clusterAssignment", value: create(ClusterAssignmentSchema, { clusterNames }) },
-        }),
-      );
-    }
+    const attributes = attributeChanges(f);
     if (!projectChange && attributes.length === 0)
       throw new UsageError("nothing to change: give at least one flag (see --help)");
     const changes: string[] = [];
@@ -147,4 +108,16 @@ export default class UpdateProject extends FlotctlCommand<typeof UpdateProject> 
     }
     await this.print({ data: { project: result, changes }, table: () => changes.join("\n") });
   }
+}
+
+/** The matchable attributes the attribute flags set, one per flag given. */
+function attributeChanges(f: FlagsOf<typeof UpdateProject>): MatchingAttributes[] {
+  const targets: Array<MessageInitShape<typeof MatchingAttributesSchema>["target"]> = [];
+  if (f["cluster-label"] !== undefined)
+    targets.push({ case: "executionClusterLabel", value: { value: f["cluster-label"] } });
+  if (f["max-parallelism"] !== undefined)
+    targets.push({ case: "workflowExecutionConfig", value: { maxParallelism: f["max-parallelism"] } });
+  if (f["cluster-assignment"] !== undefined)
+    targets.push({ case: "clusterAssignment", value: { clusterNames: parseList(f["cluster-assignment"]) } });
+  return targets.map((target) => create(MatchingAttributesSchema, { target }));
 }

@@ -1,20 +1,19 @@
-import { Args, Flags } from "@oclif/core";
-import { FlotctlCommand } from "../../base-command.js";
+import { Flags } from "@oclif/core";
 import { ExecutionOutcomeError } from "../../errors.js";
-import { executionId } from "../../resources.js";
+import { ExecutionCommand } from "../../execution-command.js";
+import { examples } from "../../help.js";
 import { fetchExecutionView, type ExecutionView } from "../../views/snapshot.js";
 
 /** `flotctl watch execution NAME`. */
-export default class WatchExecution extends FlotctlCommand<typeof WatchExecution> {
+export default class WatchExecution extends ExecutionCommand<typeof WatchExecution> {
   static override summary = "Follow an execution live until it ends; exits 0 only if it SUCCEEDED.";
   static override description =
     "On a terminal the node tree is redrawn in place (phases, durations, cluster, retries). Without a terminal, or with --no-tty, every phase change is printed as one line. With -o json the final snapshot is printed as JSON.";
-  static override examples = [
-    "<%= config.bin %> watch execution f3k2abc -p flytesnacks -d development",
-    "<%= config.bin %> watch execution f3k2abc --no-tty --interval 2s",
-    "<%= config.bin %> create execution --launchplan hello-lp -o json | jq -r .name | xargs <%= config.bin %> watch execution",
-  ];
-  static override args = { name: Args.string({ description: "Execution name.", required: true }) };
+  static override examples = examples(
+    "flotctl watch execution f3k2abc -p flytesnacks -d development",
+    "flotctl watch execution f3k2abc --no-tty --interval 2s",
+    "flotctl create execution --launchplan hello-lp -o json | jq -r .name | xargs flotctl watch execution",
+  );
   static override flags = {
     "no-tty": Flags.boolean({ summary: "Print plain phase changes instead of the live tree." }),
     interval: Flags.string({ summary: "Poll interval (e.g. 500ms, 2s).", default: "1s" }),
@@ -22,18 +21,19 @@ export default class WatchExecution extends FlotctlCommand<typeof WatchExecution
   };
 
   async run(): Promise<void> {
-    const { parseDurationText } = await import("../../literals.js");
+    const { tryParseDuration } = await import("@flotilla/common");
     const { UsageError } = await import("../../errors.js");
-    const intervalMs = parseDurationText(this.flags.interval);
+    const intervalMs = tryParseDuration(this.flags.interval, { bareSeconds: true });
     if (intervalMs === undefined || intervalMs < 50)
       throw new UsageError(`--interval "${this.flags.interval}" must be a duration of at least 50ms`);
-    const timeoutMs = this.flags.timeout === undefined ? undefined : parseDurationText(this.flags.timeout);
+    const timeoutMs =
+      this.flags.timeout === undefined
+        ? undefined
+        : tryParseDuration(this.flags.timeout, { bareSeconds: true });
     if (this.flags.timeout !== undefined && (timeoutMs === undefined || timeoutMs <= 0))
       throw new UsageError(`--timeout "${this.flags.timeout}" is not a duration`);
-    const project = await this.project();
-    const domain = await this.domain();
+    const id = await this.executionId();
     const client = await this.client();
-    const id = executionId(project, domain, this.args.name);
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const poll = async (): Promise<ExecutionView> => {
       if (Date.now() > deadline) {

@@ -17,6 +17,7 @@
  * SYSTEM `UnsupportedNodeKind`.
  */
 import { create } from "@bufbuild/protobuf";
+import { identifierKey } from "@flotilla/common";
 import {
   ExecutionError_Kind,
   LiteralMapSchema,
@@ -25,7 +26,7 @@ import {
   type Node,
 } from "@flotilla/proto";
 import { BindingResolutionError, resolveBindings } from "../../workflow/bindings.js";
-import { identifierKey, type WorkflowGraph } from "../../workflow/graph.js";
+import type { WorkflowGraph } from "../../workflow/graph.js";
 import { abortLevel, advanceLevel, levelError } from "../../workflow/level.js";
 import { isTerminalNodePhase } from "../../workflow/phases.js";
 import type { RoundContext } from "../../workflow/round-context.js";

@@ -17,7 +17,7 @@
 import { mkdir } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import { durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { BlobNotFoundError, taskPodName } from "@flotilla/common";
+import { BlobNotFoundError, identifierKey, taskPodName } from "@flotilla/common";
 import {
   ExecutionError_Kind,
   LiteralMapSchema,
@@ -33,7 +33,6 @@ import {
   type WaitingReason,
 } from "@flotilla/proto";
 import { BindingResolutionError, resolveBindings } from "../../workflow/bindings.js";
-import { identifierKey } from "../../workflow/graph.js";
 import {
   MissingOutputError,
   OutputTypeError,

@@ -1,0 +1,102 @@
+import { isUsageProblem } from "./errors.js";
+import type { Logger } from "@flotilla/common";
+import { createLogger } from "./logger.js";
+
+/** What a service's start function gets. */
+export interface MainContext {
+  /** The command line after the bin. */
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** The process's logger, `component` = the service name. */
+  readonly logger: Logger;
+}
+
+/** A started service: what the main wrapper stops on SIGTERM or SIGINT. */
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+/** Options of {@link runMain}. */
+export interface RunMainOptions {
+  /** How long `stop()` may take after a signal before the process exits 1 (default 30 s). */
+  readonly shutdownDeadlineMs?: number;
+  /** The logger to use instead of a new one (tests). */
+  readonly logger?: Logger;
+  /** Exits the process (tests replace it). */
+  readonly exit?: (code: number) => void;
+}
+
+/** Process exit codes shared by every Flotilla bin. */
+export const ExitCode = {
+  /** Stopped cleanly, or `--help` / `--print-config` answered. */
+  Ok: 0,
+  /** Failed at run time: start failed, stop failed or overran its deadline, an uncaught error. */
+  Failure: 1,
+  /** The command line or the configuration is wrong (UsageError, ConfigError). */
+  Usage: 2,
+} as const;
+
+/**
+ * Runs a service bin: calls `start`, then waits for SIGTERM or SIGINT and calls `stop()` with
+ * a deadline. Exits 0 after a clean stop (or at once when `start` returns nothing, e.g. after
+ * `--help`), 2 when `start` throws a UsageError or ConfigError (the message goes to standard
+ * error as `<name>: <message>`), 1 for any other failure. Returns the promise of the start.
+ */
+export function runMain(
+  name: string,
+  start: (context: MainContext) => Promise<RunningService | undefined | void>,
+  options: RunMainOptions = {},
+): Promise<void> {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const deadlineMs = options.shutdownDeadlineMs ?? 30_000;
+  let logger: Logger;
+  try {
+    logger = options.logger ?? createLogger({ component: name });
+  } catch (err) {
+    process.stderr.write(`${name}: ${(err as Error).message}\n`);
+    exit(ExitCode.Usage);
+    return Promise.resolve();
+  }
+  const fail = (message: string, err: unknown) => {
+    logger.error(message, { error: err });
+    exit(ExitCode.Failure);
+  };
+  process.on("uncaughtException", (err) => fail("uncaught exception", err));
+  process.on("unhandledRejection", (err) => fail("unhandled rejection", err));
+  return start({ argv: process.argv.slice(2), env: process.env, logger }).then(
+    (service) => {
+      if (!service) {
+        exit(ExitCode.Ok);
+        return;
+      }
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info("shutting down", { signal, deadlineMs });
+        const overrun = setTimeout(() => {
+          logger.error("shutdown overran its deadline", { deadlineMs });
+          exit(ExitCode.Failure);
+        }, deadlineMs);
+        overrun.unref();
+        service.stop().then(
+          () => {
+            clearTimeout(overrun);
+            exit(ExitCode.Ok);
+          },
+          (err: unknown) => fail("shutdown failed", err),
+        );
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+    },
+    (err: unknown) => {
+      if (isUsageProblem(err)) {
+        process.stderr.write(`${name}: ${err.message}\n`);
+        exit(ExitCode.Usage);
+        return;
+      }
+      fail("failed to start", err);
+    },
+  );
+}
