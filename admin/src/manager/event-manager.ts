@@ -407,8 +407,7 @@ export class EventManager {
     if (!row) throw new ExecutionNotFoundError(execKey(key));
     return {
       execution: row.state,
-      nodes: await this.deps.events.allNodes(row.pk),
-      tasks: await this.deps.events.allTasks(row.pk),
+      ...(await this.deps.events.allOfExecution(row.pk)),
     };
   }
 }

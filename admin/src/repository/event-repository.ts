@@ -89,8 +89,8 @@ export interface EventRepository {
     ascending: boolean,
     page: PageRequest,
   ): Promise<Page<NodeState>>;
-  /** All node executions of an execution (for replay comparison). */
-  allNodes(executionPk: number): Promise<NodeState[]>;
+  /** Every node and task execution of an execution, by node id and attempt (for replay comparison). */
+  allOfExecution(executionPk: number): Promise<{ nodes: NodeState[]; tasks: TaskExecution[] }>;
   /** One task execution, or undefined. */
   getTask(executionPk: number, nodeId: string, retryAttempt: number): Promise<TaskExecution | undefined>;
   /** Attempts of one node. */
@@ -101,8 +101,6 @@ export interface EventRepository {
     ascending: boolean,
     page: PageRequest,
   ): Promise<Page<TaskExecution>>;
-  /** All task executions of an execution (for replay comparison). */
-  allTasks(executionPk: number): Promise<TaskExecution[]>;
 }
 
 const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -332,13 +330,22 @@ export class PostgresEventRepository extends PostgresRepository implements Event
     );
   }
 
-  async allNodes(executionPk: number): Promise<NodeState[]> {
-    return this.all(
-      "node_executions.all",
-      "SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 ORDER BY node_id",
-      [executionPk],
-      nodeState,
-    );
+  async allOfExecution(executionPk: number): Promise<{ nodes: NodeState[]; tasks: TaskExecution[] }> {
+    const where = "WHERE execution_pk = $1 ORDER BY node_id";
+    return {
+      nodes: await this.all(
+        "node_executions.all",
+        `SELECT state, phase_version FROM node_executions ${where}`,
+        [executionPk],
+        nodeState,
+      ),
+      tasks: await this.all(
+        "task_executions.all",
+        `SELECT state FROM task_executions ${where}, retry_attempt`,
+        [executionPk],
+        taskState,
+      ),
+    };
   }
 
   async getTask(
@@ -368,15 +375,6 @@ export class PostgresEventRepository extends PostgresRepository implements Event
       `SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 ORDER BY ${order}`,
       [executionPk, nodeId],
       page,
-      taskState,
-    );
-  }
-
-  async allTasks(executionPk: number): Promise<TaskExecution[]> {
-    return this.all(
-      "task_executions.all",
-      "SELECT state FROM task_executions WHERE execution_pk = $1 ORDER BY node_id, retry_attempt",
-      [executionPk],
       taskState,
     );
   }

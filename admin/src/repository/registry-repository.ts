@@ -148,10 +148,14 @@ export interface RegistryRepository {
   getWorkflowByPk(pk: number): Promise<VersionRow | undefined>;
 }
 
-const tableOf = {
-  task: { table: "tasks", body: "body" },
-  workflow: { table: "workflows", body: "closure" },
-} as const;
+const bodyColumn = { tasks: "body", workflows: "closure" } as const;
+
+/** The table of a task or workflow version, its body column, and the columns of a VersionRow. */
+function versionTable(kind: "task" | "workflow") {
+  const table = kind === "task" ? "tasks" : "workflows";
+  const body = bodyColumn[table];
+  return { table, body, columns: `pk, project, domain, name, version, digest, ${body} AS body, created_at` };
+}
 
 function projectRow(r: Record<string, unknown>): ProjectRow {
   return {
@@ -244,14 +248,13 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
     digest: string,
     body: Uint8Array,
   ): Promise<Created<VersionRow>> {
-    const { table, body: col } = tableOf[kind];
+    const { table, body: col, columns } = versionTable(kind);
     const inserted = await run(
       this.db,
       this.observe,
       `${table}.insert`,
       `INSERT INTO ${table} (project, domain, name, version, digest, ${col}) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (project, domain, name, version) DO NOTHING
-       RETURNING pk, project, domain, name, version, digest, ${col} AS body, created_at`,
+       ON CONFLICT (project, domain, name, version) DO NOTHING RETURNING ${columns}`,
       [key.project, key.domain, key.name, key.version, digest, body],
     );
     return createdOrExisting(kind, key, digest, inserted.rows[0], versionRow, () =>
@@ -260,11 +263,10 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
   }
 
   async getVersion(kind: "task" | "workflow", key: VersionKey): Promise<VersionRow | undefined> {
-    const { table, body: col } = tableOf[kind];
+    const { table, columns } = versionTable(kind);
     return this.first(
       `${table}.get`,
-      `SELECT pk, project, domain, name, version, digest, ${col} AS body, created_at FROM ${table}
-       WHERE project = $1 AND domain = $2 AND name = $3 AND version = $4`,
+      `SELECT ${columns} FROM ${table} WHERE project = $1 AND domain = $2 AND name = $3 AND version = $4`,
       [key.project, key.domain, key.name, key.version],
       versionRow,
     );
@@ -273,7 +275,7 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
   async getWorkflowByPk(pk: number): Promise<VersionRow | undefined> {
     return this.first(
       "workflows.get_by_pk",
-      "SELECT pk, project, domain, name, version, digest, closure AS body, created_at FROM workflows WHERE pk = $1",
+      `SELECT ${versionTable("workflow").columns} FROM workflows WHERE pk = $1`,
       [pk],
       versionRow,
     );
@@ -285,8 +287,7 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
     sort: VersionSort,
     page: PageRequest,
   ): Promise<Page<VersionRow>> {
-    const { table, body: col } = tableOf[kind];
-    const cols = `pk, project, domain, name, version, digest, ${col} AS body, created_at`;
+    const { table, columns: cols } = versionTable(kind);
     const sql = key.name
       ? `SELECT ${cols} FROM ${table} WHERE project = $1 AND domain = $2 AND name = $3
          ORDER BY ${orderBy(sort)}`
@@ -302,7 +303,7 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
     domain: string,
     page: PageRequest,
   ): Promise<Page<NamedEntityKey>> {
-    const { table } = tableOf[kind];
+    const { table } = versionTable(kind);
     return this.paged(
       `${table}.list_names`,
       `SELECT DISTINCT name FROM ${table} WHERE project = $1 AND domain = $2 ORDER BY name`,
