@@ -119,66 +119,62 @@ export class PostgresEventRepository extends PostgresRepository implements Event
     tx: Queryable,
     pairs: { executionPk: number; eventId: string }[],
   ): Promise<Set<string>> {
-    if (pairs.length === 0) return new Set();
-    const res = await run(
+    const rows = await this.unnested(
       tx,
-      this.observe,
       "execution_events.find_ids",
       `SELECT ev.execution_pk, ev.event_id FROM execution_events ev
        JOIN unnest($1::bigint[], $2::text[]) AS k(execution_pk, event_id) USING (execution_pk, event_id)`,
-      [pairs.map((p) => p.executionPk), pairs.map((p) => p.eventId)],
+      pairs,
+      [(p) => p.executionPk, (p) => p.eventId],
     );
-    return new Set(res.rows.map((r) => `${Number(r.execution_pk)}/${String(r.event_id)}`));
+    return new Set(rows.map((r) => `${Number(r.execution_pk)}/${String(r.event_id)}`));
   }
 
   async append(tx: Queryable, events: Omit<LoggedEvent, "seq">[]): Promise<void> {
-    if (events.length === 0) return;
-    await run(
+    await this.unnested(
       tx,
-      this.observe,
       "execution_events.append",
       `INSERT INTO execution_events (execution_pk, event_id, kind, source, node_id, payload)
        SELECT execution_pk, event_id, kind, source, node_id, payload
        FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bytea[]) WITH ORDINALITY
          AS e(execution_pk, event_id, kind, source, node_id, payload, ord)
        ORDER BY ord`,
+      events,
       [
-        events.map((e) => e.executionPk),
-        events.map((e) => e.eventId),
-        events.map((e) => e.kind),
-        events.map((e) => e.source),
-        events.map((e) => e.nodeId),
-        events.map((e) => buf(e.payload)),
+        (e) => e.executionPk,
+        (e) => e.eventId,
+        (e) => e.kind,
+        (e) => e.source,
+        (e) => e.nodeId,
+        (e) => buf(e.payload),
       ],
     );
   }
 
   async loadNodes(tx: Queryable, keys: NodeRowKey[]): Promise<Map<string, NodeState>> {
-    if (keys.length === 0) return new Map();
-    const res = await run(
+    const rows = await this.unnested(
       tx,
-      this.observe,
       "node_executions.load",
       `SELECT n.execution_pk, n.node_id, n.state, n.phase_version FROM node_executions n
        JOIN unnest($1::bigint[], $2::text[]) AS k(execution_pk, node_id) USING (execution_pk, node_id)`,
-      [keys.map((k) => k.executionPk), keys.map((k) => k.nodeId)],
+      keys,
+      [(k) => k.executionPk, (k) => k.nodeId],
     );
-    return new Map(res.rows.map((r) => [`${Number(r.execution_pk)}/${String(r.node_id)}`, nodeState(r)]));
+    return new Map(rows.map((r) => [`${Number(r.execution_pk)}/${String(r.node_id)}`, nodeState(r)]));
   }
 
   async loadTasks(tx: Queryable, keys: TaskRowKey[]): Promise<Map<string, TaskExecution>> {
-    if (keys.length === 0) return new Map();
-    const res = await run(
+    const rows = await this.unnested(
       tx,
-      this.observe,
       "task_executions.load",
       `SELECT t.execution_pk, t.node_id, t.retry_attempt, t.state FROM task_executions t
        JOIN unnest($1::bigint[], $2::text[], $3::integer[]) AS k(execution_pk, node_id, retry_attempt)
          USING (execution_pk, node_id, retry_attempt)`,
-      [keys.map((k) => k.executionPk), keys.map((k) => k.nodeId), keys.map((k) => k.retryAttempt)],
+      keys,
+      [(k) => k.executionPk, (k) => k.nodeId, (k) => k.retryAttempt],
     );
     return new Map(
-      res.rows.map((r) => [
+      rows.map((r) => [
         `${Number(r.execution_pk)}/${String(r.node_id)}/${Number(r.retry_attempt)}`,
         taskState(r),
       ]),
@@ -186,43 +182,41 @@ export class PostgresEventRepository extends PostgresRepository implements Event
   }
 
   async upsertNodes(tx: Queryable, nodes: { executionPk: number; state: NodeState }[]): Promise<void> {
-    if (nodes.length === 0) return;
-    await run(
+    await this.unnested(
       tx,
-      this.observe,
       "node_executions.upsert",
       `INSERT INTO node_executions (execution_pk, node_id, state, phase, phase_version, parent_node_id, created_at)
        SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::smallint[], $5::integer[], $6::text[], $7::timestamptz[])
        ON CONFLICT (execution_pk, node_id) DO UPDATE SET state = EXCLUDED.state, phase = EXCLUDED.phase,
          phase_version = EXCLUDED.phase_version, parent_node_id = EXCLUDED.parent_node_id`,
+      nodes,
       [
-        nodes.map((n) => n.executionPk),
-        nodes.map((n) => n.state.node.id?.nodeId ?? ""),
-        nodes.map((n) => buf(toBinary(NodeExecutionSchema, n.state.node))),
-        nodes.map((n) => n.state.node.closure?.phase ?? 0),
-        nodes.map((n) => n.state.phaseVersion),
-        nodes.map((n) => n.state.node.metadata?.parentNodeId ?? ""),
-        nodes.map((n) => tsIso(n.state.node.closure?.createdAt)),
+        (n) => n.executionPk,
+        (n) => n.state.node.id?.nodeId ?? "",
+        (n) => buf(toBinary(NodeExecutionSchema, n.state.node)),
+        (n) => n.state.node.closure?.phase ?? 0,
+        (n) => n.state.phaseVersion,
+        (n) => n.state.node.metadata?.parentNodeId ?? "",
+        (n) => tsIso(n.state.node.closure?.createdAt),
       ],
     );
   }
 
   async upsertTasks(tx: Queryable, tasks: { executionPk: number; task: TaskExecution }[]): Promise<void> {
-    if (tasks.length === 0) return;
-    await run(
+    await this.unnested(
       tx,
-      this.observe,
       "task_executions.upsert",
       `INSERT INTO task_executions (execution_pk, node_id, retry_attempt, state, phase, created_at)
        SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bytea[], $5::smallint[], $6::timestamptz[])
        ON CONFLICT (execution_pk, node_id, retry_attempt) DO UPDATE SET state = EXCLUDED.state, phase = EXCLUDED.phase`,
+      tasks,
       [
-        tasks.map((t) => t.executionPk),
-        tasks.map((t) => t.task.id?.nodeExecutionId?.nodeId ?? ""),
-        tasks.map((t) => t.task.id?.retryAttempt ?? 0),
-        tasks.map((t) => buf(toBinary(TaskExecutionSchema, t.task))),
-        tasks.map((t) => t.task.closure?.phase ?? 0),
-        tasks.map((t) => tsIso(t.task.closure?.createdAt)),
+        (t) => t.executionPk,
+        (t) => t.task.id?.nodeExecutionId?.nodeId ?? "",
+        (t) => t.task.id?.retryAttempt ?? 0,
+        (t) => buf(toBinary(TaskExecutionSchema, t.task)),
+        (t) => t.task.closure?.phase ?? 0,
+        (t) => tsIso(t.task.closure?.createdAt),
       ],
     );
   }

@@ -74,6 +74,29 @@ export abstract class PostgresRepository {
     return toPage(res.rows, b, map);
   }
 
+  /**
+   * Runs one statement on `q` over many `rows` at once, passing one array parameter per column
+   * (`$1` = every row's first column, ...) for the statement to `unnest`. Returns the result's
+   * rows; runs nothing and returns none when `rows` is empty.
+   */
+  protected async unnested<T>(
+    q: Queryable,
+    operation: string,
+    sql: string,
+    rows: readonly T[],
+    columns: readonly ((row: T) => unknown)[],
+  ): Promise<Row[]> {
+    if (rows.length === 0) return [];
+    const res = await run(
+      q,
+      this.observe,
+      operation,
+      sql,
+      columns.map((column) => rows.map(column)),
+    );
+    return res.rows;
+  }
+
   /** Runs a read on the database and maps every row. */
   protected async all<T>(
     operation: string,
