@@ -38,6 +38,17 @@ export interface LogEntry {
   payload: Uint8Array;
 }
 
+/** Which node executions {@link EventRepository.listNodes} reads, in which order. */
+export interface NodeListQuery {
+  /** Children of this node; "" = top level. */
+  parentNodeId: string;
+  /** Only these phases; empty = all. */
+  phases: number[];
+  /** "created_at" (default order), "node_id" or "phase". */
+  sortKey: string;
+  ascending: boolean;
+}
+
 /** Which part of an execution's log to read: positions after `after`, of one node or all (""). */
 export interface LogQuery {
   after: number;
@@ -80,15 +91,8 @@ export interface EventRepository {
   backfillNodeIds(nodeOf: (payload: Uint8Array) => string, batch?: number): Promise<number>;
   /** One node execution, or undefined. */
   getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined>;
-  /** Node executions of an execution under `parentNodeId` ("" = top level), optionally of some phases. */
-  listNodes(
-    executionPk: number,
-    parentNodeId: string,
-    phases: number[],
-    sortKey: string,
-    ascending: boolean,
-    page: PageRequest,
-  ): Promise<Page<NodeState>>;
+  /** Node executions of an execution, as {@link NodeListQuery} selects and orders them. */
+  listNodes(executionPk: number, query: NodeListQuery, page: PageRequest): Promise<Page<NodeState>>;
   /** Every node and task execution of an execution, by node id and attempt (for replay comparison). */
   allOfExecution(executionPk: number): Promise<{ nodes: NodeState[]; tasks: TaskExecution[] }>;
   /** One task execution, or undefined. */
@@ -298,14 +302,8 @@ export class PostgresEventRepository extends PostgresRepository implements Event
     );
   }
 
-  async listNodes(
-    executionPk: number,
-    parentNodeId: string,
-    phases: number[],
-    sortKey: string,
-    ascending: boolean,
-    page: PageRequest,
-  ): Promise<Page<NodeState>> {
+  async listNodes(executionPk: number, query: NodeListQuery, page: PageRequest): Promise<Page<NodeState>> {
+    const { parentNodeId, phases, sortKey, ascending } = query;
     const dir = ascending ? "ASC" : "DESC";
     const order =
       sortKey === "node_id"

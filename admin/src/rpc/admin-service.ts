@@ -215,10 +215,7 @@ export function createAdminServiceHandlers(d: AdminServiceDeps): CoreHandlers {
       const ascending = req.sort?.direction !== Sort_Direction.DESCENDING;
       const page = await d.eventRepository.listNodes(
         record.pk,
-        req.parentNodeId,
-        req.phases,
-        key,
-        ascending,
+        { parentNodeId: req.parentNodeId, phases: req.phases, sortKey: key, ascending },
         req,
       );
       return { nodeExecutions: page.items.map((n) => n.node), nextPageToken: page.nextPageToken };
