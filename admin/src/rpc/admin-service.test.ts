@@ -47,6 +47,28 @@ async function client(
   return { c: createClient(AdminService, transport), placer, admin };
 }
 
+/** Registers task "double" and workflow "wf" (one node "a" running it) and starts execution `name`. */
+async function runOfOneTaskWorkflow(c: Client<typeof AdminService>, name: string) {
+  await c.createTask({ template: aTask("double").withInput("x", INTEGER).withOutput("y", INTEGER).build() });
+  await c.createWorkflow({
+    template: aWorkflow("wf")
+      .withInput("n", INTEGER)
+      .withNode("a", "double")
+      .binding("x", fromInput("n"))
+      .build(),
+  });
+  const { id } = await c.createExecution({
+    project: PROJECT,
+    domain: DOMAIN,
+    name,
+    spec: {
+      target: { case: "workflow", value: idOf(ResourceType.WORKFLOW, "wf") },
+      inputs: { literals: { n: int(1) } },
+    },
+  });
+  return id!;
+}
+
 async function code(p: Promise<unknown>): Promise<{ code: Code; message: string }> {
   try {
     await p;
@@ -119,25 +141,7 @@ eachDatabase("AdminService handlers", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx
 
   it("serves node and task executions derived from ingested events", async (t) => {
     const { c } = await client(ctx, t);
-    await c.createTask({
-      template: aTask("double").withInput("x", INTEGER).withOutput("y", INTEGER).build(),
-    });
-    await c.createWorkflow({
-      template: aWorkflow("wf")
-        .withInput("n", INTEGER)
-        .withNode("a", "double")
-        .binding("x", fromInput("n"))
-        .build(),
-    });
-    const { id } = await c.createExecution({
-      project: PROJECT,
-      domain: DOMAIN,
-      name: "run",
-      spec: {
-        target: { case: "workflow", value: idOf(ResourceType.WORKFLOW, "wf") },
-        inputs: { literals: { n: int(1) } },
-      },
-    });
+    const id = await runOfOneTaskWorkflow(c, "run");
     const t0 = Date.UTC(2026, 0, 1);
     const { results } = await c.ingestEvents({
       producerCluster: "alpha",
@@ -198,25 +202,7 @@ eachDatabase("AdminService handlers", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx
 
   it("reads the event log: positions from 1, paged by token, filtered by node, events as received", async (t) => {
     const { c, admin } = await client(ctx, t);
-    await c.createTask({
-      template: aTask("double").withInput("x", INTEGER).withOutput("y", INTEGER).build(),
-    });
-    await c.createWorkflow({
-      template: aWorkflow("wf")
-        .withInput("n", INTEGER)
-        .withNode("a", "double")
-        .binding("x", fromInput("n"))
-        .build(),
-    });
-    const { id } = await c.createExecution({
-      project: PROJECT,
-      domain: DOMAIN,
-      name: "logged",
-      spec: {
-        target: { case: "workflow", value: idOf(ResourceType.WORKFLOW, "wf") },
-        inputs: { literals: { n: int(1) } },
-      },
-    });
+    const id = await runOfOneTaskWorkflow(c, "logged");
     const t0 = Date.UTC(2026, 0, 1);
     const sent = [
       workflowEvent("logged", "alpha", "w1", WorkflowExecution_Phase.RUNNING, 1, t0),
