@@ -36,6 +36,7 @@ import {
   aWorkflow,
   anExecutionSpec,
   createExecution,
+  createLogger,
   installCrd,
   offloadClosure,
   startPropeller,
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
     leaderElection: false,
     processMetrics: false,
     events: { capacity: 500_000, batchSize: 1000 },
-    log: (m) => console.error(`[propeller] ${m}`),
+    logger: createLogger({ component: "propeller" }),
     observer: {
       onRound(outcome, seconds) {
         if (outcome === RoundOutcome.shortCircuit) shortCircuits++;

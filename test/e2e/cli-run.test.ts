@@ -31,7 +31,6 @@ before(async () => {
     admin: { url: admin.url },
     leaderElection: false,
     processMetrics: false,
-    log: () => undefined,
   });
 });
 after(async () => {
