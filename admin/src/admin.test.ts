@@ -3,7 +3,9 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import pg from "pg";
 import { tempDir, testDatabaseServerUrl } from "@flotilla/testing";
-import { startAdmin } from "./admin.js";
+import { join } from "node:path";
+import { startServer } from "@flotilla/runtime";
+import { createAdmin, startAdmin } from "./admin.js";
 import { resolveAdminConfig } from "./config.js";
 import { silentLogger } from "./logger.js";
 
@@ -25,14 +27,11 @@ describe("startAdmin", () => {
     const url = new URL(testDatabaseServerUrl);
     url.pathname = `/${name}`;
     const blobs = tempDir({ t });
-    const config = resolveAdminConfig(
-      {
-        server: { port: 0, host: "127.0.0.1" },
-        database: { url: url.toString() },
-        blobStore: { url: `file://${blobs.path}` },
-      },
-      {},
-    );
+    const config = resolveAdminConfig({
+      server: { port: 0, host: "127.0.0.1" },
+      database: { url: url.toString() },
+      blobStore: { url: `file://${blobs.path}` },
+    });
     const [a, b] = await Promise.all([
       startAdmin(config, { logger: silentLogger }),
       startAdmin(config, { logger: silentLogger }),
@@ -52,5 +51,29 @@ describe("startAdmin", () => {
       const res = await fetch(`${running.url}/readyz`);
       assert.equal(res.status, 200);
     }
+  });
+
+  it("/readyz answers 503 with the reason until the admin has started, 200 once its database answers", async (t) => {
+    const dir = tempDir({ t });
+    const config = resolveAdminConfig({
+      database: { dataDir: join(dir.path, "db") },
+      blobStore: { url: `file://${join(dir.path, "blobs")}` },
+    });
+    const admin = await createAdmin(config, { logger: silentLogger });
+    const server = await startServer({ ...admin.server, host: "127.0.0.1", port: 0 });
+    t.after(async () => {
+      await server.close(0);
+      await admin.stop();
+    });
+    const probe = async (path: string) => {
+      const res = await fetch(`${server.url}${path}`);
+      return [res.status, (await res.text()).trim()];
+    };
+    assert.deepEqual(await probe("/readyz"), [503, "admin is starting"]);
+    assert.deepEqual(await probe("/healthz"), [200, "ok"]);
+    await admin.start();
+    assert.deepEqual(await probe("/readyz"), [200, "ok"]);
+    await admin.stop();
+    assert.deepEqual(await probe("/readyz"), [503, "admin is stopping"]);
   });
 });

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { startServer, type Readiness, type RunningServer, type ServerOptions } from "@flotilla/runtime";
 import { openBlobStore, type BlobStore } from "@flotilla/common";
 import { migrate, openDatabase, type Database } from "@flotilla/db";
 import { AdminService, WorkflowExecution_Phase } from "@flotilla/proto";
@@ -17,17 +17,16 @@ import { ProjectManager } from "./manager/project-manager.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { WorkflowManager } from "./manager/workflow-manager.js";
 import { createAdminMetrics, type AdminMetrics } from "./metrics.js";
-import { createPostgresAttributesRepository } from "./repository/attributes-repository.js";
-import { createPostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
-import {
-  createPostgresExecutionRepository,
-  type ExecutionRepository,
-} from "./repository/execution-repository.js";
-import { createPostgresRegistryRepository } from "./repository/registry-repository.js";
+import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
+import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
+import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
+import { PostgresRegistryRepository } from "./repository/registry-repository.js";
 import { createRoutingSubsystem } from "./routing-subsystem.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
+import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
+import type { RoutingHandlers } from "./rpc/routing-handlers.js";
 import { rpcInterceptor } from "./rpc/errors.js";
-import { listenDualProtocol, type DualProtocolServer } from "./server.js";
+import { createRolloutHandlers } from "./rpc/rollout-handlers.js";
 
 /** Directory of admin's SQL migrations (shipped next to dist/). */
 export const ADMIN_MIGRATIONS_DIR: string = fileURLToPath(new URL("../migrations/", import.meta.url));
@@ -38,7 +37,8 @@ export const ADMIN_VERSION = "0.1.0";
 /** What a routing subsystem provides to the admin (see `routing-subsystem.ts`). */
 export interface RoutingParts {
   placer: ExecutionPlacer;
-  handlers: Partial<ServiceImpl<typeof AdminService>>;
+  /** Cluster, routing rule and explanation RPCs; a missing one answers Unimplemented. */
+  handlers: Partial<ClusterHandlers & RoutingHandlers>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -52,6 +52,9 @@ export interface RoutingFactoryDeps {
   registry: Registry;
   logger: AdminLogger;
 }
+
+/** The runtime server's options an admin provides (everything but where to listen). */
+export type AdminServerOptions = Omit<ServerOptions, "host" | "port">;
 
 /** Options of {@link createAdmin} / {@link startAdmin}. */
 export interface AdminOptions {
@@ -83,10 +86,15 @@ export interface Admin {
   readonly executionManager: ExecutionManager;
   readonly attributes: AttributesManager;
   readonly events: EventManager;
-  /** The AdminService implementation (core handlers merged with routing's). */
-  readonly service: Partial<ServiceImpl<typeof AdminService>>;
-  /** Node request handler: Connect/gRPC/gRPC-Web plus /healthz, /readyz, /metrics. */
-  readonly handler: ReturnType<typeof connectNodeAdapter>;
+  /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
+  readonly service: ServiceImpl<typeof AdminService>;
+  /** What the runtime server needs to serve this admin: routes, interceptors, metrics, readiness. */
+  readonly server: AdminServerOptions;
+  /**
+   * Ready once started and while the database answers; otherwise not ready with the reason
+   * (served as `/readyz`).
+   */
+  readiness(): Promise<Readiness>;
   /** Starts background work (routing loops). */
   start(): Promise<void>;
   /** Stops background work and closes the database (if admin opened it). */
@@ -134,11 +142,11 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     return new Map([...counts].map(([p, n]) => [WorkflowExecution_Phase[p] ?? String(p), n]));
   }, registry);
   const observe = (op: string, s: number) => metrics.dbQueryDuration.observe({ operation: op }, s);
-  const registryRepo = createPostgresRegistryRepository(database, observe);
-  const executionRepo = createPostgresExecutionRepository(database, observe);
+  const registryRepo = new PostgresRegistryRepository(database, observe);
+  const executionRepo = new PostgresExecutionRepository(database, observe);
   late.executions = executionRepo;
-  const eventRepository = createPostgresEventRepository(database, observe);
-  const attributesRepo = createPostgresAttributesRepository(database, observe);
+  const eventRepository = new PostgresEventRepository(database, observe);
+  const attributesRepo = new PostgresAttributesRepository(database, observe);
 
   const projects = new ProjectManager(registryRepo);
   const tasks = new TaskManager(registryRepo, projects);
@@ -161,6 +169,8 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   };
   let routing: RoutingParts;
   try {
+    const filled = await events.backfillLogNodeIds();
+    if (filled > 0) logger.info("event log node ids backfilled", { events: filled });
     routing = (options.routing ?? defaultRouting)(routingDeps);
   } catch (err) {
     if (ownsDb) await database.close();
@@ -196,41 +206,31 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
       buildTime: new Date(),
     },
   });
-  const service = { ...core, ...routing.handlers };
-  let ready = false;
-  const handler = connectNodeAdapter({
+  const service: ServiceImpl<typeof AdminService> = {
+    ...core,
+    ...createRolloutHandlers(),
+    ...withoutRouting(),
+    ...routing.handlers,
+  };
+  let state: "starting" | "started" | "stopping" = "starting";
+  const readiness = async (): Promise<Readiness> => {
+    if (state !== "started") return { ready: false, reason: `admin is ${state}` };
+    try {
+      await database.query("SELECT 1");
+      return { ready: true };
+    } catch (err) {
+      return { ready: false, reason: `database unavailable: ${(err as Error).message}` };
+    }
+  };
+  const server: AdminServerOptions = {
+    logger,
+    registry,
+    interceptors: [rpcInterceptor(metrics, logger)],
     routes: (router) => {
       router.service(AdminService, service);
     },
-    interceptors: [rpcInterceptor(metrics, logger)],
-    fallback: (req, res) => {
-      const path = (req.url ?? "/").split("?")[0];
-      const send = (status: number, body: string, type = "text/plain; charset=utf-8") => {
-        res.writeHead(status, { "content-type": type });
-        res.end(body);
-      };
-      if (path === "/healthz") return send(200, "ok\n");
-      if (path === "/readyz") {
-        if (!ready) return send(503, "starting\n");
-        database.query("SELECT 1").then(
-          () => send(200, "ok\n"),
-          (err: unknown) => send(503, `database unavailable: ${(err as Error).message}\n`),
-        );
-        return;
-      }
-      if (path === "/metrics") {
-        registry.metrics().then(
-          (text) => send(200, text, registry.contentType),
-          (err: unknown) => {
-            logger.error("metrics collection failed", { error: err });
-            send(500, "metrics collection failed\n");
-          },
-        );
-        return;
-      }
-      send(404, "not found\n");
-    },
-  });
+    readiness,
+  };
   let stopped: Promise<void> | undefined;
   return {
     db: database,
@@ -246,14 +246,15 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     attributes,
     events,
     service,
-    handler,
+    server,
+    readiness,
     async start() {
       await routing.start();
-      ready = true;
+      state = "started";
     },
     stop() {
       stopped ??= (async () => {
-        ready = false;
+        state = "stopping";
         await routing.stop();
         if (ownsDb) await database.close();
       })();
@@ -278,6 +279,34 @@ function defaultRouting(deps: RoutingFactoryDeps): RoutingParts {
   });
 }
 
+/**
+ * Cluster handlers of an admin built with a routing subsystem that serves none (tests, benches
+ * with a scripted placer): each answers Unimplemented saying so.
+ */
+function withoutRouting(): ClusterHandlers & RoutingHandlers {
+  const absent = (method: string) => () => {
+    throw new ConnectError(
+      `${method} is not served: this admin runs without cluster routing`,
+      Code.Unimplemented,
+    );
+  };
+  return {
+    registerCluster: absent("RegisterCluster"),
+    updateCluster: absent("UpdateCluster"),
+    getCluster: absent("GetCluster"),
+    listClusters: absent("ListClusters"),
+    cordonCluster: absent("CordonCluster"),
+    uncordonCluster: absent("UncordonCluster"),
+    drainCluster: absent("DrainCluster"),
+    clusterHeartbeat: absent("ClusterHeartbeat"),
+    createRoutingRule: absent("CreateRoutingRule"),
+    updateRoutingRule: absent("UpdateRoutingRule"),
+    deleteRoutingRule: absent("DeleteRoutingRule"),
+    listRoutingRules: absent("ListRoutingRules"),
+    explainExecution: absent("ExplainExecution"),
+  };
+}
+
 /** A running admin: its URL and how to stop it. */
 export interface RunningAdmin {
   /** Base URL, e.g. `http://127.0.0.1:8088`. */
@@ -294,18 +323,17 @@ export interface RunningAdmin {
  */
 export async function startAdmin(config: AdminConfig, options: AdminOptions = {}): Promise<RunningAdmin> {
   const admin = await createAdmin(config, options);
-  let server: DualProtocolServer;
+  let server: RunningServer;
   try {
     await admin.start();
-    server = await listenDualProtocol(admin.handler, config.server.host, config.server.port);
+    server = await startServer({ ...admin.server, host: config.server.host, port: config.server.port });
   } catch (err) {
     await admin.stop();
     throw err;
   }
-  const host = server.host.includes(":") ? `[${server.host}]` : server.host;
   let stopping: Promise<void> | undefined;
   return {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${server.port}`,
+    url: server.url,
     port: server.port,
     admin,
     stop() {

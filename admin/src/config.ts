@@ -1,174 +1,145 @@
-import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parse } from "yaml";
+import { ConfigError, defineConfig, loadConfig, port, secret, type LoadConfigInput } from "@flotilla/runtime";
+import { z } from "zod";
 
-/** The `server` section. */
-export interface ServerConfig {
-  /** TCP port (default 8088; 0 picks a free one). */
-  port: number;
-  /** Listen address (default 0.0.0.0). */
-  host: string;
-  /** Seconds to wait for in-flight requests on shutdown (default 10). */
-  shutdownGraceSeconds: number;
-}
+/**
+ * The admin's configuration: the `--config admin.yaml` file, `FLOTILLA_ADMIN_<KEY_PATH>`
+ * variables (plus the older `FLOTILLA_ADMIN_PORT`, `_HOST`, `_DATA_DIR`) and flags, through
+ * the one loader of `@flotilla/runtime`. Paths are as written; {@link loadAdminConfig} and
+ * {@link resolveAdminConfig} resolve them against the configuration file's folder.
+ */
+export const adminConfig = defineConfig(
+  "admin",
+  z.strictObject({
+    server: z
+      .strictObject({
+        /** Connect, gRPC, gRPC-Web, /metrics, /healthz and /readyz; 0 picks a free port. */
+        port: port().default(8088),
+        /** Bind address. */
+        host: z.string().min(1).default("0.0.0.0"),
+        /** Seconds in-flight requests may take to finish on shutdown. */
+        shutdownGraceSeconds: z.number().int().min(0).max(3600).default(10),
+      })
+      .prefault({}),
+    database: z
+      .strictObject({
+        /** PostgreSQL URL; absent: embedded PGlite in `dataDir`. */
+        url: secret(z.string().min(1)).optional(),
+        /** Embedded PGlite data directory. */
+        dataDir: z.string().min(1).default("flotilla-admin-data"),
+      })
+      .prefault({}),
+    blobStore: z
+      .strictObject({
+        /** A `file://` URL or a path (only the file store is built in). */
+        url: z
+          .string()
+          .min(1)
+          .default("flotilla-blobs")
+          .refine((u) => !u.includes("://") || u.startsWith("file://"), "only file:// is built in"),
+      })
+      .prefault({}),
+    executions: z
+      .strictObject({
+        /** Max parallelism when nothing more specific sets one (0 = unbounded). */
+        defaultMaxParallelism: z.number().int().min(0).max(10000).default(0),
+      })
+      .prefault({}),
+    /** Data-plane clusters, validated by the routing subsystem. */
+    clusters: z.array(z.unknown()).optional(),
+    /** Routing settings, validated by the routing subsystem. */
+    routing: z.record(z.string(), z.unknown()).optional(),
+    /** Data-plane settings, validated by the routing subsystem. */
+    dataPlane: z.record(z.string(), z.unknown()).optional(),
+  }),
+  {
+    bin: "flotilla-admin",
+    flags: {
+      port: { path: "server.port", description: "Port to listen on" },
+      host: { path: "server.host", description: "Bind address" },
+      "database-url": { path: "database.url", description: "PostgreSQL URL (default: embedded PGlite)" },
+      "data-dir": { path: "database.dataDir", description: "Embedded PGlite data directory" },
+    },
+    // The variables admin read before the shared loader, kept working.
+    envAliases: {
+      FLOTILLA_ADMIN_PORT: "server.port",
+      FLOTILLA_ADMIN_HOST: "server.host",
+      FLOTILLA_ADMIN_DATA_DIR: "database.dataDir",
+    },
+  },
+);
 
-/** The `database` section: a PostgreSQL URL, or an embedded PGlite data directory. */
-export interface DatabaseConfig {
-  url?: string | undefined;
-  /** Embedded PGlite data directory, used when `url` is absent (default ./flotilla-admin-data). */
-  dataDir: string;
-}
+type ParsedAdminConfig = z.output<typeof adminConfig.schema>;
 
-/** The `executions` section. */
-export interface ExecutionsConfig {
-  /** Max parallelism when nothing more specific sets one (default 0 = unbounded). */
-  defaultMaxParallelism: number;
-}
-
-/** Full admin configuration (the routing sections are passed through to the routing subsystem). */
+/** The admin's configuration with defaults applied and paths resolved. */
 export interface AdminConfig {
-  server: ServerConfig;
-  database: DatabaseConfig;
+  server: ParsedAdminConfig["server"];
+  database: { url?: string | undefined; dataDir: string };
+  /** `url` is an absolute `file://` URL without a trailing slash. */
   blobStore: { url: string };
-  executions: ExecutionsConfig;
+  executions: ParsedAdminConfig["executions"];
   /** `clusters`, `routing` and `dataPlane` sections, validated by the routing subsystem. */
   clusters?: unknown[] | undefined;
   routing?: Record<string, unknown> | undefined;
   dataPlane?: Record<string, unknown> | undefined;
 }
 
-/** The configuration file or an override is invalid. `path` is the offending key. */
-export class AdminConfigError extends Error {
-  override readonly name = "AdminConfigError";
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(`admin config ${path}: ${problem}`);
-  }
-}
-
 type Obj = Record<string, unknown>;
 
-function section(root: Obj, key: string): Obj {
-  const v = root[key];
-  if (v === undefined || v === null) return {};
-  if (typeof v !== "object" || Array.isArray(v)) throw new AdminConfigError(key, "must be a mapping");
-  return v as Obj;
-}
-
-function str(o: Obj, path: string, key: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string" || v === "")
-    throw new AdminConfigError(`${path}.${key}`, "must be a non-empty string");
-  return v;
-}
-
-function int(o: Obj, path: string, key: string, min: number, max: number): number | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  const n = typeof v === "string" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-    throw new AdminConfigError(
-      `${path}.${key}`,
-      `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`,
-    );
-  }
-  return n;
-}
-
-/**
- * Builds the admin configuration from a parsed YAML document plus environment overrides
- * (`FLOTILLA_ADMIN_PORT`, `FLOTILLA_ADMIN_HOST`, `FLOTILLA_ADMIN_DATABASE_URL`,
- * `FLOTILLA_ADMIN_DATA_DIR`, `FLOTILLA_ADMIN_BLOB_STORE_URL`). Relative paths resolve against
- * `baseDir`. Returns the defaulted config; throws {@link AdminConfigError}.
- */
-export function resolveAdminConfig(
-  doc: unknown,
-  env: NodeJS.ProcessEnv = process.env,
-  baseDir = process.cwd(),
-): AdminConfig {
-  if (doc !== undefined && doc !== null && (typeof doc !== "object" || Array.isArray(doc))) {
-    throw new AdminConfigError("<root>", "must be a mapping");
-  }
-  const root = (doc ?? {}) as Obj;
-  const known = new Set([
-    "server",
-    "database",
-    "blobStore",
-    "executions",
-    "clusters",
-    "routing",
-    "dataPlane",
-  ]);
-  for (const key of Object.keys(root))
-    if (!known.has(key)) throw new AdminConfigError(key, "unknown section");
-  const server = section(root, "server");
-  const database = section(root, "database");
-  const blob = section(root, "blobStore");
-  const executions = section(root, "executions");
-  const overrides: Obj = {};
-  if (env.FLOTILLA_ADMIN_PORT !== undefined) overrides.port = env.FLOTILLA_ADMIN_PORT;
-  const port = int({ ...server, ...overrides }, "server", "port", 0, 65535) ?? 8088;
-  const host = env.FLOTILLA_ADMIN_HOST ?? str(server, "server", "host") ?? "0.0.0.0";
-  const url = env.FLOTILLA_ADMIN_DATABASE_URL ?? str(database, "database", "url");
-  const dataDir = resolve(
-    baseDir,
-    env.FLOTILLA_ADMIN_DATA_DIR ?? str(database, "database", "dataDir") ?? "flotilla-admin-data",
-  );
-  let blobUrl = env.FLOTILLA_ADMIN_BLOB_STORE_URL ?? str(blob, "blobStore", "url") ?? "flotilla-blobs";
-  if (!blobUrl.includes("://"))
-    blobUrl = pathToFileURL(isAbsolute(blobUrl) ? blobUrl : resolve(baseDir, blobUrl)).href;
-  if (!blobUrl.startsWith("file://"))
-    throw new AdminConfigError(
-      "blobStore.url",
-      `unsupported scheme in ${blobUrl} (only file:// is built in)`,
-    );
-  const clusters = root.clusters;
-  if (clusters !== undefined && clusters !== null && !Array.isArray(clusters)) {
-    throw new AdminConfigError("clusters", "must be a list");
-  }
+/** Resolves the relative paths of a parsed configuration against `baseDir`. */
+function withPaths(parsed: ParsedAdminConfig, baseDir: string): AdminConfig {
+  const blob = parsed.blobStore.url;
+  const blobUrl = blob.includes("://")
+    ? blob
+    : pathToFileURL(isAbsolute(blob) ? blob : resolve(baseDir, blob)).href;
   return {
-    server: {
-      port,
-      host,
-      shutdownGraceSeconds: int(server, "server", "shutdownGraceSeconds", 0, 3600) ?? 10,
-    },
-    database: { url, dataDir },
+    ...parsed,
+    database: { url: parsed.database.url, dataDir: resolve(baseDir, parsed.database.dataDir) },
     blobStore: { url: blobUrl.replace(/\/+$/, "") },
-    executions: {
-      defaultMaxParallelism: int(executions, "executions", "defaultMaxParallelism", 0, 10000) ?? 0,
-    },
     // Kubeconfig paths are relative to the configuration file, like every other path.
-    clusters: (clusters as unknown[] | undefined)?.map((c) =>
+    clusters: parsed.clusters?.map((c) =>
       c !== null && typeof c === "object" && typeof (c as Obj).kubeconfig === "string"
         ? { ...(c as Obj), kubeconfig: resolve(baseDir, (c as Obj).kubeconfig as string) }
         : c,
     ),
-    routing: root.routing === undefined ? undefined : section(root, "routing"),
-    dataPlane: root.dataPlane === undefined ? undefined : section(root, "dataPlane"),
   };
 }
 
-/** Reads and resolves a YAML config file (see {@link resolveAdminConfig}); relative paths resolve against its folder. */
+/**
+ * Loads the admin's configuration from the command line (`--config FILE`, `--set`, `--port`,
+ * ...), the environment and the file, and resolves its paths. Returns the configuration, or
+ * `done` after `--help` / `--print-config` were answered. Throws the runtime's ConfigError
+ * (naming the key path and its source) or UsageError.
+ */
 export async function loadAdminConfig(
-  path: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<AdminConfig> {
-  if (path === undefined) return resolveAdminConfig(undefined, env);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new AdminConfigError("<file>", `cannot read ${path}: ${(err as Error).message}`);
+  input: LoadConfigInput,
+): Promise<{ config: AdminConfig; done: boolean }> {
+  const loaded = await loadConfig(adminConfig, input);
+  if (loaded.done) return { config: undefined as unknown as AdminConfig, done: true };
+  return { config: withPaths(loaded.config, loaded.baseDir), done: false };
+}
+
+/**
+ * Builds the admin's configuration from an in-memory document (tests, embedding): the same
+ * schema, defaults and path resolution as the file, without environment or flags. Throws the
+ * runtime's ConfigError naming the key path.
+ */
+export function resolveAdminConfig(doc: unknown, baseDir = process.cwd()): AdminConfig {
+  const result = adminConfig.schema.safeParse(doc ?? {});
+  if (!result.success) {
+    throw new ConfigError(
+      "admin",
+      result.error.issues.flatMap((issue) => {
+        const base = issue.path.map(String);
+        const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...base, k]) : [base];
+        return paths.map((p) => ({
+          keyPath: p.join("."),
+          source: "document",
+          problem: issue.code === "unrecognized_keys" ? "unknown key" : issue.message,
+        }));
+      }),
+    );
   }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new AdminConfigError("<file>", `${path} is not valid YAML: ${(err as Error).message}`);
-  }
-  return resolveAdminConfig(doc, env, resolve(path, ".."));
+  return withPaths(result.data, baseDir);
 }

@@ -10,11 +10,12 @@ export {
   startAdmin,
   type Admin,
   type AdminOptions,
+  type AdminServerOptions,
   type RoutingFactoryDeps,
   type RoutingParts,
   type RunningAdmin,
 } from "./admin.js";
-export { AdminConfigError, loadAdminConfig, resolveAdminConfig, type AdminConfig } from "./config.js";
+export { adminConfig, loadAdminConfig, resolveAdminConfig, type AdminConfig } from "./config.js";
 export {
   AdminError,
   AlreadyExistsError,
@@ -23,8 +24,22 @@ export {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  StaleRevisionError,
+  type AdminErrorDetail,
+  type AdminErrorOptions,
   type CompileProblem,
 } from "./errors.js";
+export {
+  ClusterCredentialsError,
+  ClusterRequestError,
+  ClusterUnreachableError,
+  DataPlaneError,
+} from "./dataplane/errors.js";
+export { QuotaTemplateError } from "./dataplane/quota.js";
+export { ClusterNotFoundError, RoutingRuleNotFoundError } from "./routing-errors.js";
+export { InvalidRuleScopeError } from "./routing/router.js";
+export { RoutingConfigError } from "./routing/config.js";
+export { REQUEST_ID_HEADER, rpcInterceptor, toConnectError } from "./rpc/errors.js";
 export {
   EntityKind,
   NODE_TRANSITIONS,

@@ -60,14 +60,11 @@ eachDatabase(
   (ctx) => {
     it("places an execution on the cluster as a WorkflowExecution CR, accepts only that cluster's events, and deletes the CR on terminate", async (t) => {
       const blobs = tempDir({ t });
-      const config = resolveAdminConfig(
-        {
-          server: { port: 0, host: "127.0.0.1" },
-          blobStore: { url: `file://${blobs.path}` },
-          clusters: [{ name: "sbx", kubeconfigInline: cluster.kubeconfig }],
-        },
-        {},
-      );
+      const config = resolveAdminConfig({
+        server: { port: 0, host: "127.0.0.1" },
+        blobStore: { url: `file://${blobs.path}` },
+        clusters: [{ name: "sbx", kubeconfigInline: cluster.kubeconfig }],
+      });
       const running = await startAdmin(config, { database: ctx.db(), logger: silentLogger });
       t.after(() => running.stop());
       const admin = running.admin;

@@ -17,7 +17,7 @@ import { ProjectLookup, type IsolationResolver } from "./manager/project-lookup.
 import type { RoutingChanges } from "./manager/routing-changes.js";
 import { createRoutingMetrics } from "./manager/routing-metrics.js";
 import { RoutingRulesManager } from "./manager/routing-rules.js";
-import { createPostgresAttributesRepository } from "./repository/attributes-repository.js";
+import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
 import { createPostgresClusterRepository } from "./repository/cluster-repository.js";
 import type { ExecutionPlacementRepository } from "./repository/execution-placement.js";
 import {
@@ -25,7 +25,7 @@ import {
   type PendingPlacementRepository,
 } from "./repository/pending-placement-repository.js";
 import { createPostgresPendingTerminationRepository } from "./repository/pending-termination-repository.js";
-import { createPostgresRegistryRepository } from "./repository/registry-repository.js";
+import { PostgresRegistryRepository } from "./repository/registry-repository.js";
 import { createPostgresRoutingDecisionRepository } from "./repository/routing-decision-repository.js";
 import { createPostgresRoutingRuleRepository } from "./repository/routing-rule-repository.js";
 import { validateRoutingSection, type RoutingSectionInput } from "./routing/config.js";
@@ -80,8 +80,8 @@ export function createRoutingSubsystem(options: RoutingSubsystemOptions): Routin
   const { clusters: configClusters, settings } = validateRoutingSection(options.config);
   const { db, executions, logger } = options;
   const lookup = new ProjectLookup({
-    projects: createPostgresRegistryRepository(db),
-    attributes: createPostgresAttributesRepository(db),
+    projects: new PostgresRegistryRepository(db),
+    attributes: new PostgresAttributesRepository(db),
   });
   const dataPlane =
     options.dataPlane ??
@@ -145,8 +145,8 @@ export function createRoutingSubsystem(options: RoutingSubsystemOptions): Routin
   return {
     placer,
     handlers: {
-      ...createClusterHandlers({ registry }, logger),
-      ...createRoutingHandlers({ rules, placer }, logger),
+      ...createClusterHandlers({ registry }),
+      ...createRoutingHandlers({ rules, placer }),
     },
     managers: { registry, rules, placer, maintenance },
     pending,

@@ -20,7 +20,6 @@ before(async () => {
       database: { dataDir: join(dir.path, "db") },
       blobStore: { url: join(dir.path, "blobs") },
     },
-    {},
     dir.path,
   );
   admin = await startAdmin(config, { logger: silentLogger });

@@ -217,7 +217,7 @@ async function main(): Promise<void> {
       place: () => Promise.resolve({ state: "placed", cluster: CLUSTER, reason: "Bench" }),
       terminate: () => Promise.resolve(),
     };
-    const config = resolveAdminConfig({ blobStore: { url: `file://${blobDir}` } }, {});
+    const config = resolveAdminConfig({ blobStore: { url: `file://${blobDir}` } });
     const running = await startAdmin(
       { ...config, server: { ...config.server, host: "127.0.0.1", port: 0 } },
       {

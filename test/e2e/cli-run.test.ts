@@ -18,15 +18,12 @@ let propeller: { stop(): Promise<void> };
 before(async () => {
   cluster = await startCluster({ name: "sbx", mode: "process" });
   await installCrd(kubeConfigFrom(cluster.kubeconfig));
-  const config = resolveAdminConfig(
-    {
-      server: { port: 0, host: "127.0.0.1" },
-      database: { dataDir: join(dir.path, "db") },
-      blobStore: { url: `file://${join(dir.path, "blobs")}` },
-      clusters: [{ name: "sbx", kubeconfigInline: cluster.kubeconfig }],
-    },
-    {},
-  );
+  const config = resolveAdminConfig({
+    server: { port: 0, host: "127.0.0.1" },
+    database: { dataDir: join(dir.path, "db") },
+    blobStore: { url: `file://${join(dir.path, "blobs")}` },
+    clusters: [{ name: "sbx", kubeconfigInline: cluster.kubeconfig }],
+  });
   admin = await startAdmin(config, { logger: silentLogger });
   propeller = await startPropeller({
     kubeconfig: cluster.kubeconfig,

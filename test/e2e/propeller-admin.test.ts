@@ -39,14 +39,11 @@ eachDatabase(
       t.after(() => cluster.stop());
       await installCrd(kubeConfigFrom(cluster.kubeconfig));
       const blobs = tempDir({ t });
-      const config = resolveAdminConfig(
-        {
-          server: { port: 0, host: "127.0.0.1" },
-          blobStore: { url: `file://${blobs.path}` },
-          clusters: [{ name: "sbx", kubeconfigInline: cluster.kubeconfig }],
-        },
-        {},
-      );
+      const config = resolveAdminConfig({
+        server: { port: 0, host: "127.0.0.1" },
+        blobStore: { url: `file://${blobs.path}` },
+        clusters: [{ name: "sbx", kubeconfigInline: cluster.kubeconfig }],
+      });
       const running = await startAdmin(config, { database: ctx.db(), logger: silentLogger });
       t.after(() => running.stop());
       const propeller = await startPropeller({

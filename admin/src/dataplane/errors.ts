@@ -2,6 +2,7 @@
  * Errors of the data plane (admin → cluster Kubernetes API). Each names the cluster and the
  * operation; the placer turns them into queue reasons and retries with backoff.
  */
+import { Code } from "@connectrpc/connect";
 import { ApiException } from "@kubernetes/client-node";
 import { AdminError } from "../errors.js";
 import type { Reason } from "../routing/reason.js";
@@ -13,25 +14,29 @@ export abstract class DataPlaneError extends AdminError {
     readonly cluster: string,
     readonly operation: string,
     message: string,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; reason?: string } = {},
   ) {
     super(message, options);
   }
 }
 
-/** The cluster's API server could not be reached (connection refused, DNS, timeout, 5xx). */
+/**
+ * The cluster's API server could not be reached (connection refused, DNS, timeout, 5xx):
+ * Unavailable, the client may retry.
+ */
 export class ClusterUnreachableError extends DataPlaneError {
-  override readonly name = "ClusterUnreachableError";
-  readonly reason = "ClusterUnreachable";
+  readonly code = Code.Unavailable;
   constructor(cluster: string, operation: string, detail: string, options?: { cause?: unknown }) {
     super(cluster, operation, `cluster ${cluster} unreachable during ${operation}: ${detail}`, options);
   }
 }
 
-/** The cluster's API server answered with an error status other than the expected ones. */
+/**
+ * The cluster's API server answered with an error status other than the expected ones:
+ * FailedPrecondition, the cluster refuses and retrying as-is will not change that.
+ */
 export class ClusterRequestError extends DataPlaneError {
-  override readonly name = "ClusterRequestError";
-  readonly reason = "ClusterRequestFailed";
+  readonly code = Code.FailedPrecondition;
   constructor(
     cluster: string,
     operation: string,
@@ -39,21 +44,24 @@ export class ClusterRequestError extends DataPlaneError {
     readonly detail: string,
     options?: { cause?: unknown },
   ) {
-    super(
-      cluster,
-      operation,
-      `cluster ${cluster} rejected ${operation} (HTTP ${status}): ${detail}`,
-      options,
-    );
+    super(cluster, operation, `cluster ${cluster} rejected ${operation} (HTTP ${status}): ${detail}`, {
+      ...options,
+      reason: "ClusterRequestFailed",
+    });
   }
 }
 
-/** Admin has no usable credentials for the cluster (unknown cluster, unsupported credentials_ref). */
+/**
+ * Admin has no usable credentials for the cluster (unknown cluster, unsupported credentials_ref):
+ * FailedPrecondition, the cluster's registration must change first.
+ */
 export class ClusterCredentialsError extends DataPlaneError {
-  override readonly name = "ClusterCredentialsError";
-  readonly reason = "ClusterCredentialsUnavailable";
+  readonly code = Code.FailedPrecondition;
   constructor(cluster: string, detail: string, options?: { cause?: unknown }) {
-    super(cluster, "connect", `no usable credentials for cluster ${cluster}: ${detail}`, options);
+    super(cluster, "connect", `no usable credentials for cluster ${cluster}: ${detail}`, {
+      ...options,
+      reason: "ClusterCredentialsUnavailable",
+    });
   }
 }
 

@@ -3,7 +3,7 @@
  * placeholders, default variable values, and per project / project-domain overrides (of
  * variables or of whole `hard` entries). Rendering is pure; the sync applies the result.
  */
-
+import { Code } from "@connectrpc/connect";
 import { AdminError } from "../errors.js";
 import { QueueReasonCode } from "../routing/reason.js";
 
@@ -30,17 +30,18 @@ export interface ResourceQuotaConfig {
   overrides?: ResourceQuotaOverride[] | undefined;
 }
 
-/** A template references a variable with no value, or is otherwise unusable. */
+/** A template references a variable with no value, or is otherwise unusable: FailedPrecondition. */
 export class QuotaTemplateError extends AdminError {
-  override readonly name = "QuotaTemplateError";
-  readonly reason = QueueReasonCode.QuotaTemplateInvalid;
+  readonly code = Code.FailedPrecondition;
   constructor(
     readonly project: string,
     readonly domain: string,
     readonly key: string,
     readonly problem: string,
   ) {
-    super(`resource quota for ${project}/${domain}, entry ${JSON.stringify(key)}: ${problem}`);
+    super(`resource quota for ${project}/${domain}, entry ${JSON.stringify(key)}: ${problem}`, {
+      reason: QueueReasonCode.QuotaTemplateInvalid,
+    });
   }
 }
 

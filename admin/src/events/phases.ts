@@ -26,46 +26,38 @@ const W = WorkflowExecution_Phase;
 const N = NodeExecution_Phase;
 const T = TaskExecution_Phase;
 
-const workflowRank: Record<WorkflowExecution_Phase, number> = {
-  [W.UNSPECIFIED]: 0,
-  [W.QUEUED]: 1,
-  [W.RUNNING]: 2,
-  [W.SUCCEEDING]: 3,
-  [W.FAILING]: 3,
-  [W.ABORTING]: 4,
-  [W.SUCCEEDED]: 5,
-  [W.FAILED]: 5,
-  [W.ABORTED]: 5,
-  [W.TIMED_OUT]: 5,
-};
+/** Ranks of phases from groups in rank order: every phase of `groups[i]` has rank i. */
+function ranks(groups: readonly (readonly number[])[]): Readonly<Record<number, number>> {
+  return Object.fromEntries(groups.flatMap((phases, rank) => phases.map((p) => [p, rank])));
+}
 
-const nodeRank: Record<NodeExecution_Phase, number> = {
-  [N.UNSPECIFIED]: 0,
-  [N.QUEUED]: 1,
-  [N.RUNNING]: 2,
-  [N.DYNAMIC_RUNNING]: 3,
-  [N.SUCCEEDING]: 4,
-  [N.FAILING]: 4,
-  [N.ABORTING]: 5,
-  [N.SUCCEEDED]: 6,
-  [N.FAILED]: 6,
-  [N.ABORTED]: 6,
-  [N.TIMED_OUT]: 6,
-  [N.SKIPPED]: 6,
-  [N.RECOVERED]: 6,
-};
+const workflowRank = ranks([
+  [W.UNSPECIFIED],
+  [W.QUEUED],
+  [W.RUNNING],
+  [W.SUCCEEDING, W.FAILING],
+  [W.ABORTING],
+  [W.SUCCEEDED, W.FAILED, W.ABORTED, W.TIMED_OUT],
+]);
 
-const taskRank: Record<TaskExecution_Phase, number> = {
-  [T.UNSPECIFIED]: 0,
-  [T.QUEUED]: 1,
-  [T.WAITING_FOR_RESOURCES]: 2,
-  [T.INITIALIZING]: 3,
-  [T.RUNNING]: 4,
-  [T.SUCCEEDED]: 5,
-  [T.ABORTED]: 5,
-  [T.FAILED]: 5,
-  [T.RETRYABLE_FAILED]: 5,
-};
+const nodeRank = ranks([
+  [N.UNSPECIFIED],
+  [N.QUEUED],
+  [N.RUNNING],
+  [N.DYNAMIC_RUNNING],
+  [N.SUCCEEDING, N.FAILING],
+  [N.ABORTING],
+  [N.SUCCEEDED, N.FAILED, N.ABORTED, N.TIMED_OUT, N.SKIPPED, N.RECOVERED],
+]);
+
+const taskRank = ranks([
+  [T.UNSPECIFIED],
+  [T.QUEUED],
+  [T.WAITING_FOR_RESOURCES],
+  [T.INITIALIZING],
+  [T.RUNNING],
+  [T.SUCCEEDED, T.ABORTED, T.FAILED, T.RETRYABLE_FAILED],
+]);
 
 /** Terminal workflow phases: nothing may follow them. */
 export const TERMINAL_WORKFLOW_PHASES: ReadonlySet<WorkflowExecution_Phase> = new Set([
@@ -161,9 +153,8 @@ export type TransitionDecision = { legal: true } | { legal: false; refusal: Tran
 
 /** Rank of a phase in its kind's order (higher is later); used for "no regression" checks. */
 export function phaseRank(kind: EntityKind, phase: number): number {
-  const ranks: Record<number, number> =
-    kind === EntityKind.Workflow ? workflowRank : kind === EntityKind.Node ? nodeRank : taskRank;
-  const rank = ranks[phase];
+  const table = kind === EntityKind.Workflow ? workflowRank : kind === EntityKind.Node ? nodeRank : taskRank;
+  const rank = table[phase];
   if (rank === undefined) throw new RangeError(`unknown ${kind} phase ${phase}`);
   return rank;
 }

@@ -1,5 +1,11 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { durationFromMs, timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import {
+  durationFromMs,
+  timestampDate,
+  timestampFromDate,
+  type Duration,
+  type Timestamp,
+} from "@bufbuild/protobuf/wkt";
 import {
   ExecutionErrorSchema,
   ExternalResourceRequestSchema,
@@ -12,6 +18,7 @@ import {
   ResourcesSchema,
   TaskExecutionClosureSchema,
   TaskExecutionSchema,
+  TaskExecution_Phase,
   WorkflowExecution_Phase,
   type NodeExecution,
   type NodeExecutionEvent,
@@ -26,6 +33,25 @@ import { EntityKind, isTerminalPhase, phaseRank } from "./phases.js";
  * them, so replaying the event log reproduces exactly what ingestion stored. Every timestamp
  * comes from the events (never from the clock).
  */
+
+/**
+ * Records on a node or task closure when it started (its first phase ranked at or past
+ * `running`) and, once a terminal phase arrives, how long it ran. Mutates `closure`.
+ */
+function stampRunTimes(
+  closure: { startedAt?: Timestamp | undefined; duration?: Duration | undefined },
+  kind: EntityKind,
+  phase: number,
+  running: number,
+  at: Timestamp,
+): void {
+  if (!closure.startedAt && phaseRank(kind, phase) >= phaseRank(kind, running)) closure.startedAt = at;
+  if (isTerminalPhase(kind, phase) && closure.startedAt) {
+    closure.duration = durationFromMs(
+      timestampDate(at).getTime() - timestampDate(closure.startedAt).getTime(),
+    );
+  }
+}
 
 /** Producer name of events admin itself appends to the log (creation, termination). */
 export const ADMIN_PRODUCER = "admin";
@@ -130,17 +156,7 @@ export function applyNodeEventInPlace(state: NodeState, ev: NodeExecutionEvent):
   const closure = node.closure ?? create(NodeExecutionClosureSchema, { createdAt: at });
   closure.phase = ev.phase;
   closure.updatedAt = at;
-  if (
-    !closure.startedAt &&
-    phaseRank(EntityKind.Node, ev.phase) >= phaseRank(EntityKind.Node, NodeExecution_Phase.RUNNING)
-  ) {
-    closure.startedAt = at;
-  }
-  if (isTerminalPhase(EntityKind.Node, ev.phase) && closure.startedAt) {
-    closure.duration = durationFromMs(
-      timestampDate(at).getTime() - timestampDate(closure.startedAt).getTime(),
-    );
-  }
+  stampRunTimes(closure, EntityKind.Node, ev.phase, NodeExecution_Phase.RUNNING, at);
   if (ev.outputResult.case === "outputUri") closure.outputsUri = ev.outputResult.value;
   if (ev.outputResult.case === "error") closure.error = ev.outputResult.value;
   if (ev.childExecutionId) closure.childExecutionId = ev.childExecutionId;
@@ -169,13 +185,7 @@ export function applyTaskEventInPlace(task: TaskExecution, ev: TaskExecutionEven
   closure.phase = ev.phase;
   closure.phaseVersion = ev.phaseVersion;
   closure.updatedAt = at;
-  if (!closure.startedAt && phaseRank(EntityKind.Task, ev.phase) >= phaseRank(EntityKind.Task, 4))
-    closure.startedAt = at;
-  if (isTerminalPhase(EntityKind.Task, ev.phase) && closure.startedAt) {
-    closure.duration = durationFromMs(
-      timestampDate(at).getTime() - timestampDate(closure.startedAt).getTime(),
-    );
-  }
+  stampRunTimes(closure, EntityKind.Task, ev.phase, TaskExecution_Phase.RUNNING, at);
   if (ev.outputResult.case === "outputUri") closure.outputsUri = ev.outputResult.value;
   if (ev.outputResult.case === "error") closure.error = ev.outputResult.value;
   if (ev.logs.length > 0) closure.logs = ev.logs;

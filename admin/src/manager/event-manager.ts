@@ -35,7 +35,7 @@ import {
 } from "../events/state.js";
 import { EventKindCode, isProblem, validateEvent, type ValidEvent } from "../events/validate-event.js";
 import type { AdminMetrics } from "../metrics.js";
-import type { EventRepository } from "../repository/event-repository.js";
+import type { EventRepository, LoggedEvent } from "../repository/event-repository.js";
 import type { ExecutionRecord, ExecutionRepository } from "../repository/execution-repository.js";
 import type { ExecutionKey } from "./placement.js";
 
@@ -256,13 +256,7 @@ export class EventManager {
       const dirtyExec = new Set<number>();
       const dirtyNodes = new Map<string, { executionPk: number; state: NodeState }>();
       const dirtyTasks = new Map<string, { executionPk: number; task: TaskExecution }>();
-      const log: {
-        executionPk: number;
-        eventId: string;
-        kind: number;
-        source: string;
-        payload: Uint8Array;
-      }[] = [];
+      const log: Omit<LoggedEvent, "seq">[] = [];
       const results: EventResult[] = [];
 
       for (const p of pending) {
@@ -344,11 +338,7 @@ export class EventManager {
           dirtyExec.add(row.pk);
         } else if (e.case === "nodeEvent") {
           // States loaded in this transaction belong to it: mutate them instead of copying.
-          let state = nodes.get(nodeKey);
-          if (!state) {
-            state = emptyNodeState();
-            nodes.set(nodeKey, state);
-          }
+          const state = getOrSet(nodes, nodeKey, emptyNodeState);
           applyNodeEventInPlace(state, e.value);
           dirtyNodes.set(nodeKey, { executionPk: row.pk, state });
           const parentKey = `${row.pk}/${e.value.parentNodeId}`;
@@ -356,11 +346,7 @@ export class EventManager {
           if (parent && markParentNode(parent))
             dirtyNodes.set(parentKey, { executionPk: row.pk, state: parent });
         } else if (e.case === "taskEvent") {
-          let task = tasks.get(taskKey);
-          if (!task) {
-            task = emptyTaskState();
-            tasks.set(taskKey, task);
-          }
+          const task = getOrSet(tasks, taskKey, emptyTaskState);
           applyTaskEventInPlace(task, e.value);
           dirtyTasks.set(taskKey, { executionPk: row.pk, task });
           const node = nodes.get(nodeKey);
@@ -373,6 +359,7 @@ export class EventManager {
           eventId: v.eventId,
           kind: v.kind,
           source: v.producerCluster,
+          nodeId: v.nodeId,
           payload: toBinary(EventSchema, p.event),
         });
         results.push(create(EventResultSchema, { index: p.index, outcome: EventResult_Outcome.ACCEPTED }));
@@ -400,14 +387,27 @@ export class EventManager {
     return replayLog(log.map((l) => fromBinary(EventSchema, l.payload)));
   }
 
+  /**
+   * Records the node id of events logged before the log kept it (migration 0100), batch by
+   * batch, reading it from each payload as ingestion would. Returns how many were filled.
+   * Side effects: updates `execution_events`.
+   */
+  async backfillLogNodeIds(): Promise<number> {
+    let filled = 0;
+    for (;;) {
+      const n = await this.deps.events.backfillNodeIds(nodeOfPayload);
+      if (n === 0) return filled;
+      filled += n;
+    }
+  }
+
   /** Reads the state ingestion stored for an execution, in the shape {@link replay} returns. */
   async stored(key: ExecutionKey): Promise<ExecutionSnapshot> {
     const row = await this.deps.executions.get(key);
     if (!row) throw new ExecutionNotFoundError(execKey(key));
     return {
       execution: row.state,
-      nodes: await this.deps.events.allNodes(row.pk),
-      tasks: await this.deps.events.allTasks(row.pk),
+      ...(await this.deps.events.allOfExecution(row.pk)),
     };
   }
 }
@@ -443,4 +443,19 @@ export function replayLog(events: Event[]): ExecutionSnapshot {
   if (!execution) throw new Error("event log has no workflow event (the creation event is missing)");
   const sortedKeys = <V>(m: Map<string, V>) => [...m.keys()].sort().map((k) => m.get(k)!);
   return { execution, nodes: sortedKeys(nodes), tasks: sortedKeys(tasks) };
+}
+
+/** The node a logged event is about ("" for workflow events and unreadable payloads). */
+function nodeOfPayload(payload: Uint8Array): string {
+  const valid = validateEvent(fromBinary(EventSchema, payload));
+  return isProblem(valid) ? "" : valid.nodeId;
+}
+
+/** The value of `key` in `map`, after setting it to `make()` when absent. */
+function getOrSet<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  const found = map.get(key);
+  if (found !== undefined) return found;
+  const made = make();
+  map.set(key, made);
+  return made;
 }

@@ -235,26 +235,19 @@ export class ExecutionManager {
     const inputs = resolveInputs(subject, expected, lpSpec?.fixedInputs, spec.inputs);
 
     // Settings: execution > launch plan > matchable attributes > server default.
-    const lpName = launchPlanId?.name ?? "";
-    const config = (
-      await this.deps.attributes.resolveFor(
-        MatchableResource.WORKFLOW_EXECUTION_CONFIG,
-        project,
-        domain,
-        workflowId.name,
-        lpName,
-      )
-    )?.target;
+    const attribute = async (resource: MatchableResource) =>
+      (
+        await this.deps.attributes.resolveFor(
+          resource,
+          project,
+          domain,
+          workflowId.name,
+          launchPlanId?.name ?? "",
+        )
+      )?.target;
+    const config = await attribute(MatchableResource.WORKFLOW_EXECUTION_CONFIG);
     const wec = config?.case === "workflowExecutionConfig" ? config.value : undefined;
-    const labelAttr = (
-      await this.deps.attributes.resolveFor(
-        MatchableResource.EXECUTION_CLUSTER_LABEL,
-        project,
-        domain,
-        workflowId.name,
-        lpName,
-      )
-    )?.target;
+    const labelAttr = await attribute(MatchableResource.EXECUTION_CLUSTER_LABEL);
     const clusterLabel =
       spec.clusterLabel ||
       inheritedLabel ||
@@ -476,7 +469,7 @@ export class ExecutionManager {
     }
     if ((filter.phases?.length ?? 0) > 10)
       throw new InvalidArgumentError("filter.phases", "at most 10 phases");
-    const res = await this.deps.executions.list(project, domain, filter, sort, page);
+    const res = await this.deps.executions.list({ project, domain, filter, sort }, page);
     return { items: res.items.map(toExecution), nextPageToken: res.nextPageToken };
   }
 

@@ -36,8 +36,6 @@ import {
   workflowEvent,
 } from "../testing/builders.js";
 import { testAdmin } from "../testing/harness.js";
-import { rpcTests } from "../rpc/admin-service-tests.js";
-import { registryTests } from "./registry-tests.js";
 
 async function registerChain(admin: Admin): Promise<void> {
   await admin.tasks.create(aTask("double").withInput("x", INTEGER).withOutput("y", INTEGER).build());
@@ -365,7 +363,3 @@ eachDatabase("admin executions and events", { migrations: ADMIN_MIGRATIONS_DIR }
     );
   });
 });
-
-eachDatabase("admin registry", { migrations: ADMIN_MIGRATIONS_DIR }, registryTests);
-
-eachDatabase("AdminService handlers", { migrations: ADMIN_MIGRATIONS_DIR }, rpcTests);

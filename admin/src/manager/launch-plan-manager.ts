@@ -178,14 +178,14 @@ export class LaunchPlanManager {
       workflow.closure.primary?.template?.interface,
       spec,
     );
-    const { row } = await this.repo.createLaunchPlan(
-      id,
-      digestOf(LaunchPlanSpecSchema, spec),
-      workflow.pk,
-      canonicalBinary(LaunchPlanSpecSchema, spec),
-      toBinary(ParameterMapSchema, expected),
-      LaunchPlan_State.INACTIVE,
-    );
+    const { row } = await this.repo.createLaunchPlan({
+      key: id,
+      digest: digestOf(LaunchPlanSpecSchema, spec),
+      workflowPk: workflow.pk,
+      spec: canonicalBinary(LaunchPlanSpecSchema, spec),
+      expectedInputs: toBinary(ParameterMapSchema, expected),
+      state: LaunchPlan_State.INACTIVE,
+    });
     return launchPlanFromRow(row).launchPlan;
   }
 

@@ -6,19 +6,17 @@ import {
   type JsonValue,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import { sha256Hex } from "@flotilla/common";
+import { isDnsLabel, isLabelValue, sha256Hex } from "@flotilla/common";
 import { ResourceType, type Identifier } from "@flotilla/proto";
 import { InvalidArgumentError } from "../errors.js";
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const ENTITY_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$/;
 const VERSION = /^[a-zA-Z0-9_.-]{1,128}$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** Throws {@link InvalidArgumentError} unless `value` is a DNS-1123 label of at most `max` chars. */
 export function requireDnsLabel(field: string, value: string, max = 63): void {
   if (!value) throw new InvalidArgumentError(field, "is required");
-  if (value.length > max || !DNS_LABEL.test(value)) {
+  if (!isDnsLabel(value, max)) {
     throw new InvalidArgumentError(
       field,
       `${JSON.stringify(value)} is not a DNS-1123 label of at most ${max} characters`,
@@ -108,7 +106,7 @@ export function digestOf<Desc extends DescMessage>(schema: Desc, message: Messag
  * (truncated, with a hash suffix) that is one.
  */
 export function labelValue(value: string): string {
-  if (value.length <= 63 && LABEL_VALUE.test(value)) return value;
+  if (isLabelValue(value)) return value;
   const cleaned = value
     .replace(/[^A-Za-z0-9_.-]/g, "-")
     .slice(0, 52)

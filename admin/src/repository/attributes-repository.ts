@@ -1,14 +1,4 @@
-import type { Database } from "@flotilla/db";
-import {
-  bytes,
-  noQueryObserver,
-  pageBounds,
-  run,
-  toPage,
-  type Page,
-  type PageRequest,
-  type QueryObserver,
-} from "./sql.js";
+import { bytes, PostgresRepository, run, type Page, type PageRequest } from "./sql.js";
 
 /** Where an override applies; empty strings mean "any". */
 export interface AttributeScopeKey {
@@ -60,21 +50,8 @@ function row(r: Record<string, unknown>): AttributesRow {
   };
 }
 
-/** Creates the PostgreSQL implementation of {@link AttributesRepository}. */
-export function createPostgresAttributesRepository(
-  db: Database,
-  observe: QueryObserver = noQueryObserver,
-): AttributesRepository {
-  return new PostgresAttributesRepository(db, observe);
-}
-
 /** PostgreSQL implementation of {@link AttributesRepository}. */
-export class PostgresAttributesRepository implements AttributesRepository {
-  constructor(
-    private readonly db: Database,
-    private readonly observe: QueryObserver = noQueryObserver,
-  ) {}
-
+export class PostgresAttributesRepository extends PostgresRepository implements AttributesRepository {
   async upsert(r: AttributesRow): Promise<void> {
     await run(
       this.db,
@@ -96,15 +73,13 @@ export class PostgresAttributesRepository implements AttributesRepository {
   }
 
   async get(s: AttributeScopeKey, resourceType: number): Promise<AttributesRow | undefined> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.first(
       "matchable_attributes.get",
       `SELECT * FROM matchable_attributes WHERE resource_type = $1 AND project = $2 AND domain = $3 AND workflow = $4
          AND launch_plan = $5`,
       [resourceType, s.project, s.domain, s.workflow, s.launchPlan],
+      row,
     );
-    return res.rows[0] ? row(res.rows[0]) : undefined;
   }
 
   async delete(s: AttributeScopeKey, resourceType: number): Promise<boolean> {
@@ -125,27 +100,23 @@ export class PostgresAttributesRepository implements AttributesRepository {
     domain: string,
     page: PageRequest,
   ): Promise<Page<AttributesRow>> {
-    const b = pageBounds(page);
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.paged(
       "matchable_attributes.list",
       `SELECT * FROM matchable_attributes WHERE resource_type = $1 AND ($2 = '' OR project = $2) AND ($3 = '' OR domain = $3)
-       ORDER BY project, domain, workflow, launch_plan LIMIT $4 OFFSET $5`,
-      [resourceType, project, domain, b.limit + 1, b.offset],
+       ORDER BY project, domain, workflow, launch_plan`,
+      [resourceType, project, domain],
+      page,
+      row,
     );
-    return toPage(res.rows, b, row);
   }
 
   async candidates(resourceType: number, s: AttributeScopeKey): Promise<AttributesRow[]> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.all(
       "matchable_attributes.candidates",
       `SELECT * FROM matchable_attributes WHERE resource_type = $1 AND project = $2 AND domain IN ('', $3)
          AND workflow IN ('', $4) AND launch_plan IN ('', $5)`,
       [resourceType, s.project, s.domain, s.workflow, s.launchPlan],
+      row,
     );
-    return res.rows.map(row);
   }
 }

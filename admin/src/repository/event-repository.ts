@@ -1,16 +1,16 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { Database, Queryable } from "@flotilla/db";
+import type { Queryable } from "@flotilla/db";
 import { NodeExecutionSchema, TaskExecutionSchema, type TaskExecution } from "@flotilla/proto";
 import type { NodeState } from "../events/state.js";
 import {
   bytes,
-  noQueryObserver,
-  pageBounds,
+  cursorBounds,
+  date,
+  PostgresRepository,
   run,
-  toPage,
+  toCursorPage,
   type Page,
   type PageRequest,
-  type QueryObserver,
 } from "./sql.js";
 
 /** One row of the event log. */
@@ -20,8 +20,39 @@ export interface LoggedEvent {
   eventId: string;
   kind: number;
   source: string;
+  /** Node the event is about: a node event's node, a task event's node, "" for workflow events. */
+  nodeId: string;
   /** Serialized admin.v1.Event. */
   payload: Uint8Array;
+}
+
+/** One entry of an execution's log as the API reads it. */
+export interface LogEntry {
+  /** Position in the execution's log: 1 for its first event, then strictly increasing. */
+  position: number;
+  /** When admin logged it. */
+  recordedAt: Date;
+  /** Producer cluster, or "admin". */
+  source: string;
+  /** Serialized admin.v1.Event. */
+  payload: Uint8Array;
+}
+
+/** Which node executions {@link EventRepository.listNodes} reads, in which order. */
+export interface NodeListQuery {
+  /** Children of this node; "" = top level. */
+  parentNodeId: string;
+  /** Only these phases; empty = all. */
+  phases: number[];
+  /** "created_at" (default order), "node_id" or "phase". */
+  sortKey: string;
+  ascending: boolean;
+}
+
+/** Which part of an execution's log to read: positions after `after`, of one node or all (""). */
+export interface LogQuery {
+  after: number;
+  nodeId: string;
 }
 
 /** Key of a node execution row. */
@@ -51,19 +82,19 @@ export interface EventRepository {
   upsertTasks(tx: Queryable, tasks: { executionPk: number; task: TaskExecution }[]): Promise<void>;
   /** The whole log of one execution, in order. */
   readLog(executionPk: number): Promise<LoggedEvent[]>;
+  /** One page of an execution's log in position order, optionally of one node. */
+  listLog(executionPk: number, query: LogQuery, page: PageRequest): Promise<Page<LogEntry>>;
+  /**
+   * Fills the node id of up to `batch` events logged before it was recorded, using `nodeOf` to
+   * read it from the payload. Returns how many were filled (0 when none is left).
+   */
+  backfillNodeIds(nodeOf: (payload: Uint8Array) => string, batch?: number): Promise<number>;
   /** One node execution, or undefined. */
   getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined>;
-  /** Node executions of an execution under `parentNodeId` ("" = top level), optionally of some phases. */
-  listNodes(
-    executionPk: number,
-    parentNodeId: string,
-    phases: number[],
-    sortKey: string,
-    ascending: boolean,
-    page: PageRequest,
-  ): Promise<Page<NodeState>>;
-  /** All node executions of an execution (for replay comparison). */
-  allNodes(executionPk: number): Promise<NodeState[]>;
+  /** Node executions of an execution, as {@link NodeListQuery} selects and orders them. */
+  listNodes(executionPk: number, query: NodeListQuery, page: PageRequest): Promise<Page<NodeState>>;
+  /** Every node and task execution of an execution, by node id and attempt (for replay comparison). */
+  allOfExecution(executionPk: number): Promise<{ nodes: NodeState[]; tasks: TaskExecution[] }>;
   /** One task execution, or undefined. */
   getTask(executionPk: number, nodeId: string, retryAttempt: number): Promise<TaskExecution | undefined>;
   /** Attempts of one node. */
@@ -74,8 +105,6 @@ export interface EventRepository {
     ascending: boolean,
     page: PageRequest,
   ): Promise<Page<TaskExecution>>;
-  /** All task executions of an execution (for replay comparison). */
-  allTasks(executionPk: number): Promise<TaskExecution[]>;
 }
 
 const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -88,84 +117,68 @@ function taskState(r: Record<string, unknown>): TaskExecution {
   return fromBinary(TaskExecutionSchema, bytes(r.state));
 }
 
-/** Creates the PostgreSQL implementation of {@link EventRepository}. */
-export function createPostgresEventRepository(
-  db: Database,
-  observe: QueryObserver = noQueryObserver,
-): EventRepository {
-  return new PostgresEventRepository(db, observe);
-}
-
 /** PostgreSQL implementation of {@link EventRepository}. */
-export class PostgresEventRepository implements EventRepository {
-  constructor(
-    private readonly db: Database,
-    private readonly observe: QueryObserver = noQueryObserver,
-  ) {}
-
+export class PostgresEventRepository extends PostgresRepository implements EventRepository {
   async existingEventIds(
     tx: Queryable,
     pairs: { executionPk: number; eventId: string }[],
   ): Promise<Set<string>> {
-    if (pairs.length === 0) return new Set();
-    const res = await run(
+    const rows = await this.unnested(
       tx,
-      this.observe,
       "execution_events.find_ids",
       `SELECT ev.execution_pk, ev.event_id FROM execution_events ev
        JOIN unnest($1::bigint[], $2::text[]) AS k(execution_pk, event_id) USING (execution_pk, event_id)`,
-      [pairs.map((p) => p.executionPk), pairs.map((p) => p.eventId)],
+      pairs,
+      [(p) => p.executionPk, (p) => p.eventId],
     );
-    return new Set(res.rows.map((r) => `${Number(r.execution_pk)}/${String(r.event_id)}`));
+    return new Set(rows.map((r) => `${Number(r.execution_pk)}/${String(r.event_id)}`));
   }
 
   async append(tx: Queryable, events: Omit<LoggedEvent, "seq">[]): Promise<void> {
-    if (events.length === 0) return;
-    await run(
+    await this.unnested(
       tx,
-      this.observe,
       "execution_events.append",
-      `INSERT INTO execution_events (execution_pk, event_id, kind, source, payload)
-       SELECT execution_pk, event_id, kind, source, payload
-       FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::bytea[]) WITH ORDINALITY
-         AS e(execution_pk, event_id, kind, source, payload, ord)
+      `INSERT INTO execution_events (execution_pk, event_id, kind, source, node_id, payload)
+       SELECT execution_pk, event_id, kind, source, node_id, payload
+       FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bytea[]) WITH ORDINALITY
+         AS e(execution_pk, event_id, kind, source, node_id, payload, ord)
        ORDER BY ord`,
+      events,
       [
-        events.map((e) => e.executionPk),
-        events.map((e) => e.eventId),
-        events.map((e) => e.kind),
-        events.map((e) => e.source),
-        events.map((e) => buf(e.payload)),
+        (e) => e.executionPk,
+        (e) => e.eventId,
+        (e) => e.kind,
+        (e) => e.source,
+        (e) => e.nodeId,
+        (e) => buf(e.payload),
       ],
     );
   }
 
   async loadNodes(tx: Queryable, keys: NodeRowKey[]): Promise<Map<string, NodeState>> {
-    if (keys.length === 0) return new Map();
-    const res = await run(
+    const rows = await this.unnested(
       tx,
-      this.observe,
       "node_executions.load",
       `SELECT n.execution_pk, n.node_id, n.state, n.phase_version FROM node_executions n
        JOIN unnest($1::bigint[], $2::text[]) AS k(execution_pk, node_id) USING (execution_pk, node_id)`,
-      [keys.map((k) => k.executionPk), keys.map((k) => k.nodeId)],
+      keys,
+      [(k) => k.executionPk, (k) => k.nodeId],
     );
-    return new Map(res.rows.map((r) => [`${Number(r.execution_pk)}/${String(r.node_id)}`, nodeState(r)]));
+    return new Map(rows.map((r) => [`${Number(r.execution_pk)}/${String(r.node_id)}`, nodeState(r)]));
   }
 
   async loadTasks(tx: Queryable, keys: TaskRowKey[]): Promise<Map<string, TaskExecution>> {
-    if (keys.length === 0) return new Map();
-    const res = await run(
+    const rows = await this.unnested(
       tx,
-      this.observe,
       "task_executions.load",
       `SELECT t.execution_pk, t.node_id, t.retry_attempt, t.state FROM task_executions t
        JOIN unnest($1::bigint[], $2::text[], $3::integer[]) AS k(execution_pk, node_id, retry_attempt)
          USING (execution_pk, node_id, retry_attempt)`,
-      [keys.map((k) => k.executionPk), keys.map((k) => k.nodeId), keys.map((k) => k.retryAttempt)],
+      keys,
+      [(k) => k.executionPk, (k) => k.nodeId, (k) => k.retryAttempt],
     );
     return new Map(
-      res.rows.map((r) => [
+      rows.map((r) => [
         `${Number(r.execution_pk)}/${String(r.node_id)}/${Number(r.retry_attempt)}`,
         taskState(r),
       ]),
@@ -173,43 +186,41 @@ export class PostgresEventRepository implements EventRepository {
   }
 
   async upsertNodes(tx: Queryable, nodes: { executionPk: number; state: NodeState }[]): Promise<void> {
-    if (nodes.length === 0) return;
-    await run(
+    await this.unnested(
       tx,
-      this.observe,
       "node_executions.upsert",
       `INSERT INTO node_executions (execution_pk, node_id, state, phase, phase_version, parent_node_id, created_at)
        SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::smallint[], $5::integer[], $6::text[], $7::timestamptz[])
        ON CONFLICT (execution_pk, node_id) DO UPDATE SET state = EXCLUDED.state, phase = EXCLUDED.phase,
          phase_version = EXCLUDED.phase_version, parent_node_id = EXCLUDED.parent_node_id`,
+      nodes,
       [
-        nodes.map((n) => n.executionPk),
-        nodes.map((n) => n.state.node.id?.nodeId ?? ""),
-        nodes.map((n) => buf(toBinary(NodeExecutionSchema, n.state.node))),
-        nodes.map((n) => n.state.node.closure?.phase ?? 0),
-        nodes.map((n) => n.state.phaseVersion),
-        nodes.map((n) => n.state.node.metadata?.parentNodeId ?? ""),
-        nodes.map((n) => tsIso(n.state.node.closure?.createdAt)),
+        (n) => n.executionPk,
+        (n) => n.state.node.id?.nodeId ?? "",
+        (n) => buf(toBinary(NodeExecutionSchema, n.state.node)),
+        (n) => n.state.node.closure?.phase ?? 0,
+        (n) => n.state.phaseVersion,
+        (n) => n.state.node.metadata?.parentNodeId ?? "",
+        (n) => tsIso(n.state.node.closure?.createdAt),
       ],
     );
   }
 
   async upsertTasks(tx: Queryable, tasks: { executionPk: number; task: TaskExecution }[]): Promise<void> {
-    if (tasks.length === 0) return;
-    await run(
+    await this.unnested(
       tx,
-      this.observe,
       "task_executions.upsert",
       `INSERT INTO task_executions (execution_pk, node_id, retry_attempt, state, phase, created_at)
        SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bytea[], $5::smallint[], $6::timestamptz[])
        ON CONFLICT (execution_pk, node_id, retry_attempt) DO UPDATE SET state = EXCLUDED.state, phase = EXCLUDED.phase`,
+      tasks,
       [
-        tasks.map((t) => t.executionPk),
-        tasks.map((t) => t.task.id?.nodeExecutionId?.nodeId ?? ""),
-        tasks.map((t) => t.task.id?.retryAttempt ?? 0),
-        tasks.map((t) => buf(toBinary(TaskExecutionSchema, t.task))),
-        tasks.map((t) => t.task.closure?.phase ?? 0),
-        tasks.map((t) => tsIso(t.task.closure?.createdAt)),
+        (t) => t.executionPk,
+        (t) => t.task.id?.nodeExecutionId?.nodeId ?? "",
+        (t) => t.task.id?.retryAttempt ?? 0,
+        (t) => buf(toBinary(TaskExecutionSchema, t.task)),
+        (t) => t.task.closure?.phase ?? 0,
+        (t) => tsIso(t.task.closure?.createdAt),
       ],
     );
   }
@@ -219,7 +230,7 @@ export class PostgresEventRepository implements EventRepository {
       this.db,
       this.observe,
       "execution_events.read_log",
-      "SELECT seq, execution_pk, event_id, kind, source, payload FROM execution_events WHERE execution_pk = $1 ORDER BY seq",
+      "SELECT seq, execution_pk, event_id, kind, source, node_id, payload FROM execution_events WHERE execution_pk = $1 ORDER BY seq",
       [executionPk],
     );
     return res.rows.map((r) => ({
@@ -228,30 +239,71 @@ export class PostgresEventRepository implements EventRepository {
       eventId: String(r.event_id),
       kind: Number(r.kind),
       source: String(r.source),
+      nodeId: typeof r.node_id === "string" ? r.node_id : "",
       payload: bytes(r.payload),
     }));
   }
 
-  async getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined> {
+  async listLog(executionPk: number, query: LogQuery, page: PageRequest): Promise<Page<LogEntry>> {
+    const b = cursorBounds(page, query.after);
+    // Positions number the whole log, so they are computed before the node filter; appends to
+    // one execution are serialized by its row lock, so a position never changes once read.
     const res = await run(
       this.db,
       this.observe,
+      "execution_events.list",
+      `SELECT position, recorded_at, source, payload FROM (
+         SELECT node_id, recorded_at, source, payload, row_number() OVER (ORDER BY seq) AS position
+         FROM execution_events WHERE execution_pk = $1
+       ) log
+       WHERE position > $2 AND ($3 = '' OR node_id = $3)
+       ORDER BY position LIMIT $4`,
+      [executionPk, b.after, query.nodeId, b.limit + 1],
+    );
+    return toCursorPage(
+      res.rows,
+      b,
+      (r) => Number(r.position),
+      (r) => ({
+        position: Number(r.position),
+        recordedAt: date(r.recorded_at) ?? new Date(0),
+        source: String(r.source),
+        payload: bytes(r.payload),
+      }),
+    );
+  }
+
+  async backfillNodeIds(nodeOf: (payload: Uint8Array) => string, batch = 500): Promise<number> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "execution_events.unknown_nodes",
+      "SELECT seq, payload FROM execution_events WHERE node_id IS NULL ORDER BY seq LIMIT $1",
+      [batch],
+    );
+    if (res.rows.length === 0) return 0;
+    await run(
+      this.db,
+      this.observe,
+      "execution_events.backfill_nodes",
+      `UPDATE execution_events e SET node_id = k.node_id
+       FROM unnest($1::bigint[], $2::text[]) AS k(seq, node_id) WHERE e.seq = k.seq`,
+      [res.rows.map((r) => Number(r.seq)), res.rows.map((r) => nodeOf(bytes(r.payload)))],
+    );
+    return res.rows.length;
+  }
+
+  async getNode(executionPk: number, nodeId: string): Promise<NodeState | undefined> {
+    return this.first(
       "node_executions.get",
       "SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 AND node_id = $2",
       [executionPk, nodeId],
+      nodeState,
     );
-    return res.rows[0] ? nodeState(res.rows[0]) : undefined;
   }
 
-  async listNodes(
-    executionPk: number,
-    parentNodeId: string,
-    phases: number[],
-    sortKey: string,
-    ascending: boolean,
-    page: PageRequest,
-  ): Promise<Page<NodeState>> {
-    const b = pageBounds(page);
+  async listNodes(executionPk: number, query: NodeListQuery, page: PageRequest): Promise<Page<NodeState>> {
+    const { parentNodeId, phases, sortKey, ascending } = query;
     const dir = ascending ? "ASC" : "DESC";
     const order =
       sortKey === "node_id"
@@ -259,27 +311,33 @@ export class PostgresEventRepository implements EventRepository {
         : sortKey === "phase"
           ? `phase ${dir}, node_id`
           : `created_at ${dir}, node_id`;
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.paged(
       "node_executions.list",
       `SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 AND parent_node_id = $2
          AND (cardinality($3::smallint[]) = 0 OR phase = ANY($3::smallint[]))
-       ORDER BY ${order} LIMIT $4 OFFSET $5`,
-      [executionPk, parentNodeId, phases, b.limit + 1, b.offset],
+       ORDER BY ${order}`,
+      [executionPk, parentNodeId, phases],
+      page,
+      nodeState,
     );
-    return toPage(res.rows, b, nodeState);
   }
 
-  async allNodes(executionPk: number): Promise<NodeState[]> {
-    const res = await run(
-      this.db,
-      this.observe,
-      "node_executions.all",
-      "SELECT state, phase_version FROM node_executions WHERE execution_pk = $1 ORDER BY node_id",
-      [executionPk],
-    );
-    return res.rows.map(nodeState);
+  async allOfExecution(executionPk: number): Promise<{ nodes: NodeState[]; tasks: TaskExecution[] }> {
+    const where = "WHERE execution_pk = $1 ORDER BY node_id";
+    return {
+      nodes: await this.all(
+        "node_executions.all",
+        `SELECT state, phase_version FROM node_executions ${where}`,
+        [executionPk],
+        nodeState,
+      ),
+      tasks: await this.all(
+        "task_executions.all",
+        `SELECT state FROM task_executions ${where}, retry_attempt`,
+        [executionPk],
+        taskState,
+      ),
+    };
   }
 
   async getTask(
@@ -287,14 +345,12 @@ export class PostgresEventRepository implements EventRepository {
     nodeId: string,
     retryAttempt: number,
   ): Promise<TaskExecution | undefined> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.first(
       "task_executions.get",
       "SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 AND retry_attempt = $3",
       [executionPk, nodeId, retryAttempt],
+      taskState,
     );
-    return res.rows[0] ? taskState(res.rows[0]) : undefined;
   }
 
   async listTasks(
@@ -304,28 +360,15 @@ export class PostgresEventRepository implements EventRepository {
     ascending: boolean,
     page: PageRequest,
   ): Promise<Page<TaskExecution>> {
-    const b = pageBounds(page);
     const dir = ascending ? "ASC" : "DESC";
     const order = sortKey === "created_at" ? `created_at ${dir}, retry_attempt` : `retry_attempt ${dir}`;
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.paged(
       "task_executions.list",
-      `SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 ORDER BY ${order} LIMIT $3 OFFSET $4`,
-      [executionPk, nodeId, b.limit + 1, b.offset],
+      `SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 ORDER BY ${order}`,
+      [executionPk, nodeId],
+      page,
+      taskState,
     );
-    return toPage(res.rows, b, taskState);
-  }
-
-  async allTasks(executionPk: number): Promise<TaskExecution[]> {
-    const res = await run(
-      this.db,
-      this.observe,
-      "task_executions.all",
-      "SELECT state FROM task_executions WHERE execution_pk = $1 ORDER BY node_id, retry_attempt",
-      [executionPk],
-    );
-    return res.rows.map(taskState);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from "@flotilla/db";
+import type { Queryable } from "@flotilla/db";
 import { ExecutionNotFoundError, InvalidArgumentError } from "../errors.js";
 import type { ExecutionState } from "../events/state.js";
 import type { ExecutionKey } from "../manager/placement.js";
@@ -8,17 +8,7 @@ import {
   type ExecutionPlacementRepository,
   type ExecutionPlacementUpdate,
 } from "./execution-placement.js";
-import {
-  bytes,
-  date,
-  noQueryObserver,
-  pageBounds,
-  run,
-  toPage,
-  type Page,
-  type PageRequest,
-  type QueryObserver,
-} from "./sql.js";
+import { bytes, date, PostgresRepository, run, type Page, type PageRequest } from "./sql.js";
 
 export type { ExecutionPlacementUpdate } from "./execution-placement.js";
 
@@ -40,18 +30,11 @@ export interface ExecutionRecord {
   state: ExecutionState;
 }
 
-/** What creating an execution stores; the first log event is appended in the same transaction. */
-export interface NewExecution {
-  key: ExecutionKey;
-  launchPlan: { name: string; version: string } | undefined;
-  workflow: { name: string; version: string };
-  spec: Uint8Array;
-  specDigest: string;
-  inputsUri: string;
-  clusterLabel: string;
-  labels: Record<string, string>;
-  createdAt: Date;
-  state: ExecutionState;
+/**
+ * What creating an execution stores (a record before placement); the first log event is
+ * appended in the same transaction.
+ */
+export interface NewExecution extends Omit<ExecutionRecord, "pk" | "cluster" | "queueReason"> {
   /** The admin "created" event appended to the log. */
   createdEvent: { eventId: string; kind: number; payload: Uint8Array };
 }
@@ -73,6 +56,14 @@ export interface ExecutionListSort {
   ascending: boolean;
 }
 
+/** Which executions {@link ExecutionRepository.list} reads, in which order. */
+export interface ExecutionListQuery {
+  project: string;
+  domain: string;
+  filter: ExecutionListFilter;
+  sort: ExecutionListSort;
+}
+
 /** SQL access to the `executions` table. */
 export interface ExecutionRepository extends ExecutionPlacementRepository {
   /**
@@ -87,13 +78,7 @@ export interface ExecutionRepository extends ExecutionPlacementRepository {
   /** Writes the event-derived state of many executions inside `tx`. */
   updateStates(tx: Queryable, states: { pk: number; state: ExecutionState }[]): Promise<void>;
   /** Lists executions of a project/domain. */
-  list(
-    project: string,
-    domain: string,
-    filter: ExecutionListFilter,
-    sort: ExecutionListSort,
-    page: PageRequest,
-  ): Promise<Page<ExecutionRecord>>;
+  list(query: ExecutionListQuery, page: PageRequest): Promise<Page<ExecutionRecord>>;
   /**
    * Records why an execution waits for a cluster, unless it has been placed meanwhile (the
    * routing subsystem may place it in the background at any time).
@@ -147,21 +132,8 @@ const buf = (u: Uint8Array | undefined) =>
   u === undefined ? null : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 const iso = (d: Date | undefined) => (d === undefined ? null : d.toISOString());
 
-/** Creates the PostgreSQL implementation of {@link ExecutionRepository}. */
-export function createPostgresExecutionRepository(
-  db: Database,
-  observe: QueryObserver = noQueryObserver,
-): ExecutionRepository {
-  return new PostgresExecutionRepository(db, observe);
-}
-
 /** PostgreSQL implementation of {@link ExecutionRepository}. */
-export class PostgresExecutionRepository implements ExecutionRepository {
-  constructor(
-    private readonly db: Database,
-    private readonly observe: QueryObserver = noQueryObserver,
-  ) {}
-
+export class PostgresExecutionRepository extends PostgresRepository implements ExecutionRepository {
   async create(e: NewExecution): Promise<{ record: ExecutionRecord; created: boolean }> {
     return this.db.transaction(async (tx) => {
       const s = e.state;
@@ -208,7 +180,7 @@ export class PostgresExecutionRepository implements ExecutionRepository {
         tx,
         this.observe,
         "execution_events.insert",
-        "INSERT INTO execution_events (execution_pk, event_id, kind, source, payload) VALUES ($1, $2, $3, 'admin', $4)",
+        "INSERT INTO execution_events (execution_pk, event_id, kind, source, node_id, payload) VALUES ($1, $2, $3, 'admin', '', $4)",
         [created.pk, e.createdEvent.eventId, e.createdEvent.kind, buf(e.createdEvent.payload)],
       );
       return { record: created, created: true };
@@ -340,14 +312,8 @@ export class PostgresExecutionRepository implements ExecutionRepository {
     );
   }
 
-  async list(
-    project: string,
-    domain: string,
-    filter: ExecutionListFilter,
-    sort: ExecutionListSort,
-    page: PageRequest,
-  ): Promise<Page<ExecutionRecord>> {
-    const b = pageBounds(page);
+  async list(query: ExecutionListQuery, page: PageRequest): Promise<Page<ExecutionRecord>> {
+    const { project, domain, filter, sort } = query;
     const where = ["project = $1", "domain = $2"];
     const params: unknown[] = [project, domain];
     const add = (clause: (p: string) => string, value: unknown) => {
@@ -377,27 +343,22 @@ export class PostgresExecutionRepository implements ExecutionRepository {
     };
     const order = orderings[sort.key];
     if (!order) throw new InvalidArgumentError("sort.key", `unknown sort key ${String(sort.key)}`);
-    params.push(b.limit + 1, b.offset);
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.paged(
       "executions.list",
-      `SELECT ${COLUMNS} FROM executions WHERE ${where.join(" AND ")} ORDER BY ${order}
-       LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      `SELECT ${COLUMNS} FROM executions WHERE ${where.join(" AND ")} ORDER BY ${order}`,
       params,
+      page,
+      record,
     );
-    return toPage(res.rows, b, record);
   }
 
   async listUnplaced(limit: number): Promise<ExecutionRecord[]> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.all(
       "executions.list_unplaced",
       `SELECT ${COLUMNS} FROM executions WHERE cluster IS NULL AND phase = 1 ORDER BY created_at LIMIT $1`,
       [limit],
+      record,
     );
-    return res.rows.map(record);
   }
 
   async countByPhase(): Promise<Map<number, number>> {

@@ -1,16 +1,6 @@
-import type { Database, Queryable } from "@flotilla/db";
+import type { Queryable, Row } from "@flotilla/db";
 import { AlreadyExistsError, InvalidArgumentError } from "../errors.js";
-import {
-  bytes,
-  date,
-  noQueryObserver,
-  pageBounds,
-  run,
-  toPage,
-  type Page,
-  type PageRequest,
-  type QueryObserver,
-} from "./sql.js";
+import { bytes, date, PostgresRepository, run, type Page, type PageRequest } from "./sql.js";
 
 /** Version-independent name of a registered entity. */
 export interface NamedEntityKey {
@@ -61,6 +51,42 @@ export interface Created<T> {
   created: boolean;
 }
 
+/** A launch plan version to store. */
+export interface NewLaunchPlan {
+  key: VersionKey;
+  /** Digest of the canonical spec: the identity of its content. */
+  digest: string;
+  workflowPk: number;
+  /** Serialized admin.v1.LaunchPlanSpec (canonical). */
+  spec: Uint8Array;
+  /** Serialized core.v1.ParameterMap of the inputs an execution must or may give. */
+  expectedInputs: Uint8Array;
+  state: number;
+}
+
+const keyText = (k: VersionKey) => `${k.project}/${k.domain}/${k.name}@${k.version}`;
+
+/**
+ * The idempotent-create rule of immutable registrations: the inserted row (created), else the
+ * existing row when its digest matches (not created); a different digest is
+ * {@link AlreadyExistsError}.
+ */
+async function createdOrExisting<R extends { digest: string }>(
+  kind: string,
+  key: VersionKey,
+  digest: string,
+  inserted: Row | undefined,
+  map: (row: Row) => R,
+  readExisting: () => Promise<R | undefined>,
+): Promise<Created<R>> {
+  if (inserted) return { row: map(inserted), created: true };
+  const existing = await readExisting();
+  if (!existing) throw new Error(`${kind} ${keyText(key)} conflicted on insert but cannot be read back`);
+  if (existing.digest !== digest)
+    throw new AlreadyExistsError(kind, keyText(key), `exists with digest ${existing.digest}`);
+  return { row: existing, created: false };
+}
+
 /** SQL access to projects, tasks, workflows and launch plans. */
 export interface RegistryRepository {
   /** Inserts a project; AlreadyExistsError when the id is taken. */
@@ -97,15 +123,8 @@ export interface RegistryRepository {
     domain: string,
     page: PageRequest,
   ): Promise<Page<NamedEntityKey>>;
-  /** Stores a launch plan version (INACTIVE) with the same idempotency rules as createVersion. */
-  createLaunchPlan(
-    key: VersionKey,
-    digest: string,
-    workflowPk: number,
-    spec: Uint8Array,
-    expectedInputs: Uint8Array,
-    state: number,
-  ): Promise<Created<LaunchPlanRow>>;
+  /** Stores a launch plan version with the same idempotency rules as createVersion. */
+  createLaunchPlan(plan: NewLaunchPlan): Promise<Created<LaunchPlanRow>>;
   /** Reads one launch plan version, or undefined. */
   getLaunchPlan(key: VersionKey): Promise<LaunchPlanRow | undefined>;
   /** Lists launch plan versions (see listVersions), optionally of one state. */
@@ -129,10 +148,14 @@ export interface RegistryRepository {
   getWorkflowByPk(pk: number): Promise<VersionRow | undefined>;
 }
 
-const tableOf = {
-  task: { table: "tasks", body: "body" },
-  workflow: { table: "workflows", body: "closure" },
-} as const;
+const bodyColumn = { tasks: "body", workflows: "closure" } as const;
+
+/** The table of a task or workflow version, its body column, and the columns of a VersionRow. */
+function versionTable(kind: "task" | "workflow") {
+  const table = kind === "task" ? "tasks" : "workflows";
+  const body = bodyColumn[table];
+  return { table, body, columns: `pk, project, domain, name, version, digest, ${body} AS body, created_at` };
+}
 
 function projectRow(r: Record<string, unknown>): ProjectRow {
   return {
@@ -179,23 +202,8 @@ function orderBy(sort: VersionSort): string {
   }
 }
 
-const keyText = (k: VersionKey) => `${k.project}/${k.domain}/${k.name}@${k.version}`;
-
-/** Creates the PostgreSQL implementation of {@link RegistryRepository} over `db`. */
-export function createPostgresRegistryRepository(
-  db: Database,
-  observe: QueryObserver = noQueryObserver,
-): RegistryRepository {
-  return new PostgresRegistryRepository(db, observe);
-}
-
 /** PostgreSQL implementation of {@link RegistryRepository}. */
-export class PostgresRegistryRepository implements RegistryRepository {
-  constructor(
-    private readonly db: Database,
-    private readonly observe: QueryObserver = noQueryObserver,
-  ) {}
-
+export class PostgresRegistryRepository extends PostgresRepository implements RegistryRepository {
   async createProject(row: Omit<ProjectRow, "createdAt" | "updatedAt">): Promise<ProjectRow> {
     const res = await run(
       this.db,
@@ -209,14 +217,12 @@ export class PostgresRegistryRepository implements RegistryRepository {
   }
 
   async updateProject(row: Omit<ProjectRow, "createdAt" | "updatedAt">): Promise<ProjectRow | undefined> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.first(
       "projects.update",
       "UPDATE projects SET state = $2, body = $3, updated_at = now() WHERE id = $1 RETURNING *",
       [row.id, row.state, row.body],
+      projectRow,
     );
-    return res.rows[0] ? projectRow(res.rows[0]) : undefined;
   }
 
   async getProject(id: string): Promise<ProjectRow | undefined> {
@@ -227,15 +233,13 @@ export class PostgresRegistryRepository implements RegistryRepository {
   }
 
   async listProjects(page: PageRequest, state?: number): Promise<Page<ProjectRow>> {
-    const b = pageBounds(page);
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.paged(
       "projects.list",
-      "SELECT * FROM projects WHERE ($1::smallint IS NULL OR state = $1) ORDER BY id LIMIT $2 OFFSET $3",
-      [state ?? null, b.limit + 1, b.offset],
+      "SELECT * FROM projects WHERE ($1::smallint IS NULL OR state = $1) ORDER BY id",
+      [state ?? null],
+      page,
+      projectRow,
     );
-    return toPage(res.rows, b, projectRow);
   }
 
   async createVersion(
@@ -244,46 +248,37 @@ export class PostgresRegistryRepository implements RegistryRepository {
     digest: string,
     body: Uint8Array,
   ): Promise<Created<VersionRow>> {
-    const { table, body: col } = tableOf[kind];
+    const { table, body: col, columns } = versionTable(kind);
     const inserted = await run(
       this.db,
       this.observe,
       `${table}.insert`,
       `INSERT INTO ${table} (project, domain, name, version, digest, ${col}) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (project, domain, name, version) DO NOTHING
-       RETURNING pk, project, domain, name, version, digest, ${col} AS body, created_at`,
+       ON CONFLICT (project, domain, name, version) DO NOTHING RETURNING ${columns}`,
       [key.project, key.domain, key.name, key.version, digest, body],
     );
-    if (inserted.rows[0]) return { row: versionRow(inserted.rows[0]), created: true };
-    const existing = await this.getVersion(kind, key);
-    if (!existing) throw new Error(`${kind} ${keyText(key)} conflicted on insert but cannot be read back`);
-    if (existing.digest !== digest)
-      throw new AlreadyExistsError(kind, keyText(key), `exists with digest ${existing.digest}`);
-    return { row: existing, created: false };
+    return createdOrExisting(kind, key, digest, inserted.rows[0], versionRow, () =>
+      this.getVersion(kind, key),
+    );
   }
 
   async getVersion(kind: "task" | "workflow", key: VersionKey): Promise<VersionRow | undefined> {
-    const { table, body: col } = tableOf[kind];
-    const res = await run(
-      this.db,
-      this.observe,
+    const { table, columns } = versionTable(kind);
+    return this.first(
       `${table}.get`,
-      `SELECT pk, project, domain, name, version, digest, ${col} AS body, created_at FROM ${table}
-       WHERE project = $1 AND domain = $2 AND name = $3 AND version = $4`,
+      `SELECT ${columns} FROM ${table} WHERE project = $1 AND domain = $2 AND name = $3 AND version = $4`,
       [key.project, key.domain, key.name, key.version],
+      versionRow,
     );
-    return res.rows[0] ? versionRow(res.rows[0]) : undefined;
   }
 
   async getWorkflowByPk(pk: number): Promise<VersionRow | undefined> {
-    const res = await run(
-      this.db,
-      this.observe,
+    return this.first(
       "workflows.get_by_pk",
-      "SELECT pk, project, domain, name, version, digest, closure AS body, created_at FROM workflows WHERE pk = $1",
+      `SELECT ${versionTable("workflow").columns} FROM workflows WHERE pk = $1`,
       [pk],
+      versionRow,
     );
-    return res.rows[0] ? versionRow(res.rows[0]) : undefined;
   }
 
   async listVersions(
@@ -292,23 +287,14 @@ export class PostgresRegistryRepository implements RegistryRepository {
     sort: VersionSort,
     page: PageRequest,
   ): Promise<Page<VersionRow>> {
-    const { table, body: col } = tableOf[kind];
-    const b = pageBounds(page);
-    const cols = `pk, project, domain, name, version, digest, ${col} AS body, created_at`;
+    const { table, columns: cols } = versionTable(kind);
     const sql = key.name
       ? `SELECT ${cols} FROM ${table} WHERE project = $1 AND domain = $2 AND name = $3
-         ORDER BY ${orderBy(sort)} LIMIT $4 OFFSET $5`
+         ORDER BY ${orderBy(sort)}`
       : `SELECT * FROM (SELECT DISTINCT ON (name) ${cols} FROM ${table} WHERE project = $1 AND domain = $2
            AND $3::text IS NOT NULL ORDER BY name, created_at DESC, pk DESC) latest
-         ORDER BY ${orderBy(sort)} LIMIT $4 OFFSET $5`;
-    const res = await run(this.db, this.observe, `${table}.list`, sql, [
-      key.project,
-      key.domain,
-      key.name,
-      b.limit + 1,
-      b.offset,
-    ]);
-    return toPage(res.rows, b, versionRow);
+         ORDER BY ${orderBy(sort)}`;
+    return this.paged(`${table}.list`, sql, [key.project, key.domain, key.name], page, versionRow);
   }
 
   async listNames(
@@ -317,26 +303,18 @@ export class PostgresRegistryRepository implements RegistryRepository {
     domain: string,
     page: PageRequest,
   ): Promise<Page<NamedEntityKey>> {
-    const { table } = tableOf[kind];
-    const b = pageBounds(page);
-    const res = await run(
-      this.db,
-      this.observe,
+    const { table } = versionTable(kind);
+    return this.paged(
       `${table}.list_names`,
-      `SELECT DISTINCT name FROM ${table} WHERE project = $1 AND domain = $2 ORDER BY name LIMIT $3 OFFSET $4`,
-      [project, domain, b.limit + 1, b.offset],
+      `SELECT DISTINCT name FROM ${table} WHERE project = $1 AND domain = $2 ORDER BY name`,
+      [project, domain],
+      page,
+      (r) => ({ project, domain, name: String(r.name) }),
     );
-    return toPage(res.rows, b, (r) => ({ project, domain, name: String(r.name) }));
   }
 
-  async createLaunchPlan(
-    key: VersionKey,
-    digest: string,
-    workflowPk: number,
-    spec: Uint8Array,
-    expectedInputs: Uint8Array,
-    state: number,
-  ): Promise<Created<LaunchPlanRow>> {
+  async createLaunchPlan(plan: NewLaunchPlan): Promise<Created<LaunchPlanRow>> {
+    const { key, digest } = plan;
     const inserted = await run(
       this.db,
       this.observe,
@@ -345,16 +323,21 @@ export class PostgresRegistryRepository implements RegistryRepository {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (project, domain, name, version) DO NOTHING
        RETURNING *, spec AS body`,
-      [key.project, key.domain, key.name, key.version, digest, workflowPk, state, spec, expectedInputs],
+      [
+        key.project,
+        key.domain,
+        key.name,
+        key.version,
+        digest,
+        plan.workflowPk,
+        plan.state,
+        plan.spec,
+        plan.expectedInputs,
+      ],
     );
-    if (inserted.rows[0]) return { row: launchPlanRow(inserted.rows[0]), created: true };
-    const existing = await this.getLaunchPlan(key);
-    if (!existing)
-      throw new Error(`launch plan ${keyText(key)} conflicted on insert but cannot be read back`);
-    if (existing.digest !== digest) {
-      throw new AlreadyExistsError("launch plan", keyText(key), `exists with digest ${existing.digest}`);
-    }
-    return { row: existing, created: false };
+    return createdOrExisting("launch plan", key, digest, inserted.rows[0], launchPlanRow, () =>
+      this.getLaunchPlan(key),
+    );
   }
 
   async getLaunchPlan(key: VersionKey, q: Queryable = this.db): Promise<LaunchPlanRow | undefined> {
@@ -374,24 +357,21 @@ export class PostgresRegistryRepository implements RegistryRepository {
     page: PageRequest,
     state?: number,
   ): Promise<Page<LaunchPlanRow>> {
-    const b = pageBounds(page);
     const sql = key.name
       ? `SELECT *, spec AS body FROM launch_plans WHERE project = $1 AND domain = $2 AND name = $3
-           AND ($6::smallint IS NULL OR state = $6)
-         ORDER BY ${orderBy(sort)} LIMIT $4 OFFSET $5`
+           AND ($4::smallint IS NULL OR state = $4)
+         ORDER BY ${orderBy(sort)}`
       : `SELECT * FROM (SELECT DISTINCT ON (name) *, spec AS body FROM launch_plans
-           WHERE project = $1 AND domain = $2 AND $3::text IS NOT NULL AND ($6::smallint IS NULL OR state = $6)
+           WHERE project = $1 AND domain = $2 AND $3::text IS NOT NULL AND ($4::smallint IS NULL OR state = $4)
            ORDER BY name, created_at DESC, pk DESC) latest
-         ORDER BY ${orderBy(sort)} LIMIT $4 OFFSET $5`;
-    const res = await run(this.db, this.observe, "launch_plans.list", sql, [
-      key.project,
-      key.domain,
-      key.name,
-      b.limit + 1,
-      b.offset,
-      state ?? null,
-    ]);
-    return toPage(res.rows, b, launchPlanRow);
+         ORDER BY ${orderBy(sort)}`;
+    return this.paged(
+      "launch_plans.list",
+      sql,
+      [key.project, key.domain, key.name, state ?? null],
+      page,
+      launchPlanRow,
+    );
   }
 
   async setLaunchPlanState(

@@ -1,4 +1,4 @@
-import { isUniqueViolation, type Queryable, type QueryResult, type Row } from "@flotilla/db";
+import { isUniqueViolation, type Database, type Queryable, type QueryResult, type Row } from "@flotilla/db";
 import { AlreadyExistsError, InvalidArgumentError } from "../errors.js";
 
 /** Receives the duration of every repository query, labelled by a bounded operation name. */
@@ -31,6 +31,84 @@ export async function run<T extends Row = Row>(
   }
 }
 
+/**
+ * Base of admin's PostgreSQL repositories: the database, the query observer every statement
+ * reports to, and readers of one row or all rows of a statement.
+ */
+export abstract class PostgresRepository {
+  constructor(
+    protected readonly db: Database,
+    protected readonly observe: QueryObserver = noQueryObserver,
+  ) {}
+
+  /** Runs a read on the database and maps its first row, or returns undefined when there is none. */
+  protected async first<T>(
+    operation: string,
+    sql: string,
+    params: readonly unknown[],
+    map: (row: Row) => T,
+  ): Promise<T | undefined> {
+    const res = await run(this.db, this.observe, operation, sql, params);
+    return res.rows[0] ? map(res.rows[0]) : undefined;
+  }
+
+  /**
+   * Runs a read on the database for one page: appends `LIMIT`/`OFFSET` placeholders to `sql`
+   * (after `params`), reads one row more than the page to know whether another follows, and
+   * maps the rows. Throws {@link InvalidArgumentError} for a bad page size or token.
+   */
+  protected async paged<T>(
+    operation: string,
+    sql: string,
+    params: readonly unknown[],
+    page: PageRequest,
+    map: (row: Row) => T,
+  ): Promise<Page<T>> {
+    const b = pageBounds(page);
+    const n = params.length;
+    const res = await run(this.db, this.observe, operation, `${sql} LIMIT $${n + 1} OFFSET $${n + 2}`, [
+      ...params,
+      b.limit + 1,
+      b.offset,
+    ]);
+    return toPage(res.rows, b, map);
+  }
+
+  /**
+   * Runs one statement on `q` over many `rows` at once, passing one array parameter per column
+   * (`$1` = every row's first column, ...) for the statement to `unnest`. Returns the result's
+   * rows; runs nothing and returns none when `rows` is empty.
+   */
+  protected async unnested<T>(
+    q: Queryable,
+    operation: string,
+    sql: string,
+    rows: readonly T[],
+    columns: readonly ((row: T) => unknown)[],
+  ): Promise<Row[]> {
+    if (rows.length === 0) return [];
+    const res = await run(
+      q,
+      this.observe,
+      operation,
+      sql,
+      columns.map((column) => rows.map(column)),
+    );
+    return res.rows;
+  }
+
+  /** Runs a read on the database and maps every row. */
+  protected async all<T>(
+    operation: string,
+    sql: string,
+    params: readonly unknown[],
+    map: (row: Row) => T,
+  ): Promise<T[]> {
+    const res = await run(this.db, this.observe, operation, sql, params);
+    return res.rows.map(map);
+  }
+}
+
 /** A page request: how many rows and from where (an opaque token from a previous page). */
 export interface PageRequest {
   pageSize: number;
@@ -45,19 +123,30 @@ export interface Page<T> {
 
 const MAX_PAGE = 1000;
 
+function pageLimit(pageSize: number): number {
+  const limit = pageSize === 0 ? 100 : pageSize;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    throw new InvalidArgumentError("page_size", `must be 1-${MAX_PAGE} (0 means 100), got ${pageSize}`);
+  }
+  return limit;
+}
+
+// A token is "<kind letter><number>" in base64url: "o" an offset, "a" a position to read after.
+function decodeToken(token: string, kind: "o" | "a"): number {
+  const match = new RegExp(`^${kind}(\\d{1,15})$`).exec(Buffer.from(token, "base64url").toString("utf8"));
+  if (!match) throw new InvalidArgumentError("page_token", "is not a token returned by a previous page");
+  return Number(match[1]);
+}
+
+const encodeToken = (kind: "o" | "a", n: number) => Buffer.from(`${kind}${n}`).toString("base64url");
+
 /**
  * Decodes a page request into LIMIT/OFFSET. `pageSize` 0 means 100; more than 1000 or a
  * malformed token is {@link InvalidArgumentError}.
  */
 export function pageBounds(page: PageRequest): { limit: number; offset: number } {
-  const limit = page.pageSize === 0 ? 100 : page.pageSize;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    throw new InvalidArgumentError("page_size", `must be 1-${MAX_PAGE} (0 means 100), got ${page.pageSize}`);
-  }
-  if (page.pageToken === "") return { limit, offset: 0 };
-  const match = /^o(\d{1,12})$/.exec(Buffer.from(page.pageToken, "base64url").toString("utf8"));
-  if (!match) throw new InvalidArgumentError("page_token", "is not a token returned by a previous page");
-  return { limit, offset: Number(match[1]) };
+  const limit = pageLimit(page.pageSize);
+  return { limit, offset: page.pageToken === "" ? 0 : decodeToken(page.pageToken, "o") };
 }
 
 /**
@@ -71,8 +160,33 @@ export function toPage<R, T>(
 ): Page<T> {
   const more = rows.length > bounds.limit;
   const items = rows.slice(0, bounds.limit).map(map);
-  const nextPageToken = more ? Buffer.from(`o${bounds.offset + bounds.limit}`).toString("base64url") : "";
-  return { items, nextPageToken };
+  return { items, nextPageToken: more ? encodeToken("o", bounds.offset + bounds.limit) : "" };
+}
+
+/**
+ * Decodes a keyset page request over an ordered position (append-only logs, where offsets
+ * would drift): LIMIT and the position to read after, the later of `after` and the token's.
+ * Throws {@link InvalidArgumentError} like {@link pageBounds}.
+ */
+export function cursorBounds(page: PageRequest, after = 0): { limit: number; after: number } {
+  const limit = pageLimit(page.pageSize);
+  return { limit, after: page.pageToken === "" ? after : Math.max(after, decodeToken(page.pageToken, "a")) };
+}
+
+/**
+ * Builds a keyset page from rows fetched with LIMIT `limit + 1`, in position order; the next
+ * token reads after the last returned row's position.
+ */
+export function toCursorPage<R, T>(
+  rows: R[],
+  bounds: { limit: number },
+  positionOf: (r: R) => number,
+  map: (r: R) => T,
+): Page<T> {
+  const kept = rows.slice(0, bounds.limit);
+  const last = kept[kept.length - 1];
+  const more = rows.length > bounds.limit && last !== undefined;
+  return { items: kept.map(map), nextPageToken: more ? encodeToken("a", positionOf(last)) : "" };
 }
 
 /** Converts a bytea column value to a Uint8Array (pg returns Buffers). */

@@ -3,10 +3,13 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { BlobNotFoundError, type BlobStore } from "@flotilla/common";
 import {
+  EventResult_Outcome,
+  EventSchema,
   ExecutionDataSchema,
   LiteralMapSchema,
   NamedEntityIdentifierSchema,
   Sort_Direction,
+  StoredEventSchema,
   type AdminService,
   type NamedEntityIdentifier,
   type Sort,
@@ -24,6 +27,15 @@ import type { WorkflowManager } from "../manager/workflow-manager.js";
 import type { EventRepository } from "../repository/event-repository.js";
 import type { NamedEntityKey, VersionSort } from "../repository/registry-repository.js";
 import type { ExecutionListSort } from "../repository/execution-repository.js";
+import type { ClusterHandlers } from "./cluster-handlers.js";
+import type { RoutingHandlers } from "./routing-handlers.js";
+import type { RolloutHandlers } from "./rollout-handlers.js";
+
+/** The AdminService RPCs the admin core implements: all but the cluster and rollout ones. */
+export type CoreHandlers = Omit<
+  ServiceImpl<typeof AdminService>,
+  keyof ClusterHandlers | keyof RoutingHandlers | keyof RolloutHandlers
+>;
 
 /** Managers and stores the AdminService handlers delegate to. */
 export interface AdminServiceDeps {
@@ -80,10 +92,10 @@ async function readSized(blobs: BlobStore, uri: string): Promise<Uint8Array | un
 
 /**
  * The AdminService handlers owned by the admin core (registry, executions, node and task
- * executions, matchable attributes, event ingestion, version). Thin: validate, call a
- * manager, shape the response; errors are mapped by the RPC interceptor.
+ * executions, matchable attributes, event ingestion and the event log, version). Thin:
+ * validate, call a manager, shape the response; errors are mapped by the RPC interceptor.
  */
-export function createAdminServiceHandlers(d: AdminServiceDeps): Partial<ServiceImpl<typeof AdminService>> {
+export function createAdminServiceHandlers(d: AdminServiceDeps): CoreHandlers {
   return {
     async registerProject(req) {
       return { project: await d.projects.register(req.project) };
@@ -204,10 +216,7 @@ export function createAdminServiceHandlers(d: AdminServiceDeps): Partial<Service
       const ascending = req.sort?.direction !== Sort_Direction.DESCENDING;
       const page = await d.eventRepository.listNodes(
         record.pk,
-        req.parentNodeId,
-        req.phases,
-        key,
-        ascending,
+        { parentNodeId: req.parentNodeId, phases: req.phases, sortKey: key, ascending },
         req,
       );
       return { nodeExecutions: page.items.map((n) => n.node), nextPageToken: page.nextPageToken };
@@ -294,6 +303,27 @@ export function createAdminServiceHandlers(d: AdminServiceDeps): Partial<Service
         );
       }
       return { results: await d.events.ingest(req.producerCluster, req.events) };
+    },
+    async listExecutionEvents(req) {
+      const record = await d.executions.record(req.executionId, "execution_id");
+      const page = await d.eventRepository.listLog(
+        record.pk,
+        { after: Number(req.afterSequence), nodeId: req.nodeId },
+        req,
+      );
+      return {
+        // Only accepted events are logged (duplicates and rejections change nothing to replay).
+        events: page.items.map((e) =>
+          create(StoredEventSchema, {
+            sequence: BigInt(e.position),
+            receivedAt: timestampFromDate(e.recordedAt),
+            producerCluster: e.source,
+            event: fromBinary(EventSchema, e.payload),
+            outcome: EventResult_Outcome.ACCEPTED,
+          }),
+        ),
+        nextPageToken: page.nextPageToken,
+      };
     },
 
     getVersion() {

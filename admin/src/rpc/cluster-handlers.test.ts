@@ -12,11 +12,13 @@ import { eachDatabase, eventually, tempDir } from "@flotilla/testing";
 import { Registry } from "prom-client";
 import type { DataPlane } from "../dataplane/data-plane.js";
 import { ClusterUnreachableError } from "../dataplane/errors.js";
+import { silentLogger } from "../logger.js";
+import { rpcInterceptor } from "./errors.js";
 import { ProjectLookup } from "../manager/project-lookup.js";
-import { createPostgresAttributesRepository } from "../repository/attributes-repository.js";
+import { PostgresAttributesRepository } from "../repository/attributes-repository.js";
 import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
-import { createPostgresExecutionRepository } from "../repository/execution-repository.js";
-import { createPostgresRegistryRepository } from "../repository/registry-repository.js";
+import { PostgresExecutionRepository } from "../repository/execution-repository.js";
+import { PostgresRegistryRepository } from "../repository/registry-repository.js";
 import { createRoutingSubsystem, type RoutingSubsystem } from "../routing-subsystem.js";
 import { CLUSTER_LABEL_KEY, ISOLATION_LABEL_KEY } from "../routing/router.js";
 import { RecordingPlacements, aPlacementRequest } from "../testing/routing.js";
@@ -108,7 +110,12 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
     await subsystem.start();
     const api = createClient(
       AdminService,
-      createRouterTransport(({ service }) => service(AdminService, (subsystem as RoutingSubsystem).handlers)),
+      createRouterTransport(
+        ({ service }) => service(AdminService, (subsystem as RoutingSubsystem).handlers),
+        {
+          router: { interceptors: [rpcInterceptor(undefined, silentLogger)] },
+        },
+      ),
     );
     return { api, dataPlane, placements, s: subsystem };
   }
@@ -320,7 +327,7 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
      VALUES ('flights', 'production', 'running-1', 'wf', 'v1', '\\x', 'd', 'file:///x', 'cfg', 2, now(), now())`,
     );
     // The execution repository writes the placements to the executions table.
-    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3 }, createPostgresExecutionRepository(db));
+    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3 }, new PostgresExecutionRepository(db));
     const row = async () =>
       (await db.query("SELECT cluster, queue_reason FROM executions WHERE name = 'running-1'")).rows[0] as {
         cluster: string;
@@ -352,8 +359,8 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
       Buffer.from(toBinary(ProjectSchema, project)),
     ]);
     const lookup = new ProjectLookup({
-      projects: createPostgresRegistryRepository(db),
-      attributes: createPostgresAttributesRepository(db),
+      projects: new PostgresRegistryRepository(db),
+      attributes: new PostgresAttributesRepository(db),
     });
     assert.equal(await lookup.isolationLabel("secure", "production"), "regulated");
     assert.equal(await lookup.isolationLabel("secure", "development"), "sandbox");

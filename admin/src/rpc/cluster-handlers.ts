@@ -16,11 +16,10 @@ import {
   type Cluster,
 } from "@flotilla/proto";
 import { InvalidArgumentError } from "../errors.js";
-import type { AdminLogger } from "../logger.js";
 import type { ClusterRegistry, ClusterView } from "../manager/cluster-registry.js";
 import type { ClusterRecord, ClusterRegistration, StoredHealth } from "../repository/cluster-repository.js";
 import { ClusterState } from "../routing/router.js";
-import { pageOf, required, withRoutingErrors } from "./routing-rpc.js";
+import { pageOf, required } from "./routing-rpc.js";
 
 /** The RPCs this module implements. */
 export type ClusterHandlers = Pick<
@@ -111,24 +110,21 @@ function clusterToProto(c: ClusterView): Cluster {
  * implementation; no side effects until called.
  */
 export function createClusterHandlers(
-  { registry }: ClusterHandlerDeps,
-  logger: AdminLogger,
-): ClusterHandlers {
-  const w = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withRoutingErrors(logger, fn);
+  { registry }: ClusterHandlerDeps): ClusterHandlers {
   const viewOf = (c: ClusterRecord) => clusterToProto(registry.view(c));
 
   return {
-    registerCluster: w(async (req) => ({
+    registerCluster: async (req) => ({
       cluster: viewOf(await registry.register(registrationOf(req.cluster))),
-    })),
-    updateCluster: w(async (req) => ({
+    }),
+    updateCluster: async (req) => ({
       cluster: viewOf(await registry.update(registrationOf(req.cluster))),
-    })),
-    getCluster: w(async (req) => {
+    }),
+    getCluster: async (req) => {
       const c = await registry.get(required("name", req.name));
       return { cluster: viewOf(c), activeExecutions: await registry.activeExecutions(c.name) };
-    }),
-    listClusters: w(async (req) => {
+    },
+    listClusters: async (req) => {
       const { limit, offset } = pageOf(req.pageSize, req.pageToken);
       if (Object.keys(req.labelSelector).length > 16)
         throw new InvalidArgumentError("label_selector", "at most 16 entries");
@@ -143,24 +139,24 @@ export function createClusterHandlers(
         clusters: page.map(viewOf),
         nextPageToken: offset + limit < all.length ? String(offset + limit) : "",
       };
-    }),
-    cordonCluster: w(async (req) => {
+    },
+    cordonCluster: async (req) => {
       const reason = required("reason", req.reason);
       if (reason.length > 1024) throw new InvalidArgumentError("reason", "at most 1024 chars");
       return {
         cluster: viewOf(await registry.setState(required("name", req.name), ClusterState.Cordoned, reason)),
       };
-    }),
-    uncordonCluster: w(async (req) => ({
+    },
+    uncordonCluster: async (req) => ({
       cluster: viewOf(await registry.setState(required("name", req.name), ClusterState.Active, "")),
-    })),
-    drainCluster: w(async (req) => {
+    }),
+    drainCluster: async (req) => {
       const reason = required("reason", req.reason);
       if (reason.length > 1024) throw new InvalidArgumentError("reason", "at most 1024 chars");
       const c = await registry.setState(required("name", req.name), ClusterState.Draining, reason);
       return { cluster: viewOf(c), remainingExecutions: await registry.activeExecutions(c.name) };
-    }),
-    clusterHeartbeat: w(async (req) => {
+    },
+    clusterHeartbeat: async (req) => {
       const name = required("cluster", req.cluster);
       const version = required("propeller_version", req.propellerVersion);
       if (version.length > 64) throw new InvalidArgumentError("propeller_version", "at most 64 chars");
@@ -186,6 +182,6 @@ export function createClusterHandlers(
         }),
         abortExecutionNames: abort,
       };
-    }),
+    },
   };
 }

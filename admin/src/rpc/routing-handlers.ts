@@ -19,13 +19,12 @@ import {
   type WeightedTarget as WeightedTargetProto,
 } from "@flotilla/proto";
 import { InvalidArgumentError, NotFoundError } from "../errors.js";
-import type { AdminLogger } from "../logger.js";
 import type { Placer } from "../manager/placer.js";
 import type { RoutingRulesManager } from "../manager/routing-rules.js";
 import type { StoredDecision } from "../repository/routing-decision-repository.js";
 import type { RoutingRuleBody, StoredRoutingRule } from "../repository/routing-rule-repository.js";
 import { ruleLevel, type RoutingRuleScope, type WeightedTarget } from "../routing/router.js";
-import { pageOf, required, withRoutingErrors } from "./routing-rpc.js";
+import { pageOf, required } from "./routing-rpc.js";
 
 /** The RPCs this module implements. */
 export type RoutingHandlers = Pick<
@@ -132,11 +131,7 @@ const LABEL_SOURCE_TO_PROTO: Record<string, string> = {
  * implementation; no side effects until called.
  */
 export function createRoutingHandlers(
-  { rules, placer }: RoutingHandlerDeps,
-  logger: AdminLogger,
-): RoutingHandlers {
-  const w = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withRoutingErrors(logger, fn);
-
+  { rules, placer }: RoutingHandlerDeps): RoutingHandlers {
   async function decisionToProto(
     d: StoredDecision,
   ): Promise<ReturnType<typeof create<typeof RoutingDecisionSchema>>> {
@@ -172,25 +167,25 @@ export function createRoutingHandlers(
   }
 
   return {
-    createRoutingRule: w(async (req) => {
+    createRoutingRule: async (req) => {
       if (!req.rule) throw new InvalidArgumentError("rule", "is required");
       const rule = await rules.create({
         scope: scopeFromProto(req.rule),
         ...ruleBodyFromProto(req.rule),
       });
       return { rule: ruleToProto(rule) };
-    }),
-    updateRoutingRule: w(async (req) => {
+    },
+    updateRoutingRule: async (req) => {
       if (!req.rule) throw new InvalidArgumentError("rule", "is required");
       const id = required("rule.id", req.rule.id);
       const rule = await rules.update(id, Number(req.rule.revision), ruleBodyFromProto(req.rule));
       return { rule: ruleToProto(rule) };
-    }),
-    deleteRoutingRule: w(async (req) => {
+    },
+    deleteRoutingRule: async (req) => {
       await rules.delete(required("id", req.id));
       return {};
-    }),
-    listRoutingRules: w(async (req) => {
+    },
+    listRoutingRules: async (req) => {
       if (req.domain !== "" && req.project === "")
         throw new InvalidArgumentError("domain", "requires project");
       const { limit, offset } = pageOf(req.pageSize, req.pageToken);
@@ -204,8 +199,8 @@ export function createRoutingHandlers(
         rules: found.slice(0, limit).map(ruleToProto),
         nextPageToken: found.length > limit ? String(offset + limit) : "",
       };
-    }),
-    explainExecution: w(async (req) => {
+    },
+    explainExecution: async (req) => {
       const id = req.id;
       if (!id) throw new InvalidArgumentError("id", "is required");
       const e = {
@@ -215,6 +210,6 @@ export function createRoutingHandlers(
       };
       const decisions = await placer.explain(e);
       return { decisions: await Promise.all(decisions.map(decisionToProto)) };
-    }),
+    },
   };
 }

@@ -39,7 +39,7 @@ export async function testAdmin(
   t?: AfterHook,
 ): Promise<{ admin: Admin; placer: ScriptedPlacer }> {
   const blobs = tempDir({ prefix: "flotilla-admin-blobs-", ...(t ? { t } : {}) });
-  const config = resolveAdminConfig({ blobStore: { url: `file://${blobs.path}` } }, {});
+  const config = resolveAdminConfig({ blobStore: { url: `file://${blobs.path}` } });
   const placer = new ScriptedPlacer();
   const admin = await createAdmin(config, {
     database: db,

@@ -251,4 +251,23 @@ describe("flotilla-admin over the wire", () => {
     const status = await admin.stop();
     assert.equal(status.code, 0, admin.output());
   });
+
+  it("exits 2 naming the key path and its source for a bad value or an unknown key in the config file", async (t) => {
+    const dir = tempDir({ prefix: "flotilla-admin-bin-", t });
+    const configPath = join(dir.path, "admin.yaml");
+    const cases: Array<[string, RegExp]> = [
+      ['server:\n  port: "abc"\n', /server\.port: .*\(from file \S*admin\.yaml line 2\)/],
+      [
+        "server:\n  port: 0\nexecutions:\n  parallel: 3\n",
+        /executions\.parallel: unknown key \(from file \S*admin\.yaml line 4\)/,
+      ],
+    ];
+    for (const [text, message] of cases) {
+      await writeFile(configPath, text);
+      const bin = await spawnBin("flotilla-admin", ["--config", configPath], { t });
+      const status = await bin.exited;
+      assert.equal(status.code, 2, bin.output());
+      assert.match(bin.stderr.join("\n"), message);
+    }
+  });
 });

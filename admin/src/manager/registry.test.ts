@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { LaunchPlanSpecSchema, ProjectSchema, ResourceType } from "@flotilla/proto";
-import type { DatabaseTestContext } from "@flotilla/testing";
+import { eachDatabase } from "@flotilla/testing";
+import { ADMIN_MIGRATIONS_DIR } from "../admin.js";
 import { AlreadyExistsError, CompilationError, NotFoundError } from "../errors.js";
 import {
   DOMAIN,
@@ -19,11 +20,7 @@ import {
 } from "../testing/builders.js";
 import { testAdmin } from "../testing/harness.js";
 
-/**
- * Registry tests, registered by executions.test.ts under eachDatabase so both suites share one
- * migrated database template per process.
- */
-export function registryTests(ctx: DatabaseTestContext): void {
+eachDatabase("admin registry", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
   it("registers projects with default domains, idempotently, and refuses different content", async (t) => {
     const { admin } = await testAdmin(ctx.db(), t);
     const stored = await admin.projects.get(PROJECT);
@@ -144,4 +141,4 @@ export function registryTests(ctx: DatabaseTestContext): void {
     const active = await admin.launchPlans.setState(idOf(ResourceType.LAUNCH_PLAN, "chain-lp"), 2);
     assert.equal(active.state, 2);
   });
-}
+});
