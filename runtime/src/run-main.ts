@@ -38,7 +38,8 @@ export const ExitCode = {
 
 /**
  * Runs a service bin: calls `start`, then waits for SIGTERM or SIGINT and calls `stop()` with
- * a deadline. Exits 0 after a clean stop (or at once when `start` returns nothing, e.g. after
+ * a deadline (a signal during startup stops the service once it is up; a second signal exits 1 at
+ * once). Exits 0 after a clean stop (or at once when `start` returns nothing, e.g. after
  * `--help`), 2 when `start` throws a UsageError or ConfigError (the message goes to standard
  * error as `<name>: <message>`), 1 for any other failure. Returns the promise of the start.
  */
@@ -63,32 +64,44 @@ export function runMain(
   };
   process.on("uncaughtException", (err) => fail("uncaught exception", err));
   process.on("unhandledRejection", (err) => fail("unhandled rejection", err));
+  // Signals are handled from the start: one during startup stops the service as soon as it is
+  // up; a second signal at any time exits at once.
+  let service: RunningService | undefined;
+  let signalled: string | undefined;
+  const stop = (running: RunningService, signal: string) => {
+    logger.info("shutting down", { signal, deadlineMs });
+    const overrun = setTimeout(() => {
+      logger.error("shutdown overran its deadline", { deadlineMs });
+      exit(ExitCode.Failure);
+    }, deadlineMs);
+    overrun.unref();
+    running.stop().then(
+      () => {
+        clearTimeout(overrun);
+        exit(ExitCode.Ok);
+      },
+      (err: unknown) => fail("shutdown failed", err),
+    );
+  };
+  const onSignal = (signal: string) => {
+    if (signalled !== undefined) {
+      logger.warn("second signal: exiting without waiting for shutdown", { signal });
+      exit(ExitCode.Failure);
+      return;
+    }
+    signalled = signal;
+    if (service) stop(service, signal);
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
   return start({ argv: process.argv.slice(2), env: process.env, logger }).then(
-    (service) => {
-      if (!service) {
+    (started) => {
+      if (!started) {
         exit(ExitCode.Ok);
         return;
       }
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info("shutting down", { signal, deadlineMs });
-        const overrun = setTimeout(() => {
-          logger.error("shutdown overran its deadline", { deadlineMs });
-          exit(ExitCode.Failure);
-        }, deadlineMs);
-        overrun.unref();
-        service.stop().then(
-          () => {
-            clearTimeout(overrun);
-            exit(ExitCode.Ok);
-          },
-          (err: unknown) => fail("shutdown failed", err),
-        );
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
+      service = started;
+      if (signalled !== undefined) stop(started, signalled);
     },
     (err: unknown) => {
       if (isUsageProblem(err)) {

@@ -68,4 +68,14 @@ describe("a service built on the runtime", () => {
     assert.match(bin.output(), /url: <redacted>/);
     assert.match(bin.output(), /shutdownGrace: 2s/);
   });
+
+  it("stops cleanly when the signal comes during startup", async (t) => {
+    const bin = await spawnBin(exampleBin, ["--set", "startDelay=1500ms"], { t });
+    await bin.waitForLine(/"msg":"starting"/);
+    process.kill(bin.pid, "SIGTERM");
+    const status = await bin.exited;
+    assert.equal(status.code, 0, bin.output());
+    assert.match(bin.output(), /listening on/);
+    assert.match(bin.output(), /"msg":"shutting down"/);
+  });
 });

@@ -5,6 +5,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "@flotilla/runtime";
 import { stringify } from "yaml";
 import { type ApiServerHandle, type ApiServerOptions, startApiServer } from "./apiserver/server.js";
 import { type Kubelet, type NodeSpec, startKubelet } from "./kubelet/index.js";
@@ -26,8 +27,13 @@ export interface ClusterOptions {
    * directories under `<stateDir>/<name>/`. Default: a temporary directory removed on stop.
    */
   stateDir?: string;
-  /** Extra API server options (size limits, compaction window, bookmark interval). */
+  /** Extra API server options (size limits, compaction window, bookmark interval, logger). */
   apiServer?: Omit<ApiServerOptions, "port" | "name">;
+  /**
+   * Where the API server and the kubelet report unexpected failures (bound to the cluster's
+   * name). Default: their own loggers on stderr.
+   */
+  logger?: Logger;
 }
 
 /** A running sandbox cluster. */
@@ -94,7 +100,13 @@ export async function writeKubeconfig(clusters: KubeconfigCluster[], path: strin
  * Side effects: listens on a port, may write files under `stateDir` or a temp directory.
  */
 export async function startCluster(options: ClusterOptions): Promise<SandboxCluster> {
-  const apiServer = await startApiServer({ ...options.apiServer, port: options.port, name: options.name });
+  const logger = options.logger?.child({ cluster: options.name });
+  const apiServer = await startApiServer({
+    ...(logger ? { logger } : {}),
+    ...options.apiServer,
+    port: options.port,
+    name: options.name,
+  });
   const kubeconfig = kubeconfigFor([{ name: options.name, url: apiServer.url }]);
   let kubeconfigPath: string | undefined;
   let workDir: string;
@@ -122,6 +134,7 @@ export async function startCluster(options: ClusterOptions): Promise<SandboxClus
         mode: options.mode ?? "simulated",
         nodes: options.nodes,
         workDir,
+        ...(logger ? { onError: (err: unknown) => logger.warn("kubelet error", { error: err }) } : {}),
       });
     } catch (err) {
       await apiServer.stop();

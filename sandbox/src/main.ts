@@ -5,23 +5,20 @@
  * Starts one sandbox cluster (API server + simulated kubelet) per name on 127.0.0.1, writes
  * `DIR/kubeconfig` with one context per cluster (context = cluster name), prints one
  * `cluster <name> <url>` line per cluster and then `ready` on its own line. SIGTERM or SIGINT
- * stops every cluster (killing the pods' processes) and exits 0. Exit codes: 0 after a clean
- * stop, 1 when a cluster fails to start or stop, 2 on a usage error. `--nodes`/`--pods-per-node`
- * size each cluster (default: the kubelet's 3 nodes of 110 pods; every third node is spot).
+ * stops every cluster (killing the pods' processes) and exits 0. Exit codes (the runtime's
+ * `runMain`): 0 after a clean stop, 1 when a cluster fails to start or stop, 2 on a usage
+ * error. `--nodes`/`--pods-per-node` size each cluster (default: the kubelet's 3 nodes of 110
+ * pods; every third node is spot). Failures are logged as JSON lines on stderr.
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isDnsLabel } from "@flotilla/common";
+import { type Logger, runMain, UsageError } from "@flotilla/runtime";
 import { startCluster, writeKubeconfig, type NodeSpec, type SandboxCluster } from "./index.js";
 
 const USAGE =
   "usage: flotilla-sandbox --clusters NAME[,NAME...] --state-dir DIR [--mode process|simulated] [--port-base N] [--nodes N] [--pods-per-node N]";
-
-/** A command line the bin cannot act on. */
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 /** The parsed command line. */
 interface SandboxArgs {
@@ -103,7 +100,7 @@ function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
  * Starts every cluster of `args` and writes the combined kubeconfig. On failure, stops the
  * clusters already started and rethrows. Returns the running clusters in argument order.
  */
-async function startSandbox(args: SandboxArgs): Promise<SandboxCluster[]> {
+async function startSandbox(args: SandboxArgs, logger: Logger): Promise<SandboxCluster[]> {
   await mkdir(args.stateDir, { recursive: true });
   const started: SandboxCluster[] = [];
   try {
@@ -113,6 +110,7 @@ async function startSandbox(args: SandboxArgs): Promise<SandboxCluster[]> {
           name,
           mode: args.mode,
           stateDir: args.stateDir,
+          logger,
           ...nodeOptions(name, args),
           ...(args.portBase !== undefined ? { port: args.portBase + i } : {}),
         }),
@@ -140,50 +138,32 @@ function nodeOptions(cluster: string, args: SandboxArgs): { nodes?: NodeSpec[] }
   return { nodes: specs };
 }
 
-async function main(): Promise<number> {
+void runMain("flotilla-sandbox", async ({ argv, logger }) => {
   let args: SandboxArgs;
   try {
-    args = parseSandboxArgs(process.argv.slice(2));
+    args = parseSandboxArgs(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`flotilla-sandbox: ${err.message}\n${USAGE}\n`);
-    return 2;
+    if (err instanceof UsageError) throw new UsageError(`${err.message}\n${USAGE}`);
+    throw err;
   }
-  let clusters: SandboxCluster[] = [];
-  let stopping: Promise<number> | undefined;
-  const stop = (): Promise<number> =>
-    (stopping ??= (async () => {
+  const clusters = await startSandbox(args, logger);
+  // runMain installs its SIGTERM/SIGINT handlers once this function has returned (a microtask
+  // later); the lines are written after that, so a client that signals as soon as it reads
+  // `ready` gets a clean stop. Other programs (the demo, tests) parse these lines: keep their form.
+  setImmediate(() => {
+    for (const c of clusters) process.stdout.write(`cluster ${c.name} ${c.url}\n`);
+    process.stdout.write(`kubeconfig ${join(args.stateDir, "kubeconfig")}\nready\n`);
+  });
+  return {
+    async stop() {
       const results = await Promise.allSettled(clusters.map((c) => c.stop()));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-      for (const f of failed) process.stderr.write(`flotilla-sandbox: stop failed: ${String(f.reason)}\n`);
-      return failed.length > 0 ? 1 : 0;
-    })());
-  const signalled = new Promise<void>((resolveSignal) => {
-    const onSignal = () => {
-      if (stopping) process.exit(1); // a second signal: give up waiting
-      resolveSignal();
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
-  try {
-    clusters = await startSandbox(args);
-  } catch (err) {
-    process.stderr.write(`flotilla-sandbox: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  }
-  for (const c of clusters) process.stdout.write(`cluster ${c.name} ${c.url}\n`);
-  process.stdout.write(`kubeconfig ${join(args.stateDir, "kubeconfig")}\nready\n`);
-  await signalled;
-  return stop();
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(
-      `flotilla-sandbox: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  },
-);
+      if (failed.length > 0) {
+        throw new AggregateError(
+          failed.map((f) => f.reason as unknown),
+          `${failed.length} of ${clusters.length} cluster(s) failed to stop`,
+        );
+      }
+    },
+  };
+});

@@ -1,32 +1,37 @@
 /**
- * The resource semantics of kube-apiserver over the object store: create/get/list/update/
- * patch/delete with admission (namespace lifecycle, ResourceQuota), optimistic concurrency,
- * generation, status subresources, finalizers, graceful pod deletion, CRD registration, and the
- * garbage-collector, namespace and quota controllers that run asynchronously like their
- * kube-controller-manager counterparts.
+ * The resource semantics of kube-apiserver over the object store: the verbs create/get/list/
+ * update/patch/delete with admission (namespace lifecycle, ResourceQuota), optimistic
+ * concurrency, generation, status subresources, finalizers and graceful pod deletion. The
+ * controllers that act after a write (garbage collector, namespace, quota status, CRD
+ * establishment and removal) live in `controllers/`, fed by the store's change events.
  */
 import { randomUUID } from "node:crypto";
+import { createLogger, type Logger } from "@flotilla/runtime";
 import {
   ApiError,
   MODIFIED_MESSAGE,
-  type StatusCause,
   alreadyExists,
   badRequest,
   conflict,
   etcdTooLarge,
-  forbidden,
   forbiddenCause,
   invalid,
-  invalidCause,
   notFound,
   requiredCause,
 } from "./errors.js";
+import type { ControllerHost } from "./controllers/controller-host.js";
+import { ControllerLoop } from "./controllers/controller-loop.js";
+import { CRDS, CrdController } from "./controllers/crd.js";
+import { FOREGROUND_FINALIZER, GarbageCollector, ORPHAN_FINALIZER } from "./controllers/garbage-collector.js";
+import { NAMESPACES, NAMESPACE_FINALIZER, NamespaceController } from "./controllers/namespace.js";
+import { QUOTAS, ResourceQuotaController } from "./controllers/resource-quota.js";
+import { defaultPod, foldStringData } from "./defaults.js";
+import { clone, isObject, kubeTime } from "./objects.js";
 import { applyPatch } from "./patch.js";
-import { addUsage, formatUsage, missingSpecs, parseHard, podCounts, podUsage, type Usage } from "./quota.js";
 import { type ResourceType, TypeRegistry, builtinTypes, groupVersion, typeKey } from "./registry.js";
-import { type JsonSchema, defaultAndPrune, validateSchema } from "./schema.js";
+import { defaultAndPrune, validateSchema } from "./schema.js";
 import { type FieldSelector, type LabelSelector } from "./selectors.js";
-import { type ChangeEvent, type KubeObject, ObjectStore, ObjectTooLargeError, type Stored } from "./store.js";
+import { type EventType, type KubeObject, ObjectStore, ObjectTooLargeError, type Stored } from "./store.js";
 import {
   canonicalJson,
   validateMetadata,
@@ -49,6 +54,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned. */
   strict?: boolean;
+  /** `status` writes only the status subresource (update and patch). */
+  subresource?: string;
 }
 
 /** Result of a delete: the object as last stored and whether it is gone. */
@@ -69,36 +76,14 @@ export interface ListResult {
 export interface ClusterApiOptions {
   objectSizeLimitBytes: number;
   compactionWindow: number;
-  /** Receives unexpected controller errors (default: written to stderr). */
-  onError?: (err: unknown) => void;
+  /** Receives unexpected controller failures (default: a `sandbox-apiserver` logger on stderr). */
+  logger?: Logger;
 }
 
-const NAMESPACES = "/namespaces";
 const PODS = "/pods";
-const QUOTAS = "/resourcequotas";
 const SECRETS = "/secrets";
-const CRDS = "apiextensions.k8s.io/customresourcedefinitions";
-const FOREGROUND = "foregroundDeletion";
-const ORPHAN = "orphan";
-const NAMESPACE_FINALIZER = "kubernetes";
+const LEASES = "coordination.k8s.io/leases";
 const GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-function now(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, "Z");
-}
-
-function objId(key: string, ns: string, name: string): string {
-  return `${key}|${ns}|${name}`;
-}
-
-/** A mutable deep copy of a stored object (parsing its cached JSON beats structuredClone). */
-function clone(stored: Stored): KubeObject {
-  return JSON.parse(stored.json) as KubeObject;
-}
 
 function withoutRv(obj: KubeObject): string {
   const { resourceVersion: _rv, managedFields: _mf, ...meta } = obj.metadata;
@@ -111,31 +96,45 @@ function specView(obj: KubeObject): string {
 }
 
 /**
- * One cluster's API semantics. Every method is synchronous and commits before returning;
- * controllers (GC, namespace, quota status, graceful pod deletion) run later on timers.
+ * One cluster's API semantics. Every verb is synchronous and commits before returning; the
+ * controllers run after it (one pass per event-loop turn), graceful pod deletion's backstop on
+ * a timer.
  */
 export class ClusterApi {
   readonly store: ObjectStore;
   readonly types: TypeRegistry;
-  private readonly dependents = new Map<string, Map<string, { key: string; ns: string; name: string }>>();
-  private readonly uids = new Map<string, string>();
-  private readonly quotaUsage = new Map<string, Usage>();
-  private readonly gcQueue = new Set<string>();
-  private readonly nsQueue = new Set<string>();
-  private readonly quotaQueue = new Set<string>();
-  private readonly crdCleanup: KubeObject[] = [];
-  private scheduled = false;
+  private readonly loop: ControllerLoop;
+  private readonly namespaces: NamespaceController;
+  private readonly quotas: ResourceQuotaController;
+  private readonly crds: CrdController;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private stopped = false;
-
-  private readonly onError: (err: unknown) => void;
 
   constructor(options: ClusterApiOptions) {
-    this.onError = options.onError ?? ((err) => console.error("sandbox apiserver controller error:", err));
     this.store = new ObjectStore(options);
     this.types = new TypeRegistry(builtinTypes());
-    this.store.onChange((e) => this.track(e));
+    this.loop = new ControllerLoop(options.logger ?? createLogger({ component: "sandbox-apiserver" }));
+    const host = this.controllerHost();
+    this.crds = new CrdController(host, this.loop);
+    this.namespaces = new NamespaceController(host, this.loop);
+    this.quotas = new ResourceQuotaController(host, this.loop);
+    this.loop.setPhases({
+      cleanup: [this.crds],
+      converge: [new GarbageCollector(host, this.loop), this.namespaces],
+      status: [this.quotas],
+    });
     this.bootstrap();
+  }
+
+  /** The write paths controllers use: the verbs' own, without client admission. */
+  private controllerHost(): ControllerHost {
+    return {
+      store: this.store,
+      types: this.types,
+      typeFor: (key) => this.typeFor(key),
+      delete: (t, ns, name, options) => this.delete(t, ns, name, options),
+      replace: (t, existing, next, subresource) => this.replace(t, existing, next, { subresource }),
+      commit: (t, type, obj) => this.commit(t, type, obj),
+    };
   }
 
   private bootstrap(): void {
@@ -145,9 +144,9 @@ export class ClusterApi {
     }
   }
 
-  /** Stops controller timers. */
+  /** Stops the controllers and the graceful-deletion timers. */
   stop(): void {
-    this.stopped = true;
+    this.loop.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
@@ -250,12 +249,12 @@ export class ClusterApi {
     }
     const causes = [...validateName(meta.name, t.resource === "namespaces"), ...validateMetadata(obj)];
     if (causes.length) throw invalid(t.kind, t.group, meta.name, causes);
-    if (t.namespaced) this.admitNamespace(t, meta.namespace!, meta.name);
+    if (t.namespaced) this.namespaces.admit(t, meta.namespace!, meta.name);
     const key = typeKey(t);
     if (this.store.get(key, meta.namespace ?? "", meta.name)) throw alreadyExists(t, meta.name);
 
     meta.uid = randomUUID();
-    meta.creationTimestamp = now();
+    meta.creationTimestamp = kubeTime();
     meta.generation = 1;
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
@@ -263,11 +262,10 @@ export class ClusterApi {
     delete meta.managedFields;
     if (Array.isArray(meta.finalizers) && meta.finalizers.length === 0) delete meta.finalizers;
     this.prepareForCreate(t, obj, opts);
-    if (key === `${PODS}`) this.admitPodQuota(t, obj);
-    this.admitCountQuota(t, obj);
+    this.quotas.admit(t, obj);
     if (opts.dryRun) return { obj, json: JSON.stringify(obj) };
     const stored = this.commit(t, "ADDED", obj);
-    this.afterCreate(t, stored);
+    if (key === CRDS) this.crds.establish(stored.obj);
     return stored;
   }
 
@@ -319,18 +317,6 @@ export class ClusterApi {
     }
   }
 
-  private admitNamespace(t: ResourceType, ns: string, name: string): void {
-    const nsObj = this.store.get(NAMESPACES, "", ns);
-    if (!nsObj) throw notFound({ group: "", resource: "namespaces" }, ns);
-    if (nsObj.obj.metadata.deletionTimestamp) {
-      throw forbidden(
-        t,
-        name,
-        `unable to create new content in namespace ${ns} because it is being terminated`,
-      );
-    }
-  }
-
   private prepareForCreate(t: ResourceType, obj: KubeObject, opts: WriteOptions): void {
     const key = typeKey(t);
     if (key === NAMESPACES) {
@@ -343,26 +329,13 @@ export class ClusterApi {
     } else if (key === PODS) {
       const causes = validatePodSpec(obj);
       if (causes.length) throw invalid(t.kind, t.group, obj.metadata.name!, causes);
-      const spec = obj.spec as Record<string, unknown>;
-      spec.restartPolicy ??= "Always";
-      spec.terminationGracePeriodSeconds ??= 30;
-      spec.dnsPolicy ??= "ClusterFirst";
-      spec.schedulerName ??= "default-scheduler";
-      spec.enableServiceLinks ??= true;
-      for (const c of spec.containers as Record<string, unknown>[]) {
-        c.terminationMessagePath ??= "/dev/termination-log";
-        c.terminationMessagePolicy ??= "File";
-        c.imagePullPolicy ??=
-          String(c.image).endsWith(":latest") || !String(c.image).includes(":") ? "Always" : "IfNotPresent";
-        c.resources ??= {};
-      }
-      obj.status = { phase: "Pending", qosClass: qosClass(obj) };
+      defaultPod(obj);
     } else if (key === QUOTAS) {
       delete obj.status;
     } else if (key === SECRETS) {
       foldStringData(obj);
     } else if (key === CRDS) {
-      this.validateCrd(obj);
+      this.crds.validate(obj);
       obj.status = { conditions: [], acceptedNames: { kind: "", plural: "" }, storedVersions: [] };
     } else if (t.crdName) {
       if (t.statusSubresource) delete obj.status;
@@ -383,16 +356,10 @@ export class ClusterApi {
     if (causes.length) throw invalid(t.kind, t.group, obj.metadata.name!, causes);
   }
 
-  private afterCreate(t: ResourceType, stored: Stored): void {
-    const key = typeKey(t);
-    if (key === CRDS) this.establishCrd(stored.obj);
-    if (key === QUOTAS) this.scheduleQuota(stored.obj.metadata.namespace!);
-  }
-
   // ---------------------------------------------------------------- update
 
   /**
-   * Replaces an object (PUT) or its status (`subresource === "status"`). Enforces
+   * Replaces an object (PUT) or its status (`opts.subresource` "status"). Enforces
    * resourceVersion preconditions (409 Conflict), immutable metadata, finalizer rules and
    * per-type update validation. A no-op update returns the stored object unchanged.
    */
@@ -401,7 +368,6 @@ export class ClusterApi {
     ns: string | undefined,
     name: string,
     body: unknown,
-    subresource?: string,
     opts: WriteOptions = {},
   ): Stored {
     const incoming = this.decode(t, body, ns);
@@ -414,7 +380,7 @@ export class ClusterApi {
     const nsKey = t.namespaced ? (ns ?? "") : "";
     const existing = this.store.get(key, nsKey, name);
     if (!existing) {
-      if (key === "coordination.k8s.io/leases" && !subresource) {
+      if (key === LEASES && !opts.subresource) {
         incoming.metadata.name = name;
         return this.create(t, ns, incoming, opts);
       }
@@ -434,16 +400,11 @@ export class ClusterApi {
     if (rv !== undefined && rv !== "" && rv !== existing.obj.metadata.resourceVersion) {
       throw conflict(t, name, MODIFIED_MESSAGE);
     }
-    return this.replace(t, existing, incoming, subresource, opts);
+    return this.replace(t, existing, incoming, opts);
   }
 
-  private replace(
-    t: ResourceType,
-    existing: Stored,
-    incoming: KubeObject,
-    subresource: string | undefined,
-    opts: WriteOptions,
-  ): Stored {
+  private replace(t: ResourceType, existing: Stored, incoming: KubeObject, opts: WriteOptions): Stored {
+    const { subresource } = opts;
     const old = existing.obj;
     const key = typeKey(t);
     let next: KubeObject;
@@ -504,7 +465,7 @@ export class ClusterApi {
       if (key === PODS) causes.push(...validatePodUpdate(old, next));
       if (causes.length) throw invalid(t.kind, t.group, old.metadata.name!, causes);
       if (t.crdName) this.validateCustom(t, next, opts);
-      if (key === CRDS) this.validateCrd(next);
+      if (key === CRDS) this.crds.validate(next);
       if (specView(old) !== specView(next)) meta.generation = (old.metadata.generation ?? 1) + 1;
     }
     if (t.crdName && subresource === "status") this.validateCustom(t, next, opts);
@@ -523,9 +484,7 @@ export class ClusterApi {
       return this.commit(t, "DELETED", next);
     }
     const stored = this.commit(t, "MODIFIED", next);
-    if (key === CRDS && subresource !== "status") this.establishCrd(stored.obj);
-    if (key === QUOTAS) this.scheduleQuota(stored.obj.metadata.namespace!);
-    if (next.metadata.deletionTimestamp) this.enqueueGc(next.metadata.uid!);
+    if (key === CRDS && subresource !== "status") this.crds.establish(stored.obj);
     return stored;
   }
 
@@ -535,8 +494,8 @@ export class ClusterApi {
   }
 
   /**
-   * Patches an object or its status with a JSON merge, JSON or strategic merge patch.
-   * Returns the stored result; throws like `update`.
+   * Patches an object or its status (`opts.subresource` "status") with a JSON merge, JSON or
+   * strategic merge patch (`contentType`). Returns the stored result; throws like `update`.
    */
   patch(
     t: ResourceType,
@@ -544,7 +503,6 @@ export class ClusterApi {
     name: string,
     contentType: string,
     body: string,
-    subresource?: string,
     opts: WriteOptions = {},
   ): Stored {
     const existing = this.get(t, ns, name);
@@ -556,7 +514,7 @@ export class ClusterApi {
     }
     patched.metadata.resourceVersion = existing.obj.metadata.resourceVersion;
     const incoming = this.decode(t, patched, ns);
-    return this.replace(t, existing, incoming, subresource, opts);
+    return this.replace(t, existing, incoming, opts);
   }
 
   /** Commits a pod whose `spec.nodeName` was set by the binding subresource. */
@@ -598,18 +556,16 @@ export class ClusterApi {
     const finalizers = new Set(meta.finalizers ?? []);
     if (key === NAMESPACES) {
       if (!meta.deletionTimestamp) {
-        meta.deletionTimestamp = now();
+        meta.deletionTimestamp = kubeTime();
         next.status = { ...(isObject(next.status) ? next.status : {}), phase: "Terminating" };
         const stored = this.commit(t, "MODIFIED", next);
-        this.nsQueue.add(name);
-        this.schedule();
         return { stored, deleted: false };
       }
       return { stored: existing, deleted: false };
     }
     const policy = options.propagationPolicy;
-    if (policy === "Foreground") finalizers.add(FOREGROUND);
-    if (policy === "Orphan") finalizers.add(ORPHAN);
+    if (policy === "Foreground") finalizers.add(FOREGROUND_FINALIZER);
+    if (policy === "Orphan") finalizers.add(ORPHAN_FINALIZER);
     if (key === PODS) {
       const grace = this.podGrace(old, options.gracePeriodSeconds);
       if (grace > 0) {
@@ -621,12 +577,11 @@ export class ClusterApi {
         ) {
           return { stored: existing, deleted: false };
         }
-        meta.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+        meta.deletionTimestamp = kubeTime(new Date(Date.now() + grace * 1000));
         meta.deletionGracePeriodSeconds = grace;
         if (finalizers.size) meta.finalizers = [...finalizers];
         const stored = this.commit(t, "MODIFIED", next);
         this.armGraceTimer(t, stored.obj, grace);
-        this.enqueueGc(meta.uid!);
         return { stored, deleted: false };
       }
       meta.deletionGracePeriodSeconds = 0;
@@ -634,10 +589,9 @@ export class ClusterApi {
     if (finalizers.size > 0) {
       const changed = !meta.deletionTimestamp || finalizers.size !== (meta.finalizers ?? []).length;
       if (!changed && key !== PODS) return { stored: existing, deleted: false };
-      meta.deletionTimestamp ??= now();
+      meta.deletionTimestamp ??= kubeTime();
       meta.finalizers = [...finalizers];
       const stored = this.commit(t, "MODIFIED", next);
-      this.enqueueGc(meta.uid!);
       return { stored, deleted: false };
     }
     const stored = this.commit(t, "DELETED", next);
@@ -701,9 +655,10 @@ export class ClusterApi {
     return out;
   }
 
-  // ---------------------------------------------------------------- commit + tracking
+  // ---------------------------------------------------------------- commit
 
-  private commit(t: ResourceType, type: "ADDED" | "MODIFIED" | "DELETED", obj: KubeObject): Stored {
+  /** Commits through the store; the store's size limit answers as etcd does (500). */
+  private commit(t: ResourceType, type: EventType, obj: KubeObject): Stored {
     try {
       return this.store.commit(typeKey(t), type, obj);
     } catch (err) {
@@ -713,527 +668,7 @@ export class ClusterApi {
   }
 
   /** Keeps the uid and owner indexes, quota usage and controller queues in step with writes. */
-  private track(e: ChangeEvent): void {
-    const id = objId(e.typeKey, e.namespace, e.obj.metadata.name!);
-    const uid = e.obj.metadata.uid!;
-    const prevOwners = e.prev?.metadata.ownerReferences ?? [];
-    const owners = e.type === "DELETED" ? [] : (e.obj.metadata.ownerReferences ?? []);
-    for (const o of prevOwners) {
-      const deps = this.dependents.get(o.uid);
-      deps?.delete(id);
-      if (deps?.size === 0) this.dependents.delete(o.uid);
-    }
-    for (const o of owners) {
-      let deps = this.dependents.get(o.uid);
-      if (!deps) {
-        deps = new Map();
-        this.dependents.set(o.uid, deps);
-      }
-      deps.set(id, { key: e.typeKey, ns: e.namespace, name: e.obj.metadata.name! });
-    }
-    if (e.type === "DELETED") {
-      if (e.typeKey === CRDS) {
-        this.crdCleanup.push(e.obj);
-        this.schedule();
-      }
-      this.uids.delete(uid);
-      if (this.dependents.get(uid)?.size) this.enqueueGc(uid);
-      for (const o of prevOwners) this.enqueueGc(o.uid);
-      if (e.namespace) {
-        const nsObj = this.store.get(NAMESPACES, "", e.namespace);
-        if (nsObj?.obj.metadata.deletionTimestamp) {
-          this.nsQueue.add(e.namespace);
-          this.schedule();
-        }
-      }
-    } else {
-      this.uids.set(uid, id);
-      if (e.type === "ADDED" && owners.some((o) => !this.uids.has(o.uid))) this.enqueueGcFor(id);
-    }
-    if (e.typeKey === PODS) {
-      let usage = this.quotaUsage.get(e.namespace);
-      if (!usage) {
-        usage = new Map();
-        this.quotaUsage.set(e.namespace, usage);
-      }
-      if (podCounts(e.prev)) addUsage(usage, podUsage(e.prev!), -1);
-      if (e.type !== "DELETED" && podCounts(e.obj)) addUsage(usage, podUsage(e.obj), 1);
-    }
-    if (
-      e.typeKey !== QUOTAS &&
-      e.namespace &&
-      this.store.count(QUOTAS, e.namespace) > 0 &&
-      e.type !== "MODIFIED"
-    ) {
-      this.scheduleQuota(e.namespace);
-    } else if (e.typeKey === PODS && e.type === "MODIFIED" && podCounts(e.prev) !== podCounts(e.obj)) {
-      if (this.store.count(QUOTAS, e.namespace) > 0) this.scheduleQuota(e.namespace);
-    }
-  }
-
-  private enqueueGc(uid: string): void {
-    this.gcQueue.add(uid);
-    this.schedule();
-  }
-
-  private enqueueGcFor(dependentId: string): void {
-    this.gcQueue.add(`dep:${dependentId}`);
-    this.schedule();
-  }
-
-  private scheduleQuota(ns: string): void {
-    this.quotaQueue.add(ns);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.stopped) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.stopped) return;
-      this.runControllers();
-    });
-  }
-
-  private runControllers(): void {
-    for (const crd of this.crdCleanup.splice(0)) this.safely(() => this.onCrdDeleted(crd));
-    for (let round = 0; round < 100 && (this.gcQueue.size || this.nsQueue.size); round++) {
-      const gc = [...this.gcQueue];
-      this.gcQueue.clear();
-      for (const item of gc) this.safely(() => this.processGc(item));
-      const nss = [...this.nsQueue];
-      this.nsQueue.clear();
-      for (const ns of nss) this.safely(() => this.processNamespace(ns));
-    }
-    const quotas = [...this.quotaQueue];
-    this.quotaQueue.clear();
-    for (const ns of quotas) this.safely(() => this.syncQuotaStatus(ns));
-    if (this.gcQueue.size || this.nsQueue.size) this.schedule();
-  }
-
-  /** Runs a controller step; expected races (404/409) are ignored, anything else reported. */
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (err instanceof ApiError && (err.code === 404 || err.code === 409)) return;
-      this.onError(err);
-    }
-  }
-
   private typeFor(key: string): ResourceType | undefined {
     return this.types.versionsOf(key)[0];
   }
-
-  private lookup(id: string): Stored | undefined {
-    const [key, ns, name] = id.split("|") as [string, string, string];
-    return this.store.get(key, ns, name);
-  }
-
-  /**
-   * Garbage collector step for one uid: an owner that is gone gets its dependents deleted (or
-   * its reference removed when they have other live owners); an owner being deleted in the
-   * foreground gets its dependents deleted and loses `foregroundDeletion` once none remain; an
-   * owner with the `orphan` finalizer has its references removed from dependents.
-   */
-  private processGc(item: string): void {
-    if (item.startsWith("dep:")) {
-      const dep = this.lookup(item.slice(4));
-      if (dep) this.collectDependent(dep);
-      return;
-    }
-    const uid = item;
-    const ownerId = this.uids.get(uid);
-    const deps = [...(this.dependents.get(uid)?.values() ?? [])];
-    if (!ownerId) {
-      this.dependents.delete(uid);
-      for (const d of deps) {
-        const dep = this.store.get(d.key, d.ns, d.name);
-        if (dep) this.collectDependent(dep);
-      }
-      return;
-    }
-    const owner = this.lookup(ownerId);
-    if (!owner || !owner.obj.metadata.deletionTimestamp) return;
-    const finalizers = owner.obj.metadata.finalizers ?? [];
-    const ownerType = this.typeFor(ownerId.split("|")[0])!;
-    if (finalizers.includes(ORPHAN)) {
-      for (const d of deps) {
-        const dep = this.store.get(d.key, d.ns, d.name);
-        if (dep) this.removeOwnerRef(dep, uid);
-      }
-      this.removeFinalizer(ownerType, owner, ORPHAN);
-      return;
-    }
-    if (finalizers.includes(FOREGROUND)) {
-      const remaining = deps.filter((d) => this.store.get(d.key, d.ns, d.name));
-      for (const d of remaining) {
-        const dep = this.store.get(d.key, d.ns, d.name)!;
-        if (dep.obj.metadata.deletionTimestamp) continue;
-        const depType = this.typeFor(d.key);
-        if (depType) this.delete(depType, d.ns || undefined, d.name, { propagationPolicy: "Foreground" });
-      }
-      // The owner waits only for dependents that block it (blockOwnerDeletion: true).
-      const blocking = deps.filter((d) => {
-        const dep = this.store.get(d.key, d.ns, d.name);
-        return dep?.obj.metadata.ownerReferences?.some((r) => r.uid === uid && r.blockOwnerDeletion === true);
-      });
-      if (blocking.length === 0) this.removeFinalizer(ownerType, owner, FOREGROUND);
-    }
-  }
-
-  private collectDependent(dep: Stored): void {
-    const refs = dep.obj.metadata.ownerReferences ?? [];
-    if (refs.length === 0) return;
-    const live = refs.filter((r) => this.uids.has(r.uid));
-    const depType = this.typeForObject(dep.obj);
-    if (!depType) return;
-    if (live.length === 0) {
-      if (!dep.obj.metadata.deletionTimestamp) {
-        this.delete(depType, dep.obj.metadata.namespace, dep.obj.metadata.name!, {
-          propagationPolicy: "Background",
-        });
-      }
-      return;
-    }
-    if (live.length < refs.length) {
-      const next = clone(dep);
-      next.metadata.ownerReferences = live;
-      this.replace(depType, dep, next, undefined, {});
-    }
-  }
-
-  private typeForObject(obj: KubeObject): ResourceType | undefined {
-    const [g, v] = obj.apiVersion?.includes("/") ? obj.apiVersion.split("/") : ["", obj.apiVersion];
-    return this.types.all().find((t) => t.group === g && t.version === v && t.kind === obj.kind);
-  }
-
-  private removeOwnerRef(dep: Stored, uid: string): void {
-    const depType = this.typeForObject(dep.obj);
-    if (!depType) return;
-    const next = clone(dep);
-    next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-    if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
-    this.replace(depType, dep, next, undefined, {});
-  }
-
-  private removeFinalizer(t: ResourceType, s: Stored, finalizer: string): void {
-    const next = clone(s);
-    next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
-    this.replace(t, s, next, undefined, {});
-  }
-
-  /**
-   * Namespace controller step: deletes everything in a terminating namespace; once it is
-   * empty, drops the `kubernetes` finalizer and removes the namespace.
-   */
-  private processNamespace(name: string): void {
-    const nsStored = this.store.get(NAMESPACES, "", name);
-    if (!nsStored?.obj.metadata.deletionTimestamp) return;
-    for (const key of this.store.typeKeys()) {
-      if (key === NAMESPACES) continue;
-      const t = this.typeFor(key);
-      if (!t?.namespaced) continue;
-      for (const s of [...this.store.iterate(key, name)]) {
-        if (s.obj.metadata.deletionTimestamp) continue;
-        this.safely(() => this.delete(t, name, s.obj.metadata.name!, { propagationPolicy: "Background" }));
-      }
-    }
-    let left = 0;
-    for (const key of this.store.typeKeys()) if (key !== NAMESPACES) left += this.store.count(key, name);
-    if (left > 0) return;
-    const nsType = this.typeFor(NAMESPACES)!;
-    const next = clone(nsStored);
-    const spec = isObject(next.spec) ? next.spec : {};
-    spec.finalizers = (Array.isArray(spec.finalizers) ? spec.finalizers : []).filter(
-      (f) => f !== NAMESPACE_FINALIZER,
-    );
-    next.spec = spec;
-    if ((next.metadata.finalizers ?? []).length === 0) {
-      this.commit(nsType, "DELETED", next);
-      this.quotaUsage.delete(name);
-    } else if (canonicalJson(next.spec) !== canonicalJson(nsStored.obj.spec)) {
-      this.commit(nsType, "MODIFIED", next);
-    }
-  }
-
-  // ---------------------------------------------------------------- quota
-
-  private quotasIn(ns: string): Stored[] {
-    return [...this.store.iterate(QUOTAS, ns)];
-  }
-
-  private admitPodQuota(t: ResourceType, pod: KubeObject): void {
-    const ns = pod.metadata.namespace!;
-    const quotas = this.quotasIn(ns);
-    if (quotas.length === 0) return;
-    const requested = podUsage(pod);
-    const used = this.quotaUsage.get(ns) ?? new Map<string, number>();
-    for (const q of quotas) {
-      const hard = parseHard(q.obj);
-      const spec = isObject(q.obj.spec) && isObject(q.obj.spec.hard) ? q.obj.spec.hard : {};
-      const missing = missingSpecs(pod, spec);
-      if (missing.length) {
-        throw forbidden(
-          t,
-          pod.metadata.name!,
-          `failed quota: ${q.obj.metadata.name}: must specify ${missing.join("; ")}`,
-        );
-      }
-      const exceeded: string[] = [];
-      for (const [res, limit] of hard) {
-        const key = res === "count/pods" ? "pods" : res;
-        const req = requested.get(key);
-        if (req === undefined) continue;
-        if ((used.get(key) ?? 0) + req > limit) exceeded.push(res);
-      }
-      if (exceeded.length) {
-        exceeded.sort();
-        const fmt = (f: (r: string) => number): string =>
-          exceeded.map((r) => `${r}=${formatUsage(r, f(r))}`).join(",");
-        const keyOf = (r: string): string => (r === "count/pods" ? "pods" : r);
-        throw forbidden(
-          t,
-          pod.metadata.name!,
-          `exceeded quota: ${q.obj.metadata.name}, requested: ${fmt((r) => requested.get(keyOf(r)) ?? 0)}, used: ${fmt((r) => used.get(keyOf(r)) ?? 0)}, limited: ${fmt((r) => hard.get(r) ?? 0)}`,
-        );
-      }
-    }
-  }
-
-  private countKey(t: ResourceType): string {
-    return t.group ? `count/${t.resource}.${t.group}` : `count/${t.resource}`;
-  }
-
-  private admitCountQuota(t: ResourceType, obj: KubeObject): void {
-    if (!t.namespaced || typeKey(t) === PODS) return;
-    const ns = obj.metadata.namespace!;
-    if (this.store.count(QUOTAS, ns) === 0) return;
-    const countKey = this.countKey(t);
-    const plainKey =
-      !t.group &&
-      ["configmaps", "secrets", "services", "persistentvolumeclaims", "resourcequotas"].includes(t.resource)
-        ? t.resource
-        : undefined;
-    const used = this.store.count(typeKey(t), ns);
-    for (const q of this.quotasIn(ns)) {
-      const hard = parseHard(q.obj);
-      for (const res of [countKey, plainKey]) {
-        if (!res || !hard.has(res)) continue;
-        const limit = hard.get(res)!;
-        if ((used + 1) * 1000 > limit) {
-          throw forbidden(
-            t,
-            obj.metadata.name!,
-            `exceeded quota: ${q.obj.metadata.name}, requested: ${res}=1, used: ${res}=${used}, limited: ${res}=${formatUsage(res, limit)}`,
-          );
-        }
-      }
-    }
-  }
-
-  /** Quota controller step: recomputes `status.hard`/`status.used` of every quota in a namespace. */
-  private syncQuotaStatus(ns: string): void {
-    const quotaType = this.typeFor(QUOTAS)!;
-    for (const q of this.quotasIn(ns)) {
-      const hard = parseHard(q.obj);
-      const podUsed = this.quotaUsage.get(ns) ?? new Map<string, number>();
-      const used: Record<string, string> = {};
-      for (const res of hard.keys()) {
-        let milli: number;
-        if (
-          res === "pods" ||
-          res === "count/pods" ||
-          res.startsWith("requests.") ||
-          res.startsWith("limits.")
-        ) {
-          milli = podUsed.get(res === "count/pods" ? "pods" : res) ?? 0;
-        } else if (res.startsWith("count/")) {
-          const [resource, ...group] = res.slice(6).split(".");
-          milli = this.store.count(`${group.join(".")}/${resource}`, ns) * 1000;
-        } else {
-          milli = this.store.count(`/${res}`, ns) * 1000;
-        }
-        used[res] = formatUsage(res, Math.max(0, milli));
-      }
-      const spec = isObject(q.obj.spec) && isObject(q.obj.spec.hard) ? q.obj.spec.hard : {};
-      const status = { hard: spec, used };
-      if (canonicalJson(status) === canonicalJson(q.obj.status ?? null)) continue;
-      const next = clone(q);
-      next.status = status;
-      this.replace(quotaType, q, next, "status", {});
-    }
-  }
-
-  // ---------------------------------------------------------------- CRDs
-
-  private validateCrd(obj: KubeObject): void {
-    const name = obj.metadata.name ?? "";
-    const spec = isObject(obj.spec) ? obj.spec : undefined;
-    const causes: StatusCause[] = [];
-    if (!spec) {
-      throw invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, [requiredCause("spec")]);
-    }
-    const names = isObject(spec.names) ? spec.names : {};
-    if (typeof spec.group !== "string" || !spec.group) causes.push(requiredCause("spec.group"));
-    if (typeof names.plural !== "string" || !names.plural) causes.push(requiredCause("spec.names.plural"));
-    if (typeof names.kind !== "string" || !names.kind) causes.push(requiredCause("spec.names.kind"));
-    if (spec.scope !== "Namespaced" && spec.scope !== "Cluster") {
-      causes.push({
-        reason: "FieldValueNotSupported",
-        message: `Unsupported value: ${JSON.stringify(spec.scope ?? "")}: supported values: "Cluster", "Namespaced"`,
-        field: "spec.scope",
-      });
-    }
-    const versions = Array.isArray(spec.versions) ? spec.versions : [];
-    if (versions.length === 0)
-      causes.push(requiredCause("spec.versions", "must have exactly one version marked as storage version"));
-    if (versions.filter((v) => isObject(v) && v.storage === true).length !== 1 && versions.length > 0) {
-      causes.push(
-        invalidCause(
-          "spec.versions",
-          versions.map((v) => (isObject(v) ? v.name : v)),
-          "must have exactly one version marked as storage version",
-        ),
-      );
-    }
-    if (
-      typeof spec.group === "string" &&
-      typeof names.plural === "string" &&
-      name !== `${names.plural}.${spec.group}`
-    ) {
-      causes.push(invalidCause("metadata.name", name, `must be spec.names.plural+"."+spec.group`));
-    }
-    if (causes.length) throw invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, causes);
-  }
-
-  /** Registers a CRD's served versions and marks it Established + NamesAccepted. */
-  private establishCrd(crd: KubeObject): void {
-    const spec = crd.spec as Record<string, unknown>;
-    const names = spec.names as Record<string, unknown>;
-    const group = spec.group as string;
-    const plural = names.plural as string;
-    this.types.remove(group, plural);
-    const versions = (spec.versions as Record<string, unknown>[]).slice();
-    versions.sort((a, b) => (a.storage === true ? -1 : b.storage === true ? 1 : 0));
-    for (const v of versions) {
-      if (v.served === false) continue;
-      const schema =
-        isObject(v.schema) && isObject(v.schema.openAPIV3Schema)
-          ? (v.schema.openAPIV3Schema as JsonSchema)
-          : undefined;
-      const sub = isObject(v.subresources) ? v.subresources : {};
-      this.types.add({
-        group,
-        version: v.name as string,
-        resource: plural,
-        kind: names.kind as string,
-        listKind: (names.listKind as string | undefined) ?? `${names.kind as string}List`,
-        singular: (names.singular as string | undefined) ?? (names.kind as string).toLowerCase(),
-        namespaced: spec.scope === "Namespaced",
-        shortNames: Array.isArray(names.shortNames) ? (names.shortNames as string[]) : [],
-        categories: Array.isArray(names.categories) ? (names.categories as string[]) : [],
-        statusSubresource: "status" in sub,
-        schema,
-        printerColumns: Array.isArray(v.additionalPrinterColumns)
-          ? (v.additionalPrinterColumns as never[])
-          : [],
-        crdName: crd.metadata.name,
-      });
-    }
-    const storage = versions.find((v) => v.storage === true)?.name as string | undefined;
-    const ts = now();
-    const status = {
-      conditions: [
-        {
-          type: "NamesAccepted",
-          status: "True",
-          lastTransitionTime: ts,
-          reason: "NoConflicts",
-          message: "no conflicts found",
-        },
-        {
-          type: "Established",
-          status: "True",
-          lastTransitionTime: ts,
-          reason: "InitialNamesAccepted",
-          message: "the initial names have been accepted",
-        },
-      ],
-      acceptedNames: {
-        plural,
-        singular: names.singular ?? (names.kind as string).toLowerCase(),
-        kind: names.kind,
-        listKind: names.listKind ?? `${names.kind as string}List`,
-        ...(names.shortNames ? { shortNames: names.shortNames } : {}),
-        ...(names.categories ? { categories: names.categories } : {}),
-      },
-      storedVersions: storage ? [storage] : [],
-    };
-    const current = this.store.get(CRDS, "", crd.metadata.name!);
-    if (!current) return;
-    const prevStatus = isObject(current.obj.status) ? current.obj.status : {};
-    if (Array.isArray(prevStatus.conditions) && prevStatus.conditions.length > 0) {
-      const prevStored = Array.isArray(prevStatus.storedVersions)
-        ? (prevStatus.storedVersions as string[])
-        : [];
-      status.storedVersions = [...new Set([...prevStored, ...status.storedVersions])];
-      status.conditions = prevStatus.conditions as typeof status.conditions;
-    }
-    if (canonicalJson(status) === canonicalJson(prevStatus)) return;
-    const next = clone(current);
-    next.status = status;
-    this.commit(this.typeFor(CRDS)!, "MODIFIED", next);
-  }
-
-  /** Removes a deleted CRD's type and every instance of it. */
-  private onCrdDeleted(crd: KubeObject): void {
-    const spec = crd.spec as Record<string, unknown>;
-    const group = spec.group as string;
-    const plural = (spec.names as Record<string, unknown>).plural as string;
-    const key = `${group}/${plural}`;
-    const t = this.typeFor(key);
-    if (t) {
-      for (const s of [...this.store.iterate(key, undefined)]) {
-        const next = clone(s);
-        this.commit(t, "DELETED", next);
-      }
-    }
-    this.types.remove(group, plural);
-    this.store.closeWatchers(key);
-  }
-}
-
-/** Secrets: `stringData` is write-only; kube merges it into `data` (base64) on every write. */
-function foldStringData(secret: KubeObject): void {
-  const stringData = secret.stringData;
-  if (!isObject(stringData)) return;
-  const data = isObject(secret.data) ? secret.data : {};
-  for (const [k, v] of Object.entries(stringData)) {
-    if (typeof v === "string") data[k] = Buffer.from(v, "utf8").toString("base64");
-  }
-  secret.data = data;
-  delete secret.stringData;
-}
-
-/** Kube's QoS class of a pod from its requests and limits. */
-function qosClass(pod: KubeObject): string {
-  const spec = pod.spec as Record<string, unknown>;
-  const containers = (spec.containers as Record<string, unknown>[]) ?? [];
-  let anySet = false;
-  let guaranteed = true;
-  for (const c of containers) {
-    const res = isObject(c.resources) ? c.resources : {};
-    const req = isObject(res.requests) ? res.requests : {};
-    const lim = isObject(res.limits) ? res.limits : {};
-    if (Object.keys(req).length || Object.keys(lim).length) anySet = true;
-    for (const r of ["cpu", "memory"]) {
-      if (lim[r] === undefined) guaranteed = false;
-      else if (req[r] !== undefined && req[r] !== lim[r]) guaranteed = false;
-    }
-  }
-  if (!anySet) return "BestEffort";
-  return guaranteed ? "Guaranteed" : "Burstable";
 }

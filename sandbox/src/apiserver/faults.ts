@@ -3,6 +3,7 @@
  * to slow the server down, make it fail with 5xx/429, drop watches and force compaction, and
  * counters to prove properties such as "no pod was created twice".
  */
+import { ApiError } from "./errors.js";
 
 /** Which requests an injected error applies to. */
 export interface ErrorFaultOptions {
@@ -67,6 +68,37 @@ export class ApiFaults {
     if (verbs && !verbs.includes(verb)) return false;
     if (resources && !resources.includes(resource)) return false;
     return Math.random() < this.errorRate;
+  }
+
+  /**
+   * The error to answer a request with this verb/resource with now, as kube-apiserver words
+   * it (429 TooManyRequests and 503 ServiceUnavailable carry `Retry-After`), or undefined
+   * when the request is to be served.
+   */
+  injectedError(verb: string, resource: string): ApiError | undefined {
+    if (!this.shouldFail(verb, resource)) return undefined;
+    const code = this.errorOptions.code ?? 500;
+    const retry = this.errorOptions.retryAfterSeconds ?? 1;
+    const throttled = code === 429 || code === 503;
+    const reason =
+      code === 429
+        ? "TooManyRequests"
+        : code === 503
+          ? "ServiceUnavailable"
+          : code === 504
+            ? "Timeout"
+            : "InternalError";
+    const message =
+      code === 429
+        ? "the server has received too many requests and has asked us to try again later"
+        : "sandbox fault injection: the server is currently unable to handle the request";
+    return new ApiError(
+      code,
+      reason,
+      message,
+      throttled ? { kind: resource, retryAfterSeconds: retry } : undefined,
+      throttled ? { "Retry-After": String(retry) } : {},
+    );
   }
 }
 

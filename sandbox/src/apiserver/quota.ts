@@ -6,6 +6,7 @@
  */
 import { formatMilli, parseMilli } from "@flotilla/common";
 import type { KubeObject } from "./store.js";
+import { isObject } from "./objects.js";
 
 /** Usage in milli-units per quota resource name (`pods`, `requests.cpu`, ...). */
 export type Usage = Map<string, number>;
@@ -17,10 +18,6 @@ const MEMORY_LIKE = new Set([
   "requests.ephemeral-storage",
   "limits.ephemeral-storage",
 ]);
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
 
 function containerAmount(c: unknown, kind: "requests" | "limits", res: string): number | undefined {
   if (!isObject(c) || !isObject(c.resources)) return undefined;

@@ -5,6 +5,7 @@
  * be of type integer: "string"`).
  */
 import type { StatusCause } from "./errors.js";
+import { isObject } from "./objects.js";
 
 /** The subset of OpenAPI v3 schema a CRD version declares. */
 export interface JsonSchema {
@@ -41,10 +42,6 @@ function matchesType(expected: string, value: unknown): boolean {
   const actual = typeOf(value);
   if (expected === "number") return actual === "number" || actual === "integer";
   return actual === expected;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /**

@@ -4,6 +4,7 @@
  * and the live watchers that events fan out to. Each object's JSON is serialized once per write
  * and shared by gets, lists and every watcher.
  */
+import type { V1OwnerReference } from "@kubernetes/client-node";
 import type { FieldSelector, LabelSelector } from "./selectors.js";
 
 /** Kubernetes object metadata (the fields the server interprets). */
@@ -24,15 +25,8 @@ export interface ObjectMeta {
   [key: string]: unknown;
 }
 
-/** An ownerReference entry. */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+/** An ownerReference entry: Kubernetes' own type, as client-node declares it. */
+export type OwnerReference = V1OwnerReference;
 
 /** Any Kubernetes object. */
 export interface KubeObject {
@@ -214,7 +208,11 @@ export class ObjectStore {
     return [...this.types.keys()];
   }
 
-  /** Registers a listener called synchronously on every committed change (controllers). */
+  /**
+   * Subscribes to committed changes: `listener` is called synchronously after every write
+   * (ADDED, MODIFIED or DELETED, with the object and the previous version), after the
+   * watchers. Controllers keep their indexes and queues from these events.
+   */
   onChange(listener: (e: ChangeEvent) => void): void {
     this.listeners.push(listener);
   }

@@ -5,6 +5,7 @@
 import { isDnsLabel, isDnsSubdomain } from "@flotilla/common";
 import { type StatusCause, forbiddenCause, invalidCause, requiredCause } from "./errors.js";
 import type { KubeObject } from "./store.js";
+import { isObject } from "./objects.js";
 
 /** Validates `metadata.name` as an RFC 1123 subdomain (or label for namespaces). */
 export function validateName(name: string, label: boolean): StatusCause[] {
@@ -30,10 +31,6 @@ export function validateName(name: string, label: boolean): StatusCause[] {
     ];
   }
   return [];
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /** Validates labels: values must be strings. */

@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { KubeApiError } from "./api.js";
 import { InvalidAnnotationError } from "./annotations.js";
+import { logKubeletErrors } from "./errors.js";
 import {
   InvalidKubeletOptionsError,
   KubeletTargetNotFoundError,
@@ -83,12 +84,7 @@ export class KubeletThreadExitedError extends Error {
 export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   if (!options.thread) return runKubelet(options);
   const { onError, thread: _thread, ...data } = options;
-  const report =
-    onError ??
-    ((err: unknown) =>
-      process.stderr.write(
-        `[kubelet ${options.clusterName}] ${err instanceof Error ? err.message : String(err)}\n`,
-      ));
+  const report = onError ?? logKubeletErrors(options.clusterName);
   const worker = new Worker(new URL("./kubelet-worker.js", import.meta.url), { workerData: data });
   const pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   let nextId = 1;
