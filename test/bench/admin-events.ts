@@ -6,7 +6,7 @@
  *   1. raw: P concurrent connections each INSERT single event-sized rows (autocommit) into a
  *      plain table of the same database — the floor a naive per-event write path would reach;
  *   1b. physical limit: the same rows as step 2 (every event, serialized) inserted with the same
- *      concurrency in transactions of B rows, no logic — the most this write shape can reach on
+ *      concurrency in transactions of B rows, no logic, repeated for as long as step 1 — the most this write shape can reach on
  *      this database; ingestion is reported as a ratio to it;
  *   2. ingest: P concurrent producers (propellers) send every event of E executions (workflow,
  *      node and task events, in per-execution order, interleaved across executions) in batches
@@ -251,10 +251,18 @@ async function main(): Promise<void> {
 
     // 1b. The physical limit: the same rows (the in-order events, serialized) in transactions of
     // BATCH rows, same concurrency, no logic — what the database allows this write shape at most.
+    // The rows are sent again (as new rows) until RAW_SECONDS have passed, so the figure is not
+    // one short burst.
+    const physicalPayloads = streams.map((stream) =>
+      stream.map((e) => Buffer.from(toBinary(EventSchema, e))),
+    );
+    let physicalRows = 0;
+    const physicalDeadline = Date.now() + RAW_SECONDS * 1000;
     const physicalStart = process.hrtime.bigint();
     await Promise.all(
       streams.map(async (stream, p) => {
-        for (let i = 0; i < stream.length; i += BATCH) {
+        for (let round = 0, i = 0; Date.now() < physicalDeadline; i += BATCH) {
+          if (i >= stream.length) [round, i] = [round + 1, 0];
           const rows = stream.slice(i, i + BATCH);
           await db.transaction((tx) =>
             tx.query(
@@ -263,16 +271,17 @@ async function main(): Promise<void> {
               [
                 p,
                 CLUSTER,
-                rows.map((e) => `physical-${String(e.event.value?.eventId)}`),
-                rows.map((e) => Buffer.from(toBinary(EventSchema, e))),
+                rows.map((e) => `physical-${round}-${String(e.event.value?.eventId)}`),
+                physicalPayloads[p]?.slice(i, i + BATCH),
               ],
             ),
           );
+          physicalRows += rows.length;
         }
       }),
     );
     const physicalSeconds = Number(process.hrtime.bigint() - physicalStart) / 1e9;
-    const physicalRate = totalEvents / physicalSeconds;
+    const physicalRate = physicalRows / physicalSeconds;
 
     // 2. Ingestion through the admin's EventManager.
     const placer: ExecutionPlacer = {
@@ -499,7 +508,7 @@ async function main(): Promise<void> {
     row("ratio ingest / raw INSERT", `${ratio.toFixed(2)} (target >= 1.0)`);
     row(
       "physical limit: same rows, batched txns",
-      `${physicalRate.toFixed(0)} rows/s (${totalEvents} in ${physicalSeconds.toFixed(2)} s, ${BATCH} per transaction)`,
+      `${physicalRate.toFixed(0)} rows/s (${physicalRows} in ${physicalSeconds.toFixed(2)} s, ${BATCH} per transaction)`,
     );
     row("ratio ingest / physical limit", `${(ingestRate / physicalRate).toFixed(3)}`);
     for (const [delivery, r] of Object.entries(byDelivery)) {
