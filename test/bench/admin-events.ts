@@ -25,7 +25,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import pg from "pg";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { migrate, openDatabase } from "@flotilla/db";
@@ -54,6 +53,7 @@ import {
   startAdmin,
   type ExecutionPlacer,
 } from "@flotilla/admin";
+import { BENCH_DATABASE_SERVER, onBenchServer } from "./support/bench-admin.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -73,22 +73,11 @@ const RAW_SECONDS = quick ? 3 : 8;
 const CLUSTER = "bench";
 const PROJECT = "bench";
 const DOMAIN = "development";
-const serverUrl = process.env.FLOTILLA_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 function dbUrl(name: string): string {
-  const u = new URL(serverUrl);
+  const u = new URL(BENCH_DATABASE_SERVER);
   u.pathname = `/${name}`;
   return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
 }
 
 const id = (type: ResourceType, name: string) =>
@@ -205,7 +194,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const name = `flotilla_bench_${randomBytes(5).toString("hex")}`;
-  await admin(`CREATE DATABASE ${name}`);
+  await onBenchServer(`CREATE DATABASE ${name}`);
   const blobDir = mkdtempSync(join(tmpdir(), "flotilla-bench-blobs-"));
   const db = await openDatabase({ url: dbUrl(name), poolSize: PRODUCERS + 2 });
   try {
@@ -545,7 +534,7 @@ async function main(): Promise<void> {
   } finally {
     await db.close();
     if (keepDb) console.error(`kept database ${name}`);
-    else await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    else await onBenchServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     rmSync(blobDir, { recursive: true, force: true });
   }
 }

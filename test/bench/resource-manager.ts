@@ -433,47 +433,66 @@ async function withDurableSampler<T>(url: string, limit: number, fn: () => Promi
   }
 }
 
-async function rpcUnaryContended(url: string) {
+/**
+ * C's and E's shared frame: the bin on the contended pool, `count` workers running `loop` until
+ * the phase ends (`stopped()`), the database sampled meanwhile. Returns the rates, latency and
+ * durable checks.
+ */
+async function contended(url: string, count: number, loop: (run: ContendedWorker) => Promise<void>) {
   return withBin(url, CONTENDED_POOL, async (baseUrl) => {
     const client = createResourceManagerClient(baseUrl);
     const latencies = new Latencies();
     const tally = new Tally(latencies);
     let stop = false;
-    const durable = await withDurableSampler(url, CONTENDED_LIMIT, async () => {
+    const { result, ...checks } = await withDurableSampler(url, CONTENDED_LIMIT, async () => {
       await Promise.all(
-        Array.from({ length: DEMAND }, async (_, w) => {
-          for (let n = 0; !stop; n++) {
-            let t0 = performance.now();
-            const res = await client.allocate(
-              create(AllocateRequestSchema, {
-                resource: "warehouse",
-                tenant: { project: `tenant-${w % TENANTS}`, domain: "prod" },
-                holder: `c${w}-${n}`,
-                tokens: 1,
-                wait: false,
-              }),
-            );
-            latencies.add(performance.now() - t0);
-            if (res.outcome.case === "rejected") {
-              tally.count("rejected");
-              continue;
-            }
-            if (res.outcome.case !== "granted")
-              throw new Error(`wait=false allocate was ${res.outcome.case}`);
-            tally.count("grants");
-            t0 = performance.now();
-            const released = await client.release({ leaseId: res.outcome.value.lease?.leaseId ?? "" });
-            latencies.add(performance.now() - t0);
-            if (released.releasedTokens !== 1) throw new Error("a granted lease was not released");
-            tally.count("releases");
-          }
-        }).concat(sleep(PHASE_MS).then(() => void (stop = true))),
+        Array.from({ length: count }, (_, w) =>
+          loop({ client, w, latencies, tally, stopped: () => stop }),
+        ).concat(sleep(PHASE_MS).then(() => void (stop = true))),
       );
       return tally.rates();
     });
-    const { result, ...checks } = durable;
-    return { clients: DEMAND, limit: CONTENDED_LIMIT, ...result, ...latencies.summary(), ...checks };
+    return { limit: CONTENDED_LIMIT, ...result, ...latencies.summary(), ...checks };
   });
+}
+
+/** What one worker of {@link contended} gets. */
+interface ContendedWorker {
+  client: ReturnType<typeof createResourceManagerClient>;
+  w: number;
+  latencies: Latencies;
+  tally: Tally;
+  stopped: () => boolean;
+}
+
+async function rpcUnaryContended(url: string) {
+  const run = await contended(url, DEMAND, async ({ client, w, latencies, tally, stopped }) => {
+    for (let n = 0; !stopped(); n++) {
+      let t0 = performance.now();
+      const res = await client.allocate(
+        create(AllocateRequestSchema, {
+          resource: "warehouse",
+          tenant: { project: `tenant-${w % TENANTS}`, domain: "prod" },
+          holder: `c${w}-${n}`,
+          tokens: 1,
+          wait: false,
+        }),
+      );
+      latencies.add(performance.now() - t0);
+      if (res.outcome.case === "rejected") {
+        tally.count("rejected");
+        continue;
+      }
+      if (res.outcome.case !== "granted") throw new Error(`wait=false allocate was ${res.outcome.case}`);
+      tally.count("grants");
+      t0 = performance.now();
+      const released = await client.release({ leaseId: res.outcome.value.lease?.leaseId ?? "" });
+      latencies.add(performance.now() - t0);
+      if (released.releasedTokens !== 1) throw new Error("a granted lease was not released");
+      tally.count("releases");
+    }
+  });
+  return { clients: DEMAND, ...run };
 }
 
 async function rpcContention(url: string) {
@@ -565,63 +584,44 @@ async function rpcContention(url: string) {
 }
 
 async function rpcBatchThroughput(url: string) {
-  return withBin(url, CONTENDED_POOL, async (baseUrl) => {
-    const client = createResourceManagerClient(baseUrl);
-    const latencies = new Latencies();
-    const tally = new Tally(latencies);
-    let stop = false;
-    const durable = await withDurableSampler(url, CONTENDED_LIMIT, async () => {
-      await Promise.all(
-        Array.from({ length: BATCH_CALLERS }, async (_, w) => {
-          for (let n = 0; !stop; n++) {
-            const requests: AllocateRequest[] = Array.from({ length: BATCH_SIZE }, (_, i) =>
-              create(AllocateRequestSchema, {
-                resource: "warehouse",
-                tenant: { project: `tenant-${(w + i) % TENANTS}`, domain: "prod" },
-                holder: `b${w}-${n}-${i}`,
-                tokens: 1,
-                wait: false,
-              }),
-            );
-            let t0 = performance.now();
-            const res = await client.allocateBatch({ requests });
-            latencies.add(performance.now() - t0, BATCH_SIZE);
-            const leaseIds: string[] = [];
-            for (const item of res.results) {
-              if (item.result.case !== "response")
-                throw new Error(`batch item failed: ${item.result.value?.message}`);
-              const outcome = item.result.value.outcome;
-              if (outcome.case === "granted") leaseIds.push(outcome.value.lease?.leaseId ?? "");
-              else if (outcome.case === "rejected") tally.count("rejected");
-              else throw new Error(`wait=false item was ${outcome.case}`);
-            }
-            tally.count("grants", leaseIds.length);
-            if (leaseIds.length === 0) continue;
-            t0 = performance.now();
-            const released = await client.releaseBatch({
-              requests: leaseIds.map((leaseId) => ({ leaseId })),
-            });
-            latencies.add(performance.now() - t0, leaseIds.length);
-            for (const item of released.results) {
-              if (item.result.case !== "response" || item.result.value.releasedTokens !== 1)
-                throw new Error("a granted lease was not released");
-            }
-            tally.count("releases", leaseIds.length);
-          }
-        }).concat(sleep(PHASE_MS).then(() => void (stop = true))),
+  const run = await contended(url, BATCH_CALLERS, async ({ client, w, latencies, tally, stopped }) => {
+    for (let n = 0; !stopped(); n++) {
+      const requests: AllocateRequest[] = Array.from({ length: BATCH_SIZE }, (_, i) =>
+        create(AllocateRequestSchema, {
+          resource: "warehouse",
+          tenant: { project: `tenant-${(w + i) % TENANTS}`, domain: "prod" },
+          holder: `b${w}-${n}-${i}`,
+          tokens: 1,
+          wait: false,
+        }),
       );
-      return tally.rates();
-    });
-    const { result, ...checks } = durable;
-    return {
-      callers: BATCH_CALLERS,
-      batchSize: BATCH_SIZE,
-      limit: CONTENDED_LIMIT,
-      ...result,
-      ...latencies.summary(),
-      ...checks,
-    };
+      let t0 = performance.now();
+      const res = await client.allocateBatch({ requests });
+      latencies.add(performance.now() - t0, BATCH_SIZE);
+      const leaseIds: string[] = [];
+      for (const item of res.results) {
+        if (item.result.case !== "response")
+          throw new Error(`batch item failed: ${item.result.value?.message}`);
+        const outcome = item.result.value.outcome;
+        if (outcome.case === "granted") leaseIds.push(outcome.value.lease?.leaseId ?? "");
+        else if (outcome.case === "rejected") tally.count("rejected");
+        else throw new Error(`wait=false item was ${outcome.case}`);
+      }
+      tally.count("grants", leaseIds.length);
+      if (leaseIds.length === 0) continue;
+      t0 = performance.now();
+      const released = await client.releaseBatch({
+        requests: leaseIds.map((leaseId) => ({ leaseId })),
+      });
+      latencies.add(performance.now() - t0, leaseIds.length);
+      for (const item of released.results) {
+        if (item.result.case !== "response" || item.result.value.releasedTokens !== 1)
+          throw new Error("a granted lease was not released");
+      }
+      tally.count("releases", leaseIds.length);
+    }
   });
+  return { callers: BATCH_CALLERS, batchSize: BATCH_SIZE, ...run };
 }
 
 async function main(): Promise<void> {

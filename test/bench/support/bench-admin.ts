@@ -34,7 +34,8 @@ export interface BenchAdmin {
   stop(): Promise<void>;
 }
 
-async function onServer(sql: string): Promise<void> {
+/** Runs one statement (CREATE/DROP DATABASE) on {@link BENCH_DATABASE_SERVER}. */
+export async function onBenchServer(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: BENCH_DATABASE_SERVER });
   await client.connect();
   try {
@@ -53,14 +54,14 @@ export async function startBenchAdmin(
   clusters: { name: string; kubeconfigInline: string }[] = [],
 ): Promise<BenchAdmin> {
   const name = `flotilla_bench_admin_${randomBytes(4).toString("hex")}`;
-  await onServer(`CREATE DATABASE ${name}`);
+  await onBenchServer(`CREATE DATABASE ${name}`);
   const blobDir = mkdtempSync(join(tmpdir(), "flotilla-bench-admin-"));
   const url = new URL(BENCH_DATABASE_SERVER);
   url.pathname = `/${name}`;
   const db = await openDatabase({ url: url.toString(), poolSize: 8 });
   const cleanup = async () => {
     await db.close();
-    await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await onBenchServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     rmSync(blobDir, { recursive: true, force: true });
   };
   try {
