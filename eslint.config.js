@@ -15,6 +15,13 @@ export default tseslint.config(
     },
   },
   {
+    // Services log through the one structured logger passed down from main (issue 11); only
+    // bins and tests may write to the console.
+    files: ["{admin,propeller,resource-manager,sandbox,runtime,common,db}/src/**/*.ts"],
+    ignores: ["**/main.ts", "**/*.test.ts", "**/testing/**"],
+    rules: { "no-console": "error" },
+  },
+  {
     files: ["**/*.ts", "**/*.tsx"],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: {

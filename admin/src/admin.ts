@@ -24,7 +24,7 @@ import {
   type ExecutionRepository,
 } from "./repository/execution-repository.js";
 import { createPostgresRegistryRepository } from "./repository/registry-repository.js";
-import { createRoutingSubsystem } from "./routing/index.js";
+import { createRoutingSubsystem } from "./routing-subsystem.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import { rpcInterceptor } from "./rpc/errors.js";
 import { listenDualProtocol, type DualProtocolServer } from "./server.js";
@@ -35,7 +35,7 @@ export const ADMIN_MIGRATIONS_DIR: string = fileURLToPath(new URL("../migrations
 /** Version reported by GetVersion. */
 export const ADMIN_VERSION = "0.1.0";
 
-/** What a routing subsystem provides to the admin (see `routing/index.ts`). */
+/** What a routing subsystem provides to the admin (see `routing-subsystem.ts`). */
 export interface RoutingParts {
   placer: ExecutionPlacer;
   handlers: Partial<ServiceImpl<typeof AdminService>>;
@@ -60,7 +60,7 @@ export interface AdminOptions {
   /** Metrics registry (a new one by default). */
   registry?: Registry;
   /**
-   * Builds the routing subsystem. Default: `createRoutingSubsystem` of `routing/` over the
+   * Builds the routing subsystem. Default: `createRoutingSubsystem` (`routing-subsystem.ts`) over the
    * `clusters`, `routing` and `dataPlane` config sections. Tests inject a scripted placer here;
    * `createUnroutedPlacer()` keeps every execution QUEUED.
    */
@@ -262,7 +262,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   };
 }
 
-/** The routing subsystem of `routing/`, configured from the `clusters`, `routing` and `dataPlane` sections. */
+/** The routing subsystem (`routing-subsystem.ts`), configured from the `clusters`, `routing` and `dataPlane` sections. */
 function defaultRouting(deps: RoutingFactoryDeps): RoutingParts {
   return createRoutingSubsystem({
     db: deps.db,

@@ -77,6 +77,7 @@ export async function skipReason(kind: DatabaseKind): Promise<string | undefined
   const problem = await postgresProblem();
   if (problem === undefined || process.env.CI === "true") return undefined;
   const reason = `PostgreSQL at ${TEST_SERVER_URL} unreachable (${problem}); postgres backend NOT TESTED`;
+  // eslint-disable-next-line no-console -- test support: the skip must be loud on the developer's terminal
   console.warn(`\n!!! ${reason} !!!\n`);
   return reason;
 }

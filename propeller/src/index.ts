@@ -9,6 +9,15 @@ export {
   type Propeller,
   type PropellerOptions,
 } from "./controller/propeller.js";
+export {
+  leaseTimings,
+  loadPropellerOptions,
+  propellerConfig,
+  propellerOptionsFrom,
+  type PropellerConfig,
+} from "./config.js";
+/** The runtime's logger, so embedders can pass `startPropeller({ logger })` without importing the runtime. */
+export { createLogger, silentLogger, type Logger } from "@flotilla/runtime";
 export { PROPELLER_FINALIZER, RoundRunner, type RoundDeps, type RoundResult } from "./controller/round.js";
 export {
   DEFAULT_LEADER_ELECTION,

@@ -1,49 +1,31 @@
 /**
  * `flotilla-propeller`: runs one propeller for one cluster.
  *
- *   flotilla-propeller --kubeconfig F [--context C] --cluster-id ID --admin-url URL
+ *   flotilla-propeller [--config FILE] [--set KEY=VALUE]... [--print-config]
+ *     --kubeconfig F [--context C] --cluster-id ID --admin-url URL
  *     [--workers N] [--metrics-port P] [--metrics-host H] [--resource-manager-url URL]
  *     [--no-resource-manager-batching]
- *     [--blob-store URL] [--lease-namespace NS] [--lease-duration SECONDS] [--no-leader-election]
- *     [--terminated-ttl SECONDS] [--resync SECONDS]
+ *     [--blob-store URL] [--lease-namespace NS] [--lease-duration 15s] [--no-leader-election]
+ *     [--terminated-ttl 24h] [--resync 60s]
  *
- * Prints `propeller ready cluster=ID identity=... metrics=URL` once its caches synced; stops
- * cleanly (draining buffered events, releasing the lease) on SIGTERM/SIGINT.
+ * Every setting is also a key of the YAML file and a `FLOTILLA_PROPELLER_*` variable (see
+ * config.ts and `--help`). Prints `propeller ready cluster=ID identity=... metrics=URL` on
+ * standard output once its caches synced; logs JSON lines on standard error; stops cleanly
+ * (draining buffered events, releasing the lease) on SIGTERM/SIGINT. Exit codes: 0 clean stop,
+ * 1 runtime failure, 2 usage or configuration error.
  */
-import { parsePropellerArgs } from "./args.js";
-import { startPropeller, type PropellerOptions } from "./controller/propeller.js";
+import { runMain } from "@flotilla/runtime";
+import { loadPropellerOptions } from "./config.js";
+import { startPropeller } from "./controller/propeller.js";
 
-async function main(): Promise<void> {
-  let options: PropellerOptions;
-  try {
-    options = parsePropellerArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`flotilla-propeller: ${(err as Error).message}`);
-    process.exit(2);
-  }
-  const propeller = await startPropeller(options);
-  console.log(
+void runMain("propeller", async ({ argv, env, logger }) => {
+  const options = await loadPropellerOptions({ argv, env });
+  if (options === undefined) return;
+  const propeller = await startPropeller({ ...options, logger });
+  process.stdout.write(
     `propeller ready cluster=${propeller.clusterId} identity=${propeller.identity}` +
-      (propeller.metricsUrl ? ` metrics=${propeller.metricsUrl}` : ""),
+      (propeller.metricsUrl ? ` metrics=${propeller.metricsUrl}` : "") +
+      "\n",
   );
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`propeller stopping (${signal})`);
-    propeller.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(`propeller stop failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
-}
-
-main().catch((err: unknown) => {
-  console.error(`flotilla-propeller: ${(err as Error).stack ?? String(err)}`);
-  process.exit(1);
+  return { stop: () => propeller.stop() };
 });

@@ -405,7 +405,10 @@ function usage(def: ConfigDefinition<z.ZodType>): string {
   lines.push("  --set KEY=VALUE       set one key (e.g. --set server.port=8080); repeatable");
   lines.push("  --print-config        print the effective configuration (secrets redacted) and exit");
   for (const [name, f] of Object.entries(def.flags)) {
-    lines.push(`  --${name}${f.boolean ? "" : " VALUE"}`.padEnd(24) + `${f.description} (${f.path})`);
+    const flag = `  --${name}${f.boolean ? "" : " VALUE"}`;
+    lines.push(
+      `${flag.padEnd(24)}${flag.length >= 24 ? "\n" + " ".repeat(24) : ""}${f.description} (${f.path})`,
+    );
   }
   lines.push("", "Keys (file path, environment variable):");
   for (const path of leafPaths(def.schema)) lines.push(`  ${path.join(".").padEnd(32)}${envName(def, path)}`);

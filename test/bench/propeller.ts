@@ -45,6 +45,7 @@ import {
   aWorkflow,
   anExecutionSpec,
   createExecution,
+  createLogger,
   installCrd,
   offloadClosure,
   startPropeller,
@@ -244,7 +245,7 @@ async function inProcess(dir: string) {
     leaderElection: false,
     processMetrics: false,
     events: { capacity: 500_000, batchSize: 1000 },
-    log: (m) => console.error(`[propeller] ${m}`),
+    logger: createLogger({ component: "propeller" }),
     observer: {
       onRound(outcome, seconds) {
         if (outcome === RoundOutcome.shortCircuit) shortCircuits++;

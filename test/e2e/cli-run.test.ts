@@ -34,7 +34,6 @@ before(async () => {
     admin: { url: admin.url },
     leaderElection: false,
     processMetrics: false,
-    log: () => undefined,
   });
 });
 after(async () => {

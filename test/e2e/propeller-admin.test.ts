@@ -55,7 +55,6 @@ eachDatabase(
         admin: { url: running.url },
         leaderElection: false,
         processMetrics: false,
-        log: () => undefined,
       });
       t.after(() => propeller.stop());
 

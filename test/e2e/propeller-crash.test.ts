@@ -19,7 +19,7 @@ test("kill -9 the propeller during a 50-workflow run: after a restart all comple
     "--admin-url",
     adminUrl,
     "--lease-duration",
-    "2",
+    "2s",
     "--workers",
     "16",
   ];

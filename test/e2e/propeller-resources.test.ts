@@ -23,7 +23,6 @@ test("30 parallel tasks needing warehouse (limit 5) never run more than 5 at onc
     leaderElection: false,
     processMetrics: false,
     executor: { tokenPollMs: 200 },
-    log: () => undefined,
   });
   t.after(() => propeller.stop());
 

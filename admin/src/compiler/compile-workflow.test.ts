@@ -17,7 +17,7 @@ const pair = aTask("pair").withInput("a", INTEGER).withInput("b", INTEGER).withO
 
 function lookups(...tasks: TaskTemplate[]): CompilerLookups {
   return {
-    tasks: new Map(tasks.map((t) => [identifierKey(t.id!), t])),
+    tasks: new Map(tasks.map((t) => [identifierKey(t.id), t])),
     workflows: new Map(),
     launchPlans: new Map(),
   };

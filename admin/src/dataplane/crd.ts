@@ -4,10 +4,8 @@
 import { workflowExecutionCrd } from "@flotilla/common";
 import { stringify } from "yaml";
 import { V1JSONSchemaProps, type V1CustomResourceDefinition } from "@kubernetes/client-node";
+import { ensureExists, type CallOptions } from "./call.js";
 import type { ClusterConnection } from "./connection.js";
-import { httpStatusOf, toDataPlaneError } from "./errors.js";
-import type { CallOptions } from "./namespaces.js";
-import { withTimeout } from "./timeout.js";
 
 /**
  * The CRD manifest as YAML, exactly as shipped in `admin/manifests/workflowexecution-crd.yaml`
@@ -74,29 +72,16 @@ export function crdToClientModel(manifest: Record<string, unknown>): V1CustomRes
  * Creates the CRD when the cluster does not have it. An existing CRD is left as it is.
  * Returns "created" or "exists"; throws a DataPlaneError naming the cluster.
  */
-export async function installWorkflowExecutionCrd(
+export function installWorkflowExecutionCrd(
   conn: ClusterConnection,
   options: CallOptions,
 ): Promise<"created" | "exists"> {
   const name = crdName();
-  const op = `install CRD ${name}`;
-  try {
-    await withTimeout(conn.extensions.readCustomResourceDefinition({ name }), options.timeoutMs, op);
-    return "exists";
-  } catch (err) {
-    if (httpStatusOf(err) !== 404) throw toDataPlaneError(conn.cluster, op, err);
-  }
-  try {
-    await withTimeout(
-      conn.extensions.createCustomResourceDefinition({
-        body: crdToClientModel(workflowExecutionCrd()),
-      }),
-      options.timeoutMs,
-      op,
-    );
-    return "created";
-  } catch (err) {
-    if (httpStatusOf(err) === 409) return "exists";
-    throw toDataPlaneError(conn.cluster, op, err);
-  }
+  return ensureExists(
+    conn,
+    `install CRD ${name}`,
+    options,
+    () => conn.extensions.readCustomResourceDefinition({ name }),
+    () => conn.extensions.createCustomResourceDefinition({ body: crdToClientModel(workflowExecutionCrd()) }),
+  );
 }

@@ -63,7 +63,8 @@ export interface DataPlaneOptions {
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const connections = new ClusterConnections();
   const crdReady = new Set<string>();
-  const namespacesReady = new Set<string>();
+  /** Namespaces ensured per cluster. */
+  const namespacesReady = new Map<string, Set<string>>();
   const call = { timeoutMs: options.requestTimeoutMs };
 
   const connection = (c: DataPlaneCluster): ClusterConnection => connections.get(c.name, c.credentials);
@@ -78,7 +79,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const hard = renderResourceQuota(options.resourceQuota, project, domain, namespace, values);
       action = await applyResourceQuota(conn, namespace, hard, call);
     }
-    namespacesReady.add(`${c.name}/${namespace}`);
+    namespacesReady.set(c.name, (namespacesReady.get(c.name) ?? new Set()).add(namespace));
     return action;
   }
 
@@ -87,7 +88,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       await installWorkflowExecutionCrd(connection(c), call);
       crdReady.add(c.name);
     }
-    if (!namespacesReady.has(`${c.name}/${executionNamespace(e.project, e.domain)}`)) {
+    if (!namespacesReady.get(c.name)?.has(executionNamespace(e.project, e.domain))) {
       await syncNamespace(c, e.project, e.domain);
     }
   }
@@ -98,7 +99,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     forget(cluster) {
       connections.forget(cluster);
       crdReady.delete(cluster);
-      for (const key of [...namespacesReady]) if (key.startsWith(`${cluster}/`)) namespacesReady.delete(key);
+      namespacesReady.delete(cluster);
     },
     async installCrd(c) {
       const result = await installWorkflowExecutionCrd(connection(c), call);
@@ -125,7 +126,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
         // The namespace or the CRD vanished behind our cache: ensure again, once.
         if (!(err instanceof ClusterRequestError) || err.status !== 404) throw err;
         crdReady.delete(c.name);
-        namespacesReady.delete(`${c.name}/${executionNamespace(e.project, e.domain)}`);
+        namespacesReady.get(c.name)?.delete(executionNamespace(e.project, e.domain));
         await prepare(c, e);
         return { result: await createWorkflowExecution(connection(c), object, call), offloaded };
       }

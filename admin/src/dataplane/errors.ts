@@ -3,10 +3,12 @@
  * operation; the placer turns them into queue reasons and retries with backoff.
  */
 import { ApiException } from "@kubernetes/client-node";
+import { AdminError } from "../errors.js";
+import type { Reason } from "../routing/reason.js";
+import { QuotaTemplateError } from "./quota.js";
 
 /** Base of every data-plane error; `reason` is PascalCase and becomes the queue reason's code. */
-export abstract class DataPlaneError extends Error {
-  abstract readonly reason: string;
+export abstract class DataPlaneError extends AdminError {
   constructor(
     readonly cluster: string,
     readonly operation: string,
@@ -97,4 +99,16 @@ function describe(err: unknown): string {
     return typeof code === "string" ? `${err.message} (${code})` : err.message;
   }
   return String(err);
+}
+
+/**
+ * The reason (code + message) a data-plane failure gives an execution that waits or a deletion
+ * that is retried: the code of a DataPlaneError (a call that timed out is ClusterUnreachable) or
+ * an unusable quota template (QuotaTemplateInvalid). Returns undefined for anything else (a bug or
+ * a database failure, which the caller lets through).
+ */
+export function failureReason(err: unknown): Reason | undefined {
+  if (err instanceof DataPlaneError || err instanceof QuotaTemplateError)
+    return { code: err.reason, message: err.message };
+  return undefined;
 }

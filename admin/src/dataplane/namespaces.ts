@@ -2,37 +2,26 @@
  * Execution namespaces (`{project}-{domain}`) and their ResourceQuota on one cluster.
  */
 import { Labels, MANAGED_BY } from "@flotilla/common";
-import type { V1ResourceQuota } from "@kubernetes/client-node";
+import { callCluster, ensureExists, type CallOptions } from "./call.js";
 import type { ClusterConnection } from "./connection.js";
-import { httpStatusOf, toDataPlaneError } from "./errors.js";
 import { RESOURCE_QUOTA_NAME } from "./quota.js";
-import { withTimeout } from "./timeout.js";
-
-/** Options shared by data-plane calls. */
-export interface CallOptions {
-  /** Per-request timeout in milliseconds. */
-  timeoutMs: number;
-}
 
 /**
  * Creates the namespace when it does not exist (AlreadyExists counts as existing).
  * Returns "created" or "exists"; throws a DataPlaneError naming the cluster otherwise.
  */
-export async function ensureNamespace(
+export function ensureNamespace(
   conn: ClusterConnection,
   namespace: string,
   owner: { project: string; domain: string },
   options: CallOptions,
 ): Promise<"created" | "exists"> {
-  const op = `ensure namespace ${namespace}`;
-  try {
-    await withTimeout(conn.core.readNamespace({ name: namespace }), options.timeoutMs, op);
-    return "exists";
-  } catch (err) {
-    if (httpStatusOf(err) !== 404) throw toDataPlaneError(conn.cluster, op, err);
-  }
-  try {
-    await withTimeout(
+  return ensureExists(
+    conn,
+    `ensure namespace ${namespace}`,
+    options,
+    () => conn.core.readNamespace({ name: namespace }),
+    () =>
       conn.core.createNamespace({
         body: {
           apiVersion: "v1",
@@ -47,14 +36,7 @@ export async function ensureNamespace(
           },
         },
       }),
-      options.timeoutMs,
-      op,
-    );
-    return "created";
-  } catch (err) {
-    if (httpStatusOf(err) === 409) return "exists";
-    throw toDataPlaneError(conn.cluster, op, err);
-  }
+  );
 }
 
 function sameHard(a: Record<string, string> | undefined, b: Record<string, string>): boolean {
@@ -74,57 +56,43 @@ export async function applyResourceQuota(
   options: CallOptions,
 ): Promise<"created" | "updated" | "unchanged" | "deleted"> {
   const op = `apply resource quota ${namespace}/${RESOURCE_QUOTA_NAME}`;
-  let current: V1ResourceQuota | undefined;
-  try {
-    current = await withTimeout(
-      conn.core.readNamespacedResourceQuota({ name: RESOURCE_QUOTA_NAME, namespace }),
-      options.timeoutMs,
-      op,
-    );
-  } catch (err) {
-    if (httpStatusOf(err) !== 404) throw toDataPlaneError(conn.cluster, op, err);
-  }
+  const current = await callCluster(
+    conn,
+    op,
+    options,
+    () => conn.core.readNamespacedResourceQuota({ name: RESOURCE_QUOTA_NAME, namespace }),
+    { 404: undefined },
+  );
   const empty = Object.keys(hard).length === 0;
-  try {
-    if (!current) {
-      if (empty) return "unchanged";
-      await withTimeout(
-        conn.core.createNamespacedResourceQuota({
-          namespace,
-          body: {
-            apiVersion: "v1",
-            kind: "ResourceQuota",
-            metadata: { name: RESOURCE_QUOTA_NAME, namespace, labels: { [Labels.managedBy]: MANAGED_BY } },
-            spec: { hard },
-          },
-        }),
-        options.timeoutMs,
-        op,
-      );
-      return "created";
-    }
-    if (empty) {
-      await withTimeout(
-        conn.core.deleteNamespacedResourceQuota({ name: RESOURCE_QUOTA_NAME, namespace }),
-        options.timeoutMs,
-        op,
-      );
-      return "deleted";
-    }
-    if (sameHard(current.spec?.hard, hard)) return "unchanged";
-    await withTimeout(
-      conn.core.replaceNamespacedResourceQuota({
-        name: RESOURCE_QUOTA_NAME,
-        namespace,
-        body: { ...current, spec: { ...current.spec, hard } },
-      }),
-      options.timeoutMs,
-      op,
-    );
-    return "updated";
-  } catch (err) {
-    // A concurrent writer won (409 on create or on a stale resourceVersion): the next sync converges.
-    if (httpStatusOf(err) === 409) return "unchanged";
-    throw toDataPlaneError(conn.cluster, op, err);
-  }
+  if (!current ? empty : !empty && sameHard(current.spec?.hard, hard)) return "unchanged";
+  const [action, send] = !current
+    ? [
+        "created" as const,
+        () =>
+          conn.core.createNamespacedResourceQuota({
+            namespace,
+            body: {
+              apiVersion: "v1",
+              kind: "ResourceQuota",
+              metadata: { name: RESOURCE_QUOTA_NAME, namespace, labels: { [Labels.managedBy]: MANAGED_BY } },
+              spec: { hard },
+            },
+          }),
+      ]
+    : empty
+      ? [
+          "deleted" as const,
+          () => conn.core.deleteNamespacedResourceQuota({ name: RESOURCE_QUOTA_NAME, namespace }),
+        ]
+      : [
+          "updated" as const,
+          () =>
+            conn.core.replaceNamespacedResourceQuota({
+              name: RESOURCE_QUOTA_NAME,
+              namespace,
+              body: { ...current, spec: { ...current.spec, hard } },
+            }),
+        ];
+  // A concurrent writer won (409 on create or on a stale resourceVersion): the next sync converges.
+  return callCluster(conn, op, options, () => send().then(() => action), { 409: "unchanged" as const });
 }

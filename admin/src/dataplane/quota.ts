@@ -4,6 +4,9 @@
  * variables or of whole `hard` entries). Rendering is pure; the sync applies the result.
  */
 
+import { AdminError } from "../errors.js";
+import { QueueReasonCode } from "../routing/reason.js";
+
 /** Name of the ResourceQuota admin manages in every execution namespace. */
 export const RESOURCE_QUOTA_NAME = "flotilla-executions";
 
@@ -28,8 +31,9 @@ export interface ResourceQuotaConfig {
 }
 
 /** A template references a variable with no value, or is otherwise unusable. */
-export class QuotaTemplateError extends Error {
+export class QuotaTemplateError extends AdminError {
   override readonly name = "QuotaTemplateError";
+  readonly reason = QueueReasonCode.QuotaTemplateInvalid;
   constructor(
     readonly project: string,
     readonly domain: string,

@@ -16,10 +16,8 @@ import {
   WorkflowExecutionSpecSchema,
   type WorkflowExecutionSpec,
 } from "@flotilla/proto";
+import { callCluster, type CallOptions } from "./call.js";
 import type { ClusterConnection } from "./connection.js";
-import { httpStatusOf, toDataPlaneError } from "./errors.js";
-import type { CallOptions } from "./namespaces.js";
-import { withTimeout } from "./timeout.js";
 
 /** Default size budget of a WorkflowExecution CR (the closure is offloaded above it). */
 export const DEFAULT_CR_BUDGET_BYTES = 512 * 1024;
@@ -87,64 +85,55 @@ export async function prepareWorkflowExecutionObject(
   return { object: buildWorkflowExecutionObject({ ...input, spec }), offloaded: true };
 }
 
+/** The group, version and plural of the WorkflowExecution resource, as client-node takes them. */
+const RESOURCE = {
+  group: WorkflowExecutionResource.group,
+  version: WorkflowExecutionResource.version,
+  plural: WorkflowExecutionResource.plural,
+};
+
 /**
  * Creates the CR; an existing CR of the same name (a retried create) counts as success.
  * Returns "created" or "exists"; throws a DataPlaneError naming the cluster otherwise.
  */
-export async function createWorkflowExecution(
+export function createWorkflowExecution(
   conn: ClusterConnection,
   object: WorkflowExecutionObject,
   options: CallOptions,
 ): Promise<"created" | "exists"> {
-  const op = `create WorkflowExecution ${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`;
-  try {
-    await withTimeout(
-      conn.custom.createNamespacedCustomObject({
-        group: WorkflowExecutionResource.group,
-        version: WorkflowExecutionResource.version,
-        namespace: object.metadata.namespace ?? "",
-        plural: WorkflowExecutionResource.plural,
-        body: object,
-      }),
-      options.timeoutMs,
-      op,
-    );
-    return "created";
-  } catch (err) {
-    if (httpStatusOf(err) === 409) return "exists";
-    throw toDataPlaneError(conn.cluster, op, err);
-  }
+  const namespace = object.metadata.namespace ?? "";
+  return callCluster(
+    conn,
+    `create WorkflowExecution ${namespace}/${object.metadata.name ?? ""}`,
+    options,
+    () =>
+      conn.custom
+        .createNamespacedCustomObject({ ...RESOURCE, namespace, body: object })
+        .then(() => "created" as const),
+    { 409: "exists" as const },
+  );
 }
 
 /**
  * Deletes the CR (its pods go with it through their owner references). An absent CR counts
  * as deleted. Returns "deleted" or "absent"; throws a DataPlaneError otherwise.
  */
-export async function deleteWorkflowExecution(
+export function deleteWorkflowExecution(
   conn: ClusterConnection,
   namespace: string,
   name: string,
   options: CallOptions,
 ): Promise<"deleted" | "absent"> {
-  const op = `delete WorkflowExecution ${namespace}/${name}`;
-  try {
-    await withTimeout(
-      conn.custom.deleteNamespacedCustomObject({
-        group: WorkflowExecutionResource.group,
-        version: WorkflowExecutionResource.version,
-        namespace,
-        plural: WorkflowExecutionResource.plural,
-        name,
-        propagationPolicy: "Background",
-      }),
-      options.timeoutMs,
-      op,
-    );
-    return "deleted";
-  } catch (err) {
-    if (httpStatusOf(err) === 404) return "absent";
-    throw toDataPlaneError(conn.cluster, op, err);
-  }
+  return callCluster(
+    conn,
+    `delete WorkflowExecution ${namespace}/${name}`,
+    options,
+    () =>
+      conn.custom
+        .deleteNamespacedCustomObject({ ...RESOURCE, namespace, name, propagationPolicy: "Background" })
+        .then(() => "deleted" as const),
+    { 404: "absent" as const },
+  );
 }
 
 /**
@@ -155,20 +144,11 @@ export async function countWorkflowExecutions(
   conn: ClusterConnection,
   options: CallOptions & { labelSelector?: string },
 ): Promise<number> {
-  const op = "list WorkflowExecutions";
-  try {
-    const list = (await withTimeout(
-      conn.custom.listClusterCustomObject({
-        group: WorkflowExecutionResource.group,
-        version: WorkflowExecutionResource.version,
-        plural: WorkflowExecutionResource.plural,
-        ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
-      }),
-      options.timeoutMs,
-      op,
-    )) as { items?: unknown[] };
-    return list.items?.length ?? 0;
-  } catch (err) {
-    throw toDataPlaneError(conn.cluster, op, err);
-  }
+  const list = (await callCluster(conn, "list WorkflowExecutions", options, () =>
+    conn.custom.listClusterCustomObject({
+      ...RESOURCE,
+      ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
+    }),
+  )) as { items?: unknown[] };
+  return list.items?.length ?? 0;
 }

@@ -125,7 +125,7 @@ export class WorkflowManager {
       string,
       { workflowInterface: TypedInterface; expectedInputs: ParameterMap }
     >();
-    const fromRequest = new Map(requestSubs.map((s) => [identifierKey(s.id!), s]));
+    const fromRequest = new Map(requestSubs.map((s) => [identifierKey(s.id), s]));
     const queue: WorkflowTemplate[] = [template];
     const visited = new Set<string>();
     while (queue.length > 0) {

@@ -2,7 +2,12 @@ import type { Database, Queryable } from "@flotilla/db";
 import { ExecutionNotFoundError, InvalidArgumentError } from "../errors.js";
 import type { ExecutionState } from "../events/state.js";
 import type { ExecutionKey } from "../manager/placement.js";
-import type { ExecutionPlacementRepository, ExecutionPlacementUpdate } from "./execution-placement.js";
+import {
+  ACTIVE_PHASES,
+  type ActiveExecution,
+  type ExecutionPlacementRepository,
+  type ExecutionPlacementUpdate,
+} from "./execution-placement.js";
 import {
   bytes,
   date,
@@ -273,10 +278,56 @@ export class PostgresExecutionRepository implements ExecutionRepository {
       this.db,
       this.observe,
       "executions.update_placement",
-      "UPDATE executions SET cluster = $4, queue_reason = $5 WHERE project = $1 AND domain = $2 AND name = $3",
-      [id.project, id.domain, id.name, placement.cluster, placement.queueReason],
+      `UPDATE executions SET cluster = $4, queue_reason = $5, queue_reason_code = $6
+       WHERE project = $1 AND domain = $2 AND name = $3`,
+      [
+        id.project,
+        id.domain,
+        id.name,
+        placement.cluster,
+        placement.queueReason,
+        placement.queueReasonCode ?? null,
+      ],
     );
     if (res.rowCount === 0) throw new ExecutionNotFoundError(keyText(id));
+  }
+
+  async placementOf(id: ExecutionKey): Promise<{ cluster: string | null } | undefined> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "executions.placement_of",
+      "SELECT cluster FROM executions WHERE project = $1 AND domain = $2 AND name = $3",
+      [id.project, id.domain, id.name],
+    );
+    const row = res.rows[0];
+    return row ? { cluster: (row.cluster as string | null) ?? null } : undefined;
+  }
+
+  async listActiveOn(cluster: string): Promise<ActiveExecution[]> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "executions.list_active_on",
+      `SELECT project, domain, name, queue_reason_code FROM executions
+       WHERE cluster = $1 AND phase = ANY($2::smallint[]) ORDER BY project, domain, name`,
+      [cluster, ACTIVE_PHASES],
+    );
+    return res.rows.map((r) => ({
+      key: { project: String(r.project), domain: String(r.domain), name: String(r.name) },
+      queueReasonCode: (r.queue_reason_code as string | null) ?? null,
+    }));
+  }
+
+  async countActiveOn(cluster: string): Promise<number> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "executions.count_active_on",
+      "SELECT count(*)::int AS n FROM executions WHERE cluster = $1 AND phase = ANY($2::smallint[])",
+      [cluster, ACTIVE_PHASES],
+    );
+    return Number(res.rows[0]?.n ?? 0);
   }
 
   async recordQueueReason(key: ExecutionKey, reason: string): Promise<void> {

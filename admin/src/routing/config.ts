@@ -3,7 +3,9 @@
  * `dataPlane`. The admin config loader embeds these types and calls
  * {@link validateRoutingSection} to check and default them.
  */
+import { isDnsLabel } from "@flotilla/common";
 import type { ResourceQuotaConfig } from "../dataplane/quota.js";
+import { InvalidArgumentError } from "../errors.js";
 import { ClusterState } from "./router.js";
 
 /** One data-plane cluster declared in the configuration file. */
@@ -79,17 +81,14 @@ export interface ResolvedRoutingSettings {
 }
 
 /** A routing/cluster configuration value is invalid; `path` names it (e.g. `clusters[1].name`). */
-export class RoutingConfigError extends Error {
-  override readonly name = "RoutingConfigError";
+export class RoutingConfigError extends InvalidArgumentError {
   constructor(
     readonly path: string,
-    readonly problem: string,
+    problem: string,
   ) {
-    super(`config ${path}: ${problem}`);
+    super(`config ${path}`, problem);
   }
 }
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function positive(path: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
@@ -165,7 +164,7 @@ function parseCluster(at: string, raw: unknown): ClusterConfig {
     priority: optNumber(`${at}.priority`, o.priority),
     state: optString(`${at}.state`, o.state) as ClusterState | undefined,
   };
-  if (!DNS_LABEL.test(c.name)) {
+  if (!isDnsLabel(c.name)) {
     throw new RoutingConfigError(`${at}.name`, `must be a DNS-1123 label (got ${JSON.stringify(c.name)})`);
   }
   if (c.kubeconfig !== undefined && c.kubeconfigInline !== undefined) {
@@ -246,7 +245,7 @@ export function validateRoutingSection(config: RoutingSectionInput): {
     "requestTimeoutSeconds",
   ]);
   const defaultLabel = optString("routing.defaultLabel", r.defaultLabel) ?? "";
-  if (defaultLabel !== "" && !DNS_LABEL.test(defaultLabel)) {
+  if (defaultLabel !== "" && !isDnsLabel(defaultLabel)) {
     throw new RoutingConfigError("routing.defaultLabel", "must be a DNS-1123 label");
   }
   if (d.installCrd !== undefined && typeof d.installCrd !== "boolean") {

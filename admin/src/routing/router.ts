@@ -13,6 +13,7 @@
  * a stored (sticky) decision, not by a rule naming the cluster as a target.
  */
 import { createHash } from "node:crypto";
+import { InvalidArgumentError } from "../errors.js";
 
 /** Label key that marks a cluster as dedicated to one isolation label (see Project.isolation_label). */
 export const ISOLATION_LABEL_KEY = "flotilla.io/isolation";
@@ -88,14 +89,13 @@ export const RuleLevel = {
 /** One of {@link RuleLevel}'s values. */
 export type RuleLevel = (typeof RuleLevel)[keyof typeof RuleLevel];
 
-/** A rule's scope is not one of the supported shapes. */
-export class InvalidRuleScopeError extends Error {
-  override readonly name = "InvalidRuleScopeError";
+/** A rule's scope is not one of the supported shapes; `problem` says why. */
+export class InvalidRuleScopeError extends InvalidArgumentError {
   constructor(
     readonly scope: RoutingRuleScope,
-    readonly reason: string,
+    problem: string,
   ) {
-    super(`invalid routing rule scope ${JSON.stringify(scope)}: ${reason}`);
+    super("rule.scope", problem);
   }
 }
 
@@ -181,6 +181,7 @@ export interface CandidateEvaluation {
 }
 
 /** Where the resolved cluster label came from. */
+/** Where a decision's cluster label came from: the request, a routing rule, the default, or nowhere. */
 export const LabelSource = {
   Requested: "requested",
   Rule: "rule",

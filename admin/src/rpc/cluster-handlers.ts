@@ -1,51 +1,26 @@
 /**
- * AdminService RPCs of the cluster registry, heartbeats, routing rules and explanations. Thin:
- * validate the request, call the routing manager, map results to proto and domain errors to
- * Connect codes.
+ * AdminService RPCs of the cluster registry and heartbeats. Thin: validate the request, call the
+ * cluster registry, map results to proto; errors leave through the routing error mapping.
  */
-import { create, toJson, type JsonObject, fromJson } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { DurationSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { isDnsLabel, isLabelKey, isLabelValue } from "@flotilla/common";
 import {
-  CandidateClusterSchema,
   CapacityHintsSchema,
   ClusterSchema,
   Cluster_Health,
   Cluster_State,
   PriceTableSchema,
-  RoutingDecisionSchema,
-  RoutingRuleSchema,
-  RoutingScopeSchema,
-  WeightedTargetSchema,
-  WorkflowExecutionIdentifierSchema,
   type AdminService,
   type Cluster,
-  type RoutingRule as RoutingRuleProto,
-  type WeightedTarget as WeightedTargetProto,
 } from "@flotilla/proto";
-import {
-  AdminError,
-  AlreadyExistsError,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-} from "../errors.js";
-import { DataPlaneError } from "../dataplane/errors.js";
-import type { ClusterRecord, ClusterRegistration, StoredHealth } from "../routing/cluster-repository.js";
-import type { StoredDecision } from "../routing/decision-repository.js";
-import {
-  ClusterState,
-  InvalidRuleScopeError,
-  ruleLevel,
-  type RoutingRuleScope,
-  type WeightedTarget,
-} from "../routing/router.js";
-import type { RoutingLogger, RoutingManager } from "../routing/routing-manager.js";
-import { StaleRevisionError, type StoredRoutingRule } from "../routing/rule-repository.js";
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+import { InvalidArgumentError } from "../errors.js";
+import type { AdminLogger } from "../logger.js";
+import type { ClusterRegistry, ClusterView } from "../manager/cluster-registry.js";
+import type { ClusterRecord, ClusterRegistration, StoredHealth } from "../repository/cluster-repository.js";
+import { ClusterState } from "../routing/router.js";
+import { pageOf, required, withRoutingErrors } from "./routing-rpc.js";
 
 /** The RPCs this module implements. */
 export type ClusterHandlers = Pick<
@@ -58,66 +33,26 @@ export type ClusterHandlers = Pick<
   | "uncordonCluster"
   | "drainCluster"
   | "clusterHeartbeat"
-  | "createRoutingRule"
-  | "updateRoutingRule"
-  | "deleteRoutingRule"
-  | "listRoutingRules"
-  | "explainExecution"
 >;
 
-/**
- * Maps a routing-subsystem error to a ConnectError: invalid argument, not found, already
- * exists, stale revision (Aborted), wrong state, unreachable cluster (Unavailable); anything
- * else is Internal with the cause logged, not sent.
- */
-export function toConnectError(err: unknown, logger: RoutingLogger): ConnectError {
-  if (err instanceof ConnectError) return err;
-  if (err instanceof InvalidArgumentError || err instanceof InvalidRuleScopeError) {
-    return new ConnectError(err.message, Code.InvalidArgument);
-  }
-  if (err instanceof NotFoundError) return new ConnectError(err.message, Code.NotFound);
-  if (err instanceof AlreadyExistsError) return new ConnectError(err.message, Code.AlreadyExists);
-  if (err instanceof StaleRevisionError) return new ConnectError(err.message, Code.Aborted);
-  if (err instanceof FailedPreconditionError) return new ConnectError(err.message, Code.FailedPrecondition);
-  if (err instanceof DataPlaneError) return new ConnectError(err.message, Code.Unavailable);
-  if (err instanceof AdminError) return new ConnectError(err.message, Code.FailedPrecondition);
-  logger.error("internal error in routing RPC", {
-    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-  });
-  return new ConnectError("internal error", Code.Internal);
-}
-
-function wrap<A extends unknown[], R>(
-  logger: RoutingLogger,
-  fn: (...args: A) => Promise<R>,
-): (...args: A) => Promise<R> {
-  return async (...args: A) => {
-    try {
-      return await fn(...args);
-    } catch (err) {
-      throw toConnectError(err, logger);
-    }
-  };
-}
-
-function required(field: string, value: string): string {
-  if (value.trim() === "") throw new InvalidArgumentError(field, "is required");
-  return value;
+/** Managers the cluster handlers call. */
+export interface ClusterHandlerDeps {
+  registry: ClusterRegistry;
 }
 
 function checkLabels(field: string, labels: Record<string, string>): void {
   const entries = Object.entries(labels);
   if (entries.length > 64) throw new InvalidArgumentError(field, "at most 64 labels");
   for (const [k, v] of entries) {
-    if (!LABEL_KEY.test(k)) throw new InvalidArgumentError(`${field}[${k}]`, "not a valid label key");
-    if (!LABEL_VALUE.test(v))
+    if (!isLabelKey(k)) throw new InvalidArgumentError(`${field}[${k}]`, "not a valid label key");
+    if (!isLabelValue(v))
       throw new InvalidArgumentError(`${field}[${k}]`, `not a valid label value ${JSON.stringify(v)}`);
   }
 }
 
 function registrationOf(c: Cluster | undefined): ClusterRegistration {
   if (!c) throw new InvalidArgumentError("cluster", "is required");
-  if (!DNS_LABEL.test(c.name))
+  if (!isDnsLabel(c.name))
     throw new InvalidArgumentError("cluster.name", "must be a DNS-1123 label of 1-63 chars");
   if (c.apiEndpoint !== "" && !/^https?:\/\/[^\s]+$/.test(c.apiEndpoint)) {
     throw new InvalidArgumentError("cluster.api_endpoint", "must be an http(s):// URL");
@@ -153,7 +88,7 @@ const HEALTH_TO_PROTO: Record<StoredHealth, Cluster_Health> = {
   degraded: Cluster_Health.DEGRADED,
 };
 
-function clusterToProto(c: ClusterRecord & { lost: boolean }): Cluster {
+function clusterToProto(c: ClusterView): Cluster {
   return create(ClusterSchema, {
     name: c.name,
     apiEndpoint: c.apiEndpoint,
@@ -171,174 +106,34 @@ function clusterToProto(c: ClusterRecord & { lost: boolean }): Cluster {
   });
 }
 
-function targetFromProto(t: WeightedTargetProto, i: number): WeightedTarget {
-  const field = `rule.targets[${i}]`;
-  if (!(t.weight > 0 && t.weight <= 1_000_000))
-    throw new InvalidArgumentError(`${field}.weight`, "must be 1-1000000");
-  switch (t.target.case) {
-    case "cluster":
-      if (!DNS_LABEL.test(t.target.value))
-        throw new InvalidArgumentError(`${field}.cluster`, "must be a cluster name");
-      return { kind: "cluster", cluster: t.target.value, weight: t.weight };
-    case "clusterLabel":
-      if (!DNS_LABEL.test(t.target.value))
-        throw new InvalidArgumentError(`${field}.cluster_label`, "must be a DNS-1123 label");
-      return { kind: "label", clusterLabel: t.target.value, weight: t.weight };
-    default:
-      throw new InvalidArgumentError(
-        `${field}.target`,
-        "exactly one of cluster and cluster_label is required",
-      );
-  }
-}
-
-function ruleBodyFromProto(r: RoutingRuleProto): {
-  clusterLabel: string;
-  targets: WeightedTarget[];
-  description: string;
-} {
-  if (r.clusterLabel !== "" && !DNS_LABEL.test(r.clusterLabel)) {
-    throw new InvalidArgumentError("rule.cluster_label", "must be a DNS-1123 label");
-  }
-  if (r.targets.length > 64) throw new InvalidArgumentError("rule.targets", "at most 64 targets");
-  if (r.description.length > 1024) throw new InvalidArgumentError("rule.description", "at most 1024 chars");
-  return {
-    clusterLabel: r.clusterLabel,
-    targets: r.targets.map(targetFromProto),
-    description: r.description,
-  };
-}
-
-function scopeFromProto(r: RoutingRuleProto): RoutingRuleScope {
-  const s = r.scope;
-  if (!s) throw new InvalidArgumentError("rule.scope", "is required");
-  const scope: RoutingRuleScope = {
-    project: s.project || undefined,
-    domain: s.domain || undefined,
-    workflow: s.workflow || undefined,
-    launchPlan: s.launchPlan || undefined,
-  };
-  for (const [field, v] of [
-    ["project", scope.project],
-    ["domain", scope.domain],
-  ] as const) {
-    if (v !== undefined && !DNS_LABEL.test(v))
-      throw new InvalidArgumentError(`rule.scope.${field}`, "must be a DNS-1123 label");
-  }
-  try {
-    ruleLevel(scope);
-  } catch (err) {
-    if (err instanceof InvalidRuleScopeError) throw new InvalidArgumentError("rule.scope", err.reason);
-    throw err;
-  }
-  return scope;
-}
-
-function ruleToProto(r: StoredRoutingRule): RoutingRuleProto {
-  return create(RoutingRuleSchema, {
-    id: r.id,
-    scope: create(RoutingScopeSchema, {
-      project: r.scope.project ?? "",
-      domain: r.scope.domain ?? "",
-      workflow: r.scope.workflow ?? "",
-      launchPlan: r.scope.launchPlan ?? "",
-    }),
-    clusterLabel: r.clusterLabel,
-    targets: r.targets.map((t) =>
-      create(WeightedTargetSchema, {
-        target:
-          t.kind === "cluster"
-            ? { case: "cluster", value: t.cluster }
-            : { case: "clusterLabel", value: t.clusterLabel },
-        weight: t.weight,
-      }),
-    ),
-    description: r.description,
-    createdAt: timestampFromDate(r.createdAt),
-    updatedAt: timestampFromDate(r.updatedAt),
-    revision: BigInt(r.revision),
-  });
-}
-
-const LABEL_SOURCE_TO_PROTO: Record<string, string> = {
-  requested: "request",
-  rule: "rule",
-  default: "default",
-  none: "",
-};
-
-function pageOf(pageSize: number, pageToken: string): { limit: number; offset: number } {
-  if (pageSize > 1000) throw new InvalidArgumentError("page_size", "must be 0-1000");
-  const limit = pageSize === 0 ? 100 : pageSize;
-  let offset = 0;
-  if (pageToken !== "") {
-    offset = Number.parseInt(pageToken, 10);
-    if (!Number.isSafeInteger(offset) || offset < 0 || String(offset) !== pageToken) {
-      throw new InvalidArgumentError("page_token", "is not a token returned by a previous call");
-    }
-  }
-  return { limit, offset };
-}
-
 /**
- * Creates the handlers over a routing manager. Returns the partial AdminService implementation;
- * no side effects until called.
+ * Creates the cluster handlers over the cluster registry. Returns the partial AdminService
+ * implementation; no side effects until called.
  */
-export function createClusterHandlers(manager: RoutingManager, logger: RoutingLogger): ClusterHandlers {
-  const w = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => wrap(logger, fn);
-  const viewOf = (c: ClusterRecord) => clusterToProto(manager.view(c));
-
-  async function decisionToProto(
-    d: StoredDecision,
-  ): Promise<ReturnType<typeof create<typeof RoutingDecisionSchema>>> {
-    let matchedRule: RoutingRuleProto | undefined;
-    if (d.matchedRuleId) {
-      try {
-        matchedRule = ruleToProto(await manager.rules.get(d.matchedRuleId));
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
-        matchedRule = create(RoutingRuleSchema, { id: d.matchedRuleId, description: "(rule deleted since)" });
-      }
-    }
-    return create(RoutingDecisionSchema, {
-      executionId: create(WorkflowExecutionIdentifierSchema, d.execution),
-      ...(matchedRule ? { matchedRule } : {}),
-      clusterLabel: d.clusterLabel,
-      clusterLabelSource: LABEL_SOURCE_TO_PROTO[d.clusterLabelSource] ?? d.clusterLabelSource,
-      isolationLabel: d.isolationLabel,
-      candidates: d.candidates.map((c) =>
-        create(CandidateClusterSchema, {
-          cluster: c.cluster,
-          eligible: c.eligible,
-          reason: c.reason,
-          message: c.message,
-          weight: c.eligible ? Math.max(1, Math.round(c.weight)) : 0,
-        }),
-      ),
-      chosenCluster: d.chosenCluster ?? "",
-      decidedAt: timestampFromDate(d.decidedAt),
-      queueReason: d.queueReason,
-      sticky: d.sticky,
-    });
-  }
+export function createClusterHandlers(
+  { registry }: ClusterHandlerDeps,
+  logger: AdminLogger,
+): ClusterHandlers {
+  const w = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withRoutingErrors(logger, fn);
+  const viewOf = (c: ClusterRecord) => clusterToProto(registry.view(c));
 
   return {
     registerCluster: w(async (req) => ({
-      cluster: viewOf(await manager.registerCluster(registrationOf(req.cluster))),
+      cluster: viewOf(await registry.register(registrationOf(req.cluster))),
     })),
     updateCluster: w(async (req) => ({
-      cluster: viewOf(await manager.updateCluster(registrationOf(req.cluster))),
+      cluster: viewOf(await registry.update(registrationOf(req.cluster))),
     })),
     getCluster: w(async (req) => {
-      const c = await manager.clusters.get(required("name", req.name));
-      return { cluster: viewOf(c), activeExecutions: await manager.activeExecutions(c.name) };
+      const c = await registry.get(required("name", req.name));
+      return { cluster: viewOf(c), activeExecutions: await registry.activeExecutions(c.name) };
     }),
     listClusters: w(async (req) => {
       const { limit, offset } = pageOf(req.pageSize, req.pageToken);
       if (Object.keys(req.labelSelector).length > 16)
         throw new InvalidArgumentError("label_selector", "at most 16 entries");
       const wanted = req.state === Cluster_State.UNSPECIFIED ? undefined : req.state;
-      const all = (await manager.clusters.list()).filter(
+      const all = (await registry.list()).filter(
         (c) =>
           Object.entries(req.labelSelector).every(([k, v]) => c.labels[k] === v) &&
           (wanted === undefined || STATE_TO_PROTO[c.state] === wanted),
@@ -353,19 +148,17 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
       const reason = required("reason", req.reason);
       if (reason.length > 1024) throw new InvalidArgumentError("reason", "at most 1024 chars");
       return {
-        cluster: viewOf(
-          await manager.setClusterState(required("name", req.name), ClusterState.Cordoned, reason),
-        ),
+        cluster: viewOf(await registry.setState(required("name", req.name), ClusterState.Cordoned, reason)),
       };
     }),
     uncordonCluster: w(async (req) => ({
-      cluster: viewOf(await manager.setClusterState(required("name", req.name), ClusterState.Active, "")),
+      cluster: viewOf(await registry.setState(required("name", req.name), ClusterState.Active, "")),
     })),
     drainCluster: w(async (req) => {
       const reason = required("reason", req.reason);
       if (reason.length > 1024) throw new InvalidArgumentError("reason", "at most 1024 chars");
-      const c = await manager.setClusterState(required("name", req.name), ClusterState.Draining, reason);
-      return { cluster: viewOf(c), remainingExecutions: await manager.activeExecutions(c.name) };
+      const c = await registry.setState(required("name", req.name), ClusterState.Draining, reason);
+      return { cluster: viewOf(c), remainingExecutions: await registry.activeExecutions(c.name) };
     }),
     clusterHeartbeat: w(async (req) => {
       const name = required("cluster", req.cluster);
@@ -374,7 +167,7 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
       if (req.healthMessage.length > 1024)
         throw new InvalidArgumentError("health_message", "at most 1024 chars");
       const health: StoredHealth = req.health === Cluster_Health.DEGRADED ? "degraded" : "healthy";
-      const { cluster, abort } = await manager.heartbeat(name, {
+      const { cluster, abort } = await registry.heartbeat(name, {
         propellerVersion: version,
         health,
         healthMessage: req.healthMessage,
@@ -383,7 +176,7 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
         // Admin's clock decides liveness; the producer's sent_at is informational.
         at: new Date(),
       });
-      const intervalMs = manager.heartbeatIntervalMs;
+      const intervalMs = registry.heartbeatIntervalMs;
       return {
         desiredState: STATE_TO_PROTO[cluster.state],
         desiredPropellerVersion: "",
@@ -393,53 +186,6 @@ export function createClusterHandlers(manager: RoutingManager, logger: RoutingLo
         }),
         abortExecutionNames: abort,
       };
-    }),
-    createRoutingRule: w(async (req) => {
-      if (!req.rule) throw new InvalidArgumentError("rule", "is required");
-      const rule = await manager.createRule({
-        scope: scopeFromProto(req.rule),
-        ...ruleBodyFromProto(req.rule),
-      });
-      return { rule: ruleToProto(rule) };
-    }),
-    updateRoutingRule: w(async (req) => {
-      if (!req.rule) throw new InvalidArgumentError("rule", "is required");
-      const id = required("rule.id", req.rule.id);
-      const rule = await manager.updateRule(id, Number(req.rule.revision), ruleBodyFromProto(req.rule));
-      return { rule: ruleToProto(rule) };
-    }),
-    deleteRoutingRule: w(async (req) => {
-      await manager.deleteRule(required("id", req.id));
-      return {};
-    }),
-    listRoutingRules: w(async (req) => {
-      if (req.domain !== "" && req.project === "")
-        throw new InvalidArgumentError("domain", "requires project");
-      const { limit, offset } = pageOf(req.pageSize, req.pageToken);
-      const rules = await manager.rules.list({
-        project: req.project,
-        domain: req.domain,
-        limit: limit + 1,
-        offset,
-      });
-      return {
-        rules: rules.slice(0, limit).map(ruleToProto),
-        nextPageToken: rules.length > limit ? String(offset + limit) : "",
-      };
-    }),
-    explainExecution: w(async (req) => {
-      const id = req.id;
-      if (!id) throw new InvalidArgumentError("id", "is required");
-      const e = {
-        project: required("id.project", id.project),
-        domain: required("id.domain", id.domain),
-        name: required("id.name", id.name),
-      };
-      const decisions = await manager.explain(e);
-      if (decisions.length === 0 && !(await manager.executionExists(e))) {
-        throw new NotFoundError("execution", `${e.project}/${e.domain}/${e.name}`);
-      }
-      return { decisions: await Promise.all(decisions.map(decisionToProto)) };
     }),
   };
 }

@@ -17,6 +17,7 @@ import {
   type AllocateResponse,
   type BatchItemError,
   type ReleaseRequest,
+  type ReleaseResponse,
 } from "@flotilla/proto";
 import type { PropellerMetrics } from "../metrics.js";
 import type { TokenBroker, TokenOutcome } from "../workflow/ports.js";
@@ -212,28 +213,36 @@ function batchOptions(batch: ResourceManagerBatchOptions | undefined) {
   };
 }
 
-function batchedAllocate(
-  client: RmClient,
-  timeoutMs: number,
+/** One item of an AllocateBatch / ReleaseBatch answer: the unary response or the item's error. */
+type BatchItem<R> = {
+  result: { case: "response"; value: R } | { case: "error"; value: BatchItemError } | { case: undefined };
+};
+
+/**
+ * Coalesces calls into batches: a batch of one goes out as `unary`; larger ones as one
+ * `sendBatch` whose items become what each unary call would have returned (`valueOf` maps a
+ * response). A batch refused whole with InvalidArgument decided nothing, so its items are
+ * re-sent as unary calls.
+ */
+function batched<Req, Res, Out>(
   batch: ResourceManagerBatchOptions | undefined,
+  keyOf: (request: Req) => string,
+  unary: (request: Req) => Promise<ItemResult<Out>>,
+  sendBatch: (requests: Req[]) => Promise<{ results: BatchItem<Res>[] }>,
+  valueOf: (response: Res) => Out,
 ) {
-  const unary = unaryAllocate(client, timeoutMs);
-  return createMicroBatcher<AllocateRequest, ItemResult<AllocateResponse>>({
+  return createMicroBatcher<Req, ItemResult<Out>>({
     ...batchOptions(batch),
-    keyOf: (r) => `${r.resource}\u0000${r.holder}`,
+    keyOf,
     send: async (requests) => {
       if (requests.length === 1) return [await unary(requests[0])];
       try {
-        const { results } = await client.allocateBatch({ requests }, { timeoutMs });
-        return results.map((r): ItemResult<AllocateResponse> =>
-          r.result.case === "response"
-            ? { ok: true, value: r.result.value }
-            : {
-                ok: false,
-                error:
-                  r.result.case === "error" ? itemError(r.result.value) : new Error("empty batch result"),
-              },
-        );
+        const { results } = await sendBatch(requests);
+        return results.map(({ result }): ItemResult<Out> => {
+          if (result.case === "response") return { ok: true, value: valueOf(result.value) };
+          const error = result.case === "error" ? itemError(result.value) : new Error("empty batch result");
+          return { ok: false, error };
+        });
       } catch (err) {
         if (isInvalidArgument(err)) return Promise.all(requests.map(unary));
         throw err;
@@ -242,28 +251,26 @@ function batchedAllocate(
   });
 }
 
+function batchedAllocate(
+  client: RmClient,
+  timeoutMs: number,
+  batch: ResourceManagerBatchOptions | undefined,
+) {
+  return batched<AllocateRequest, AllocateResponse, AllocateResponse>(
+    batch,
+    (r) => `${r.resource}\u0000${r.holder}`,
+    unaryAllocate(client, timeoutMs),
+    (requests) => client.allocateBatch({ requests }, { timeoutMs }),
+    (response) => response,
+  );
+}
+
 function batchedRelease(client: RmClient, timeoutMs: number, batch: ResourceManagerBatchOptions | undefined) {
-  const unary = unaryRelease(client, timeoutMs);
-  return createMicroBatcher<ReleaseRequest, ItemResult<void>>({
-    ...batchOptions(batch),
-    keyOf: (r) => (r.leaseId ? `lease\u0000${r.leaseId}` : `holder\u0000${r.resource}\u0000${r.holder}`),
-    send: async (requests) => {
-      if (requests.length === 1) return [await unary(requests[0])];
-      try {
-        const { results } = await client.releaseBatch({ requests }, { timeoutMs });
-        return results.map((r): ItemResult<void> =>
-          r.result.case === "response"
-            ? { ok: true, value: undefined }
-            : {
-                ok: false,
-                error:
-                  r.result.case === "error" ? itemError(r.result.value) : new Error("empty batch result"),
-              },
-        );
-      } catch (err) {
-        if (isInvalidArgument(err)) return Promise.all(requests.map(unary));
-        throw err;
-      }
-    },
-  });
+  return batched<ReleaseRequest, ReleaseResponse, void>(
+    batch,
+    (r) => (r.leaseId ? `lease\u0000${r.leaseId}` : `holder\u0000${r.resource}\u0000${r.holder}`),
+    unaryRelease(client, timeoutMs),
+    (requests) => client.releaseBatch({ requests }, { timeoutMs }),
+    () => undefined,
+  );
 }

@@ -40,7 +40,6 @@ describe("leader election and garbage collection", () => {
       admin: { transport: new RecordingAdmin().transport },
       leaderElection: { leaseDurationMs: 1_500, renewDeadlineMs: 1_000, retryPeriodMs: 200 },
       processMetrics: false,
-      log: () => undefined,
       ...extra,
     });
     running.push(p);

@@ -13,6 +13,7 @@ import {
   Cluster_Health,
   type CapacityHints,
 } from "@flotilla/proto";
+import type { Logger } from "@flotilla/common";
 import type { AdminClient } from "../clients/admin-client.js";
 import type { PropellerMetrics } from "../metrics.js";
 
@@ -34,7 +35,7 @@ export interface HeartbeatOptions {
   snapshot: () => HeartbeatSnapshot;
   metrics: PropellerMetrics;
   onAbortRequested: (executionNames: string[]) => void;
-  log: (message: string) => void;
+  logger: Logger;
 }
 
 /** Starts beating; returns a stop function. The first beat is sent immediately. */
@@ -67,7 +68,7 @@ export function startHeartbeat(options: HeartbeatOptions): { stop(): Promise<voi
       });
       capacityAt = Date.now();
     } catch (err) {
-      options.log(`heartbeat: cannot read node capacity: ${(err as Error).message}`);
+      options.logger.warn("heartbeat: cannot read node capacity", { error: err });
     }
     return capacity;
   };
@@ -95,7 +96,7 @@ export function startHeartbeat(options: HeartbeatOptions): { stop(): Promise<voi
       failures++;
       options.metrics.heartbeatFailures.inc();
       if (failures === 1 || failures % 20 === 0)
-        options.log(`heartbeat to admin failed (${failures}x): ${(err as Error).message}`);
+        options.logger.warn("heartbeat to the admin failed", { failures, error: err });
     }
   };
 

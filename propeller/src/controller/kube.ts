@@ -43,30 +43,40 @@ export function apiMessageOf(err: unknown): string {
   return (err as Error)?.message ?? String(err);
 }
 
+/** A request about the WorkflowExecution `key` (`namespace/name`) was refused. */
+abstract class WorkflowExecutionError extends Error {
+  constructor(
+    readonly key: string,
+    why: string,
+  ) {
+    super(`WorkflowExecution ${key} ${why}`);
+  }
+}
+
 /** A write of a CR was refused because the object changed since it was read (409). */
-export class ConflictError extends Error {
+export class ConflictError extends WorkflowExecutionError {
   override readonly name = "ConflictError";
-  constructor(readonly key: string) {
-    super(`WorkflowExecution ${key} changed since it was read`);
+  constructor(key: string) {
+    super(key, "changed since it was read");
   }
 }
 
 /** A write of a CR was refused because the object would be too large (413, or 422/500 from etcd). */
-export class ObjectTooLargeError extends Error {
+export class ObjectTooLargeError extends WorkflowExecutionError {
   override readonly name = "ObjectTooLargeError";
   constructor(
-    readonly key: string,
+    key: string,
     readonly detail: string,
   ) {
-    super(`WorkflowExecution ${key} is too large: ${detail}`);
+    super(key, `is too large: ${detail}`);
   }
 }
 
 /** The CR no longer exists. */
-export class CrNotFoundError extends Error {
+export class CrNotFoundError extends WorkflowExecutionError {
   override readonly name = "CrNotFoundError";
-  constructor(readonly key: string) {
-    super(`WorkflowExecution ${key} not found`);
+  constructor(key: string) {
+    super(key, "not found");
   }
 }
 

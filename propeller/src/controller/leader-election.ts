@@ -6,6 +6,7 @@
  * expire for others. Only the leader runs rounds, so two replicas never both drive workflows.
  */
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { silentLogger, sleep, type Logger } from "@flotilla/common";
 import { statusCodeOf } from "./kube.js";
 
 /** Options of {@link LeaderElector}. */
@@ -44,16 +45,17 @@ export class LeaderElector {
   private readonly leases: CoordinationV1Api;
   private readonly core: CoreV1Api;
   private leading = false;
+  private decided = false;
   private lastRenew = 0;
-  private timer: NodeJS.Timeout | undefined;
   private stopped = true;
-  private tick: Promise<void> = Promise.resolve();
+  private stopping = new AbortController();
+  private loop: Promise<void> = Promise.resolve();
 
   constructor(
     kc: KubeConfig,
     private readonly options: LeaderElectionOptions,
     private readonly callbacks: LeaderCallbacks,
-    private readonly log: (m: string) => void = (m) => console.warn(m),
+    private readonly logger: Logger = silentLogger,
   ) {
     this.leases = kc.makeApiClient(CoordinationV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
@@ -64,26 +66,37 @@ export class LeaderElector {
     return this.leading;
   }
 
-  /** Starts campaigning (first attempt immediately). */
+  /**
+   * Whether an attempt to acquire or renew the lease has been answered, so that this replica
+   * knows whether it leads or stands by (false while the API server has not answered yet).
+   */
+  isDecided(): boolean {
+    return this.decided;
+  }
+
+  /** Starts campaigning: an attempt now, then one every retry period until stopped. */
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.schedule(0);
+    this.stopping = new AbortController();
+    this.loop = this.campaign(this.stopping.signal);
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.tick = this.step().finally(() => this.schedule(this.options.retryPeriodMs));
-    }, ms);
+  private async campaign(signal: AbortSignal): Promise<void> {
+    while (!this.stopped) {
+      await this.step();
+      // stop() aborts the wait; the loop then ends.
+      await sleep(this.options.retryPeriodMs, signal).catch(() => undefined);
+    }
   }
 
   private async step(): Promise<void> {
     let ok = false;
     try {
       ok = await this.tryAcquireOrRenew();
+      this.decided = true;
     } catch (err) {
-      this.log(`leader election: ${(err as Error).message}`);
+      this.logger.warn("leader election attempt failed", { error: err });
     }
     const now = Date.now();
     if (ok) {
@@ -94,9 +107,10 @@ export class LeaderElector {
       }
     } else if (this.leading && now - this.lastRenew > this.options.renewDeadlineMs) {
       this.leading = false;
-      this.log(
-        `leader election: ${this.options.identity} lost the lease (no renewal for ${now - this.lastRenew} ms)`,
-      );
+      this.logger.warn("lost the leader lease", {
+        identity: this.options.identity,
+        sinceRenewalMs: now - this.lastRenew,
+      });
       this.callbacks.onStoppedLeading();
     }
   }
@@ -173,8 +187,8 @@ export class LeaderElector {
    */
   async stop(release = true): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.tick;
+    this.stopping.abort();
+    await this.loop;
     if (this.leading) {
       this.leading = false;
       this.callbacks.onStoppedLeading();
@@ -192,7 +206,7 @@ export class LeaderElector {
             });
           }
         } catch (err) {
-          this.log(`leader election: releasing the lease failed: ${(err as Error).message}`);
+          this.logger.warn("releasing the leader lease failed", { error: err });
         }
       }
     }

@@ -68,7 +68,6 @@ describe("propeller runs branch and sub-workflow nodes on a process-mode sandbox
       leaderElection: false,
       deleteFinishedPods: false,
       processMetrics: false,
-      log: () => undefined,
     });
 
   before(async () => {

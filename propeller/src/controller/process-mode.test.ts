@@ -49,7 +49,6 @@ describe("propeller against a process-mode sandbox cluster", () => {
       leaderElection: false,
       deleteFinishedPods: false,
       processMetrics: false,
-      log: () => undefined,
     });
   });
 

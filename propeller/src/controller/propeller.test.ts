@@ -38,7 +38,6 @@ describe("propeller against a simulated sandbox cluster", () => {
       leaderElection: { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 },
       heartbeatIntervalMs: 200,
       processMetrics: false,
-      log: () => undefined,
     });
     await eventually(() => assert.ok(propeller.isLeader()), { timeout: 10_000 });
   });

@@ -2,20 +2,29 @@
  * Assembles and runs one propeller: informers → workqueue → N round workers, the event sink
  * and heartbeat to the admin, leader election, resync, garbage collection and metrics.
  */
-import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import {
   Labels,
   MANAGED_BY,
   WorkflowExecutionResource as R,
   openBlobStore,
+  silentLogger,
   type BlobStore,
+  type Logger,
 } from "@flotilla/common";
 import { LiteralMapSchema, type LiteralMap } from "@flotilla/proto";
+import { startServer, type Readiness, type RunningServer } from "@flotilla/runtime";
 import { adminEventTransport, adminTransport, createAdminClient } from "../clients/admin-client.js";
 import {
   createResourceManagerBroker,
@@ -73,7 +82,11 @@ export interface PropellerOptions {
   blobStoreUrl?: string;
   /** Concurrent round slots. Default {@link DEFAULT_ROUND_WORKERS}. */
   workers?: number;
-  /** Serve `/metrics` (and `/healthz`) on this port; 0 picks a free one. Unset: no server. */
+  /**
+   * Serve `/metrics`, `/healthz` and `/readyz` on this port (the runtime's server, started
+   * before the caches sync so `/readyz` can say why it is not ready yet); 0 picks a free one.
+   * Unset: no server.
+   */
   metricsPort?: number;
   /** Address of the metrics server. Default 127.0.0.1 (use 0.0.0.0 in a cluster). */
   metricsHost?: string;
@@ -102,8 +115,11 @@ export interface PropellerOptions {
     onRound?(outcome: RoundOutcome, seconds: number): void;
     onStatusWritten?(key: string, objectBytes: number, encoding: string): void;
   };
-  /** Log sink (default console.warn with a prefix). */
-  log?: (message: string) => void;
+  /**
+   * Where the propeller logs (default silent, for tests and embedders); its lines carry
+   * `cluster`, and `execution` when they are about one execution.
+   */
+  logger?: Logger;
 }
 
 /** A running propeller. */
@@ -112,7 +128,7 @@ export interface Propeller {
   /** Leader-election identity of this replica. */
   readonly identity: string;
   readonly metrics: PropellerMetrics;
-  /** `http://host:port` of the metrics server, when started. */
+  /** `http://host:port` of the metrics and health server, when started. */
   readonly metricsUrl: string | undefined;
   /** The event buffer (depth, acknowledgements). */
   readonly events: EventSink;
@@ -123,7 +139,7 @@ export interface Propeller {
   /** Number of cached (non-terminated) workflows and pods. */
   cacheStats(): { workflows: number; pods: number };
   /**
-   * Stops rounds, informers, heartbeat and metrics server; drains buffered events for up to
+   * Stops rounds, informers, heartbeat and the metrics and health server; drains buffered events for up to
    * `drainMs` (default 5 s) and releases the leader lease.
    */
   stop(drainMs?: number): Promise<void>;
@@ -190,12 +206,15 @@ function blobTaskIO(store: BlobStore): TaskIO & StatusBlobs {
 
 /**
  * Starts a propeller. Resolves once the informer caches synced and (when leader election is
- * on) the campaign started; rounds run only while this replica leads.
- * Side effects: watches the cluster, creates/deletes pods, writes CR status, calls the admin.
+ * on) the campaign started; rounds run only while this replica leads. `/readyz` answers 503
+ * with the reason until the caches synced and the election decided whether this replica leads
+ * or stands by; both roles are ready (a standby is healthy and takes over on its own).
+ * Side effects: watches the cluster, creates/deletes pods, writes CR status, calls the admin,
+ * listens on `metricsPort` when set.
  */
 export async function startPropeller(options: PropellerOptions): Promise<Propeller> {
   const clusterId = options.clusterId;
-  const log = options.log ?? ((m: string) => console.warn(`[propeller ${clusterId}] ${m}`));
+  const logger = (options.logger ?? silentLogger).child({ cluster: clusterId });
   const kc = loadKubeConfig(options.kubeconfig, options.context);
   const metrics = new PropellerMetrics(clusterId, { defaultMetrics: options.processMetrics ?? true });
   const identity = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -207,7 +226,7 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
   const events = new EventSink(adminEventTransport(adminClient, clusterId), {
     ...options.events,
     metrics,
-    log,
+    logger,
   });
   events.start();
 
@@ -263,7 +282,7 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
             options.observer?.onStatusWritten?.(key, bytes, enc),
         }
       : {}),
-    log,
+    logger,
   });
 
   let leading = false;
@@ -275,44 +294,75 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
   const core = kc.makeApiClient(CoreV1Api);
   const crSelector = `${Labels.terminated}!=true`;
   const podSelector = `${Labels.managedBy}=${MANAGED_BY}`;
-  const wfInformer = new ResilientInformer<WorkflowExecutionCr>({
-    name: "workflows",
-    kubeConfig: kc,
-    path: `/apis/${R.group}/${R.version}/${R.plural}`,
-    labelSelector: crSelector,
-    list: async () =>
+  // An informer feeding `cache`; every change enqueues the workflow it concerns.
+  const informer = <T extends KubernetesObject>(
+    name: string,
+    path: string,
+    labelSelector: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    cache: { upsert(o: T): string | undefined; remove(o: T): string | undefined },
+  ) =>
+    new ResilientInformer<T>({
+      name,
+      kubeConfig: kc,
+      path,
+      labelSelector,
+      list,
+      metrics,
+      logger,
+      handlers: {
+        onAdd: (o) => enqueue(cache.upsert(o)),
+        onUpdate: (o) => enqueue(cache.upsert(o)),
+        onDelete: (o) => enqueue(cache.remove(o)),
+      },
+    });
+  const wfInformer = informer<WorkflowExecutionCr>(
+    "workflows",
+    `/apis/${R.group}/${R.version}/${R.plural}`,
+    crSelector,
+    async () =>
       (await custom.listClusterCustomObject({
         group: R.group,
         version: R.version,
         plural: R.plural,
         labelSelector: crSelector,
-      })) as {
-        items: WorkflowExecutionCr[];
-        metadata?: { resourceVersion?: string };
-      },
-    metrics,
-    log,
-    handlers: {
-      onAdd: (o) => enqueue(workflows.upsert(o)),
-      onUpdate: (o) => enqueue(workflows.upsert(o)),
-      onDelete: (o) => enqueue(workflows.remove(o)),
-    },
-  });
-  const podInformer = new ResilientInformer<V1Pod>({
-    name: "pods",
-    kubeConfig: kc,
-    path: "/api/v1/pods",
-    labelSelector: podSelector,
-    list: () => core.listPodForAllNamespaces({ labelSelector: podSelector }),
-    metrics,
-    log,
-    handlers: {
-      onAdd: (p) => enqueue(pods.upsert(p)),
-      onUpdate: (p) => enqueue(pods.upsert(p)),
-      onDelete: (p) => enqueue(pods.remove(p)),
-    },
-  });
-  await Promise.all([wfInformer.start(), podInformer.start()]);
+      })) as KubernetesListObject<WorkflowExecutionCr>,
+    workflows,
+  );
+  const podInformer = informer<V1Pod>(
+    "pods",
+    "/api/v1/pods",
+    podSelector,
+    () => core.listPodForAllNamespaces({ labelSelector: podSelector }),
+    pods,
+  );
+
+  let elector: LeaderElector | undefined;
+  // Ready once the caches synced and this replica knows its role; a standby counts as ready.
+  const readiness = (): Readiness => {
+    const notSynced = wfInformer.notSyncedReason() ?? podInformer.notSyncedReason();
+    if (notSynced !== undefined) return { ready: false, reason: notSynced };
+    if (options.leaderElection !== false && !elector?.isDecided())
+      return { ready: false, reason: "leader election has not decided yet" };
+    return { ready: true };
+  };
+  let server: RunningServer | undefined;
+  if (options.metricsPort !== undefined) {
+    server = await startServer({
+      host: options.metricsHost ?? "127.0.0.1",
+      port: options.metricsPort,
+      logger,
+      registry: metrics.registry,
+      readiness,
+    });
+    logger.info("serving /metrics, /healthz and /readyz", { url: server.url });
+  }
+  try {
+    await Promise.all([wfInformer.start(), podInformer.start()]);
+  } catch (err) {
+    await Promise.all([wfInformer.stop(), podInformer.stop(), events.stop(0), server?.close(0)]);
+    throw err;
+  }
 
   // Workers: N round slots pulling keys from the queue.
   const workerCount = Math.max(1, options.workers ?? DEFAULT_ROUND_WORKERS);
@@ -346,7 +396,11 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
         options.observer?.onRound?.(RoundOutcome.error, seconds);
         const retries = q.retries(key);
         if (retries === 0 || retries % 10 === 0)
-          log(`round ${key} failed (retry ${retries + 1}): ${(err as Error).stack ?? String(err)}`);
+          logger.warn("round failed; retrying with backoff", {
+            execution: key,
+            retry: retries + 1,
+            error: err,
+          });
         q.addRateLimited(key);
       } finally {
         q.done(key);
@@ -367,7 +421,7 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
     const q = queue;
     workerLoops = Array.from({ length: workerCount }, () => worker(q));
     for (const key of workflows.keys()) queue.add(key);
-    log(`${identity} leads; ${workflows.size()} workflows cached`);
+    logger.info("leading", { identity, workflows: workflows.size() });
   };
   const stopLeading = (): void => {
     if (!leading) return;
@@ -378,7 +432,6 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
     queueShut = true;
   };
 
-  let elector: LeaderElector | undefined;
   if (options.leaderElection === false) startLeading();
   else {
     elector = new LeaderElector(
@@ -388,7 +441,7 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
         onStartedLeading: startLeading,
         onStoppedLeading: stopLeading,
       },
-      log,
+      logger,
     );
     elector.start();
   }
@@ -433,7 +486,7 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
           }
         }
       } catch (err) {
-        log(`garbage collection failed: ${(err as Error).message}`);
+        logger.warn("garbage collection failed", { error: err });
       } finally {
         gcRunning = false;
       }
@@ -447,7 +500,7 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
     version: PROPELLER_VERSION,
     intervalMs: options.heartbeatIntervalMs ?? 5_000,
     metrics,
-    log,
+    logger,
     snapshot: () => ({
       queueDepth: queue.depth(),
       activeWorkflows: workflows.size(),
@@ -469,44 +522,12 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
     },
   });
 
-  let server: Server | undefined;
-  let metricsUrl: string | undefined;
-  if (options.metricsPort !== undefined) {
-    server = createServer((req, res) => {
-      if (req.url === "/metrics") {
-        metrics.registry
-          .metrics()
-          .then((text) => {
-            res.writeHead(200, { "Content-Type": metrics.registry.contentType });
-            res.end(text);
-          })
-          .catch((err: unknown) => {
-            res.writeHead(500);
-            res.end(String(err));
-          });
-      } else if (req.url === "/healthz" || req.url === "/readyz") {
-        res.writeHead(200);
-        res.end("ok");
-      } else {
-        res.writeHead(404);
-        res.end();
-      }
-    });
-    const host = options.metricsHost ?? "127.0.0.1";
-    await new Promise<void>((resolve, reject) => {
-      server?.once("error", reject);
-      server?.listen(options.metricsPort, host, () => resolve());
-    });
-    const addr = server.address();
-    if (addr && typeof addr === "object") metricsUrl = `http://${host}:${addr.port}`;
-  }
-
   let stopping: Promise<void> | undefined;
   return {
     clusterId,
     identity,
     metrics,
-    metricsUrl,
+    metricsUrl: server?.url,
     events,
     isLeader: () => leading,
     queueStats: () => ({ depth: queue.depth(), processing: queue.processing(), delayed: queue.delayed() }),
@@ -523,7 +544,7 @@ export async function startPropeller(options: PropellerOptions): Promise<Propell
         await heartbeat.stop();
         await Promise.all([wfInformer.stop(), podInformer.stop()]);
         await events.stop(drainMs);
-        if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
+        await server?.close(2_000);
       })();
       return stopping;
     },

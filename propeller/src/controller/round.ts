@@ -5,7 +5,7 @@
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Annotations, Labels } from "@flotilla/common";
+import { Annotations, Labels, taskPodName, type Logger } from "@flotilla/common";
 import {
   EventSchema,
   ExecutionErrorSchema,
@@ -29,7 +29,6 @@ import { RoundContext } from "../workflow/round-context.js";
 import { encodeStatus, type StatusBlobs, type StatusBudget } from "../workflow/status-codec.js";
 import { ConflictError, CrNotFoundError, ObjectTooLargeError, type KubeWorkflowExecutions } from "./kube.js";
 import { InvalidSpecError, type SpecCache } from "./spec-cache.js";
-import { taskPodName } from "@flotilla/common";
 
 /** The finalizer the propeller puts on CRs it drives, so deletion waits for the abort. */
 export const PROPELLER_FINALIZER = "flotilla.io/propeller";
@@ -66,7 +65,8 @@ export interface RoundDeps {
   onStatusWritten?: (key: string, objectBytes: number, encoding: string) => void;
   /** Conflicts retried within one round before giving up (requeue with backoff). */
   maxConflictRetries?: number;
-  log: (message: string) => void;
+  /** Lines about one execution carry its key as `execution`. */
+  logger: Logger;
 }
 
 /** Runs rounds. One instance is shared by all workers; rounds of one key never overlap (the queue ensures it). */
@@ -218,7 +218,7 @@ export class RoundRunner {
       if (ctx.createdPods.length > 0) d.metrics.podsCreated.inc(ctx.createdPods.length);
     } catch (err) {
       if (!(err instanceof InvalidSpecError)) throw err;
-      d.log(err.message);
+      d.logger.warn("invalid workflow spec; failing the workflow", { execution: key, error: err.message });
       if (!isTerminalWorkflowPhase(status.phase)) {
         status.phase = WorkflowExecution_Phase.FAILED;
         status.phaseVersion += 1;
@@ -319,9 +319,13 @@ export class RoundRunner {
         d.workflows.noteWritten(written);
         d.specs.rememberStatus(key, written.metadata?.resourceVersion ?? "", status);
         if (previousOffload && previousOffload !== encoded.offloadedUri) {
-          await d.blobs
-            .delete(previousOffload)
-            .catch((e: unknown) => d.log(`cannot delete ${previousOffload}: ${(e as Error).message}`));
+          await d.blobs.delete(previousOffload).catch((e: unknown) =>
+            d.logger.warn("cannot delete the previous offloaded status", {
+              execution: key,
+              uri: previousOffload,
+              error: e,
+            }),
+          );
         }
         return written;
       } catch (err) {

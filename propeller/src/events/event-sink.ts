@@ -1,7 +1,7 @@
 /**
  * The buffer between rounds and the admin: rounds append workflow/node/task events, one sender
  * loop ships them in order in batches through `AdminService.IngestEvents`. A failed call is
- * retried with capped exponential backoff, the batch staying at the head of the buffer, so
+ * retried with capped exponential backoff (full jitter), the batch staying at the head of the buffer, so
  * events are never dropped while the admin is unreachable. The buffer is bounded: when it is
  * full, {@link EventSink.enqueue} waits, which slows rounds down instead of losing events.
  * Event ids are deterministic, so re-sending after an ambiguous failure only yields duplicates
@@ -9,6 +9,7 @@
  */
 import type { Event } from "@flotilla/proto";
 import { EventResult_Outcome, type EventResult } from "@flotilla/proto";
+import { backoffDelay, silentLogger, sleep, type BackoffOptions, type Logger } from "@flotilla/common";
 import type { PropellerMetrics } from "../metrics.js";
 
 /** Ships one batch; throws when the batch was not (or not certainly) received. */
@@ -22,13 +23,13 @@ export interface EventSinkOptions {
   capacity?: number;
   /** Events per IngestEvents call (the admin accepts 1-1000). Default 500. */
   batchSize?: number;
-  /** First retry delay after a failed call. Default 100 ms. */
+  /** Ceiling of the first retry delay after a failed call (full jitter). Default 100 ms. */
   baseBackoffMs?: number;
   /** Largest retry delay. Default 5 s. */
   maxBackoffMs?: number;
   metrics?: PropellerMetrics;
-  /** Where rejected events and send failures are reported. Default console.warn. */
-  log?: (message: string) => void;
+  /** Where rejected events and send failures are reported. Default silent. */
+  logger?: Logger;
 }
 
 /** The sink was stopped; no more events are accepted. */
@@ -45,16 +46,16 @@ export class EventSink {
   private head = 0;
   private readonly capacity: number;
   private readonly batchSize: number;
-  private readonly baseBackoff: number;
-  private readonly maxBackoff: number;
-  private readonly log: (m: string) => void;
+  private readonly backoff: BackoffOptions;
+  private readonly logger: Logger;
   private spaceWaiters: (() => void)[] = [];
   private drainWaiters: (() => void)[] = [];
   private wake: (() => void) | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
   private consecutiveFailures = 0;
-  private sleepTimer: NodeJS.Timeout | undefined;
+  /** Aborted by stop(): cuts a retry wait short. */
+  private stopping = new AbortController();
   /** Counts of acknowledged events by outcome, for tests and heartbeats. */
   readonly acknowledged = { accepted: 0, duplicate: 0, rejected: 0 };
 
@@ -64,9 +65,8 @@ export class EventSink {
   ) {
     this.capacity = options.capacity ?? 100_000;
     this.batchSize = Math.min(1000, options.batchSize ?? 500);
-    this.baseBackoff = options.baseBackoffMs ?? 100;
-    this.maxBackoff = options.maxBackoffMs ?? 5_000;
-    this.log = options.log ?? ((m) => console.warn(m));
+    this.backoff = { initialMs: options.baseBackoffMs ?? 100, maxMs: options.maxBackoffMs ?? 5_000 };
+    this.logger = options.logger ?? silentLogger;
   }
 
   /** Events waiting to be acknowledged. */
@@ -83,6 +83,7 @@ export class EventSink {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
     this.loop = this.run();
   }
 
@@ -123,22 +124,13 @@ export class EventSink {
     try {
       await this.flush(drainMs);
     } catch (err) {
-      this.log(`event sink stopping with ${this.depth()} unsent events: ${(err as Error).message}`);
+      this.logger.warn("event sink stopping with unsent events", { unsent: this.depth(), error: err });
     }
     this.running = false;
-    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    this.stopping.abort();
     this.wake?.();
     for (const w of this.spaceWaiters.splice(0)) w();
     await this.loop;
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.sleepTimer = setTimeout(resolve, ms);
-      this.wake = resolve;
-    });
-    this.sleepTimer = undefined;
-    this.wake = undefined;
   }
 
   private async run(): Promise<void> {
@@ -157,16 +149,17 @@ export class EventSink {
       } catch (err) {
         this.consecutiveFailures++;
         metrics?.eventSendFailures.inc();
+        const delay = backoffDelay(this.consecutiveFailures - 1, this.backoff);
         if (this.consecutiveFailures === 1 || this.consecutiveFailures % 50 === 0) {
-          this.log(
-            `sending ${batch.length} events failed (attempt ${this.consecutiveFailures}), retrying: ${(err as Error).message}`,
-          );
+          this.logger.warn("sending events failed; retrying", {
+            events: batch.length,
+            attempt: this.consecutiveFailures,
+            retryInMs: delay,
+            error: err,
+          });
         }
-        const delay = Math.min(
-          this.maxBackoff,
-          this.baseBackoff * 2 ** Math.min(this.consecutiveFailures - 1, 20),
-        );
-        await this.sleep(delay * (0.8 + Math.random() * 0.4));
+        // stop() aborts the wait; the loop then ends.
+        await sleep(delay, this.stopping.signal).catch(() => undefined);
         continue;
       }
       metrics?.eventSendLatency.observe((performance.now() - started) / 1000);
@@ -176,8 +169,13 @@ export class EventSink {
         else if (r.outcome === EventResult_Outcome.DUPLICATE) this.acknowledged.duplicate++;
         else {
           this.acknowledged.rejected++;
-          const ev = batch[r.index]?.event.value;
-          this.log(`admin rejected event ${ev?.eventId ?? r.index}: ${r.reason} ${r.message}`);
+          const event = batch[r.index];
+          this.logger.warn("admin rejected an event", {
+            execution: event ? executionNameOf(event) : undefined,
+            event: event?.event.value?.eventId ?? r.index,
+            reason: r.reason,
+            message: r.message,
+          });
         }
       }
       metrics?.eventsSent.inc(
@@ -201,5 +199,20 @@ export class EventSink {
       for (const w of this.spaceWaiters.splice(0)) w();
       if (this.depth() === 0) for (const w of this.drainWaiters.splice(0)) w();
     }
+  }
+}
+
+/** The name of the execution an event is about (for log lines). */
+function executionNameOf(event: Event): string | undefined {
+  const e = event.event;
+  switch (e.case) {
+    case "workflowEvent":
+      return e.value.executionId?.name;
+    case "nodeEvent":
+      return e.value.id?.executionId?.name;
+    case "taskEvent":
+      return e.value.id?.nodeExecutionId?.executionId?.name;
+    default:
+      return undefined;
   }
 }

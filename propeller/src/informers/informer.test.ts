@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { WorkflowExecutionResource as R } from "@flotilla/common";
+import { captureLogger } from "@flotilla/runtime";
 import { startCluster, type SandboxCluster } from "@flotilla/sandbox";
 import { eventually } from "@flotilla/testing";
 import { installCrd, kubeConfigFrom } from "../testing/cluster-fixtures.js";
@@ -21,7 +22,7 @@ after(async () => {
 test("an informer on a resource without its CRD logs the 404 with its cause, retries, and syncs once the CRD exists", async () => {
   const kc = kubeConfigFrom(cluster.kubeconfig);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const logs: string[] = [];
+  const logger = captureLogger();
   const informer = new ResilientInformer({
     name: "workflows",
     kubeConfig: kc,
@@ -33,21 +34,31 @@ test("an informer on a resource without its CRD logs the 404 with its cause, ret
     handlers: {},
     minBackoffMs: 50,
     maxBackoffMs: 200,
-    log: (m) => logs.push(m),
+    logger,
   });
   let synced = false;
   const started = informer.start().then(() => (synced = true));
   try {
-    await eventually(() =>
-      assert.match(
-        logs[0] ?? "",
-        /^informer workflows: initial list failed \(404 Not Found: is the resource's CustomResourceDefinition installed\?\); retrying in 50 ms$/,
-      ),
+    const line = await eventually(() => {
+      const first = logger.lines[0];
+      assert.ok(first, "the failed list was logged");
+      return first;
+    });
+    assert.equal(line.level, "warn");
+    assert.equal(line.msg, "initial list failed; retrying");
+    assert.equal(line.informer, "workflows");
+    assert.equal(line.error, "404 Not Found: is the resource's CustomResourceDefinition installed?");
+    // Full jitter: the first wait is drawn below the 50 ms minimum backoff.
+    assert.ok(
+      typeof line.retryInMs === "number" && line.retryInMs >= 0 && line.retryInMs <= 50,
+      String(line.retryInMs),
     );
     assert.equal(synced, false);
+    assert.match(informer.notSyncedReason() ?? "", /^informer workflows not synced: 404 Not Found/);
     await installCrd(kc);
     await started;
     assert.equal(informer.hasSynced(), true);
+    assert.equal(informer.notSyncedReason(), undefined);
   } finally {
     await informer.stop();
   }

@@ -11,6 +11,7 @@ import {
   type KubernetesObject,
   type KubernetesListObject,
 } from "@kubernetes/client-node";
+import { backoffDelay, silentLogger, sleep, type BackoffOptions, type Logger } from "@flotilla/common";
 import type { PropellerMetrics } from "../metrics.js";
 
 /** Callbacks of an informer. */
@@ -32,10 +33,11 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   labelSelector?: string;
   metrics?: PropellerMetrics;
   handlers: InformerHandlers<T>;
-  /** Restart backoff bounds. */
+  /** Restart backoff bounds (full jitter; see the runtime's backoffDelay). Default 200 ms, 10 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  log?: (message: string) => void;
+  /** Where list and watch failures are reported (default silent). */
+  logger?: Logger;
 }
 
 /** The informer was stopped before its first list completed. */
@@ -55,10 +57,13 @@ export class ResilientInformer<T extends KubernetesObject> {
   private failures = 0;
   private listError: unknown;
   private restartTimer: NodeJS.Timeout | undefined;
-  private readonly log: (m: string) => void;
+  private stopping = new AbortController();
+  private readonly backoff: BackoffOptions;
+  private readonly logger: Logger;
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
-    this.log = options.log ?? ((m) => console.warn(m));
+    this.logger = (options.logger ?? silentLogger).child({ informer: options.name });
+    this.backoff = { initialMs: options.minBackoffMs ?? 200, maxMs: options.maxBackoffMs ?? 10_000 };
     const list = async () => {
       try {
         const result = await options.list();
@@ -91,6 +96,13 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.synced;
   }
 
+  /** Why the cache is not usable yet (for `/readyz`), or undefined once it synced. */
+  notSyncedReason(): string | undefined {
+    if (this.synced) return undefined;
+    const why = this.listError === undefined ? "has not listed yet" : describeListError(this.listError);
+    return `informer ${this.options.name} not synced: ${why}`;
+  }
+
   /**
    * Starts list+watch and resolves once the cache holds the initial list. Until the list
    * succeeds it retries with backoff, logging the first failure and every 20th (a 404 names the
@@ -98,20 +110,23 @@ export class ResilientInformer<T extends KubernetesObject> {
    */
   async start(): Promise<void> {
     this.stopped = false;
-    let delay = this.options.minBackoffMs ?? 200;
-    for (let attempt = 1; ; attempt++) {
+    this.stopping = new AbortController();
+    for (let attempt = 0; ; attempt++) {
       if (this.stopped) throw new InformerStoppedError(this.options.name);
       this.listedOk = false;
       await this.lw.start();
       if (this.listedOk) break;
-      if (attempt === 1 || attempt % 20 === 0) {
-        this.log(
-          `informer ${this.options.name}: initial list failed (${describeListError(this.listError)}); retrying in ${delay} ms`,
-        );
+      const delay = backoffDelay(attempt, this.backoff);
+      if (attempt === 0 || (attempt + 1) % 20 === 0) {
+        this.logger.warn("initial list failed; retrying", {
+          attempt: attempt + 1,
+          error: describeListError(this.listError),
+          retryInMs: delay,
+        });
       }
       this.options.metrics?.informerRestarts.inc({ informer: this.options.name });
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(this.options.maxBackoffMs ?? 10_000, delay * 2);
+      // stop() cuts the wait short; the loop then throws InformerStoppedError.
+      await sleep(delay, this.stopping.signal).catch(() => undefined);
     }
     this.synced = true;
   }
@@ -120,14 +135,13 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (this.stopped || !this.synced) return;
     this.failures++;
     this.options.metrics?.informerRestarts.inc({ informer: this.options.name });
-    const delay = Math.min(
-      this.options.maxBackoffMs ?? 10_000,
-      (this.options.minBackoffMs ?? 200) * 2 ** Math.min(this.failures - 1, 10),
-    );
+    const delay = backoffDelay(this.failures - 1, this.backoff);
     if (this.failures === 1 || this.failures % 20 === 0) {
-      this.log(
-        `informer ${this.options.name}: watch failed (${(err as Error)?.message ?? String(err)}); restarting in ${delay} ms`,
-      );
+      this.logger.warn("watch failed; restarting", {
+        failures: this.failures,
+        error: err,
+        restartInMs: delay,
+      });
     }
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
@@ -149,6 +163,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   /** Stops watching; the cache keeps its last content. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.lw.stop();
   }

@@ -14,8 +14,18 @@ export function nodeError(kind: ExecutionError_Kind, code: string, message: stri
   return create(ExecutionErrorSchema, { kind, code, message: message.slice(0, 4096) });
 }
 
-/** Moves `node` (of `ctx`'s level) to FAILED with `err`; the error code is the event's reason. */
-export function failNode(ctx: RoundContext, node: Node, err: ExecutionError): void {
+/**
+ * Moves `node` (of `ctx`'s level) to FAILED with the error `kind`/`code`/`message` (see
+ * {@link nodeError}); the error code is the event's reason.
+ */
+export function failNode(
+  ctx: RoundContext,
+  node: Node,
+  kind: ExecutionError_Kind,
+  code: string,
+  message: string,
+): void {
+  const err = nodeError(kind, code, message);
   ctx.setNodePhase(node.id, NodeExecution_Phase.FAILED, {
     reason: err.code,
     message: err.message,

@@ -4,6 +4,7 @@
  * and re-queued when the worker is done), failed keys come back after an exponential per-key
  * backoff, and keys can be added after a delay. Workers take keys with {@link WorkQueue.get}.
  */
+import { backoffCeiling, type BackoffOptions } from "@flotilla/common";
 
 /** Counters and gauges a queue reports into (the propeller binds them to prom-client). */
 export interface WorkQueueMetrics {
@@ -66,8 +67,12 @@ export interface WorkQueue {
  * thousands of delayed keys cost one timer, not thousands.
  */
 export function createWorkQueue(options: WorkQueueOptions = {}): WorkQueue {
-  const baseDelay = options.baseDelayMs ?? 50;
-  const maxDelay = options.maxDelayMs ?? 60_000;
+  // The delay is the backoff's ceiling, without jitter: one key's retries need no spreading, and
+  // client-go's per-item limiter is deterministic too.
+  const backoff: BackoffOptions = {
+    initialMs: options.baseDelayMs ?? 50,
+    maxMs: options.maxDelayMs ?? 60_000,
+  };
   const metrics = options.metrics;
 
   // FIFO of queued keys: an array with a moving head avoids O(n) shift().
@@ -159,7 +164,7 @@ export function createWorkQueue(options: WorkQueueOptions = {}): WorkQueue {
       failures.set(key, n + 1);
       metrics?.onRetry();
       metrics?.onAdd();
-      addAfter(key, Math.min(maxDelay, baseDelay * 2 ** Math.min(n, 30)));
+      addAfter(key, backoffCeiling(n, backoff));
     },
     forget(key) {
       failures.delete(key);

@@ -21,7 +21,7 @@ import { alternativeGraph, branchAlternative } from "../../workflow/graph.js";
 import { abortLevel, advanceLevel, levelError } from "../../workflow/level.js";
 import { isTerminalNodePhase } from "../../workflow/phases.js";
 import type { RoundContext } from "../../workflow/round-context.js";
-import { failNode, nodeError } from "../node-failures.js";
+import { failNode } from "../node-failures.js";
 import type { NodeHandler, NodeHandlers } from "../node-handler.js";
 import { ConditionError, evaluateCondition } from "./condition.js";
 
@@ -47,11 +47,9 @@ async function choose(ctx: RoundContext, node: Node, branch: BranchNode): Promis
     failNode(
       ctx,
       node,
-      nodeError(
-        ExecutionError_Kind.USER,
-        "BranchEvaluationFailed",
-        `branch node ${uniqueId}: ${err.message}`,
-      ),
+      ExecutionError_Kind.USER,
+      "BranchEvaluationFailed",
+      `branch node ${uniqueId}: ${err.message}`,
     );
     return undefined;
   }
@@ -65,12 +63,10 @@ async function choose(ctx: RoundContext, node: Node, branch: BranchNode): Promis
     failNode(
       ctx,
       node,
-      nodeError(
-        ExecutionError_Kind.USER,
-        given?.code || "NoBranchTaken",
-        given?.message ||
-          `branch node ${uniqueId}: none of ${cases.length} case(s) held and there is no else node`,
-      ),
+      ExecutionError_Kind.USER,
+      given?.code || "NoBranchTaken",
+      given?.message ||
+        `branch node ${uniqueId}: none of ${cases.length} case(s) held and there is no else node`,
     );
     return undefined;
   }
@@ -101,11 +97,9 @@ export function createBranchHandler(handlers: () => NodeHandlers): NodeHandler {
           failNode(
             ctx,
             node,
-            nodeError(
-              ExecutionError_Kind.SYSTEM,
-              "InvalidBranch",
-              `branch node ${ctx.uniqueId(node.id)} took node ${ns.branchTakenNodeId}, which it does not have`,
-            ),
+            ExecutionError_Kind.SYSTEM,
+            "InvalidBranch",
+            `branch node ${ctx.uniqueId(node.id)} took node ${ns.branchTakenNodeId}, which it does not have`,
           );
         }
         return;

@@ -25,12 +25,12 @@ import {
   type LiteralMap,
   type Node,
 } from "@flotilla/proto";
-import { BindingResolutionError, resolveBindings } from "../../workflow/bindings.js";
+import { BindingResolutionError, resolveBindings, type BindingSources } from "../../workflow/bindings.js";
 import type { WorkflowGraph } from "../../workflow/graph.js";
 import { abortLevel, advanceLevel, levelError } from "../../workflow/level.js";
 import { isTerminalNodePhase } from "../../workflow/phases.js";
 import type { RoundContext } from "../../workflow/round-context.js";
-import { failNode, nodeError } from "../node-failures.js";
+import { failNode } from "../node-failures.js";
 import type { NodeHandler, NodeHandlers } from "../node-handler.js";
 import { createUnsupportedHandler } from "../unsupported/unsupported-handler.js";
 
@@ -59,17 +59,39 @@ function nestedContext(ctx: RoundContext, node: Node, graph: WorkflowGraph): Rou
   });
 }
 
+/**
+ * Resolves `bindings` against `sources`; when one cannot be resolved, fails `node` as a USER
+ * error `code` (message: `context` then the binding's problem) and returns undefined.
+ */
+async function bindOrFail(
+  ctx: RoundContext,
+  node: Node,
+  code: string,
+  context: string,
+  bindings: Parameters<typeof resolveBindings>[0],
+  sources: BindingSources,
+): Promise<LiteralMap | undefined> {
+  try {
+    return await resolveBindings(bindings, sources);
+  } catch (err) {
+    if (!(err instanceof BindingResolutionError)) throw err;
+    failNode(ctx, node, ExecutionError_Kind.USER, code, `${context}${err.message}`);
+    return undefined;
+  }
+}
+
 /** Binds and writes the node's inputs and moves it to RUNNING; returns false when it failed instead. */
 async function start(ctx: RoundContext, node: Node, key: string): Promise<boolean> {
   const loc = ctx.attemptLocations(node.id, 0);
-  let inputs: LiteralMap;
-  try {
-    inputs = await resolveBindings(node.inputs, ctx.bindingSources());
-  } catch (err) {
-    if (!(err instanceof BindingResolutionError)) throw err;
-    failNode(ctx, node, nodeError(ExecutionError_Kind.USER, "BindingResolutionFailed", err.message));
-    return false;
-  }
+  const inputs = await bindOrFail(
+    ctx,
+    node,
+    "BindingResolutionFailed",
+    "",
+    node.inputs,
+    ctx.bindingSources(),
+  );
+  if (!inputs) return false;
   if (node.inputs.length > 0) await ctx.ports.io.writeLiteralMap(loc.inputsUri, inputs);
   // One "attempt": inputs and outputs are located like a task attempt's (nodes/{id}/0/).
   ctx.node(node.id).attempts = 1;
@@ -97,11 +119,9 @@ export function createSubWorkflowHandler(handlers: () => NodeHandlers): NodeHand
         failNode(
           ctx,
           node,
-          nodeError(
-            ExecutionError_Kind.SYSTEM,
-            "SubWorkflowNotFound",
-            `sub-workflow ${sub.key} of node ${ctx.uniqueId(node.id)} is not in the compiled closure`,
-          ),
+          ExecutionError_Kind.SYSTEM,
+          "SubWorkflowNotFound",
+          `sub-workflow ${sub.key} of node ${ctx.uniqueId(node.id)} is not in the compiled closure`,
         );
         return;
       }
@@ -127,25 +147,16 @@ export function createSubWorkflowHandler(handlers: () => NodeHandlers): NodeHand
         return;
       }
       const outputUri = ctx.attemptLocations(node.id, 0).outputsUri;
-      try {
-        const outputs = await resolveBindings(
-          sub.graph.workflow.template?.outputs ?? [],
-          inner.bindingSources(),
-        );
-        await ctx.ports.io.writeLiteralMap(outputUri, outputs);
-      } catch (err) {
-        if (!(err instanceof BindingResolutionError)) throw err;
-        failNode(
-          ctx,
-          node,
-          nodeError(
-            ExecutionError_Kind.USER,
-            "OutputBindingFailed",
-            `sub-workflow ${sub.key} of node ${ctx.uniqueId(node.id)}: ${err.message}`,
-          ),
-        );
-        return;
-      }
+      const outputs = await bindOrFail(
+        ctx,
+        node,
+        "OutputBindingFailed",
+        `sub-workflow ${sub.key} of node ${ctx.uniqueId(node.id)}: `,
+        sub.graph.workflow.template?.outputs ?? [],
+        inner.bindingSources(),
+      );
+      if (!outputs) return;
+      await ctx.ports.io.writeLiteralMap(outputUri, outputs);
       ctx.setNodePhase(node.id, NodeExecution_Phase.SUCCEEDED, { reason: "SubWorkflowSucceeded", outputUri });
     },
 

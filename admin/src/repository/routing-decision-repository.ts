@@ -3,7 +3,8 @@
  */
 import type { Queryable, Row } from "@flotilla/db";
 import type { ExecutionKey } from "../manager/placement.js";
-import type { CandidateEvaluation, Decision } from "./router.js";
+import type { CandidateEvaluation, Decision } from "../routing/router.js";
+import { executionKeyOf, executionKeyParams, timestamp } from "./rows.js";
 
 /** A decision as stored, with the inputs the router saw. */
 export interface StoredDecision {
@@ -29,7 +30,7 @@ export interface StoredDecision {
 function toStored(r: Row): StoredDecision {
   return {
     id: Number(r.id),
-    execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
+    execution: executionKeyOf(r),
     chosenCluster: (r.chosen_cluster as string | null) ?? undefined,
     reason: r.reason as string,
     message: r.message as string,
@@ -42,48 +43,72 @@ function toStored(r: Row): StoredDecision {
     inputs: r.inputs as Record<string, unknown>,
     candidates: r.candidates as CandidateEvaluation[],
     evaluations: Number(r.evaluations),
-    decidedAt: new Date(r.decided_at as string | Date),
-    lastEvaluatedAt: new Date(r.last_evaluated_at as string | Date),
+    decidedAt: timestamp(r.decided_at),
+    lastEvaluatedAt: timestamp(r.last_evaluated_at),
   };
 }
 
-/** Reads and writes the `routing_decisions` table. */
-export class PostgresDecisionRepository {
-  constructor(private readonly db: Queryable) {}
-
+/** SQL access to stored routing decisions (`routing_decisions`). */
+export interface RoutingDecisionRepository {
   /** The latest decision of an execution, or undefined. */
-  async latest(e: ExecutionKey): Promise<StoredDecision | undefined> {
-    const { rows } = await this.db.query(
-      "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id DESC LIMIT 1",
-      [e.project, e.domain, e.name],
-    );
-    return rows[0] ? toStored(rows[0]) : undefined;
-  }
-
+  latest(e: ExecutionKey): Promise<StoredDecision | undefined>;
   /** The cluster of the latest decision that chose one, or undefined. */
-  async latestChosen(e: ExecutionKey): Promise<string | undefined> {
-    const { rows } = await this.db.query(
-      `SELECT chosen_cluster FROM routing_decisions
-       WHERE project = $1 AND domain = $2 AND name = $3 AND chosen_cluster IS NOT NULL ORDER BY id DESC LIMIT 1`,
-      [e.project, e.domain, e.name],
-    );
-    return (rows[0]?.chosen_cluster as string | undefined) ?? undefined;
-  }
-
+  latestChosen(e: ExecutionKey): Promise<string | undefined>;
   /** Every decision of an execution, oldest first. */
-  async list(e: ExecutionKey): Promise<StoredDecision[]> {
-    const { rows } = await this.db.query(
-      "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id",
-      [e.project, e.domain, e.name],
-    );
-    return rows.map(toStored);
-  }
-
+  list(e: ExecutionKey): Promise<StoredDecision[]>;
   /**
    * Stores a decision. When the latest stored decision has the same outcome (chosen cluster,
    * reason, queue reason and message) it is bumped (evaluations + 1) instead of duplicated.
    * Returns the stored row.
    */
+  record(
+    e: ExecutionKey,
+    decision: Decision,
+    queueReason: string,
+    inputs: Record<string, unknown>,
+    at: Date,
+  ): Promise<StoredDecision>;
+  /**
+   * Sets the queue reason of the latest decision (e.g. the cluster became unreachable after
+   * the cluster was chosen). Appends nothing.
+   */
+  setQueueReason(id: number, queueReason: string, at: Date): Promise<void>;
+}
+
+/** Creates the PostgreSQL implementation of {@link RoutingDecisionRepository}. */
+export function createPostgresRoutingDecisionRepository(db: Queryable): RoutingDecisionRepository {
+  return new PostgresRoutingDecisionRepository(db);
+}
+
+/** Reads and writes the `routing_decisions` table. */
+export class PostgresRoutingDecisionRepository implements RoutingDecisionRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async latest(e: ExecutionKey): Promise<StoredDecision | undefined> {
+    const { rows } = await this.db.query(
+      "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id DESC LIMIT 1",
+      executionKeyParams(e),
+    );
+    return rows[0] ? toStored(rows[0]) : undefined;
+  }
+
+  async latestChosen(e: ExecutionKey): Promise<string | undefined> {
+    const { rows } = await this.db.query(
+      `SELECT chosen_cluster FROM routing_decisions
+       WHERE project = $1 AND domain = $2 AND name = $3 AND chosen_cluster IS NOT NULL ORDER BY id DESC LIMIT 1`,
+      executionKeyParams(e),
+    );
+    return (rows[0]?.chosen_cluster as string | undefined) ?? undefined;
+  }
+
+  async list(e: ExecutionKey): Promise<StoredDecision[]> {
+    const { rows } = await this.db.query(
+      "SELECT * FROM routing_decisions WHERE project = $1 AND domain = $2 AND name = $3 ORDER BY id",
+      executionKeyParams(e),
+    );
+    return rows.map(toStored);
+  }
+
   async record(
     e: ExecutionKey,
     decision: Decision,
@@ -111,9 +136,7 @@ export class PostgresDecisionRepository {
          decided_at, last_evaluated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14::jsonb, $15, $15) RETURNING *`,
       [
-        e.project,
-        e.domain,
-        e.name,
+        ...executionKeyParams(e),
         decision.chosen ?? null,
         decision.reason,
         decision.message,
@@ -131,10 +154,6 @@ export class PostgresDecisionRepository {
     return toStored(rows[0]);
   }
 
-  /**
-   * Sets the queue reason of the latest decision (e.g. the cluster became unreachable after
-   * the cluster was chosen). Appends nothing.
-   */
   async setQueueReason(id: number, queueReason: string, at: Date): Promise<void> {
     await this.db.query(
       "UPDATE routing_decisions SET queue_reason = $2, last_evaluated_at = $3 WHERE id = $1",

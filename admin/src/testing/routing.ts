@@ -1,5 +1,5 @@
 /**
- * Builders and fakes shared by the routing subsystem's tests.
+ * Builders and fakes shared by the routing subsystem's tests (placer, cluster and routing RPCs).
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
@@ -14,14 +14,19 @@ import {
   WorkflowMetadataSchema,
   WorkflowTemplateSchema,
 } from "@flotilla/proto";
+import type { AdminLogger } from "../logger.js";
 import type { ExecutionKey, PlacementRequest } from "../manager/placement.js";
 import type {
+  ActiveExecution,
   ExecutionPlacementRepository,
   ExecutionPlacementUpdate,
 } from "../repository/execution-placement.js";
-import type { RoutingLogger } from "./routing-manager.js";
 
-/** An in-memory {@link ExecutionPlacementRepository} recording every placement update. */
+/**
+ * An in-memory {@link ExecutionPlacementRepository} recording every placement update. Its reads
+ * see no executions, as over an empty executions table: the placer never finds an execution
+ * already placed, and no cluster has active executions.
+ */
 export class RecordingPlacements implements ExecutionPlacementRepository {
   readonly current = new Map<string, ExecutionPlacementUpdate>();
   readonly history: Array<{ key: string; update: ExecutionPlacementUpdate }> = [];
@@ -33,6 +38,18 @@ export class RecordingPlacements implements ExecutionPlacementRepository {
     return Promise.resolve();
   }
 
+  placementOf(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  listActiveOn(): Promise<ActiveExecution[]> {
+    return Promise.resolve([]);
+  }
+
+  countActiveOn(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
   /** The latest update of an execution. */
   of(project: string, domain: string, name: string): ExecutionPlacementUpdate | undefined {
     return this.current.get(`${project}/${domain}/${name}`);
@@ -40,7 +57,7 @@ export class RecordingPlacements implements ExecutionPlacementRepository {
 }
 
 /** A logger that keeps what it was told, for assertions. */
-export function memoryLogger(): RoutingLogger & { lines: Array<{ level: string; message: string }> } {
+export function memoryLogger(): AdminLogger & { lines: Array<{ level: string; message: string }> } {
   const lines: Array<{ level: string; message: string }> = [];
   return {
     lines,

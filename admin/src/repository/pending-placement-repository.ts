@@ -1,20 +1,32 @@
 /**
- * SQL for pending placements (`pending_placements`, migration 0053): accepted executions
- * whose CR does not exist on a cluster yet. Durable so a restarted admin keeps retrying.
+ * SQL for pending placements (`pending_placements`, migrations 0053 and 0055): accepted
+ * executions whose CR does not exist on a cluster yet. Durable so a restarted admin keeps
+ * retrying.
  */
 import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { Queryable, Row } from "@flotilla/db";
 import { IdentifierSchema, WorkflowExecutionSpecSchema } from "@flotilla/proto";
 import type { ExecutionKey, PlacementRequest } from "../manager/placement.js";
+import type { Reason } from "../routing/reason.js";
+import { executionKeyOf, executionKeyParams, timestamp } from "./rows.js";
 
 /** One pending placement with its retry bookkeeping. */
 export interface PendingPlacement {
   request: PlacementRequest;
   attempts: number;
   lastCluster?: string | undefined;
-  lastError: string;
+  /** Why the last attempt did not place it (code "" before the first attempt). */
+  lastError: Reason;
   nextAttemptAt: Date;
   createdAt: Date;
+}
+
+/** What a failed attempt records: the attempt count, the cluster tried, why, and when to retry. */
+export interface PlacementRetry {
+  attempts: number;
+  lastCluster?: string | undefined;
+  lastError: Reason;
+  nextAttemptAt: Date;
 }
 
 interface RequestJson {
@@ -30,7 +42,7 @@ function toPending(r: Row): PendingPlacement {
   const spec = r.spec as Uint8Array;
   return {
     request: {
-      execution: { project: r.project as string, domain: r.domain as string, name: r.name as string },
+      execution: executionKeyOf(r),
       workflow: fromJson(IdentifierSchema, req.workflow),
       ...(req.launchPlan !== undefined ? { launchPlan: fromJson(IdentifierSchema, req.launchPlan) } : {}),
       ...(req.clusterLabel !== undefined ? { clusterLabel: req.clusterLabel } : {}),
@@ -40,20 +52,42 @@ function toPending(r: Row): PendingPlacement {
     },
     attempts: Number(r.attempts),
     lastCluster: (r.last_cluster as string | null) ?? undefined,
-    lastError: r.last_error as string,
-    nextAttemptAt: new Date(r.next_attempt_at as string | Date),
-    createdAt: new Date(r.created_at as string | Date),
+    lastError: { code: r.last_error_code as string, message: r.last_error as string },
+    nextAttemptAt: timestamp(r.next_attempt_at),
+    createdAt: timestamp(r.created_at),
   };
 }
 
-/** Reads and writes the `pending_placements` table. */
-export class PostgresPendingPlacementRepository {
-  constructor(private readonly db: Queryable) {}
-
+/** SQL access to pending placements (`pending_placements`). */
+export interface PendingPlacementRepository {
   /**
    * Stores (or refreshes the request of) a pending placement, due at `dueAt`. An existing
    * row keeps its attempt count. Side effect: upserts a row.
    */
+  upsert(request: PlacementRequest, dueAt: Date): Promise<void>;
+  /** The pending placement of an execution, or undefined. */
+  get(e: ExecutionKey): Promise<PendingPlacement | undefined>;
+  /** Pending placements due at `now` (all when `includeNotDue`), oldest first, at most `limit`. */
+  due(now: Date, limit: number, includeNotDue?: boolean): Promise<PendingPlacement[]>;
+  /** Records a failed attempt and when to try again. */
+  reschedule(e: ExecutionKey, update: PlacementRetry): Promise<void>;
+  /** Makes every pending placement due now (after a cluster or rule change). */
+  makeAllDue(): Promise<void>;
+  /** Removes a pending placement. Returns true when a row was removed. */
+  delete(e: ExecutionKey): Promise<boolean>;
+  /** Number of pending placements. */
+  count(): Promise<number>;
+}
+
+/** Creates the PostgreSQL implementation of {@link PendingPlacementRepository}. */
+export function createPostgresPendingPlacementRepository(db: Queryable): PendingPlacementRepository {
+  return new PostgresPendingPlacementRepository(db);
+}
+
+/** Reads and writes the `pending_placements` table. */
+export class PostgresPendingPlacementRepository implements PendingPlacementRepository {
+  constructor(private readonly db: Queryable) {}
+
   async upsert(request: PlacementRequest, dueAt: Date): Promise<void> {
     const json: RequestJson = {
       workflow: toJson(IdentifierSchema, request.workflow),
@@ -69,9 +103,7 @@ export class PostgresPendingPlacementRepository {
        ON CONFLICT (project, domain, name) DO UPDATE SET spec = EXCLUDED.spec, request = EXCLUDED.request,
          updated_at = now()`,
       [
-        e.project,
-        e.domain,
-        e.name,
+        ...executionKeyParams(e),
         Buffer.from(toBinary(WorkflowExecutionSpecSchema, request.spec)),
         JSON.stringify(json),
         dueAt,
@@ -79,16 +111,14 @@ export class PostgresPendingPlacementRepository {
     );
   }
 
-  /** The pending placement of an execution, or undefined. */
   async get(e: ExecutionKey): Promise<PendingPlacement | undefined> {
     const { rows } = await this.db.query(
       "SELECT * FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
-      [e.project, e.domain, e.name],
+      executionKeyParams(e),
     );
     return rows[0] ? toPending(rows[0]) : undefined;
   }
 
-  /** Pending placements due at `now` (all when `includeNotDue`), oldest first, at most `limit`. */
   async due(now: Date, limit: number, includeNotDue = false): Promise<PendingPlacement[]> {
     const { rows } = await this.db.query(
       `SELECT * FROM pending_placements WHERE $1::boolean OR next_attempt_at <= $2
@@ -98,37 +128,36 @@ export class PostgresPendingPlacementRepository {
     return rows.map(toPending);
   }
 
-  /** Records a failed attempt and when to try again. */
-  async reschedule(
-    e: ExecutionKey,
-    update: { attempts: number; lastCluster?: string | undefined; lastError: string; nextAttemptAt: Date },
-  ): Promise<void> {
+  async reschedule(e: ExecutionKey, update: PlacementRetry): Promise<void> {
     await this.db.query(
-      `UPDATE pending_placements SET attempts = $4, last_cluster = $5, last_error = $6, next_attempt_at = $7,
-         updated_at = now()
+      `UPDATE pending_placements SET attempts = $4, last_cluster = $5, last_error_code = $6, last_error = $7,
+         next_attempt_at = $8, updated_at = now()
        WHERE project = $1 AND domain = $2 AND name = $3`,
       [
-        e.project,
-        e.domain,
-        e.name,
+        ...executionKeyParams(e),
         update.attempts,
         update.lastCluster ?? null,
-        update.lastError,
+        update.lastError.code,
+        update.lastError.message,
         update.nextAttemptAt,
       ],
     );
   }
 
-  /** Removes a pending placement. Returns true when a row was removed. */
+  async makeAllDue(): Promise<void> {
+    await this.db.query(
+      "UPDATE pending_placements SET next_attempt_at = now() WHERE next_attempt_at > now()",
+    );
+  }
+
   async delete(e: ExecutionKey): Promise<boolean> {
     const { rowCount } = await this.db.query(
       "DELETE FROM pending_placements WHERE project = $1 AND domain = $2 AND name = $3",
-      [e.project, e.domain, e.name],
+      executionKeyParams(e),
     );
     return rowCount > 0;
   }
 
-  /** Number of pending placements. */
   async count(): Promise<number> {
     const { rows } = await this.db.query("SELECT count(*)::int AS n FROM pending_placements");
     return Number(rows[0]?.n ?? 0);

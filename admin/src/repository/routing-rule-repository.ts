@@ -1,10 +1,19 @@
 /**
- * SQL for routing rules (`routing_rules`, migration 0051).
+ * SQL for routing rules (`routing_rules`, migration 0051). Driver errors are translated here: a
+ * second rule at the same scope (unique violation) is {@link AlreadyExistsError}, a missing rule
+ * {@link RoutingRuleNotFoundError}, an update at an old revision {@link StaleRevisionError}.
  */
 import { randomBytes } from "node:crypto";
 import { isUniqueViolation, type Queryable, type Row } from "@flotilla/db";
-import { AdminError, AlreadyExistsError, NotFoundError } from "../errors.js";
-import { ruleLevel, type RoutingRule, type RoutingRuleScope, type WeightedTarget } from "./router.js";
+import { AlreadyExistsError } from "../errors.js";
+import { RoutingRuleNotFoundError, StaleRevisionError } from "../routing-errors.js";
+import {
+  ruleLevel,
+  type RoutingRule,
+  type RoutingRuleScope,
+  type WeightedTarget,
+} from "../routing/router.js";
+import { requireRow, timestamp } from "./rows.js";
 
 /** A routing rule as stored (the router's view plus bookkeeping). */
 export interface StoredRoutingRule extends RoutingRule {
@@ -22,28 +31,16 @@ export interface RoutingRuleInput {
   description: string;
 }
 
-/** The routing rule id is unknown. */
-export class RoutingRuleNotFoundError extends NotFoundError {
-  override readonly name = "RoutingRuleNotFoundError";
-  override readonly reason = "RoutingRuleNotFound";
-  constructor(id: string) {
-    super("routing rule", id);
-  }
+/** Which rules {@link RoutingRuleRepository.list} returns: of a project (and domain), a page. */
+export interface RoutingRuleFilter {
+  project?: string;
+  domain?: string;
+  limit: number;
+  offset: number;
 }
 
-/** An update carried a revision that is not the rule's current one (optimistic concurrency). */
-export class StaleRevisionError extends AdminError {
-  override readonly name = "StaleRevisionError";
-  readonly reason = "StaleRevision";
-  constructor(
-    readonly kind: string,
-    readonly id: string,
-    readonly given: number,
-    readonly current: number,
-  ) {
-    super(`${kind} ${id}: revision ${given} is stale (current ${current}); re-read and retry`);
-  }
-}
+/** The fields of a rule an update replaces (its scope is its identity and never changes). */
+export type RoutingRuleBody = Omit<RoutingRuleInput, "scope">;
 
 type JsonTarget = { cluster: string; weight: number } | { clusterLabel: string; weight: number };
 
@@ -77,8 +74,8 @@ function toRule(r: Row): StoredRoutingRule {
     targets: targetsFromJson(r.targets),
     description: r.description as string,
     revision: Number(r.revision),
-    createdAt: new Date(r.created_at as string | Date),
-    updatedAt: new Date(r.updated_at as string | Date),
+    createdAt: timestamp(r.created_at),
+    updatedAt: timestamp(r.updated_at),
   };
 }
 
@@ -86,14 +83,40 @@ function scopeParams(s: RoutingRuleScope): string[] {
   return [s.project ?? "", s.domain ?? "", s.workflow ?? "", s.launchPlan ?? ""];
 }
 
-/** Reads and writes the `routing_rules` table. */
-export class PostgresRoutingRuleRepository {
-  constructor(private readonly db: Queryable) {}
-
+/** SQL access to routing rules (`routing_rules`). */
+export interface RoutingRuleRepository {
   /**
    * Stores a new rule with a generated id. A second rule at the same scope is
    * {@link AlreadyExistsError}. Returns the stored rule.
    */
+  create(input: RoutingRuleInput): Promise<StoredRoutingRule>;
+  /**
+   * Replaces a rule's label, targets and description when `revision` is current.
+   * Throws {@link RoutingRuleNotFoundError} or {@link StaleRevisionError}. Returns the rule.
+   */
+  update(id: string, revision: number, input: RoutingRuleBody): Promise<StoredRoutingRule>;
+  /** One rule; throws {@link RoutingRuleNotFoundError}. */
+  get(id: string): Promise<StoredRoutingRule>;
+  /** Deletes a rule; throws {@link RoutingRuleNotFoundError}. */
+  delete(id: string): Promise<void>;
+  /**
+   * Rules, most specific first (then by id), optionally filtered to a project (and domain).
+   * `offset` rules are skipped (earlier pages). Returns at most `limit` rules.
+   */
+  list(filter: RoutingRuleFilter): Promise<StoredRoutingRule[]>;
+  /** Every rule (the router's input). */
+  all(): Promise<StoredRoutingRule[]>;
+}
+
+/** Creates the PostgreSQL implementation of {@link RoutingRuleRepository}. */
+export function createPostgresRoutingRuleRepository(db: Queryable): RoutingRuleRepository {
+  return new PostgresRoutingRuleRepository(db);
+}
+
+/** Reads and writes the `routing_rules` table. */
+export class PostgresRoutingRuleRepository implements RoutingRuleRepository {
+  constructor(private readonly db: Queryable) {}
+
   async create(input: RoutingRuleInput): Promise<StoredRoutingRule> {
     ruleLevel(input.scope);
     const id = `rr-${randomBytes(6).toString("hex")}`;
@@ -122,15 +145,7 @@ export class PostgresRoutingRuleRepository {
     }
   }
 
-  /**
-   * Replaces a rule's label, targets and description when `revision` is current.
-   * Throws {@link RoutingRuleNotFoundError} or {@link StaleRevisionError}. Returns the rule.
-   */
-  async update(
-    id: string,
-    revision: number,
-    input: Omit<RoutingRuleInput, "scope">,
-  ): Promise<StoredRoutingRule> {
+  async update(id: string, revision: number, input: RoutingRuleBody): Promise<StoredRoutingRule> {
     const { rows } = await this.db.query(
       `UPDATE routing_rules SET cluster_label = $3, targets = $4::jsonb, description = $5,
          revision = revision + 1, updated_at = now()
@@ -143,30 +158,17 @@ export class PostgresRoutingRuleRepository {
     throw new StaleRevisionError("routing rule", id, revision, current.revision);
   }
 
-  /** One rule; throws {@link RoutingRuleNotFoundError}. */
   async get(id: string): Promise<StoredRoutingRule> {
     const { rows } = await this.db.query("SELECT * FROM routing_rules WHERE id = $1", [id]);
-    const row = rows[0];
-    if (!row) throw new RoutingRuleNotFoundError(id);
-    return toRule(row);
+    return toRule(requireRow(rows, () => new RoutingRuleNotFoundError(id)));
   }
 
-  /** Deletes a rule; throws {@link RoutingRuleNotFoundError}. */
   async delete(id: string): Promise<void> {
     const { rowCount } = await this.db.query("DELETE FROM routing_rules WHERE id = $1", [id]);
     if (rowCount === 0) throw new RoutingRuleNotFoundError(id);
   }
 
-  /**
-   * Rules, most specific first (then by id), optionally filtered to a project (and domain).
-   * `after` is the offset of a previous page. Returns at most `limit` rules.
-   */
-  async list(filter: {
-    project?: string;
-    domain?: string;
-    limit: number;
-    offset: number;
-  }): Promise<StoredRoutingRule[]> {
+  async list(filter: RoutingRuleFilter): Promise<StoredRoutingRule[]> {
     const { rows } = await this.db.query(
       `SELECT * FROM routing_rules
        WHERE ($1 = '' OR project = $1) AND ($2 = '' OR domain = $2)
@@ -177,7 +179,6 @@ export class PostgresRoutingRuleRepository {
     return rows.map(toRule);
   }
 
-  /** Every rule (the router's input). */
   async all(): Promise<StoredRoutingRule[]> {
     const { rows } = await this.db.query("SELECT * FROM routing_rules ORDER BY id");
     return rows.map(toRule);

@@ -10,16 +10,15 @@ import { AdminService, Cluster_Health, Cluster_State, DomainSchema, ProjectSchem
 import { eachDatabase, eventually, tempDir } from "@flotilla/testing";
 import { Registry } from "prom-client";
 import type { DataPlane } from "../dataplane/data-plane.js";
-import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
 import { ClusterUnreachableError } from "../dataplane/errors.js";
-import {
-  CLUSTER_LABEL_KEY,
-  ISOLATION_LABEL_KEY,
-  ProjectLookup,
-  createRoutingSubsystem,
-  type RoutingSubsystem,
-} from "./index.js";
-import { RecordingPlacements, aPlacementRequest, memoryLogger } from "./test-support.js";
+import { ProjectLookup } from "../manager/project-lookup.js";
+import { createPostgresAttributesRepository } from "../repository/attributes-repository.js";
+import type { ExecutionPlacementRepository } from "../repository/execution-placement.js";
+import { createPostgresExecutionRepository } from "../repository/execution-repository.js";
+import { createPostgresRegistryRepository } from "../repository/registry-repository.js";
+import { createRoutingSubsystem, type RoutingSubsystem } from "../routing-subsystem.js";
+import { CLUSTER_LABEL_KEY, ISOLATION_LABEL_KEY } from "../routing/router.js";
+import { RecordingPlacements, aPlacementRequest, memoryLogger } from "../testing/routing.js";
 
 const MIGRATIONS = new URL("../../migrations/", import.meta.url);
 
@@ -288,6 +287,28 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
     );
   });
 
+  test("an execution moved away after an unanswered create is deleted on the first cluster (reason read as a code)", async () => {
+    const { api, dataPlane, placements, s } = await setup();
+    await api.registerCluster({
+      cluster: { name: "other", apiEndpoint: "http://127.0.0.1:2", labels: { [CLUSTER_LABEL_KEY]: "batch" } },
+    });
+    await api.cordonCluster({ name: "other", reason: "not yet" });
+    dataPlane.down.add("cfg");
+    const e = { project: "flights", domain: "production", name: "moved-1" };
+    const outcome = await s.placer.place(aPlacementRequest(e, { blobRoot: "file:///tmp/x" }));
+    assert.equal(outcome.state, "queued");
+    assert.equal(placements.of(e.project, e.domain, e.name)?.queueReasonCode, "ClusterUnreachable");
+    const pending = await s.pending.get(e);
+    assert.equal(pending?.lastError.code, "ClusterUnreachable");
+    assert.match(pending?.lastError.message ?? "", /^cluster cfg unreachable/, "the message carries no code");
+
+    await api.uncordonCluster({ name: "other" });
+    await api.cordonCluster({ name: "cfg", reason: "unreachable" });
+    await eventually(() => assert.equal(placements.of(e.project, e.domain, e.name)?.cluster, "other"));
+    const hb = await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.0.0" });
+    assert.deepEqual(hb.abortExecutionNames, ["moved-1"], "the create on cfg may have landed: it is deleted");
+  });
+
   // ---- lost clusters ----
 
   test("a lost cluster's running executions are marked, and unmarked when it beats again", async () => {
@@ -297,16 +318,8 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
        cluster, phase, created_at, updated_at)
      VALUES ('flights', 'production', 'running-1', 'wf', 'v1', '\\x', 'd', 'file:///x', 'cfg', 2, now(), now())`,
     );
-    // Writes placements to the executions table the way the execution repository does.
-    const sqlPlacements: ExecutionPlacementRepository = {
-      updatePlacement: async (e, p) => {
-        await db.query(
-          "UPDATE executions SET cluster = $4, queue_reason = $5 WHERE project = $1 AND domain = $2 AND name = $3",
-          [e.project, e.domain, e.name, p.cluster, p.queueReason],
-        );
-      },
-    };
-    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3 }, sqlPlacements);
+    // The execution repository writes the placements to the executions table.
+    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3 }, createPostgresExecutionRepository(db));
     const row = async () =>
       (await db.query("SELECT cluster, queue_reason FROM executions WHERE name = 'running-1'")).rows[0] as {
         cluster: string;
@@ -337,7 +350,10 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
       1,
       Buffer.from(toBinary(ProjectSchema, project)),
     ]);
-    const lookup = new ProjectLookup(db);
+    const lookup = new ProjectLookup({
+      projects: createPostgresRegistryRepository(db),
+      attributes: createPostgresAttributesRepository(db),
+    });
     assert.equal(await lookup.isolationLabel("secure", "production"), "regulated");
     assert.equal(await lookup.isolationLabel("secure", "development"), "sandbox");
     assert.equal(await lookup.isolationLabel("unknown", "production"), undefined);

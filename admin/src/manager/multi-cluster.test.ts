@@ -12,15 +12,11 @@ import { Registry } from "prom-client";
 import { connectCluster } from "../dataplane/connection.js";
 import { RESOURCE_QUOTA_NAME } from "../dataplane/quota.js";
 import { countWorkflowExecutions } from "../dataplane/workflow-executions.js";
-import {
-  CLUSTER_LABEL_KEY,
-  ISOLATION_LABEL_KEY,
-  chiSquare,
-  createRoutingSubsystem,
-  type RoutingSubsystem,
-} from "./index.js";
-import type { RoutingSectionInput } from "./config.js";
-import { RecordingPlacements, aPlacementRequest, memoryLogger } from "./test-support.js";
+import { createRoutingSubsystem, type RoutingSubsystem } from "../routing-subsystem.js";
+import type { RoutingSectionInput } from "../routing/config.js";
+import { CLUSTER_LABEL_KEY, ISOLATION_LABEL_KEY } from "../routing/router.js";
+import { chiSquare } from "../routing/stats.js";
+import { RecordingPlacements, aPlacementRequest, memoryLogger } from "../testing/routing.js";
 
 const MIGRATIONS = new URL("../../migrations/", import.meta.url);
 const CALL = { timeoutMs: 10_000 };
@@ -276,7 +272,7 @@ describe("routing across three sandbox clusters", () => {
         /^ClusterUnreachable: cluster late unreachable/,
       );
       await eventually(async () => {
-        const pending = await s.manager.pending.get(e);
+        const pending = await s.pending.get(e);
         assert.ok(pending && pending.attempts >= 3, `attempts ${pending?.attempts}`);
       });
       const failures =
@@ -294,7 +290,7 @@ describe("routing across three sandbox clusters", () => {
           message: "placed once the cluster answers",
         });
         assert.equal(await count(late, "flights", "late-1"), 1);
-        assert.equal(await s.manager.pending.get(e), undefined);
+        assert.equal(await s.pending.get(e), undefined);
       } finally {
         await s.stop();
         await late.stop();

@@ -1,9 +1,15 @@
 /**
- * SQL for the cluster registry (`clusters`, migration 0050).
+ * SQL for the cluster registry (`clusters`, migration 0050). Driver errors are translated here:
+ * a unique violation on register is {@link AlreadyExistsError} (or the stored cluster when the
+ * content is identical), a missing row is {@link ClusterNotFoundError}.
  */
 import { isUniqueViolation, type Queryable, type Row } from "@flotilla/db";
-import { AlreadyExistsError, NotFoundError } from "../errors.js";
-import { ClusterState } from "./router.js";
+import { AlreadyExistsError } from "../errors.js";
+import { ClusterNotFoundError } from "../routing-errors.js";
+import type { ClusterState } from "../routing/router.js";
+import { requireRow, timestamp } from "./rows.js";
+
+export { ClusterNotFoundError } from "../routing-errors.js";
 
 /** Where a cluster's registration comes from. */
 export type ClusterSource = "config" | "api";
@@ -40,24 +46,11 @@ export type ClusterRegistration = Pick<
   "name" | "apiEndpoint" | "credentialsRef" | "labels" | "priority" | "capacity" | "prices"
 >;
 
-/** A cluster name that is not registered. */
-export class ClusterNotFoundError extends NotFoundError {
-  override readonly name = "ClusterNotFoundError";
-  override readonly reason = "ClusterNotFound";
-  constructor(cluster: string) {
-    super("cluster", cluster);
-  }
-}
-
-/** A heartbeat's payload as stored. */
-export interface HeartbeatUpdate {
-  propellerVersion: string;
-  health: StoredHealth;
-  healthMessage: string;
-  queueDepth: number;
-  activeWorkflows: number;
-  at: Date;
-}
+/** A heartbeat's payload as stored: the cluster's reported fields and when admin received it. */
+export type HeartbeatUpdate = Pick<
+  ClusterRecord,
+  "propellerVersion" | "health" | "healthMessage" | "queueDepth" | "activeWorkflows"
+> & { at: Date };
 
 function toRecord(r: Row): ClusterRecord {
   return {
@@ -73,51 +66,80 @@ function toRecord(r: Row): ClusterRecord {
     source: r.source as ClusterSource,
     health: r.health as StoredHealth,
     healthMessage: r.health_message as string,
-    lastHeartbeatAt: r.last_heartbeat_at ? new Date(r.last_heartbeat_at as string | Date) : undefined,
+    lastHeartbeatAt: r.last_heartbeat_at ? timestamp(r.last_heartbeat_at) : undefined,
     propellerVersion: r.propeller_version as string,
     queueDepth: Number(r.queue_depth),
     activeWorkflows: Number(r.active_workflows),
-    createdAt: new Date(r.created_at as string | Date),
-    updatedAt: new Date(r.updated_at as string | Date),
+    createdAt: timestamp(r.created_at),
+    updatedAt: timestamp(r.updated_at),
   };
 }
 
+/** `$1`-`$7`: name, endpoint, credentials, labels, priority, capacity, prices (JSON as text). */
+function registrationParams(c: ClusterRegistration): unknown[] {
+  return [
+    c.name,
+    c.apiEndpoint,
+    c.credentialsRef,
+    JSON.stringify(c.labels),
+    c.priority,
+    JSON.stringify(c.capacity),
+    JSON.stringify(c.prices),
+  ];
+}
+
+/** SQL access to the cluster registry (`clusters`). */
+export interface ClusterRepository {
+  /** Every cluster, ordered by name. */
+  list(): Promise<ClusterRecord[]>;
+  /** One cluster; throws {@link ClusterNotFoundError}. */
+  get(name: string): Promise<ClusterRecord>;
+  /**
+   * Registers a cluster through the API. Re-registering identical content returns the stored
+   * cluster; different content is {@link AlreadyExistsError}. Side effect: inserts a row.
+   */
+  register(c: ClusterRegistration): Promise<ClusterRecord>;
+  /**
+   * Upserts a cluster declared in the configuration file: registration fields are replaced;
+   * the state only when the config names one. Returns the stored cluster.
+   */
+  applyFromConfig(c: ClusterRegistration, state: ClusterState | undefined): Promise<ClusterRecord>;
+  /** Replaces the mutable registration fields; throws {@link ClusterNotFoundError}. */
+  update(c: ClusterRegistration): Promise<ClusterRecord>;
+  /** Sets the placement state and its reason; throws {@link ClusterNotFoundError}. */
+  setState(name: string, state: ClusterState, reason: string): Promise<ClusterRecord>;
+  /** Records a heartbeat; returns the cluster (its previous heartbeat time is in `previous`). */
+  recordHeartbeat(
+    name: string,
+    hb: HeartbeatUpdate,
+  ): Promise<{ cluster: ClusterRecord; previous?: Date | undefined }>;
+}
+
+/** Creates the PostgreSQL implementation of {@link ClusterRepository}. */
+export function createPostgresClusterRepository(db: Queryable): ClusterRepository {
+  return new PostgresClusterRepository(db);
+}
+
 /** Reads and writes the `clusters` table. */
-export class PostgresClusterRepository {
+export class PostgresClusterRepository implements ClusterRepository {
   constructor(private readonly db: Queryable) {}
 
-  /** Every cluster, ordered by name. */
   async list(): Promise<ClusterRecord[]> {
     const { rows } = await this.db.query("SELECT * FROM clusters ORDER BY name");
     return rows.map(toRecord);
   }
 
-  /** One cluster; throws {@link ClusterNotFoundError}. */
   async get(name: string): Promise<ClusterRecord> {
     const { rows } = await this.db.query("SELECT * FROM clusters WHERE name = $1", [name]);
-    const row = rows[0];
-    if (!row) throw new ClusterNotFoundError(name);
-    return toRecord(row);
+    return toRecord(requireRow(rows, () => new ClusterNotFoundError(name)));
   }
 
-  /**
-   * Registers a cluster through the API. Re-registering identical content returns the stored
-   * cluster; different content is {@link AlreadyExistsError}. Side effect: inserts a row.
-   */
   async register(c: ClusterRegistration): Promise<ClusterRecord> {
     try {
       const { rows } = await this.db.query(
         `INSERT INTO clusters (name, api_endpoint, credentials_ref, labels, priority, capacity, prices, source)
          VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7::jsonb, 'api') RETURNING *`,
-        [
-          c.name,
-          c.apiEndpoint,
-          c.credentialsRef,
-          JSON.stringify(c.labels),
-          c.priority,
-          JSON.stringify(c.capacity),
-          JSON.stringify(c.prices),
-        ],
+        registrationParams(c),
       );
       return toRecord(rows[0]);
     } catch (err) {
@@ -128,10 +150,6 @@ export class PostgresClusterRepository {
     }
   }
 
-  /**
-   * Upserts a cluster declared in the configuration file: registration fields are replaced;
-   * the state only when the config names one. Returns the stored cluster.
-   */
   async applyFromConfig(c: ClusterRegistration, state: ClusterState | undefined): Promise<ClusterRecord> {
     const { rows } = await this.db.query(
       `INSERT INTO clusters (name, api_endpoint, credentials_ref, labels, priority, capacity, prices, source, state)
@@ -142,53 +160,29 @@ export class PostgresClusterRepository {
          prices = EXCLUDED.prices, source = 'config',
          state = COALESCE($8, clusters.state), updated_at = now()
        RETURNING *`,
-      [
-        c.name,
-        c.apiEndpoint,
-        c.credentialsRef,
-        JSON.stringify(c.labels),
-        c.priority,
-        JSON.stringify(c.capacity),
-        JSON.stringify(c.prices),
-        state ?? null,
-      ],
+      [...registrationParams(c), state ?? null],
     );
     return toRecord(rows[0]);
   }
 
-  /** Replaces the mutable registration fields; throws {@link ClusterNotFoundError}. */
   async update(c: ClusterRegistration): Promise<ClusterRecord> {
     const { rows } = await this.db.query(
       `UPDATE clusters SET api_endpoint = $2, credentials_ref = $3, labels = $4::jsonb, priority = $5,
          capacity = $6::jsonb, prices = $7::jsonb, updated_at = now()
        WHERE name = $1 RETURNING *`,
-      [
-        c.name,
-        c.apiEndpoint,
-        c.credentialsRef,
-        JSON.stringify(c.labels),
-        c.priority,
-        JSON.stringify(c.capacity),
-        JSON.stringify(c.prices),
-      ],
+      registrationParams(c),
     );
-    const row = rows[0];
-    if (!row) throw new ClusterNotFoundError(c.name);
-    return toRecord(row);
+    return toRecord(requireRow(rows, () => new ClusterNotFoundError(c.name)));
   }
 
-  /** Sets the placement state and its reason; throws {@link ClusterNotFoundError}. */
   async setState(name: string, state: ClusterState, reason: string): Promise<ClusterRecord> {
     const { rows } = await this.db.query(
       "UPDATE clusters SET state = $2, state_reason = $3, updated_at = now() WHERE name = $1 RETURNING *",
       [name, state, reason],
     );
-    const row = rows[0];
-    if (!row) throw new ClusterNotFoundError(name);
-    return toRecord(row);
+    return toRecord(requireRow(rows, () => new ClusterNotFoundError(name)));
   }
 
-  /** Records a heartbeat; returns the cluster (its previous heartbeat time is in `previous`). */
   async recordHeartbeat(
     name: string,
     hb: HeartbeatUpdate,
@@ -200,11 +194,10 @@ export class PostgresClusterRepository {
        WHERE c.name = p.name RETURNING c.*, p.previous`,
       [name, hb.propellerVersion, hb.health, hb.healthMessage, hb.queueDepth, hb.activeWorkflows, hb.at],
     );
-    const row = rows[0];
-    if (!row) throw new ClusterNotFoundError(name);
+    const row = requireRow(rows, () => new ClusterNotFoundError(name));
     return {
       cluster: toRecord(row),
-      previous: row.previous ? new Date(row.previous as string | Date) : undefined,
+      previous: row.previous ? timestamp(row.previous) : undefined,
     };
   }
 }
