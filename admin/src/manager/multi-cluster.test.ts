@@ -1,5 +1,6 @@
 // Routing + data plane against three sandbox API servers (no kubelets: CR creation only),
 // through the real migrations on PGlite, the routing subsystem and its RPC handlers.
+import { recordingLogger } from "@flotilla/common";
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
@@ -16,7 +17,7 @@ import { createRoutingSubsystem, type RoutingSubsystem } from "../routing-subsys
 import type { RoutingSectionInput } from "../routing/config.js";
 import { CLUSTER_LABEL_KEY, ISOLATION_LABEL_KEY } from "../routing/router.js";
 import { chiSquare } from "../routing/stats.js";
-import { RecordingPlacements, aPlacementRequest, memoryLogger } from "../testing/routing.js";
+import { RecordingPlacements, aPlacementRequest } from "../testing/routing.js";
 
 const MIGRATIONS = new URL("../../migrations/", import.meta.url);
 const CALL = { timeoutMs: 10_000 };
@@ -113,7 +114,7 @@ describe("routing across three sandbox clusters", () => {
         blobStore,
         config: config(extra),
         registry,
-        logger: memoryLogger(),
+        logger: recordingLogger(),
         isolation,
       });
       await subsystem.start();

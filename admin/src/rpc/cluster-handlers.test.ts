@@ -1,6 +1,7 @@
 // eachDatabase bodies stay flat: its afterEach does not reach tests of nested describes.
 // The cluster registry, heartbeat, routing-rule and explain RPCs through an in-memory Connect
 // transport, on every database backend, with a scripted data plane.
+import { recordingLogger } from "@flotilla/common";
 import assert from "node:assert/strict";
 import { after, afterEach, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -18,7 +19,7 @@ import { createPostgresExecutionRepository } from "../repository/execution-repos
 import { createPostgresRegistryRepository } from "../repository/registry-repository.js";
 import { createRoutingSubsystem, type RoutingSubsystem } from "../routing-subsystem.js";
 import { CLUSTER_LABEL_KEY, ISOLATION_LABEL_KEY } from "../routing/router.js";
-import { RecordingPlacements, aPlacementRequest, memoryLogger } from "../testing/routing.js";
+import { RecordingPlacements, aPlacementRequest } from "../testing/routing.js";
 
 const MIGRATIONS = new URL("../../migrations/", import.meta.url);
 
@@ -101,7 +102,7 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
         },
       },
       registry: new Registry(),
-      logger: memoryLogger(),
+      logger: recordingLogger(),
       dataPlane,
     });
     await subsystem.start();

@@ -14,7 +14,6 @@ import {
   WorkflowMetadataSchema,
   WorkflowTemplateSchema,
 } from "@flotilla/proto";
-import type { AdminLogger } from "../logger.js";
 import type { ExecutionKey, PlacementRequest } from "../manager/placement.js";
 import type {
   ActiveExecution,
@@ -54,17 +53,6 @@ export class RecordingPlacements implements ExecutionPlacementRepository {
   of(project: string, domain: string, name: string): ExecutionPlacementUpdate | undefined {
     return this.current.get(`${project}/${domain}/${name}`);
   }
-}
-
-/** A logger that keeps what it was told, for assertions. */
-export function memoryLogger(): AdminLogger & { lines: Array<{ level: string; message: string }> } {
-  const lines: Array<{ level: string; message: string }> = [];
-  return {
-    lines,
-    info: (message) => lines.push({ level: "info", message }),
-    warn: (message) => lines.push({ level: "warn", message }),
-    error: (message) => lines.push({ level: "error", message }),
-  };
 }
 
 /** Builds a placement request the way the execution manager would. */
