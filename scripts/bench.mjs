@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench -- <name> [--quick] [...]` runs test/bench/<name>.ts (compiled to
-// test/dist/bench/<name>.js). A benchmark prints its figures; its last line is `BENCH {json}`.
+// test/dist/bench/<name>.js; test/bench/support/ is shared code, not a benchmark). A benchmark
+// prints its figures; its last line is `BENCH {json}`.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";

@@ -5,6 +5,9 @@
  * postgres://postgres@127.0.0.1:5432/postgres) in a fresh database that is dropped afterwards:
  *   1. raw: P concurrent connections each INSERT single event-sized rows (autocommit) into a
  *      plain table of the same database — the floor a naive per-event write path would reach;
+ *   1b. physical limit: the same rows as step 2 (every event, serialized) inserted with the same
+ *      concurrency in transactions of B rows, no logic, repeated for as long as step 1 — the most this write shape can reach on
+ *      this database; ingestion is reported as a ratio to it;
  *   2. ingest: P concurrent producers (propellers) send every event of E executions (workflow,
  *      node and task events, in per-execution order, interleaved across executions) in batches
  *      of B through the admin's EventManager — the same code path IngestEvents runs — with the
@@ -12,16 +15,17 @@
  *      per batch;
  *   3. the same again over the wire: IngestEvents through Connect (binary, HTTP/2) against the
  *      admin listening on 127.0.0.1, one client per producer.
- * Then it re-sends everything (all must come back DUPLICATE) and checks replay == stored state
- * for a sample of executions. Prints a table, then `BENCH {json}` as its last line.
+ * Then it re-sends everything (all must come back DUPLICATE), and drives fresh executions with
+ * the same histories out of order (every window of 3 events reversed: some come back REJECTED)
+ * and with duplicates (every event sent twice: exactly half DUPLICATE), reporting each one's
+ * rate and outcomes; replay == stored state is checked for a sample of each. Prints a table, then `BENCH {json}` as its last line.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import pg from "pg";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { migrate, openDatabase } from "@flotilla/db";
 import {
@@ -49,6 +53,7 @@ import {
   startAdmin,
   type ExecutionPlacer,
 } from "@flotilla/admin";
+import { BENCH_DATABASE_SERVER, onBenchServer } from "./support/bench-admin.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -68,22 +73,11 @@ const RAW_SECONDS = quick ? 3 : 8;
 const CLUSTER = "bench";
 const PROJECT = "bench";
 const DOMAIN = "development";
-const serverUrl = process.env.FLOTILLA_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 function dbUrl(name: string): string {
-  const u = new URL(serverUrl);
+  const u = new URL(BENCH_DATABASE_SERVER);
   u.pathname = `/${name}`;
   return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
 }
 
 const id = (type: ResourceType, name: string) =>
@@ -174,6 +168,25 @@ function interleave(histories: Event[][]): Event[] {
   return out;
 }
 
+/** How a producer's history reaches the admin: as emitted, locally reordered, or re-sent. */
+type Delivery = "in-order" | "out-of-order" | "duplicates";
+const DELIVERIES: Delivery[] = ["in-order", "out-of-order", "duplicates"];
+
+/**
+ * One execution's history as delivered: `out-of-order` reverses every window of 3 events (as
+ * retried batches crossing each other would), so some events arrive after a later phase and
+ * are REJECTED; `duplicates` sends every event again right after its successor (a lost ack).
+ */
+function delivered(events: Event[], delivery: Delivery): Event[] {
+  if (delivery === "in-order") return events;
+  if (delivery === "out-of-order") {
+    const out: Event[] = [];
+    for (let i = 0; i < events.length; i += 3) out.push(...events.slice(i, i + 3).reverse());
+    return out;
+  }
+  return events.flatMap((e, i) => (i === 0 ? [e] : [e, events[i - 1]])).concat(events.slice(-1));
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -181,7 +194,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const name = `flotilla_bench_${randomBytes(5).toString("hex")}`;
-  await admin(`CREATE DATABASE ${name}`);
+  await onBenchServer(`CREATE DATABASE ${name}`);
   const blobDir = mkdtempSync(join(tmpdir(), "flotilla-bench-blobs-"));
   const db = await openDatabase({ url: dbUrl(name), poolSize: PRODUCERS + 2 });
   try {
@@ -211,6 +224,53 @@ async function main(): Promise<void> {
     );
     const rawSeconds = Number(process.hrtime.bigint() - rawStart) / 1e9;
     const rawRate = rawCount / rawSeconds;
+
+    // Each producer owns a disjoint share of the executions (like one propeller per cluster).
+    const t0 = Date.UTC(2026, 0, 1);
+    const streamsOf = (prefix: string, delivery: Delivery) =>
+      Array.from({ length: PRODUCERS }, (_, p) =>
+        interleave(
+          Array.from({ length: EXECUTIONS }, (_, i) => `${prefix}${i}`)
+            .filter((_, i) => i % PRODUCERS === p)
+            .map((n) => delivered(history(n, NODES, t0), delivery)),
+        ),
+      );
+    const streams = streamsOf("e", "in-order");
+    const totalEvents = streams.reduce((n, s) => n + s.length, 0);
+
+    // 1b. The physical limit: the same rows (the in-order events, serialized) in transactions of
+    // BATCH rows, same concurrency, no logic — what the database allows this write shape at most.
+    // The rows are sent again (as new rows) until RAW_SECONDS have passed, so the figure is not
+    // one short burst.
+    const physicalPayloads = streams.map((stream) =>
+      stream.map((e) => Buffer.from(toBinary(EventSchema, e))),
+    );
+    let physicalRows = 0;
+    const physicalDeadline = Date.now() + RAW_SECONDS * 1000;
+    const physicalStart = process.hrtime.bigint();
+    await Promise.all(
+      streams.map(async (stream, p) => {
+        for (let round = 0, i = 0; Date.now() < physicalDeadline; i += BATCH) {
+          if (i >= stream.length) [round, i] = [round + 1, 0];
+          const rows = stream.slice(i, i + BATCH);
+          await db.transaction((tx) =>
+            tx.query(
+              `INSERT INTO bench_raw (execution_pk, event_id, kind, source, payload)
+               SELECT $1, e, 3, $2, pl FROM unnest($3::text[], $4::bytea[]) AS t(e, pl)`,
+              [
+                p,
+                CLUSTER,
+                rows.map((e) => `physical-${round}-${String(e.event.value?.eventId)}`),
+                physicalPayloads[p]?.slice(i, i + BATCH),
+              ],
+            ),
+          );
+          physicalRows += rows.length;
+        }
+      }),
+    );
+    const physicalSeconds = Number(process.hrtime.bigint() - physicalStart) / 1e9;
+    const physicalRate = physicalRows / physicalSeconds;
 
     // 2. Ingestion through the admin's EventManager.
     const placer: ExecutionPlacer = {
@@ -247,67 +307,102 @@ async function main(): Promise<void> {
       id(ResourceType.LAUNCH_PLAN, "lp"),
       create(LaunchPlanSpecSchema, { workflowId: id(ResourceType.WORKFLOW, "wf") }),
     );
-    const names = Array.from({ length: EXECUTIONS }, (_, i) => `e${i}`);
     const spec = create(ExecutionSpecSchema, {
       target: { case: "launchPlan", value: id(ResourceType.LAUNCH_PLAN, "lp") },
     });
-    const createStart = process.hrtime.bigint();
-    for (let i = 0; i < names.length; i += 8) {
+    const createExecutions = async (prefix: string): Promise<string[]> => {
+      const names = Array.from({ length: EXECUTIONS }, (_, i) => `${prefix}${i}`);
+      for (let i = 0; i < names.length; i += 8) {
+        await Promise.all(
+          names.slice(i, i + 8).map((n) => a.executionManager.create(PROJECT, DOMAIN, n, spec)),
+        );
+      }
+      return names;
+    };
+    /** Sends every stream through the EventManager in batches of BATCH, one producer each. */
+    const ingestAll = async (all: Event[][]) => {
+      const tally = { accepted: 0, duplicate: 0, rejected: 0, batchMs: [] as number[] };
+      const start = process.hrtime.bigint();
       await Promise.all(
-        names.slice(i, i + 8).map((n) => a.executionManager.create(PROJECT, DOMAIN, n, spec)),
-      );
-    }
-    const createSeconds = Number(process.hrtime.bigint() - createStart) / 1e9;
-
-    // Each producer owns a disjoint share of the executions (like one propeller per cluster).
-    const t0 = Date.UTC(2026, 0, 1);
-    const streams = Array.from({ length: PRODUCERS }, (_, p) =>
-      interleave(names.filter((_, i) => i % PRODUCERS === p).map((n) => history(n, NODES, t0))),
-    );
-    const totalEvents = streams.reduce((n, s) => n + s.length, 0);
-    const latencies: number[] = [];
-    let accepted = 0;
-    let other = 0;
-    const ingestStart = process.hrtime.bigint();
-    await Promise.all(
-      streams.map(async (stream) => {
-        for (let i = 0; i < stream.length; i += BATCH) {
-          const s = process.hrtime.bigint();
-          const results = await a.events.ingest(CLUSTER, stream.slice(i, i + BATCH));
-          latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
-          for (const r of results) {
-            if (r.outcome === EventResult_Outcome.ACCEPTED) accepted++;
-            else other++;
+        all.map(async (stream) => {
+          for (let i = 0; i < stream.length; i += BATCH) {
+            const s = process.hrtime.bigint();
+            const results = await a.events.ingest(CLUSTER, stream.slice(i, i + BATCH));
+            tally.batchMs.push(Number(process.hrtime.bigint() - s) / 1e6);
+            for (const r of results) {
+              if (r.outcome === EventResult_Outcome.ACCEPTED) tally.accepted++;
+              else if (r.outcome === EventResult_Outcome.DUPLICATE) tally.duplicate++;
+              else tally.rejected++;
+            }
           }
-        }
-      }),
-    );
-    const ingestSeconds = Number(process.hrtime.bigint() - ingestStart) / 1e9;
-    const ingestRate = totalEvents / ingestSeconds;
-    if (other > 0) throw new Error(`${other} events were not accepted on first delivery`);
+        }),
+      );
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const events = all.reduce((n, s) => n + s.length, 0);
+      tally.batchMs.sort((x, y) => x - y);
+      return { ...tally, events, seconds, eventsPerSecond: events / seconds };
+    };
+    /** Replay must equal the stored state, whatever order or multiplicity the events came in. */
+    const checkReplay = async (names: string[], mustSucceed: boolean): Promise<number> => {
+      const sample = names.filter((_, i) => i % Math.max(1, Math.floor(names.length / 10)) === 0);
+      for (const n of sample) {
+        const key = { project: PROJECT, domain: DOMAIN, name: n };
+        const [replayed, stored] = await Promise.all([a.events.replay(key), a.events.stored(key)]);
+        if (!isDeepStrictEqual(replayed, stored))
+          throw new Error(`replay of ${n} differs from its stored state`);
+        if (mustSucceed && stored.execution.phase !== WorkflowExecution_Phase.SUCCEEDED)
+          throw new Error(`${n} did not reach SUCCEEDED`);
+      }
+      return sample.length;
+    };
+
+    const createStart = process.hrtime.bigint();
+    const names = await createExecutions("e");
+    const createSeconds = Number(process.hrtime.bigint() - createStart) / 1e9;
+    const inOrder = await ingestAll(streams);
+    const { accepted, batchMs: latencies } = inOrder;
+    const ingestSeconds = inOrder.seconds;
+    const ingestRate = inOrder.eventsPerSecond;
+    if (accepted !== totalEvents)
+      throw new Error(`${totalEvents - accepted} events were not accepted on first delivery`);
 
     // Re-delivery must be a no-op; replay must equal stored state.
-    let duplicates = 0;
-    const dupStart = process.hrtime.bigint();
-    await Promise.all(
-      streams.map(async (stream) => {
-        for (let i = 0; i < stream.length; i += BATCH) {
-          for (const r of await a.events.ingest(CLUSTER, stream.slice(i, i + BATCH))) {
-            if (r.outcome === EventResult_Outcome.DUPLICATE) duplicates++;
-          }
-        }
-      }),
-    );
-    const dupRate = totalEvents / (Number(process.hrtime.bigint() - dupStart) / 1e9);
+    const redelivery = await ingestAll(streams);
+    const dupRate = redelivery.eventsPerSecond;
+    const duplicates = redelivery.duplicate;
     if (duplicates !== totalEvents) throw new Error(`re-delivery: ${duplicates}/${totalEvents} duplicates`);
-    const sample = names.filter((_, i) => i % Math.max(1, Math.floor(names.length / 10)) === 0);
-    for (const n of sample) {
-      const key = { project: PROJECT, domain: DOMAIN, name: n };
-      const [replayed, stored] = await Promise.all([a.events.replay(key), a.events.stored(key)]);
-      if (!isDeepStrictEqual(replayed, stored))
-        throw new Error(`replay of ${n} differs from its stored state`);
-      if (stored.execution.phase !== WorkflowExecution_Phase.SUCCEEDED)
-        throw new Error(`${n} did not reach SUCCEEDED`);
+    let replayChecked = await checkReplay(names, true);
+
+    // The same histories delivered out of order and with duplicates, each on fresh executions:
+    // the rate, and how many events got each outcome.
+    const summarize = (run: Awaited<ReturnType<typeof ingestAll>>) => ({
+      events: run.events,
+      eventsPerSecond: Math.round(run.eventsPerSecond),
+      accepted: run.accepted,
+      duplicate: run.duplicate,
+      rejected: run.rejected,
+      batchP50Ms: Number(percentile(run.batchMs, 50).toFixed(2)),
+      batchP95Ms: Number(percentile(run.batchMs, 95).toFixed(2)),
+      ratioToPhysical: Number((run.eventsPerSecond / physicalRate).toFixed(3)),
+    });
+    const byDelivery: Record<string, ReturnType<typeof summarize>> = { "in-order": summarize(inOrder) };
+    for (const delivery of DELIVERIES.filter((d) => d !== "in-order")) {
+      const prefix = delivery === "out-of-order" ? "o" : "d";
+      const deliveredNames = await createExecutions(prefix);
+      const run = await ingestAll(streamsOf(prefix, delivery));
+      if (run.accepted + run.duplicate + run.rejected !== run.events)
+        throw new Error(
+          `${delivery}: ${run.events} events, ${run.accepted + run.duplicate + run.rejected} answers`,
+        );
+      if (
+        delivery === "duplicates" &&
+        (run.accepted !== totalEvents || run.duplicate !== run.events - totalEvents)
+      )
+        throw new Error(`duplicates: ${run.accepted} accepted, ${run.duplicate} duplicate of ${run.events}`);
+      if (delivery === "out-of-order" && run.rejected === 0)
+        throw new Error("out-of-order: no event was rejected, so the history was not out of order");
+      replayChecked += await checkReplay(deliveredNames, delivery === "duplicates");
+      byDelivery[delivery] = summarize(run);
     }
     const logRows = Number(
       (await db.query<{ n: string }>("SELECT count(*) AS n FROM execution_events")).rows[0].n,
@@ -352,7 +447,6 @@ async function main(): Promise<void> {
     if (rpcAccepted !== rpcTotal) throw new Error(`over the wire: ${rpcAccepted}/${rpcTotal} accepted`);
     const rpcRate = rpcTotal / rpcSeconds;
 
-    latencies.sort((x, y) => x - y);
     // Where the time goes: mean latency per repository operation (from admin's own histogram).
     const perOperation = new Map<string, { sum: number; count: number }>();
     for (const v of (await a.metrics.dbQueryDuration.get()).values) {
@@ -385,8 +479,11 @@ async function main(): Promise<void> {
       `${percentile(latencies, 50).toFixed(1)} / ${percentile(latencies, 95).toFixed(1)} / ${latencies.at(-1)!.toFixed(1)} ms`,
     );
     row("re-delivery (all duplicates)", `${dupRate.toFixed(0)} events/s`);
-    row("event log rows", `${logRows} (includes ${EXECUTIONS} admin "created" events)`);
-    row("replay == stored (sampled executions)", `${sample.length} checked`);
+    row(
+      "event log rows",
+      `${logRows} (in-order, out-of-order, duplicates; ${3 * EXECUTIONS} admin "created" events)`,
+    );
+    row("replay == stored (sampled executions)", `${replayChecked} checked`);
     for (const [op, { sum, count }] of [...perOperation].filter(([o]) =>
       /events|node_|task_|lock_many|update_states/.test(o),
     )) {
@@ -398,6 +495,18 @@ async function main(): Promise<void> {
     );
     row("ratio over the wire / raw INSERT", `${(rpcRate / rawRate).toFixed(2)}`);
     row("ratio ingest / raw INSERT", `${ratio.toFixed(2)} (target >= 1.0)`);
+    row(
+      "physical limit: same rows, batched txns",
+      `${physicalRate.toFixed(0)} rows/s (${physicalRows} in ${physicalSeconds.toFixed(2)} s, ${BATCH} per transaction)`,
+    );
+    row("ratio ingest / physical limit", `${(ingestRate / physicalRate).toFixed(3)}`);
+    for (const [delivery, r] of Object.entries(byDelivery)) {
+      row(
+        `  ${delivery} histories`,
+        `${r.eventsPerSecond} events/s (${r.ratioToPhysical} of physical): ${r.accepted} accepted, ` +
+          `${r.duplicate} duplicate, ${r.rejected} rejected of ${r.events}; batch p50 ${r.batchP50Ms} ms`,
+      );
+    }
     console.log(
       "BENCH " +
         JSON.stringify({
@@ -411,10 +520,13 @@ async function main(): Promise<void> {
           rpcEventsPerSecond: Math.round(rpcRate),
           rawInsertsPerSecond: Math.round(rawRate),
           ratio: Number(ratio.toFixed(3)),
+          physicalRowsPerSecond: Math.round(physicalRate),
+          ratioToPhysical: Number((ingestRate / physicalRate).toFixed(3)),
+          deliveries: byDelivery,
           batchP50Ms: Number(percentile(latencies, 50).toFixed(2)),
           batchP95Ms: Number(percentile(latencies, 95).toFixed(2)),
           duplicateEventsPerSecond: Math.round(dupRate),
-          replayChecked: sample.length,
+          replayChecked,
           targetMet: ratio >= 1,
         }),
     );
@@ -422,7 +534,7 @@ async function main(): Promise<void> {
   } finally {
     await db.close();
     if (keepDb) console.error(`kept database ${name}`);
-    else await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    else await onBenchServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     rmSync(blobDir, { recursive: true, force: true });
   }
 }

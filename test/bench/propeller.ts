@@ -1,17 +1,24 @@
 /**
- * Propeller benchmark:
- * `npm run bench -- propeller [--quick] [--only sweep|large] [--workers N] [--sizes N,N,...]`.
+ * Propeller benchmark: `npm run bench -- propeller [--quick] [--only sweep|large|http]
+ * [--workers N] [--sizes N,N,...] [--http-workflows N]`.
  *
  * Starts one simulated-mode sandbox cluster as its own process (the `flotilla-sandbox` bin, so
  * the API server and kubelet do not share the propeller's event loop or RSS) and one propeller
- * in this process, with a counting in-process admin. Then:
- *   1. sweep: for 1,000, 5,000 and 10,000 concurrent workflows (200 and 1,000 with --quick, or --sizes) of
+ * in this process, with a counting in-process admin. The RSS of the sweep is this process's:
+ * the propeller plus the counting admin (a few counters) and the driver (the specs it creates);
+ * `baselineRssMiB` is this process before the propeller started. Then:
+ *   1. sweep: for 1,000, 5,000 and 10,000 concurrent workflows (100 with --quick, or --sizes) of
  *      10 simulated short pods each (a → b1..b8 → c), creates them all at once and measures
  *      round latency p50/p99 (exact, from the propeller's round observer), this process's peak
  *      RSS, and tasks/s until every workflow SUCCEEDED;
- *   2. large: one 20,000-node workflow (2,000 with --quick; 200 chains, closure offloaded to the
+ *   2. large: one 20,000-node workflow (1,000 with --quick; 200 chains, closure offloaded to the
  *      blob store) runs to completion; prints the largest CR written and bytes per node, and
- *      checks it stays under the sandbox's 1.5 MiB object limit.
+ *      checks it stays under the sandbox's 1.5 MiB object limit;
+ *   3. http: the real admin (in this process, on PostgreSQL; `support/bench-admin.ts`) places
+ *      H workflows (1,000; 30 with --quick) of the same 10-node shape on a second sandbox
+ *      cluster, where the `flotilla-propeller` bin runs as its own process and reports events
+ *      over HTTP; prints tasks/s until the admin shows every execution SUCCEEDED and the peak
+ *      RSS of the propeller process alone (sampled from /proc, and its VmHWM).
  * Prints a table, then `BENCH {json}` as its last line.
  */
 import { create } from "@bufbuild/protobuf";
@@ -25,6 +32,8 @@ import {
   AdminService,
   ClusterHeartbeatResponseSchema,
   EventResultSchema,
+  ExecutionSpecSchema,
+  ProjectSchema,
   EventResult_Outcome,
   IngestEventsResponseSchema,
   WorkflowExecution_Phase,
@@ -43,11 +52,16 @@ import {
   type Propeller,
 } from "@flotilla/propeller";
 import { spawnBin, tempDir } from "@flotilla/testing";
+import { startBenchAdmin, type BenchAdmin } from "./support/bench-admin.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
 const onlyIdx = argv.indexOf("--only");
 const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
+if (only !== undefined && !["sweep", "large", "http"].includes(only))
+  throw new Error("--only takes sweep, large or http");
+/** Whether this run includes `part`. */
+const wants = (part: "sweep" | "large" | "http"): boolean => only === undefined || only === part;
 const workersIdx = argv.indexOf("--workers");
 const WORKERS = workersIdx >= 0 ? Number(argv[workersIdx + 1]) : DEFAULT_ROUND_WORKERS;
 const sizesIdx = argv.indexOf("--sizes");
@@ -59,9 +73,13 @@ const SIZES =
         return n;
       })
     : quick
-      ? [200, 1_000]
+      ? [100]
       : [1_000, 5_000, 10_000];
-const LARGE_NODES = quick ? 2_000 : 20_000;
+const LARGE_NODES = quick ? 1_000 : 20_000;
+const httpIdx = argv.indexOf("--http-workflows");
+const HTTP_WORKFLOWS = httpIdx >= 0 ? Number(argv[httpIdx + 1]) : quick ? 30 : 1_000;
+if (!Number.isInteger(HTTP_WORKFLOWS) || HTTP_WORKFLOWS < 1)
+  throw new Error("--http-workflows needs a positive integer");
 const LARGE_CHAINS = 200;
 const SANDBOX_OBJECT_LIMIT = 1_572_864;
 const TASK_DURATION = "1s";
@@ -156,16 +174,18 @@ interface SweepRow {
   cpuMsPerRound: number;
 }
 
-async function main(): Promise<void> {
-  const dir = tempDir({ prefix: "bench-propeller-" });
-  const blobRoot = pathToFileURL(join(dir.path, "blobs")).href;
-  const sandbox = await spawnBin(
+/**
+ * Starts a simulated sandbox cluster `name` as its own process (state under `stateDir`) with the
+ * workflow CRD installed; returns the process, its kubeconfig (text and path) and a client config.
+ */
+async function startSandbox(stateDir: string, name: string) {
+  const bin = await spawnBin(
     "flotilla-sandbox",
     [
       "--clusters",
-      "bench",
+      name,
       "--state-dir",
-      join(dir.path, "sandbox"),
+      stateDir,
       "--mode",
       "simulated",
       "--nodes",
@@ -175,10 +195,43 @@ async function main(): Promise<void> {
     ],
     { readyLine: /^ready$/, timeout: 60_000 },
   );
-  const kubeconfig = readFileSync(join(dir.path, "sandbox", "kubeconfig"), "utf8");
+  const kubeconfigPath = join(stateDir, "kubeconfig");
+  const kubeconfig = readFileSync(kubeconfigPath, "utf8");
   const kc = new KubeConfig();
   kc.loadFromString(kubeconfig);
   await installCrd(kc);
+  return { bin, kubeconfig, kubeconfigPath, kc };
+}
+
+/** The 10-node shape every sweep workflow has: a → b1..b8 → c, simulated 1 s pods. */
+function tenNodeWorkflow() {
+  const sim = aTask("sim").simulated(TASK_DURATION).build();
+  const wf = aWorkflow("ten");
+  wf.withNode("a", sim);
+  for (let i = 1; i <= 8; i++) wf.withNode(`b${i}`, sim, {}, ["a"]);
+  wf.withNode(
+    "c",
+    sim,
+    {},
+    Array.from({ length: 8 }, (_, i) => `b${i + 1}`),
+  );
+  return { task: sim, closure: wf.closure() };
+}
+
+interface LargeRow {
+  nodes: number;
+  seconds: number;
+  largestCrBytes: number;
+  encoding: string;
+  bytesPerNode: number;
+  underLimit: boolean;
+}
+
+/** The sweep and the large workflow with the propeller in this process and a counting admin. */
+async function inProcess(dir: string) {
+  const blobRoot = pathToFileURL(join(dir, "blobs")).href;
+  const baselineRss = process.memoryUsage().rss;
+  const { bin: sandbox, kubeconfig, kc } = await startSandbox(join(dir, "sandbox"), "bench");
 
   let latencies: number[] = [];
   let shortCircuits = 0;
@@ -205,29 +258,10 @@ async function main(): Promise<void> {
   });
 
   const rows: SweepRow[] = [];
-  let large:
-    | {
-        nodes: number;
-        seconds: number;
-        largestCrBytes: number;
-        encoding: string;
-        bytesPerNode: number;
-        underLimit: boolean;
-      }
-    | undefined;
+  let large: LargeRow | undefined;
   try {
-    if (only !== "large") {
-      const sim = aTask("sim").simulated(TASK_DURATION).build();
-      const wf = aWorkflow("ten");
-      wf.withNode("a", sim);
-      for (let i = 1; i <= 8; i++) wf.withNode(`b${i}`, sim, {}, ["a"]);
-      wf.withNode(
-        "c",
-        sim,
-        {},
-        Array.from({ length: 8 }, (_, i) => `b${i + 1}`),
-      );
-      const closure = wf.closure();
+    if (wants("sweep")) {
+      const { closure } = tenNodeWorkflow();
       for (const n of SIZES) {
         latencies = [];
         shortCircuits = 0;
@@ -273,7 +307,7 @@ async function main(): Promise<void> {
       }
     }
 
-    if (only !== "sweep") {
+    if (wants("large")) {
       const sim = aTask("chain").simulated("200ms").build();
       const wf = aWorkflow("large");
       const perChain = Math.ceil(LARGE_NODES / LARGE_CHAINS);
@@ -308,21 +342,174 @@ async function main(): Promise<void> {
   } finally {
     await propeller.stop();
     await sandbox.stop();
+  }
+  return { rows, large, events: admin.events(), baselineRssMiB: Math.round(baselineRss / 1024 / 1024) };
+}
+
+/** RSS of process `pid` now and its peak so far (VmHWM), in bytes, from /proc. */
+function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+/**
+ * H workflows through the real admin: it places them on a sandbox cluster of their own, where
+ * the propeller bin (its own process, so its RSS is its alone) reports events over HTTP.
+ */
+async function againstRealAdmin(dir: string) {
+  const { bin: sandbox, kubeconfig, kubeconfigPath } = await startSandbox(join(dir, "sandbox-http"), "http");
+  const admin = await startBenchAdmin([{ name: "http", kubeconfigInline: kubeconfig }]);
+  try {
+    const propeller = await spawnBin(
+      "flotilla-propeller",
+      [
+        "--kubeconfig",
+        kubeconfigPath,
+        "--cluster-id",
+        "http",
+        "--admin-url",
+        admin.url,
+        "--blob-store",
+        admin.blobUrl,
+        "--workers",
+        String(WORKERS),
+        "--no-leader-election",
+      ],
+      { readyLine: /propeller ready/, timeout: 60_000 },
+    );
+    try {
+      const a = admin.admin;
+      const { task, closure } = tenNodeWorkflow();
+      const template = closure.primary?.template;
+      if (!template?.id) throw new Error("the workflow closure has no template id");
+      const { project, domain } = template.id;
+      await a.projects.register(create(ProjectSchema, { id: project }));
+      await a.tasks.create(task);
+      await a.workflows.create(template);
+      const spec = create(ExecutionSpecSchema, { target: { case: "workflow", value: template.id } });
+      const names = Array.from({ length: HTTP_WORKFLOWS }, (_, i) => `h${i}`);
+      let peakRss = rssOf(propeller.pid).rss;
+      const sampler = setInterval(() => {
+        peakRss = Math.max(peakRss, rssOf(propeller.pid).rss);
+      }, 250);
+      const started = performance.now();
+      try {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            for (let name = names[next++]; name !== undefined; name = names[next++])
+              await a.executionManager.create(project, domain, name, spec);
+          }),
+        );
+        await waitAdminSucceeded(a, project, domain, names.length, quick ? 10 * 60_000 : 30 * 60_000);
+      } finally {
+        clearInterval(sampler);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const { rss, peak } = rssOf(propeller.pid);
+      return {
+        workflows: HTTP_WORKFLOWS,
+        tasks: HTTP_WORKFLOWS * 10,
+        seconds: Math.round(seconds * 10) / 10,
+        tasksPerSecond: Math.round((HTTP_WORKFLOWS * 10) / seconds),
+        propellerPeakRssMiB: Math.round(Math.max(peakRss, rss) / 1024 / 1024),
+        propellerVmHwmMiB: Math.round(peak / 1024 / 1024),
+      };
+    } finally {
+      await propeller.stop();
+    }
+  } finally {
+    await admin.stop();
+    await sandbox.stop();
+  }
+}
+
+/** Waits until the admin lists `count` SUCCEEDED executions; fails on a failed one or timeout. */
+async function waitAdminSucceeded(
+  admin: BenchAdmin["admin"],
+  project: string,
+  domain: string,
+  count: number,
+  deadlineMs: number,
+): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  const countIn = async (phases: WorkflowExecution_Phase[]): Promise<number> => {
+    let n = 0;
+    for (let pageToken = ""; ;) {
+      const page = await admin.executionManager.list(
+        project,
+        domain,
+        { phases },
+        { key: "name", ascending: true },
+        { pageSize: 1000, pageToken },
+      );
+      n += page.items.length;
+      pageToken = page.nextPageToken;
+      if (!pageToken) return n;
+    }
+  };
+  for (;;) {
+    const failed = await countIn([
+      WorkflowExecution_Phase.FAILED,
+      WorkflowExecution_Phase.ABORTED,
+      WorkflowExecution_Phase.TIMED_OUT,
+    ]);
+    if (failed > 0) throw new Error(`${failed} executions did not succeed on the real admin`);
+    const succeeded = await countIn([WorkflowExecution_Phase.SUCCEEDED]);
+    if (succeeded === count) return;
+    if (Date.now() > deadline)
+      throw new Error(`${count - succeeded} executions did not finish on the real admin in ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir({ prefix: "bench-propeller-" });
+  let local: Awaited<ReturnType<typeof inProcess>> | undefined;
+  let http: Awaited<ReturnType<typeof againstRealAdmin>> | undefined;
+  try {
+    if (wants("sweep") || wants("large")) local = await inProcess(dir.path);
+    if (wants("http")) http = await againstRealAdmin(dir.path);
+  } finally {
     await dir.cleanup();
   }
-
+  const rows = local?.rows ?? [];
+  const large = local?.large;
+  if (http)
+    console.log(
+      `real admin over HTTP, propeller as its own process: ${http.workflows} workflows in ${http.seconds}s, ` +
+        `${http.tasksPerSecond} tasks/s, propeller peak RSS ${http.propellerPeakRssMiB} MiB (VmHWM ${http.propellerVmHwmMiB} MiB)`,
+    );
   console.log("");
   console.log(
-    "| workflows | tasks | time (s) | tasks/s | round p50 (ms) | round p99 (ms) | peak RSS (MiB) | CPU ms/round |",
+    "| run | workflows | tasks | time (s) | tasks/s | round p50 (ms) | round p99 (ms) | peak RSS (MiB) | CPU ms/round |",
   );
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(
-      `| ${r.workflows} | ${r.tasks} | ${r.seconds} | ${r.tasksPerSecond} | ${r.roundP50Ms} | ${r.roundP99Ms} | ${r.peakRssMiB} | ${r.cpuMsPerRound} |`,
+      `| in-process | ${r.workflows} | ${r.tasks} | ${r.seconds} | ${r.tasksPerSecond} | ${r.roundP50Ms} | ${r.roundP99Ms} | ${r.peakRssMiB} | ${r.cpuMsPerRound} |`,
     );
   }
+  if (http)
+    console.log(
+      `| real admin, HTTP | ${http.workflows} | ${http.tasks} | ${http.seconds} | ${http.tasksPerSecond} | | | ${http.propellerPeakRssMiB} (propeller alone) | |`,
+    );
+  if (local)
+    console.log(
+      `in-process RSS is this process (propeller + counting admin + driver); before the propeller: ${local.baselineRssMiB} MiB`,
+    );
   console.log(
-    `BENCH ${JSON.stringify({ bench: "propeller", quick, workers: WORKERS, sweep: rows, large, events: admin.events() })}`,
+    `BENCH ${JSON.stringify({
+      bench: "propeller",
+      quick,
+      workers: WORKERS,
+      sweep: rows,
+      baselineRssMiB: local?.baselineRssMiB ?? null,
+      large,
+      events: local?.events ?? null,
+      realAdminHttp: http ?? null,
+    })}`,
   );
   if (large && !large.underLimit) process.exitCode = 1;
 }
