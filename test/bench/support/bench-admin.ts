@@ -67,10 +67,11 @@ export async function startBenchAdmin(
   try {
     await migrate(db, { dir: ADMIN_MIGRATIONS_DIR });
     const blobUrl = pathToFileURL(blobDir).href;
-    const config = resolveAdminConfig(
-      { server: { host: "127.0.0.1", port: 0 }, blobStore: { url: blobUrl }, clusters },
-      {},
-    );
+    const config = resolveAdminConfig({
+      server: { host: "127.0.0.1", port: 0 },
+      blobStore: { url: blobUrl },
+      clusters,
+    });
     const running = await startAdmin(config, { database: db, logger: silentLogger });
     return {
       url: running.url,
