@@ -109,8 +109,7 @@ function clusterToProto(c: ClusterView): Cluster {
  * Creates the cluster handlers over the cluster registry. Returns the partial AdminService
  * implementation; no side effects until called.
  */
-export function createClusterHandlers(
-  { registry }: ClusterHandlerDeps): ClusterHandlers {
+export function createClusterHandlers({ registry }: ClusterHandlerDeps): ClusterHandlers {
   const viewOf = (c: ClusterRecord) => clusterToProto(registry.view(c));
 
   return {

@@ -130,8 +130,7 @@ const LABEL_SOURCE_TO_PROTO: Record<string, string> = {
  * Creates the routing-rule and explain handlers. Returns the partial AdminService
  * implementation; no side effects until called.
  */
-export function createRoutingHandlers(
-  { rules, placer }: RoutingHandlerDeps): RoutingHandlers {
+export function createRoutingHandlers({ rules, placer }: RoutingHandlerDeps): RoutingHandlers {
   async function decisionToProto(
     d: StoredDecision,
   ): Promise<ReturnType<typeof create<typeof RoutingDecisionSchema>>> {
