@@ -8,6 +8,7 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { configPath, DEFAULT_ADMIN_URL, loadConfig, type CliConfig } from "./config.js";
 import { MissingSettingError } from "./errors.js";
 import { globalFlags } from "./flags.js";
+import { commandMessages } from "./messages.js";
 import { renderTable, type Column } from "./output/table.js";
 import { getRuntime, type CliRuntime } from "./runtime.js";
 import type { AdminClient } from "./client.js";
@@ -32,6 +33,31 @@ export interface Printable {
 /** Base class of flotctl commands. */
 export abstract class FlotctlCommand<T extends typeof Command = typeof Command> extends Command {
   static override baseFlags = globalFlags;
+
+  /**
+   * The oclif command id (`get:workflows`); undefined until oclif has loaded the class.
+   */
+  static override get id(): string {
+    return undefined as unknown as string;
+  }
+
+  /**
+   * oclif assigns every command class its id when it loads it (`cmd.id = id`), before it reads
+   * the class's `summary`, `description` and `examples` for the manifest, `--help` or a run.
+   * This takes that assignment to give the class those three as its own enumerable properties,
+   * read lazily from its messages file (`messages/get/workflows.md`): oclif builds the manifest
+   * from a copy of the class's own enumerable statics, so getters inherited from this class
+   * would be lost there. Throws (when read) a MessagesError naming a missing or bad file.
+   */
+  static override set id(id: string) {
+    const own = (get: () => unknown) => ({ get, enumerable: true, configurable: true });
+    Object.defineProperties(this, {
+      id: { value: id, writable: true, enumerable: true, configurable: true },
+      summary: own(() => commandMessages(id).summary),
+      description: own(() => commandMessages(id).description),
+      examples: own(() => commandMessages(id).examples),
+    });
+  }
 
   /** Parsed flags (global flags included), set before `run`. */
   protected flags!: FlagsOf<T>;

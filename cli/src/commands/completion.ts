@@ -1,16 +1,9 @@
 import { Args } from "@oclif/core";
 import { FlotctlCommand } from "../base-command.js";
-import { examples } from "../help.js";
 import { manifestCommands } from "../manifest.js";
 
 /** `flotctl completion bash|zsh`: a completion script generated from the command manifest. */
 export default class Completion extends FlotctlCommand<typeof Completion> {
-  static override summary = "Print a shell completion script (bash or zsh).";
-  static override examples = examples(
-    "flotctl completion bash > /etc/bash_completion.d/flotctl",
-    "source <(flotctl completion bash)",
-    'flotctl completion zsh > "${fpath[1]}/_flotctl"',
-  );
   static override args = {
     shell: Args.string({ description: "Shell.", required: true, options: ["bash", "zsh"] }),
   };

@@ -1,12 +1,8 @@
 import { FlotctlCommand } from "../base-command.js";
-import { examples } from "../help.js";
 import { renderFields } from "../output/table.js";
 
 /** `flotctl version`: client version and, when reachable, the admin's. */
 export default class Version extends FlotctlCommand<typeof Version> {
-  static override summary = "Show the flotctl version and the admin's version.";
-  static override examples = examples("flotctl version", "flotctl version -o json --admin http://admin:8088");
-
   async run(): Promise<void> {
     const client = { version: this.config.version, node: process.version };
     let server: { version: string; commit: string; apiVersion: string } | { error: string };

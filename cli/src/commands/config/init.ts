@@ -2,17 +2,9 @@ import { Flags } from "@oclif/core";
 import { FlotctlCommand } from "../../base-command.js";
 import { loadConfig, saveConfig, DEFAULT_ADMIN_URL, type CliConfig } from "../../config.js";
 import { CliError } from "../../errors.js";
-import { examples } from "../../help.js";
 
 /** `flotctl config init`: writes the config file from flags. */
 export default class ConfigInit extends FlotctlCommand<typeof ConfigInit> {
-  static override summary = "Create or update the config file (~/.flotilla/config.yaml).";
-  static override description =
-    "Values come from --admin, -p, -d and -o; unset ones keep their current value. The file location can be changed with $FLOTCTL_CONFIG.";
-  static override examples = examples(
-    "flotctl config init --admin http://127.0.0.1:8088 -p flytesnacks -d development",
-    "flotctl config init --force --admin https://flotilla.example.com",
-  );
   static override flags = {
     force: Flags.boolean({ summary: "Replace the existing file instead of merging into it." }),
   };

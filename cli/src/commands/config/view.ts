@@ -1,13 +1,9 @@
 import { FlotctlCommand } from "../../base-command.js";
 import { DEFAULT_ADMIN_URL } from "../../config.js";
-import { examples } from "../../help.js";
 import { renderFields } from "../../output/table.js";
 
 /** `flotctl config view`: the effective settings and where each comes from. */
 export default class ConfigView extends FlotctlCommand<typeof ConfigView> {
-  static override summary = "Show the effective settings (flags, environment, config file, defaults).";
-  static override examples = examples("flotctl config view", "flotctl config view -o yaml");
-
   async run(): Promise<void> {
     const file = await this.fileConfig();
     const source = (name: "admin" | "project" | "domain" | "output") => {

@@ -16,21 +16,12 @@ import type { AdminClient } from "../../client.js";
 import { CliError, UsageError } from "../../errors.js";
 import { parseExecFile, type ExecFile } from "../../exec-file.js";
 import { parseKeyValues } from "../../flags.js";
-import { examples } from "../../help.js";
 import { describeType, LiteralValueError, textToLiteral, valueToLiteral } from "../../literals.js";
 import { entityId } from "../../resources.js";
 import { Patterns } from "../../spec/patterns.js";
 
 /** `flotctl create execution`. */
 export default class CreateExecution extends FlotctlCommand<typeof CreateExecution> {
-  static override summary = "Start an execution of a launch plan or workflow.";
-  static override description =
-    'Inputs are typed against the target: --inputs name=value parses numbers, booleans, datetimes and durations ("30s"); lists, maps and structs are JSON. Without --version the latest registered version is used. An exec file (YAML: launchPlan|workflow, version, name, inputs, labels, annotations, clusterLabel, maxParallelism) can hold the same settings; flags win over it.';
-  static override examples = examples(
-    "flotctl create execution --launchplan hello-lp --inputs name=world",
-    "flotctl create execution --workflow diamond --version v1 --inputs x=3 --name diamond-1",
-    "flotctl create execution --exec-file run.yaml -o json",
-  );
   static override flags = {
     launchplan: Flags.string({
       summary: "Launch plan name.",

@@ -3,16 +3,9 @@ import { create } from "@bufbuild/protobuf";
 import { DomainSchema, ProjectSchema } from "@flotilla/proto";
 import { FlotctlCommand } from "../../base-command.js";
 import { parseKeyValues, parseList } from "../../flags.js";
-import { examples } from "../../help.js";
 
 /** `flotctl create project ID`. */
 export default class CreateProject extends FlotctlCommand<typeof CreateProject> {
-  static override summary = "Register a project with its domains.";
-  static override examples = examples(
-    "flotctl create project flytesnacks",
-    "flotctl create project risk --name 'Risk models' --domains development,production --isolation regulated",
-    "flotctl create project ml --label team=ml --description 'ML platform'",
-  );
   static override args = { id: Args.string({ description: "Project id (DNS-1123 label).", required: true }) };
   static override flags = {
     name: Flags.string({ summary: "Display name (default: the id)." }),

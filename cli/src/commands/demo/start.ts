@@ -5,18 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DemoCommand } from "../../demo-command.js";
 import { CliError, UsageError } from "../../errors.js";
-import { examples } from "../../help.js";
 
 /** `flotctl demo start`. */
 export default class DemoStart extends DemoCommand<typeof DemoStart> {
-  static override summary = "Start a local multi-cluster Flotilla federation (needs nothing but Node).";
-  static override description =
-    "Starts, as separate processes on 127.0.0.1: three sandbox Kubernetes clusters (east and west shared, secure dedicated to regulated work), an admin and a resource manager on embedded PGlite, and a propeller per cluster. Then it creates the projects ml (shared clusters) and payments (isolated on secure), registers every examples/*.yaml as v1 in their domains, and waits until every cluster is healthy. Each start is fresh: the data of a previous run in the directory is removed. Crashed admin, resource manager or propeller processes are restarted. In the foreground it runs until Ctrl-C or `flotctl demo stop`; with --detach it returns once the demo is ready.";
-  static override examples = examples(
-    "flotctl demo start",
-    "flotctl demo start --detach",
-    "flotctl demo start --detach --dir /tmp/flotilla-demo --admin-port 0 --rm-port 0 -o json",
-  );
   static override flags = {
     ...DemoCommand.flags,
     "admin-port": Flags.integer({

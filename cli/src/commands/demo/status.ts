@@ -1,14 +1,8 @@
 import { DemoCommand } from "../../demo-command.js";
 import { CliError } from "../../errors.js";
-import { examples } from "../../help.js";
 
 /** `flotctl demo status`. */
 export default class DemoStatus extends DemoCommand<typeof DemoStatus> {
-  static override summary = "Show the local demo's components, endpoints and restarts.";
-  static override description =
-    "Reads the state the demo supervisor keeps in the demo directory and checks that the supervisor is alive. Exits 0 when a demo is running and ready, 1 otherwise (not running, still starting, or failed).";
-  static override examples = examples("flotctl demo status", "flotctl demo status -o json");
-
   async run(): Promise<void> {
     const { DemoPhase, processAlive, readDemoState } = await import("../../demo/state.js");
     const { statusTable } = await import("../../demo/report.js");

@@ -1,17 +1,12 @@
 import { Flags } from "@oclif/core";
 import { DemoCommand } from "../../demo-command.js";
 import { CliError } from "../../errors.js";
-import { examples } from "../../help.js";
 
 /** How long `demo stop` waits for the supervisor to stop its components before killing them. */
 const STOP_TIMEOUT_MS = 30_000;
 
 /** `flotctl demo stop`. */
 export default class DemoStop extends DemoCommand<typeof DemoStop> {
-  static override summary = "Stop the local demo (all its processes).";
-  static override description =
-    "Asks the demo supervisor to stop (SIGTERM): propellers first, then the admin and resource manager, the sandbox clusters last. After 30 s anything still running is killed. Stopping when no demo runs is not an error. --purge also deletes the demo directory (data and logs).";
-  static override examples = examples("flotctl demo stop", "flotctl demo stop --purge");
   static override flags = {
     ...DemoCommand.flags,
     purge: Flags.boolean({ summary: "Also delete the demo directory (data and logs)." }),

@@ -1,18 +1,10 @@
 import { ExplainExecutionResponseSchema, type RoutingDecision } from "@flotilla/proto";
 import { ExecutionCommand } from "../../execution-command.js";
-import { examples } from "../../help.js";
 import { formatTime } from "../../output/format.js";
 import { renderFields, renderTable } from "../../output/table.js";
 
 /** `flotctl explain execution NAME`: the routing decision(s) and why. */
 export default class ExplainExecution extends ExecutionCommand<typeof ExplainExecution> {
-  static override summary =
-    "Explain where an execution was placed and why (routing rule, isolation, candidates).";
-  static override examples = examples(
-    "flotctl explain execution f3k2abc -p flytesnacks -d development",
-    "flotctl explain execution f3k2abc -o json",
-  );
-
   async run(): Promise<void> {
     const id = await this.executionId();
     const r = await (await this.client()).explainExecution({ id });

@@ -3,7 +3,6 @@ import { Cluster_Health, Cluster_State, ClusterSchema, type Cluster } from "@flo
 import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { labelFilterFlag, limitFlag, parseKeyValues } from "../../flags.js";
-import { examples } from "../../help.js";
 import { enumName, formatLabels, formatTime } from "../../output/format.js";
 import { renderFields, type Column } from "../../output/table.js";
 import { readPages } from "../../resources.js";
@@ -20,13 +19,6 @@ const CLUSTER_COLUMNS: Column<Cluster>[] = [
 
 /** `flotctl get clusters [NAME]`. */
 export default class GetClusters extends FlotctlCommand<typeof GetClusters> {
-  static override summary = "List registered data-plane clusters with state and health, or show one.";
-  static override examples = examples(
-    "flotctl get clusters",
-    "flotctl get clusters --state CORDONED",
-    "flotctl get clusters --selector region=eu-west-1",
-    "flotctl get clusters cluster-a -o yaml",
-  );
   static override args = { name: nameArg("Cluster") };
   static override flags = {
     state: Flags.string({

@@ -8,7 +8,6 @@ import {
 } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
-import { examples } from "../../help.js";
 import { formatTime, phaseName } from "../../output/format.js";
 import { type Column } from "../../output/table.js";
 import { executionId, readPages } from "../../resources.js";
@@ -73,13 +72,6 @@ const EVENT_COLUMNS: Column<StoredEvent>[] = [
 
 /** `flotctl get events EXECUTION [--node N] [--limit N]`. */
 export default class GetEvents extends FlotctlCommand<typeof GetEvents> {
-  static override summary =
-    "Show an execution's event log in the order admin received it, optionally of one node.";
-  static override examples = examples(
-    "flotctl get events f3k2abc -p flytesnacks -d development",
-    "flotctl get events f3k2abc --node train --limit 20",
-    "flotctl get events f3k2abc -o json",
-  );
   static override args = { execution: nameArg("Execution", { required: true }) };
   static override flags = {
     node: Flags.string({ summary: "Only events of this node (its node events and task attempts)." }),

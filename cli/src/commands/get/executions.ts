@@ -10,7 +10,6 @@ import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
 import { labelFilterFlag, limitFlag, parseKeyValues } from "../../flags.js";
-import { examples } from "../../help.js";
 import { colorPhase, type Column } from "../../output/table.js";
 import { durationToMs, formatDuration, formatTime, phaseName } from "../../output/format.js";
 import { entityId, executionId, readPages } from "../../resources.js";
@@ -31,14 +30,6 @@ const PHASES = [
 
 /** `flotctl get executions [NAME] [--details] [filters]`. */
 export default class GetExecutions extends FlotctlCommand<typeof GetExecutions> {
-  static override summary =
-    "List executions (filtered, newest first), or show one with --details for its node tree.";
-  static override examples = examples(
-    "flotctl get executions -p flytesnacks -d development",
-    "flotctl get executions --phase FAILED --phase TIMED_OUT --limit 20",
-    "flotctl get executions --workflow diamond --cluster cluster-a -o json",
-    "flotctl get executions f3k2abc --details",
-  );
   static override args = { name: nameArg("Execution") };
   static override flags = {
     details: Flags.boolean({

@@ -1,7 +1,6 @@
 import { LaunchPlan_State, LaunchPlanSchema } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { entityVersionFlag, limitFlag } from "../../flags.js";
-import { examples } from "../../help.js";
 import { describeType, literalMapToValues, literalToValue } from "../../literals.js";
 import { enumName, formatLabels, formatTime } from "../../output/format.js";
 import { renderFields } from "../../output/table.js";
@@ -9,11 +8,6 @@ import { RegistryListingCommand } from "../../registry-listing.js";
 
 /** `flotctl get launchplans [NAME] [--version V]`. */
 export default class GetLaunchPlans extends RegistryListingCommand<typeof GetLaunchPlans> {
-  static override summary = "List launch plans, the versions of one, or one version with its inputs.";
-  static override examples = examples(
-    "flotctl get launchplans -p flytesnacks -d development",
-    "flotctl get launchplans hello-lp --version v1 -o yaml",
-  );
   static override args = { name: nameArg("Launch plan") };
   static override flags = {
     version: entityVersionFlag("launch plan"),

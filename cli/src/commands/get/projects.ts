@@ -1,7 +1,6 @@
 import { Args } from "@oclif/core";
 import { Project_State, ProjectSchema, type Project } from "@flotilla/proto";
 import { FlotctlCommand } from "../../base-command.js";
-import { examples } from "../../help.js";
 import { enumName, formatLabels } from "../../output/format.js";
 import { renderFields, type Column } from "../../output/table.js";
 import { readPages } from "../../resources.js";
@@ -17,8 +16,6 @@ const PROJECT_COLUMNS: Column<Project>[] = [
 
 /** `flotctl get projects [ID]`. */
 export default class GetProjects extends FlotctlCommand<typeof GetProjects> {
-  static override summary = "List projects, or show one.";
-  static override examples = examples("flotctl get projects", "flotctl get projects flytesnacks -o yaml");
   static override args = { id: Args.string({ description: "Project id to show." }) };
 
   async run(): Promise<void> {

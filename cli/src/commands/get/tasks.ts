@@ -1,19 +1,12 @@
 import { TaskSchema } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { entityVersionFlag, limitFlag } from "../../flags.js";
-import { examples } from "../../help.js";
 import { durationToMs, formatDuration, formatTime } from "../../output/format.js";
 import { renderFields } from "../../output/table.js";
 import { describeVariables, RegistryListingCommand } from "../../registry-listing.js";
 
 /** `flotctl get tasks [NAME] [--version V]`. */
 export default class GetTasks extends RegistryListingCommand<typeof GetTasks> {
-  static override summary = "List tasks (latest version of each), the versions of one task, or one version.";
-  static override examples = examples(
-    "flotctl get tasks -p flytesnacks -d development",
-    "flotctl get tasks hello.say -p flytesnacks -d development",
-    "flotctl get tasks hello.say --version v1 -o yaml",
-  );
   static override args = { name: nameArg("Task") };
   static override flags = {
     version: entityVersionFlag("task"),

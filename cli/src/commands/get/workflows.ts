@@ -2,7 +2,6 @@ import { WorkflowSchema } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { UsageError } from "../../errors.js";
 import { entityVersionFlag, limitFlag, outputFlag } from "../../flags.js";
-import { examples } from "../../help.js";
 import { formatTime } from "../../output/format.js";
 import { renderFields } from "../../output/table.js";
 import { describeVariables, RegistryListingCommand } from "../../registry-listing.js";
@@ -10,14 +9,6 @@ import { workflowDot, workflowTree } from "../../views/workflow-graph.js";
 
 /** `flotctl get workflows [NAME] [--version V] [-o dot]`. */
 export default class GetWorkflows extends RegistryListingCommand<typeof GetWorkflows> {
-  static override summary = "List workflows, the versions of one workflow, or one version (with its DAG).";
-  static override description =
-    "With a name and --version, -o dot prints the DAG in Graphviz format (pipe it to `dot -Tsvg`).";
-  static override examples = examples(
-    "flotctl get workflows -p flytesnacks -d development",
-    "flotctl get workflows diamond --version v1",
-    "flotctl get workflows diamond --version v1 -o dot | dot -Tsvg > diamond.svg",
-  );
   static override args = { name: nameArg("Workflow") };
   static override flags = {
     output: outputFlag(["dot"]),

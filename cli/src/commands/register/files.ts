@@ -3,21 +3,12 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
-import { examples } from "../../help.js";
 import type { SpecSource } from "../../spec/parse.js";
 import { Patterns } from "../../spec/patterns.js";
 import { registerSpecs } from "../../spec/register.js";
 
 /** `flotctl register files <paths...> --version V`. */
 export default class RegisterFiles extends FlotctlCommand<typeof RegisterFiles> {
-  static override summary = "Validate and register tasks, workflows and launch plans from YAML spec files.";
-  static override description =
-    "Every document of every file is validated first (YAML syntax, fields, references, binding types, cycles); each problem is reported with file:line:column and field path, and nothing is registered when there is any. Then tasks, workflows and launch plans are registered in dependency order under --version. Re-registering identical content is a no-op; different content under an existing version fails. Directories are searched for *.yaml/*.yml files. See cli/README.md for the spec format.";
-  static override examples = examples(
-    "flotctl register files examples/hello-world.yaml --version v1 -p flytesnacks -d development",
-    "flotctl register files examples/ --version $(git rev-parse --short HEAD)",
-    "flotctl register files wf.yaml --version v2 --dry-run -o json",
-  );
   static override strict = false;
   static override args = {
     paths: Args.string({ description: "Spec files or directories.", required: true }),

@@ -3,19 +3,10 @@ import { Cluster_State, ClusterSchema } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
-import { examples } from "../../help.js";
 import { enumName } from "../../output/format.js";
 
 /** `flotctl update cluster NAME --cordon|--uncordon|--drain`. */
 export default class UpdateCluster extends FlotctlCommand<typeof UpdateCluster> {
-  static override summary = "Cordon, uncordon or drain a data-plane cluster.";
-  static override description =
-    "--cordon stops new placements; running executions continue. --drain also moves routing away while running executions finish. --uncordon makes the cluster ACTIVE again. Cordon and drain need a --reason.";
-  static override examples = examples(
-    "flotctl update cluster cluster-a --cordon --reason 'kernel upgrade'",
-    "flotctl update cluster cluster-a --drain --reason 'decommission'",
-    "flotctl update cluster cluster-a --uncordon",
-  );
   static override args = { name: nameArg("Cluster", { required: true }) };
   static override flags = {
     cordon: Flags.boolean({ summary: "Stop new placements.", exclusive: ["uncordon", "drain"] }),

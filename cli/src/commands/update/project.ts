@@ -10,21 +10,10 @@ import {
 import { FlotctlCommand, type FlagsOf } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
 import { parseKeyValues, parseList } from "../../flags.js";
-import { examples } from "../../help.js";
 import { Patterns } from "../../spec/patterns.js";
 
 /** `flotctl update project [ID]`. */
 export default class UpdateProject extends FlotctlCommand<typeof UpdateProject> {
-  static override summary =
-    "Change a project: isolation, labels, state, domains, and its matchable attributes.";
-  static override description =
-    "Project fields (--isolation, --domain-isolation, --label, --name, --description, --archive/--activate, --add-domain) update the project. Attribute flags (--cluster-label, --max-parallelism, --cluster-assignment) set overrides for the project, or for project/domain when -d is given.";
-  static override examples = examples(
-    "flotctl update project risk --isolation regulated",
-    "flotctl update project risk --domain-isolation production=regulated-prod",
-    "flotctl update project ml --clear-isolation --label team=ml",
-    "flotctl update project ml -d production --cluster-label gpu --max-parallelism 20",
-  );
   static override args = { id: Args.string({ description: "Project id (default: -p)." }) };
   static override flags = {
     isolation: Flags.string({

@@ -1,19 +1,10 @@
 import { Flags } from "@oclif/core";
 import { ExecutionOutcomeError } from "../../errors.js";
 import { ExecutionCommand } from "../../execution-command.js";
-import { examples } from "../../help.js";
 import { fetchExecutionView, type ExecutionView } from "../../views/snapshot.js";
 
 /** `flotctl watch execution NAME`. */
 export default class WatchExecution extends ExecutionCommand<typeof WatchExecution> {
-  static override summary = "Follow an execution live until it ends; exits 0 only if it SUCCEEDED.";
-  static override description =
-    "On a terminal the node tree is redrawn in place (phases, durations, cluster, retries). Without a terminal, or with --no-tty, every phase change is printed as one line. With -o json the final snapshot is printed as JSON.";
-  static override examples = examples(
-    "flotctl watch execution f3k2abc -p flytesnacks -d development",
-    "flotctl watch execution f3k2abc --no-tty --interval 2s",
-    "flotctl create execution --launchplan hello-lp -o json | jq -r .name | xargs flotctl watch execution",
-  );
   static override flags = {
     "no-tty": Flags.boolean({ summary: "Print plain phase changes instead of the live tree." }),
     interval: Flags.string({ summary: "Poll interval (e.g. 500ms, 2s).", default: "1s" }),
