@@ -60,7 +60,9 @@ eachDatabase(
         assert.equal(standbyStatus.role, "standby");
         assert.equal(standbyStatus.leader, a.url);
       });
-      assert.equal((await fetch(`${b.url}/readyz`)).status, 503);
+      const notReady = await fetch(`${b.url}/readyz`);
+      assert.equal(notReady.status, 503);
+      assert.equal(((await notReady.json()) as { reason: string }).reason, "standby: not the leader");
 
       const direct = createResourceManagerClient(b.url, { maxAttempts: 1 });
       try {
