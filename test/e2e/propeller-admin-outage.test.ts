@@ -8,9 +8,15 @@ import { createAll, phasesByName, propellerEnv } from "./propeller-helpers.js";
 /** The deliberate outage length: the scenario itself, not a wait for a condition. */
 const OUTAGE_MS = 30_000;
 
-function contiguous(versions: number[]): boolean {
-  const sorted = [...versions].sort((a, b) => a - b);
-  return sorted.every((v, i) => v === i + 1);
+/** How long the stand-in may take to get its port back after the outage. */
+const RELISTEN_TIMEOUT_MS = 10_000;
+
+/**
+ * Whether phase versions arrived as 1, 2, 3, ... in arrival order: the propeller ships each
+ * execution's events in order, so a gap or a swap is a delivery bug.
+ */
+function deliveredInOrder(versions: number[]): boolean {
+  return versions.every((v, i) => v === i + 1);
 }
 
 test("stop the admin for 30 s mid-run: buffered events arrive afterwards and every log is gap-free", async (t) => {
@@ -62,7 +68,9 @@ test("stop the admin for 30 s mid-run: buffered events arrive afterwards and eve
   );
   assert.equal(admin.events.length, seenAtOutage, "nothing was delivered during the outage");
   await outage;
-  await admin.listen(port);
+  // The propeller knows the admin by this URL, so the stand-in comes back on the same port; a
+  // connection of this machine may hold it for a moment (EADDRINUSE), hence the retries.
+  await eventually(() => admin.listen(port), { timeout: RELISTEN_TIMEOUT_MS, interval: 200 });
 
   await eventually(
     () => {
@@ -90,7 +98,7 @@ test("stop the admin for 30 s mid-run: buffered events arrive afterwards and eve
         e.event.case === "nodeEvent" && e.event.value.id?.nodeId === node ? [e.event.value.phaseVersion] : [],
       );
       assert.ok(
-        nodeVersions.length >= 2 && contiguous(nodeVersions),
+        nodeVersions.length >= 2 && deliveredInOrder(nodeVersions),
         `${n}/${node} node events ${nodeVersions.join(",")}`,
       );
       const taskVersions = events.flatMap((e) =>
@@ -99,7 +107,7 @@ test("stop the admin for 30 s mid-run: buffered events arrive afterwards and eve
           : [],
       );
       assert.ok(
-        taskVersions.length >= 2 && contiguous(taskVersions),
+        taskVersions.length >= 2 && deliveredInOrder(taskVersions),
         `${n}/${node} task events ${taskVersions.join(",")}`,
       );
     }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { CoordinationV1Api } from "@kubernetes/client-node";
+import { sleep } from "@flotilla/common";
 import { startCluster, type SandboxCluster } from "@flotilla/sandbox";
 import { eventually, tempDir, type TempDir } from "@flotilla/testing";
 import { aTask, aWorkflow, anExecutionSpec } from "../testing/builders.js";
@@ -15,6 +16,12 @@ import { RecordingAdmin } from "../testing/recording-admin.js";
 import { startPropeller, type Propeller, type PropellerOptions } from "./propeller.js";
 import { WorkflowExecution_Phase } from "@flotilla/proto";
 import { CrNotFoundError, KubeWorkflowExecutions } from "./kube.js";
+
+/** How often the replicas renew or campaign for the lease. */
+const RETRY_PERIOD_MS = 200;
+
+/** These small statuses are stored inline; reading a blob would be a bug. */
+const noBlobs = { get: () => Promise.reject(new Error("no blobs")) };
 
 describe("leader election and garbage collection", () => {
   let cluster: SandboxCluster;
@@ -38,7 +45,7 @@ describe("leader election and garbage collection", () => {
       kubeconfig: cluster.kubeconfig,
       clusterId: "ha",
       admin: { transport: new RecordingAdmin().transport },
-      leaderElection: { leaseDurationMs: 1_500, renewDeadlineMs: 1_000, retryPeriodMs: 200 },
+      leaderElection: { leaseDurationMs: 1_500, renewDeadlineMs: 1_000, retryPeriodMs: RETRY_PERIOD_MS },
       processMetrics: false,
       ...extra,
     });
@@ -50,11 +57,17 @@ describe("leader election and garbage collection", () => {
     const a = await replica();
     const b = await replica();
     await eventually(() => assert.equal([a, b].filter((p) => p.isLeader()).length, 1));
-    // Sample for a while: never two leaders.
-    for (let i = 0; i < 20; i++) {
-      assert.ok([a, b].filter((p) => p.isLeader()).length <= 1, "at most one leader");
-      await new Promise((r) => setImmediate(r));
+    // Sample every 10 ms across several retry periods (each replica renews or campaigns once
+    // per period, so a standby that wrongly took the lease shows up within one): never two leaders.
+    const sampleUntil = Date.now() + 5 * RETRY_PERIOD_MS;
+    let samples = 0;
+    while (Date.now() < sampleUntil) {
+      const leaders = [a, b].filter((p) => p.isLeader()).length;
+      assert.ok(leaders <= 1, `at most one leader (sample ${samples}: ${leaders})`);
+      samples++;
+      await sleep(10);
     }
+    assert.ok(samples >= 3 * (RETRY_PERIOD_MS / 20), `sampled across 3 retry periods (${samples} samples)`);
     const leader = a.isLeader() ? a : b;
     const standby = leader === a ? b : a;
     const kc = kubeConfigFrom(cluster.kubeconfig);
@@ -74,9 +87,7 @@ describe("leader election and garbage collection", () => {
     const ns = await createExecution(kc, spec);
     await eventually(
       async () => {
-        const { status } = await readExecutionStatus(kc, ns, "afterfail", {
-          get: () => Promise.reject(new Error("no blobs")),
-        });
+        const { status } = await readExecutionStatus(kc, ns, "afterfail", noBlobs);
         assert.equal(status?.phase, WorkflowExecution_Phase.SUCCEEDED);
       },
       { timeout: 15_000 },
@@ -85,15 +96,24 @@ describe("leader election and garbage collection", () => {
   });
 
   test("terminated CRs are deleted once their TTL passed", async () => {
-    await replica({ leaderElection: false, terminatedTtlMs: 0, gcIntervalMs: 200 });
+    // The task outlasts several GC passes, so a CR collected unfinished never shows SUCCEEDED;
+    // the TTL leaves time to see it finished before it goes.
+    await replica({ leaderElection: false, terminatedTtlMs: 1_500, gcIntervalMs: 200 });
     const kc = kubeConfigFrom(cluster.kubeconfig);
     const blobRoot = pathToFileURL(dir.path).href;
     const spec = anExecutionSpec({
       name: "gcme",
-      closure: aWorkflow("w").withNode("t", aTask("t").simulated("50ms").build()).closure(),
+      closure: aWorkflow("w").withNode("t", aTask("t").simulated("1s").build()).closure(),
       blobRoot,
     });
     const ns = await createExecution(kc, spec);
+    await eventually(
+      async () => {
+        const { status } = await readExecutionStatus(kc, ns, "gcme", noBlobs);
+        assert.equal(status?.phase, WorkflowExecution_Phase.SUCCEEDED);
+      },
+      { timeout: 15_000 },
+    );
     const crs = new KubeWorkflowExecutions(kc);
     await eventually(
       async () => {

@@ -182,12 +182,19 @@ describe("propeller against a simulated sandbox cluster", () => {
     });
     faults.reset();
     // 2. The history the watches would resume from is gone: resuming gets 410 and relists.
+    const counters = cluster.apiServer.counters;
+    const expiredBefore = counters.expiredWatches("workflowexecutions");
+    const listsBefore = counters.requests("list", "workflowexecutions");
     faults.compact();
     faults.dropWatches();
     await createExecution(
       kc,
       anExecutionSpec({ name: "lost2", closure: aWorkflow("w").withNode("t", task).closure(), blobRoot }),
     );
+    await eventually(() => {
+      assert.ok(counters.expiredWatches("workflowexecutions") > expiredBefore, "a resumed watch got 410");
+      assert.ok(counters.requests("list", "workflowexecutions") > listsBefore, "the informer relisted");
+    });
     for (const name of ["lost1", "lost2"]) {
       await eventually(
         async () => {

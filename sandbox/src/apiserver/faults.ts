@@ -106,11 +106,22 @@ export class ApiFaults {
 export class ApiCounters {
   private readonly byVerbResource = new Map<string, number>();
   private readonly podCreateMap = new Map<string, number>();
+  private readonly expiredWatchMap = new Map<string, number>();
 
   /** Records one request. */
   countRequest(verb: string, resource: string): void {
     const key = `${verb} ${resource}`;
     this.byVerbResource.set(key, (this.byVerbResource.get(key) ?? 0) + 1);
+  }
+
+  /** Records one watch answered 410 Expired because its resume point was compacted. */
+  countExpiredWatch(resource: string): void {
+    this.expiredWatchMap.set(resource, (this.expiredWatchMap.get(resource) ?? 0) + 1);
+  }
+
+  /** Watches of `resource` (plural name) answered 410 Expired: each obliges the client to relist. */
+  expiredWatches(resource: string): number {
+    return this.expiredWatchMap.get(resource) ?? 0;
   }
 
   /** Records one successful pod create. */
@@ -151,5 +162,6 @@ export class ApiCounters {
   reset(): void {
     this.byVerbResource.clear();
     this.podCreateMap.clear();
+    this.expiredWatchMap.clear();
   }
 }

@@ -121,6 +121,7 @@ describe("client-node informers against the sandbox", () => {
     const list = await core.listNamespacedPod({ namespace: "default" });
     await core.createNamespacedPod({ namespace: "default", body: aPod("after-list") });
     server.faults.compact();
+    const expiredBefore = server.counters.expiredWatches("pods");
     const seen: { type: string; code?: number; message?: string }[] = [];
     const done = new Promise<void>((resolve) => {
       void new Watch(kc).watch(
@@ -135,6 +136,7 @@ describe("client-node informers against the sandbox", () => {
     assert.equal(seen[0].type, "ERROR");
     assert.equal(seen[0].code, 410);
     assert.match(seen[0].message!, /^too old resource version: \d+ \(\d+\)$/);
+    assert.equal(server.counters.expiredWatches("pods"), expiredBefore + 1, "the 410 is counted");
   });
 
   it("sends bookmarks with the current resourceVersion when asked", async () => {

@@ -78,11 +78,14 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     compactionWindow: options.compactionWindow ?? 10_000,
     logger,
   });
-  const watches = new WatchStreams(api.store, options.bookmarkIntervalMs ?? 1000);
+  const counters = new ApiCounters();
+  const watches = new WatchStreams(api.store, options.bookmarkIntervalMs ?? 1000, (resource) =>
+    counters.countExpiredWatch(resource),
+  );
   const ctx: RouteContext = {
     api,
     logs: new LogStore(),
-    counters: new ApiCounters(),
+    counters,
     faults: new ApiFaults(
       () => watches.dropAll(),
       () => api.store.compact(),

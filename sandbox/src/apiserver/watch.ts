@@ -47,10 +47,14 @@ export class WatchStreams {
   private readonly streams = new Set<WatchStream>();
   private readonly bookmarkTimer: NodeJS.Timeout;
 
-  /** Streams watch `store`; bookmarks go out every `bookmarkIntervalMs` to streams that asked. */
+  /**
+   * Streams watch `store`; bookmarks go out every `bookmarkIntervalMs` to streams that asked;
+   * `onExpired` hears of every watch answered 410 (by resource plural name).
+   */
   constructor(
     private readonly store: ObjectStore,
     bookmarkIntervalMs: number,
+    private readonly onExpired: (resource: string) => void = () => {},
   ) {
     this.bookmarkTimer = setInterval(() => {
       for (const s of this.streams) if (s.bookmarks) s.bookmark();
@@ -173,6 +177,7 @@ export class WatchStreams {
       unregister = store.watch(watcher, fromRv);
     } catch (err) {
       if (err instanceof CompactedError) {
+        this.onExpired(t.resource);
         const status = expired(err.requested, err.oldest).toStatus();
         res.end(`{"type":"ERROR","object":${JSON.stringify(status)}}\n`);
         closed = true;
