@@ -1,6 +1,13 @@
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConfigError, defineConfig, loadConfig, port, secret, type LoadConfigInput } from "@flotilla/runtime";
+import {
+  defineConfig,
+  loadConfig,
+  parseConfigDocument,
+  port,
+  secret,
+  type LoadConfigInput,
+} from "@flotilla/runtime";
 import { z } from "zod";
 
 /**
@@ -126,20 +133,5 @@ export async function loadAdminConfig(
  * runtime's ConfigError naming the key path.
  */
 export function resolveAdminConfig(doc: unknown, baseDir = process.cwd()): AdminConfig {
-  const result = adminConfig.schema.safeParse(doc ?? {});
-  if (!result.success) {
-    throw new ConfigError(
-      "admin",
-      result.error.issues.flatMap((issue) => {
-        const base = issue.path.map(String);
-        const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...base, k]) : [base];
-        return paths.map((p) => ({
-          keyPath: p.join("."),
-          source: "document",
-          problem: issue.code === "unrecognized_keys" ? "unknown key" : issue.message,
-        }));
-      }),
-    );
-  }
-  return withPaths(result.data, baseDir);
+  return withPaths(parseConfigDocument(adminConfig, doc), baseDir);
 }

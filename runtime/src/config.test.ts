@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { z } from "zod";
-import { defineConfig, durationMs, loadConfig, port, secret } from "./config.js";
+import { defineConfig, durationMs, loadConfig, parseConfigDocument, port, secret } from "./config.js";
 import { ConfigError, UsageError } from "./errors.js";
 
 const def = defineConfig(
@@ -167,5 +167,15 @@ describe("loadConfig", () => {
     out.on("data", (c: Buffer) => chunks.push(c.toString()));
     assert.equal((await loadConfig(def, { argv: ["--help"], env: {}, stdout: out })).done, true);
     assert.match(chunks.join(""), /server\.port\s+FLOTILLA_DEMO_SVC_SERVER_PORT/);
+  });
+
+  it("validates an in-memory document with the same defaults and errors", () => {
+    assert.equal(parseConfigDocument(def, { server: { port: 9 } }).server.port, 9);
+    assert.equal(parseConfigDocument(def, undefined).sweepInterval, 200);
+    assert.throws(
+      () => parseConfigDocument(def, { server: { prot: 1 } }, "test fixture"),
+      (err: unknown) =>
+        err instanceof ConfigError && err.keyPath === "server.prot" && err.source === "test fixture",
+    );
   });
 });

@@ -167,26 +167,49 @@ export async function loadConfig<S extends z.ZodType>(
     setIn(raw, path, typeof value === "string" ? fromText(def.schema, path, value) : value);
     sources.set(path.join("."), source);
   }
-  const result = def.schema.safeParse(raw);
-  if (!result.success) {
-    const problems = result.error.issues.flatMap((issue) => {
-      const base = issue.path.map(String);
-      const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...base, k]) : [base];
-      return paths.map((path) => ({
-        keyPath: path.join("."),
-        source: sourceOf(path, sources, file, loadedFile?.doc, loadedFile?.lines),
-        problem: issue.code === "unrecognized_keys" ? "unknown key" : issue.message,
-      }));
-    });
-    throw new ConfigError(def.service, problems);
-  }
-  const config = result.data;
+  const config = validate(def, raw, (path) =>
+    sourceOf(path, sources, file, loadedFile?.doc, loadedFile?.lines),
+  );
   const baseDir = file === undefined ? cwd : dirname(file);
   if (args.printConfig) {
     stdout.write(stringify(printable(def.schema, config)));
     return { config, done: true, baseDir, ...(file ? { file } : {}) };
   }
   return { config, done: false, baseDir, ...(file ? { file } : {}) };
+}
+
+/**
+ * Validates an in-memory configuration document against the service's schema (tests and
+ * embedders that build their config in code): the same defaults and checks as a file, without
+ * environment or flags. Returns the config; throws {@link ConfigError} naming every bad key, with
+ * `source` as its origin.
+ */
+export function parseConfigDocument<S extends z.ZodType>(
+  def: ConfigDefinition<S>,
+  doc: unknown,
+  source = "document",
+): z.output<S> {
+  return validate(def, doc ?? {}, () => source);
+}
+
+/** Runs the schema; every issue becomes a problem naming its key path and where it came from. */
+function validate<S extends z.ZodType>(
+  def: ConfigDefinition<S>,
+  raw: unknown,
+  sourceFor: (path: Path) => string,
+): z.output<S> {
+  const result = def.schema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.flatMap((issue) => {
+    const base = issue.path.map(String);
+    const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...base, k]) : [base];
+    return paths.map((path) => ({
+      keyPath: path.join("."),
+      source: sourceFor(path),
+      problem: issue.code === "unrecognized_keys" ? "unknown key" : issue.message,
+    }));
+  });
+  throw new ConfigError(def.service, problems);
 }
 
 interface CommandLine {
