@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  ConfigError,
   defineConfig,
   loadConfig,
   parseConfigDocument,
@@ -9,6 +10,7 @@ import {
   type LoadConfigInput,
 } from "@flotilla/runtime";
 import { z } from "zod";
+import { RoutingConfigError, validateRoutingSection } from "./routing/config.js";
 
 /**
  * The admin's configuration: the `--config admin.yaml` file, `FLOTILLA_ADMIN_<KEY_PATH>`
@@ -124,7 +126,28 @@ export async function loadAdminConfig(
 ): Promise<{ config: AdminConfig; done: boolean }> {
   const loaded = await loadConfig(adminConfig, input);
   if (loaded.done) return { config: undefined as unknown as AdminConfig, done: true };
-  return { config: withPaths(loaded.config, loaded.baseDir), done: false };
+  const config = withPaths(loaded.config, loaded.baseDir);
+  checkRoutingSections(
+    config,
+    loaded.file === undefined ? "defaults, environment or flags" : `file ${loaded.file}`,
+  );
+  return { config, done: false };
+}
+
+/**
+ * Validates the `clusters`, `routing` and `dataPlane` sections now, with the rest of the
+ * configuration, so a bad value there is a configuration error (exit 2, naming the key path and
+ * the file) rather than a failure when routing starts. Throws the runtime's ConfigError.
+ */
+function checkRoutingSections(config: AdminConfig, source: string): void {
+  try {
+    validateRoutingSection(config);
+  } catch (err) {
+    if (!(err instanceof RoutingConfigError)) throw err;
+    throw new ConfigError("admin", [
+      { keyPath: err.path.replace(/\[(\d+)\]/g, ".$1"), source, problem: err.problem },
+    ]);
+  }
 }
 
 /**

@@ -261,6 +261,14 @@ describe("flotilla-admin over the wire", () => {
         "server:\n  port: 0\nexecutions:\n  parallel: 3\n",
         /executions\.parallel: unknown key \(from file \S*admin\.yaml line 4\)/,
       ],
+      [
+        "server:\n  port: 0\nrouting:\n  heartbeatTimeoutSecnds: 30\n",
+        /routing\.heartbeatTimeoutSecnds: unknown key .*\(from file \S*admin\.yaml\)/,
+      ],
+      [
+        "server:\n  port: 0\nclusters:\n  - name: Bad_Name\n",
+        /clusters\.0\.name: .*\(from file \S*admin\.yaml\)/,
+      ],
     ];
     for (const [text, message] of cases) {
       await writeFile(configPath, text);
