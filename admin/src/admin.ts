@@ -338,7 +338,7 @@ export async function startAdmin(config: AdminConfig, options: AdminOptions = {}
     admin,
     stop() {
       stopping ??= (async () => {
-        await server.close(config.server.shutdownGraceSeconds * 1000);
+        await server.close(config.server.shutdownGrace);
         await admin.stop();
       })();
       return stopping;

@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import {
   ConfigError,
   defineConfig,
+  durationMs,
   loadConfig,
   parseConfigDocument,
   port,
@@ -27,8 +28,8 @@ export const adminConfig = defineConfig(
         port: port().default(8088),
         /** Bind address. */
         host: z.string().min(1).default("0.0.0.0"),
-        /** Seconds in-flight requests may take to finish on shutdown. */
-        shutdownGraceSeconds: z.number().int().min(0).max(3600).default(10),
+        /** How long in-flight requests may take to finish on shutdown. */
+        shutdownGrace: durationMs("10s"),
       })
       .prefault({}),
     database: z

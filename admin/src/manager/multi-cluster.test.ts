@@ -75,9 +75,9 @@ describe("routing across three sandbox clusters", () => {
         },
       ],
       routing: {
-        reevaluateIntervalSeconds: 0.2,
-        retryInitialBackoffSeconds: 0.05,
-        retryMaxBackoffSeconds: 0.2,
+        reevaluateInterval: "200ms",
+        retryInitialBackoff: "50ms",
+        retryMaxBackoff: "200ms",
       },
       ...extra,
     };
@@ -261,7 +261,7 @@ describe("routing across three sandbox clusters", () => {
             labels: { [CLUSTER_LABEL_KEY]: "late-pool" },
           },
         ],
-        dataPlane: { requestTimeoutSeconds: 2 },
+        dataPlane: { requestTimeout: "2s" },
       });
       const e = { project: "flights", domain: "development", name: "late-1" };
       const outcome = await s.placer.place(

@@ -34,7 +34,7 @@ describe("validateRoutingSection", () => {
         { name: "b", kubeconfigInline: "apiVersion: v1", state: "cordoned" },
         { name: "c", apiEndpoint: "http://127.0.0.1:6443" },
       ],
-      routing: { defaultLabel: "batch", heartbeatTimeoutSeconds: 30 },
+      routing: { defaultLabel: "batch", heartbeatTimeout: "30s" },
       dataPlane: {
         resourceQuota: { hard: { pods: "{{ pods }}" }, values: { pods: 10 }, overrides: [{ project: "p" }] },
       },
@@ -70,7 +70,8 @@ describe("validateRoutingSection", () => {
       },
       "clusters[1].name",
     );
-    fails({ routing: { heartbeatTimeoutSeconds: 0 } }, "routing.heartbeatTimeoutSeconds");
+    fails({ routing: { heartbeatTimeout: "0s" } }, "routing.heartbeatTimeout");
+    fails({ routing: { heartbeatTimeout: 30 } }, "routing.heartbeatTimeout");
     fails({ routing: { defaultLabel: "Not A Label" } }, "routing.defaultLabel");
     fails({ dataPlane: { installCrd: "yes" } }, "dataPlane.installCrd");
     fails(

@@ -3,7 +3,7 @@
  * `dataPlane`. The admin config loader embeds these types and calls
  * {@link validateRoutingSection} to check and default them.
  */
-import { isDnsLabel } from "@flotilla/common";
+import { DURATION_SYNTAX, isDnsLabel, tryParseDuration } from "@flotilla/common";
 import type { ResourceQuotaConfig } from "../dataplane/quota.js";
 import { InvalidArgumentError } from "../errors.js";
 import { ClusterState } from "./router.js";
@@ -33,15 +33,15 @@ export interface RoutingConfig {
   /** Cluster label used when no rule gives one and the execution requests none. */
   defaultLabel?: string | undefined;
   /** A cluster whose last heartbeat is older than this is lost (default 60 s). */
-  heartbeatTimeoutSeconds?: number | undefined;
+  heartbeatTimeout?: string | undefined;
   /** Heartbeat interval propellers are told to use (default 10 s). */
-  heartbeatIntervalSeconds?: number | undefined;
+  heartbeatInterval?: string | undefined;
   /** Queued executions are re-evaluated at least this often (default 5 s). */
-  reevaluateIntervalSeconds?: number | undefined;
+  reevaluateInterval?: string | undefined;
   /** First retry delay after a data-plane failure (default 1 s), doubled per attempt. */
-  retryInitialBackoffSeconds?: number | undefined;
+  retryInitialBackoff?: string | undefined;
   /** Upper bound of the retry delay (default 60 s). */
-  retryMaxBackoffSeconds?: number | undefined;
+  retryMaxBackoff?: string | undefined;
 }
 
 /** The `dataPlane` section. */
@@ -49,13 +49,13 @@ export interface DataPlaneConfig {
   /** ResourceQuota template for execution namespaces; none when unset. */
   resourceQuota?: ResourceQuotaConfig | undefined;
   /** How often quotas are re-applied to every active cluster (default 60 s). */
-  quotaSyncIntervalSeconds?: number | undefined;
+  quotaSyncInterval?: string | undefined;
   /** Install the WorkflowExecution CRD into a cluster when it is missing (default true). */
   installCrd?: boolean | undefined;
   /** Size budget of a CR; larger compiled closures are offloaded (default 512 KiB). */
   crBudgetBytes?: number | undefined;
   /** Per-request timeout towards cluster API servers (default 10 s). */
-  requestTimeoutSeconds?: number | undefined;
+  requestTimeout?: string | undefined;
 }
 
 /** The three sections together, as the routing subsystem receives them. */
@@ -230,19 +230,19 @@ export function validateRoutingSection(config: RoutingSectionInput): {
   const r = obj("routing", config.routing);
   onlyKeys("routing", r, [
     "defaultLabel",
-    "heartbeatTimeoutSeconds",
-    "heartbeatIntervalSeconds",
-    "reevaluateIntervalSeconds",
-    "retryInitialBackoffSeconds",
-    "retryMaxBackoffSeconds",
+    "heartbeatTimeout",
+    "heartbeatInterval",
+    "reevaluateInterval",
+    "retryInitialBackoff",
+    "retryMaxBackoff",
   ]);
   const d = obj("dataPlane", config.dataPlane);
   onlyKeys("dataPlane", d, [
     "resourceQuota",
-    "quotaSyncIntervalSeconds",
+    "quotaSyncInterval",
     "installCrd",
     "crBudgetBytes",
-    "requestTimeoutSeconds",
+    "requestTimeout",
   ]);
   const defaultLabel = optString("routing.defaultLabel", r.defaultLabel) ?? "";
   if (defaultLabel !== "" && !isDnsLabel(defaultLabel)) {
@@ -252,17 +252,25 @@ export function validateRoutingSection(config: RoutingSectionInput): {
     throw new RoutingConfigError("dataPlane.installCrd", "must be true or false");
   }
   const sec = (path: string, v: unknown, fallback: number) => positive(path, optNumber(path, v), fallback);
+  const dur = (path: string, v: unknown, fallbackMs: number): number => {
+    if (v === undefined || v === null) return fallbackMs;
+    const ms = typeof v === "string" ? tryParseDuration(v) : undefined;
+    if (ms === undefined || ms <= 0) {
+      throw new RoutingConfigError(path, `expected ${DURATION_SYNTAX}, greater than 0`);
+    }
+    return ms;
+  };
   const settings: ResolvedRoutingSettings = {
     defaultLabel,
-    heartbeatTimeoutMs: sec("routing.heartbeatTimeoutSeconds", r.heartbeatTimeoutSeconds, 60) * 1000,
-    heartbeatIntervalMs: sec("routing.heartbeatIntervalSeconds", r.heartbeatIntervalSeconds, 10) * 1000,
-    reevaluateIntervalMs: sec("routing.reevaluateIntervalSeconds", r.reevaluateIntervalSeconds, 5) * 1000,
-    retryInitialBackoffMs: sec("routing.retryInitialBackoffSeconds", r.retryInitialBackoffSeconds, 1) * 1000,
-    retryMaxBackoffMs: sec("routing.retryMaxBackoffSeconds", r.retryMaxBackoffSeconds, 60) * 1000,
-    quotaSyncIntervalMs: sec("dataPlane.quotaSyncIntervalSeconds", d.quotaSyncIntervalSeconds, 60) * 1000,
+    heartbeatTimeoutMs: dur("routing.heartbeatTimeout", r.heartbeatTimeout, 60_000),
+    heartbeatIntervalMs: dur("routing.heartbeatInterval", r.heartbeatInterval, 10_000),
+    reevaluateIntervalMs: dur("routing.reevaluateInterval", r.reevaluateInterval, 5_000),
+    retryInitialBackoffMs: dur("routing.retryInitialBackoff", r.retryInitialBackoff, 1_000),
+    retryMaxBackoffMs: dur("routing.retryMaxBackoff", r.retryMaxBackoff, 60_000),
+    quotaSyncIntervalMs: dur("dataPlane.quotaSyncInterval", d.quotaSyncInterval, 60_000),
     installCrd: d.installCrd ?? true,
     crBudgetBytes: sec("dataPlane.crBudgetBytes", d.crBudgetBytes, 512 * 1024),
-    requestTimeoutMs: sec("dataPlane.requestTimeoutSeconds", d.requestTimeoutSeconds, 10) * 1000,
+    requestTimeoutMs: dur("dataPlane.requestTimeout", d.requestTimeout, 10_000),
     resourceQuota: parseQuota("dataPlane.resourceQuota", d.resourceQuota),
   };
   return { clusters, settings };

@@ -97,9 +97,9 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
           { name: "cfg", apiEndpoint: "http://127.0.0.1:1", labels: { [CLUSTER_LABEL_KEY]: "batch" } },
         ],
         routing: {
-          reevaluateIntervalSeconds: 0.1,
-          retryInitialBackoffSeconds: 0.05,
-          retryMaxBackoffSeconds: 0.1,
+          reevaluateInterval: "100ms",
+          retryInitialBackoff: "50ms",
+          retryMaxBackoff: "100ms",
           ...routing,
         },
       },
@@ -188,7 +188,7 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
   });
 
   test("heartbeats record health; a missed deadline reports the cluster lost until it beats again", async () => {
-    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3, heartbeatIntervalSeconds: 0.1 });
+    const { api } = await setup({ heartbeatTimeout: "300ms", heartbeatInterval: "100ms" });
     await rejects(api.clusterHeartbeat({ cluster: "ghost", propellerVersion: "1.0.0" }), Code.NotFound);
     await rejects(api.clusterHeartbeat({ cluster: "cfg" }), Code.InvalidArgument, /propeller_version/);
     const hb = await api.clusterHeartbeat({ cluster: "cfg", propellerVersion: "1.2.3", queueDepth: 4 });
@@ -327,7 +327,7 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
      VALUES ('flights', 'production', 'running-1', 'wf', 'v1', '\\x', 'd', 'file:///x', 'cfg', 2, now(), now())`,
     );
     // The execution repository writes the placements to the executions table.
-    const { api } = await setup({ heartbeatTimeoutSeconds: 0.3 }, new PostgresExecutionRepository(db));
+    const { api } = await setup({ heartbeatTimeout: "300ms" }, new PostgresExecutionRepository(db));
     const row = async () =>
       (await db.query("SELECT cluster, queue_reason FROM executions WHERE name = 'running-1'")).rows[0] as {
         cluster: string;

@@ -65,7 +65,7 @@ export interface DemoEndpoints {
 /** The admin's configuration document (YAML text) for the demo. */
 export function adminConfigYaml(layout: DemoLayout, endpoints: DemoEndpoints): string {
   return stringify({
-    server: { port: endpoints.adminPort, host: "127.0.0.1", shutdownGraceSeconds: 5 },
+    server: { port: endpoints.adminPort, host: "127.0.0.1", shutdownGrace: "5s" },
     database: { dataDir: layout.adminDataDir },
     blobStore: { url: `file://${layout.blobsDir}` },
     clusters: DEMO_CLUSTERS.map((c, i) => ({
@@ -77,9 +77,9 @@ export function adminConfigYaml(layout: DemoLayout, endpoints: DemoEndpoints): s
     })),
     routing: {
       // Short intervals so a demo notices a stopped propeller within seconds.
-      heartbeatIntervalSeconds: 2,
-      heartbeatTimeoutSeconds: 20,
-      reevaluateIntervalSeconds: 2,
+      heartbeatInterval: "2s",
+      heartbeatTimeout: "20s",
+      reevaluateInterval: "2s",
     },
   });
 }
