@@ -1,35 +1,19 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import pg from "pg";
-import { tempDir, testDatabaseServerUrl } from "@flotilla/testing";
+import { scratchDatabase, tempDir } from "@flotilla/testing";
 import { join } from "node:path";
 import { startServer } from "@flotilla/runtime";
 import { createAdmin, startAdmin } from "./admin.js";
 import { resolveAdminConfig } from "./config.js";
 import { silentLogger } from "./logger.js";
 
-async function onServer(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: testDatabaseServerUrl, connectionTimeoutMillis: 5000 });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 describe("startAdmin", () => {
   it("two admins starting together on one fresh PostgreSQL database migrate it exactly once and both serve", async (t) => {
-    const name = `flotilla_t_${randomBytes(6).toString("hex")}`;
-    await onServer(`CREATE DATABASE ${name}`);
-    t.after(() => onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    const url = new URL(testDatabaseServerUrl);
-    url.pathname = `/${name}`;
+    const scratch = await scratchDatabase({ t });
     const blobs = tempDir({ t });
     const config = resolveAdminConfig({
       server: { port: 0, host: "127.0.0.1" },
-      database: { url: url.toString() },
+      database: { url: scratch.url },
       blobStore: { url: `file://${blobs.path}` },
     });
     const [a, b] = await Promise.all([

@@ -20,7 +20,6 @@
  * and with duplicates (every event sent twice: exactly half DUPLICATE), reporting each one's
  * rate and outcomes; replay == stored state is checked for a sample of each. Prints a table, then `BENCH {json}` as its last line.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,7 +52,7 @@ import {
   startAdmin,
   type ExecutionPlacer,
 } from "@flotilla/admin";
-import { BENCH_DATABASE_SERVER, onBenchServer } from "./support/bench-admin.js";
+import { scratchDatabase } from "@flotilla/testing";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -73,12 +72,6 @@ const RAW_SECONDS = quick ? 3 : 8;
 const CLUSTER = "bench";
 const PROJECT = "bench";
 const DOMAIN = "development";
-
-function dbUrl(name: string): string {
-  const u = new URL(BENCH_DATABASE_SERVER);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 const id = (type: ResourceType, name: string) =>
   create(IdentifierSchema, { resourceType: type, project: PROJECT, domain: DOMAIN, name, version: "v1" });
@@ -193,10 +186,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const name = `flotilla_bench_${randomBytes(5).toString("hex")}`;
-  await onBenchServer(`CREATE DATABASE ${name}`);
+  const scratch = await scratchDatabase({ prefix: "flotilla_bench_" });
   const blobDir = mkdtempSync(join(tmpdir(), "flotilla-bench-blobs-"));
-  const db = await openDatabase({ url: dbUrl(name), poolSize: PRODUCERS + 2 });
+  const db = await openDatabase({ url: scratch.url, poolSize: PRODUCERS + 2 });
   try {
     await migrate(db, { dir: ADMIN_MIGRATIONS_DIR });
 
@@ -533,8 +525,8 @@ async function main(): Promise<void> {
     await running.stop();
   } finally {
     await db.close();
-    if (keepDb) console.error(`kept database ${name}`);
-    else await onBenchServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (keepDb) console.error(`kept database ${scratch.name}`);
+    else await scratch.drop();
     rmSync(blobDir, { recursive: true, force: true });
   }
 }

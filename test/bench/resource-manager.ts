@@ -30,14 +30,13 @@
  * --quick). `--only` runs a subset (for comparing C and E). Prints a table, then
  * `BENCH {json}` as its last line.
  */
-import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { create } from "@bufbuild/protobuf";
 import { openDatabase } from "@flotilla/db";
 import { AllocateRequestSchema, type AllocateRequest } from "@flotilla/proto";
-import { spawnBin, tempDir } from "@flotilla/testing";
+import { scratchDatabase, spawnBin, tempDir } from "@flotilla/testing";
 import {
   PostgresStateRepository,
   ResourceManager,
@@ -57,7 +56,6 @@ const flag = (name: string, fallback: number): number => {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`);
   return value;
 };
-const SERVER_URL = process.env.FLOTILLA_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const WORKERS = flag("workers", 2000);
 const BATCH_CALLERS = flag("batch-callers", quick ? 8 : 16);
 const BATCH_SIZE = flag("batch-size", quick ? 50 : 100);
@@ -127,20 +125,11 @@ function jain(xs: number[]): number {
 }
 
 async function withScratchDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const name = `flotilla_bench_rm_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: SERVER_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
+  const scratch = await scratchDatabase({ prefix: "flotilla_bench_rm_" });
   try {
-    return await fn(url.toString());
+    return await fn(scratch.url);
   } finally {
-    const drop = new pg.Client({ connectionString: SERVER_URL });
-    await drop.connect();
-    await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await drop.end();
+    await scratch.drop();
   }
 }
 

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { isUniqueViolation } from "@flotilla/db";
 import pg from "pg";
-import { eachDatabase, testDatabaseServerUrl } from "./each-database.js";
+import { eachDatabase } from "./each-database.js";
+import { testDatabaseServerUrl } from "./scratch-database.js";
 
 const migrations = new URL("../fixtures/migrations/", import.meta.url);
 

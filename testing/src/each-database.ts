@@ -1,7 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { after, beforeEach, describe, it } from "node:test";
-import pg from "pg";
 import {
   dumpEmbedded,
   migrate,
@@ -10,10 +8,14 @@ import {
   type Database,
   type DatabaseKind,
 } from "@flotilla/db";
-
-/** Server used for PostgreSQL-backed tests: `FLOTILLA_TEST_DATABASE_URL` or the local default. */
-export const testDatabaseServerUrl: string =
-  process.env.FLOTILLA_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+import {
+  dropTestDatabase,
+  randomDatabaseName,
+  redactUrl,
+  testDatabaseServerUrl,
+  testDatabaseUrl,
+  withTestServer,
+} from "./scratch-database.js";
 
 /** Options of {@link eachDatabase}. */
 export interface EachDatabaseOptions {
@@ -46,19 +48,9 @@ export class TestDatabaseUnavailableError extends Error {
     readonly reason: string,
   ) {
     super(
-      `PostgreSQL test server ${redact(url)} is unreachable (${reason}). CI=true requires it: start PostgreSQL ` +
+      `PostgreSQL test server ${redactUrl(url)} is unreachable (${reason}). CI=true requires it: start PostgreSQL ` +
         `(see .ci/run) or point FLOTILLA_TEST_DATABASE_URL at a server that may create databases.`,
     );
-  }
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "<unparseable url>";
   }
 }
 
@@ -71,33 +63,13 @@ let postgresProbe: Promise<string | undefined> | undefined;
 
 /** Resolves to undefined when the test server answers, else to why not. Probed once per process. */
 function postgresProblem(): Promise<string | undefined> {
-  postgresProbe ??= withAdmin(async (client) => {
+  postgresProbe ??= withTestServer(async (client) => {
     await client.query("SELECT 1");
   }).then(
     () => undefined,
     (err: unknown) => errorText(err),
   );
   return postgresProbe;
-}
-
-async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: testDatabaseServerUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-function urlOf(database: string): string {
-  const url = new URL(testDatabaseServerUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-function randomName(prefix: string): string {
-  return `${prefix}${randomBytes(6).toString("hex")}`;
 }
 
 /** Creates and destroys the per-test databases of one backend for one suite. */
@@ -150,10 +122,10 @@ function postgresBackend(options: EachDatabaseOptions): Backend {
   let template: Promise<string> | undefined;
   const created = new Set<string>();
   const makeTemplate = async (): Promise<string> => {
-    const name = randomName("flotilla_tpl_");
-    await withAdmin((c) => c.query(`CREATE DATABASE ${name}`));
+    const name = randomDatabaseName("flotilla_tpl_");
+    await withTestServer((c) => c.query(`CREATE DATABASE ${name}`));
     created.add(name);
-    const db = await openDatabase({ url: urlOf(name), poolSize: 1 });
+    const db = await openDatabase({ url: testDatabaseUrl(name), poolSize: 1 });
     try {
       await migrate(db, { dir: options.migrations, ...(options.table ? { table: options.table } : {}) });
     } finally {
@@ -162,17 +134,17 @@ function postgresBackend(options: EachDatabaseOptions): Backend {
     return name;
   };
   const drop = async (name: string) => {
-    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    await dropTestDatabase(name);
     created.delete(name);
   };
   return {
     async create() {
       template ??= makeTemplate();
       const source = await template;
-      const name = randomName("flotilla_t_");
-      await withAdmin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${source}`));
+      const name = randomDatabaseName("flotilla_t_");
+      await withTestServer((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${source}`));
       created.add(name);
-      return openDatabase({ url: urlOf(name), poolSize: 4 });
+      return openDatabase({ url: testDatabaseUrl(name), poolSize: 4 });
     },
     async destroy(db) {
       await db.close();
@@ -210,12 +182,12 @@ export function eachDatabase(
         if (problem !== undefined) {
           if (process.env.CI === "true") {
             const error = new TestDatabaseUnavailableError(testDatabaseServerUrl, problem);
-            it(`needs PostgreSQL at ${redact(testDatabaseServerUrl)}`, () => {
+            it(`needs PostgreSQL at ${redactUrl(testDatabaseServerUrl)}`, () => {
               throw error;
             });
             return;
           }
-          const reason = `PostgreSQL at ${redact(testDatabaseServerUrl)} unreachable (${problem}): postgres backend NOT TESTED`;
+          const reason = `PostgreSQL at ${redactUrl(testDatabaseServerUrl)} unreachable (${problem}): postgres backend NOT TESTED`;
           process.stderr.write(`\n!!! ${suiteName}: ${reason} !!!\n\n`);
           it(`${suiteName} on PostgreSQL`, { skip: reason }, () => {});
           return;

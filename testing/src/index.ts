@@ -1,17 +1,24 @@
 /**
  * @flotilla/testing: shared test support — databases per backend with real migrations
- * (`eachDatabase`), polling assertions (`eventually`), loopback servers (`listen`, `freePort`),
+ * (`eachDatabase`) and scratch databases for real service processes (`scratchDatabase`), polling assertions (`eventually`), loopback servers (`listen`, `freePort`),
  * project bins as child processes (`spawnBin`), temporary directories, and shared timeouts.
  */
 export {
   TestDatabaseUnavailableError,
   eachDatabase,
-  testDatabaseServerUrl,
   type DatabaseTestContext,
   type EachDatabaseOptions,
 } from "./each-database.js";
+export {
+  scratchDatabase,
+  testDatabaseServerUrl,
+  testDatabaseUrl,
+  withTestServer,
+  type ScratchDatabase,
+} from "./scratch-database.js";
 export { EventuallyTimeoutError, eventually, type EventuallyOptions } from "./eventually.js";
 export { freePort, listen, type Listening } from "./listen.js";
+export { metricSum, scrapeMetric } from "./metrics-text.js";
 export {
   BinNotFoundError,
   SpawnBinExitedError,

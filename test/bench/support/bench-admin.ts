@@ -3,12 +3,10 @@
  * here once. It lives in `support/` so `npm run bench` and the smoke test do not take it for a
  * benchmark.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import pg from "pg";
 import { migrate, openDatabase } from "@flotilla/db";
 import {
   ADMIN_MIGRATIONS_DIR,
@@ -17,10 +15,7 @@ import {
   startAdmin,
   type Admin,
 } from "@flotilla/admin";
-
-/** The PostgreSQL server benchmarks create their scratch databases on. */
-export const BENCH_DATABASE_SERVER =
-  process.env.FLOTILLA_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+import { scratchDatabase } from "@flotilla/testing";
 
 /** A running admin of a benchmark. */
 export interface BenchAdmin {
@@ -34,17 +29,6 @@ export interface BenchAdmin {
   stop(): Promise<void>;
 }
 
-/** Runs one statement (CREATE/DROP DATABASE) on {@link BENCH_DATABASE_SERVER}. */
-export async function onBenchServer(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: BENCH_DATABASE_SERVER });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /**
  * Starts the real admin in this process on a free 127.0.0.1 port, on a fresh PostgreSQL
  * database (created here, dropped by `stop()`) and a fresh file blob store, with `clusters`
@@ -53,15 +37,12 @@ export async function onBenchServer(sql: string): Promise<void> {
 export async function startBenchAdmin(
   clusters: { name: string; kubeconfigInline: string }[] = [],
 ): Promise<BenchAdmin> {
-  const name = `flotilla_bench_admin_${randomBytes(4).toString("hex")}`;
-  await onBenchServer(`CREATE DATABASE ${name}`);
+  const scratch = await scratchDatabase({ prefix: "flotilla_bench_admin_" });
   const blobDir = mkdtempSync(join(tmpdir(), "flotilla-bench-admin-"));
-  const url = new URL(BENCH_DATABASE_SERVER);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString(), poolSize: 8 });
+  const db = await openDatabase({ url: scratch.url, poolSize: 8 });
   const cleanup = async () => {
     await db.close();
-    await onBenchServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await scratch.drop();
     rmSync(blobDir, { recursive: true, force: true });
   };
   try {
