@@ -150,7 +150,9 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
 
   const projects = new ProjectManager(registryRepo);
   const tasks = new TaskManager(registryRepo, projects);
-  const workflows = new WorkflowManager(registryRepo, projects);
+  const workflows = new WorkflowManager(registryRepo, projects, {
+    maxWorkflowNodes: config.registry.maxWorkflowNodes,
+  });
   const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows);
   const attributes = new AttributesManager(attributesRepo, projects);
   const events = new EventManager({

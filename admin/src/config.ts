@@ -50,6 +50,15 @@ export const adminConfig = defineConfig(
           .refine((u) => !u.includes("://") || u.startsWith("file://"), "only file:// is built in"),
       })
       .prefault({}),
+    registry: z
+      .strictObject({
+        /**
+         * Most nodes one workflow template may have. The propeller's status compression keeps
+         * large workflows' CRs small; the default keeps registrations of an untuned install modest.
+         */
+        maxWorkflowNodes: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .prefault({}),
     executions: z
       .strictObject({
         /** Max parallelism when nothing more specific sets one (0 = unbounded). */
@@ -88,6 +97,7 @@ export interface AdminConfig {
   database: { url?: string | undefined; dataDir: string };
   /** `url` is an absolute `file://` URL without a trailing slash. */
   blobStore: { url: string };
+  registry: ParsedAdminConfig["registry"];
   executions: ParsedAdminConfig["executions"];
   /** `clusters`, `routing` and `dataPlane` sections, validated by the routing subsystem. */
   clusters?: unknown[] | undefined;

@@ -34,6 +34,28 @@ function problemsOf(template: WorkflowTemplate, l = lookups(double, shout, pair)
 }
 
 describe("compileWorkflow", () => {
+  it("refuses more nodes than its limit (1000 by default) and accepts them under a raised one", () => {
+    const wide = (n: number) => {
+      const wf = aWorkflow("wide");
+      for (let i = 0; i < n; i++) wf.withNode(`n${i}`, "double").binding("x", constInt(i));
+      return wf.build();
+    };
+    assert.equal(compileWorkflow(wide(1000), lookups(double)).primary?.template?.nodes.length, 1000);
+    const problems = problemsOf(wide(1001), lookups(double));
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.message]),
+      [["TooManyNodes", "workflow flotilla/development/wide@v1: 1001 nodes exceed the limit of 1000"]],
+    );
+    assert.equal(
+      compileWorkflow(wide(1001), lookups(double), { maxNodes: 2000 }).primary?.template?.nodes.length,
+      1001,
+    );
+    assert.throws(
+      () => compileWorkflow(wide(11), lookups(double), { maxNodes: 10 }),
+      /11 nodes exceed the limit of 10/,
+    );
+  });
+
   it("compiles a chain into a closure with start and end edges", () => {
     const wf = aWorkflow("chain")
       .withInput("n", INTEGER)

@@ -31,7 +31,14 @@ export const START_NODE = "start-node";
 export const END_NODE = "end-node";
 
 const NODE_ID = /^[a-z0-9_-]{1,63}$/;
-const MAX_NODES = 1000;
+/** Default limit on the nodes of one workflow template (the admin's `registry.maxWorkflowNodes`). */
+export const DEFAULT_MAX_WORKFLOW_NODES = 1000;
+
+/** Limits of {@link compileWorkflow}. */
+export interface CompileOptions {
+  /** Most nodes one workflow template (the primary or a sub-workflow) may have; default 1000. */
+  maxNodes?: number;
+}
 
 /** Everything a workflow may reference, already fetched by the caller. */
 export interface CompilerLookups {
@@ -121,7 +128,10 @@ class Compilation {
   readonly subWorkflows = new Map<string, CompiledWorkflow>();
   private readonly inProgress: string[] = [];
 
-  constructor(private readonly lookups: CompilerLookups) {}
+  constructor(
+    private readonly lookups: CompilerLookups,
+    private readonly maxNodes: number,
+  ) {}
 
   problem(workflow: string, code: string, nodeId: string, variable: string, text: string): void {
     const where = [
@@ -166,13 +176,13 @@ class Compilation {
     }
     if (template.nodes.length === 0)
       this.problem(wf, "NoNodes", "", "", "a workflow needs at least one node");
-    if (template.nodes.length > MAX_NODES) {
+    if (template.nodes.length > this.maxNodes) {
       this.problem(
         wf,
         "TooManyNodes",
         "",
         "",
-        `${template.nodes.length} nodes exceed the limit of ${MAX_NODES}`,
+        `${template.nodes.length} nodes exceed the limit of ${this.maxNodes}`,
       );
     }
 
@@ -720,8 +730,9 @@ function connections(template: WorkflowTemplate, upstream: Map<string, Set<strin
 export function compileWorkflow(
   template: WorkflowTemplate,
   lookups: CompilerLookups,
+  options: CompileOptions = {},
 ): CompiledWorkflowClosure {
-  const compilation = new Compilation(lookups);
+  const compilation = new Compilation(lookups, options.maxNodes ?? DEFAULT_MAX_WORKFLOW_NODES);
   const primary = compilation.compile(template);
   const subject = template.id ? `workflow ${identifierKey(template.id)}` : "workflow";
   if (compilation.problems.length > 0) throw new CompilationError(subject, compilation.problems);

@@ -60,6 +60,7 @@ export class WorkflowManager {
   constructor(
     private readonly repo: RegistryRepository,
     private readonly projects: ProjectManager,
+    private readonly limits: { maxWorkflowNodes?: number } = {},
   ) {}
 
   /**
@@ -83,7 +84,7 @@ export class WorkflowManager {
       validateInterface(`sub_workflows[${i}].interface`, sub.interface);
     }
     const lookups = await this.resolve(template, subWorkflows);
-    const closure = compileWorkflow(template, lookups);
+    const closure = compileWorkflow(template, lookups, { maxNodes: this.limits.maxWorkflowNodes });
     const { row } = await this.repo.createVersion(
       "workflow",
       id,

@@ -449,7 +449,8 @@ export type WorkflowTemplate = Message<"flotilla.core.v1.WorkflowTemplate"> & {
   interface?: TypedInterface | undefined;
 
   /**
-   * Required; 1-1000 nodes; the graph must be acyclic and every node reachable.
+   * Required; at least 1 node and at most the admin's limit (registry.maxWorkflowNodes, 1000 by
+   * default); the graph must be acyclic and every node reachable.
    *
    * @generated from field: repeated flotilla.core.v1.Node nodes = 3;
    */
