@@ -50,18 +50,10 @@ describe("routing across three sandbox clusters", () => {
   const blobs = tempDir({ prefix: "flotilla-routing-blobs-" });
   let blobStore: BlobStore;
 
-  before(async () => {
-    [a, b, r] = await Promise.all([
-      startCluster({ name: "a", kubelet: false }),
-      startCluster({ name: "b", kubelet: false }),
-      startCluster({ name: "r", kubelet: false }),
-    ]);
+  before(() => {
     blobStore = openBlobStore(blobs.path);
   });
-  after(async () => {
-    await Promise.all([a?.stop(), b?.stop(), r?.stop()]);
-    await blobs.cleanup();
-  });
+  after(() => blobs.cleanup());
 
   function config(extra: Partial<RoutingSectionInput> = {}): RoutingSectionInput {
     return {
@@ -94,7 +86,19 @@ describe("routing across three sandbox clusters", () => {
     );
   }
 
-  eachDatabase("routing subsystem", { migrations: MIGRATIONS, backends: ["pglite"] }, (ctx) => {
+  eachDatabase("routing subsystem", { migrations: MIGRATIONS }, (ctx) => {
+    // Fresh clusters per backend: the CRs one backend's tests leave behind must not be counted by
+    // the other's.
+    before(async () => {
+      [a, b, r] = await Promise.all([
+        startCluster({ name: "a", kubelet: false }),
+        startCluster({ name: "b", kubelet: false }),
+        startCluster({ name: "r", kubelet: false }),
+      ]);
+    });
+    after(async () => {
+      await Promise.all([a?.stop(), b?.stop(), r?.stop()]);
+    });
     let subsystem: RoutingSubsystem | undefined;
     // Before eachDatabase's own afterEach closes the test database.
     afterEach(async () => {
