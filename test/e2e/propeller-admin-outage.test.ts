@@ -1,15 +1,22 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { aTask, aWorkflow, anExecutionSpec, RecordingAdmin } from "@flotilla/propeller";
-import { WorkflowExecution_Phase, type Event } from "@flotilla/proto";
-import { eventually, spawnBin } from "@flotilla/testing";
-import { createAll, phasesByName, propellerEnv } from "./propeller-helpers.js";
+import { aTask, aWorkflow } from "@flotilla/propeller";
+import { WorkflowExecution_Phase } from "@flotilla/proto";
+import { eventually, scrapeMetric, spawnBin } from "@flotilla/testing";
+import { phasesByName, propellerEnv } from "./propeller-helpers.js";
+import {
+  adminPhase,
+  createExecutions,
+  eventLog,
+  nodeEventVersions,
+  registerClosure,
+  startRealAdmin,
+  taskEventVersions,
+  workflowEventPhases,
+} from "./support/real-admin.js";
 
 /** The deliberate outage length: the scenario itself, not a wait for a condition. */
 const OUTAGE_MS = 30_000;
-
-/** How long the stand-in may take to get its port back after the outage. */
-const RELISTEN_TIMEOUT_MS = 10_000;
 
 /**
  * Whether phase versions arrived as 1, 2, 3, ... in arrival order: the propeller ships each
@@ -19,14 +26,14 @@ function deliveredInOrder(versions: number[]): boolean {
   return versions.every((v, i) => v === i + 1);
 }
 
-test("stop the admin for 30 s mid-run: buffered events arrive afterwards and every log is gap-free", async (t) => {
+test("stop the real admin for 30 s mid-run: buffered events arrive afterwards and every stored log is gap-free", async (t) => {
   const env = await propellerEnv("outage");
   t.after(() => env.stop());
-  const admin = new RecordingAdmin();
-  const adminUrl = await admin.listen();
-  const port = Number(new URL(adminUrl).port);
-  t.after(() => admin.close());
-  await spawnBin(
+  const admin = await startRealAdmin({
+    clusters: [{ name: "outage", kubeconfig: env.cluster.kubeconfig }],
+    t,
+  });
+  const propeller = await spawnBin(
     "flotilla-propeller",
     [
       "--kubeconfig",
@@ -34,11 +41,16 @@ test("stop the admin for 30 s mid-run: buffered events arrive afterwards and eve
       "--cluster-id",
       "outage",
       "--admin-url",
-      adminUrl,
+      admin.url,
       "--no-leader-election",
+      "--metrics-port",
+      "0",
+      "--metrics-host",
+      "127.0.0.1",
     ],
-    { readyLine: /propeller ready/, t },
+    { readyLine: /propeller ready .*metrics=(\S+)/, t },
   );
+  const propellerMetrics = propeller.ready?.[1] ?? "";
   const task = aTask("step").simulated("1s").build();
   const closure = aWorkflow("chain")
     .withNode("a", task)
@@ -46,17 +58,18 @@ test("stop the admin for 30 s mid-run: buffered events arrive afterwards and eve
     .withNode("c", task, {}, ["b"])
     .withNode("d", task, {}, ["c"])
     .closure();
+  const workflowId = await registerClosure(admin.client, closure);
   const names = Array.from({ length: 10 }, (_, i) => `outage-${i}`);
-  await createAll(
-    env,
-    names.map((name) => anExecutionSpec({ name, closure, blobRoot: env.blobRoot })),
-  );
-  await eventually(() => {
-    for (const n of names) assert.deepEqual(admin.workflowPhases(n), [WorkflowExecution_Phase.RUNNING], n);
+  const ids = await createExecutions(admin.client, workflowId, names);
+  assert.equal(ids.length, names.length);
+  await eventually(async () => {
+    for (const id of ids)
+      assert.equal(await adminPhase(admin.client, id), WorkflowExecution_Phase.RUNNING, id.name);
   });
 
-  await admin.close();
-  const seenAtOutage = admin.events.length;
+  // A graceful stop: in-flight ingestion finishes, so nothing acknowledged is re-sent later.
+  const stopped = await admin.stop("SIGTERM");
+  assert.equal(stopped.code, 0, "the admin stopped cleanly");
   const outage = new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
   // The propeller keeps driving workflows while the admin is away.
   await eventually(
@@ -66,51 +79,55 @@ test("stop the admin for 30 s mid-run: buffered events arrive afterwards and eve
     },
     { timeout: OUTAGE_MS - 2_000, interval: 500 },
   );
-  assert.equal(admin.events.length, seenAtOutage, "nothing was delivered during the outage");
+  assert.ok(
+    (await scrapeMetric(propellerMetrics, "flotilla_propeller_event_buffer_depth")) > 0,
+    "the propeller holds the events the admin could not take",
+  );
   await outage;
-  // The propeller knows the admin by this URL, so the stand-in comes back on the same port; a
-  // connection of this machine may hold it for a moment (EADDRINUSE), hence the retries.
-  await eventually(() => admin.listen(port), { timeout: RELISTEN_TIMEOUT_MS, interval: 200 });
+  await admin.start();
 
   await eventually(
-    () => {
-      for (const n of names) {
-        assert.deepEqual(
-          admin.workflowPhases(n),
-          [
-            WorkflowExecution_Phase.RUNNING,
-            WorkflowExecution_Phase.SUCCEEDING,
-            WorkflowExecution_Phase.SUCCEEDED,
-          ],
-          n,
-        );
-      }
+    async () => {
+      for (const id of ids)
+        assert.equal(await adminPhase(admin.client, id), WorkflowExecution_Phase.SUCCEEDED, id.name);
     },
     { timeout: 30_000, interval: 200 },
   );
-  const ofExecution = (e: Event, n: string): boolean =>
-    (e.event.case === "nodeEvent" && e.event.value.id?.executionId?.name === n) ||
-    (e.event.case === "taskEvent" && e.event.value.id?.nodeExecutionId?.executionId?.name === n);
-  for (const n of names) {
-    const events = admin.events.filter((e) => ofExecution(e, n));
+  for (const id of ids) {
+    const log = await eventLog(admin.client, id);
+    assert.deepEqual(
+      workflowEventPhases(log),
+      [
+        WorkflowExecution_Phase.QUEUED, // the admin's own, at creation
+        WorkflowExecution_Phase.RUNNING,
+        WorkflowExecution_Phase.SUCCEEDING,
+        WorkflowExecution_Phase.SUCCEEDED,
+      ],
+      `${id.name} workflow events`,
+    );
     for (const node of ["a", "b", "c", "d"]) {
-      const nodeVersions = events.flatMap((e) =>
-        e.event.case === "nodeEvent" && e.event.value.id?.nodeId === node ? [e.event.value.phaseVersion] : [],
-      );
+      const nodeVersions = nodeEventVersions(log, node);
       assert.ok(
         nodeVersions.length >= 2 && deliveredInOrder(nodeVersions),
-        `${n}/${node} node events ${nodeVersions.join(",")}`,
+        `${id.name}/${node} node events ${nodeVersions.join(",")}`,
       );
-      const taskVersions = events.flatMap((e) =>
-        e.event.case === "taskEvent" && e.event.value.id?.nodeExecutionId?.nodeId === node
-          ? [e.event.value.phaseVersion]
-          : [],
-      );
+      const taskVersions = taskEventVersions(log, node);
       assert.ok(
         taskVersions.length >= 2 && deliveredInOrder(taskVersions),
-        `${n}/${node} task events ${taskVersions.join(",")}`,
+        `${id.name}/${node} task events ${taskVersions.join(",")}`,
       );
     }
   }
-  assert.equal(admin.duplicates, 0, "no event had to be re-sent after an acknowledged delivery");
+  await eventually(async () =>
+    assert.equal(
+      await scrapeMetric(propellerMetrics, "flotilla_propeller_event_buffer_depth"),
+      0,
+      "buffer drained",
+    ),
+  );
+  const sent = (outcome: string) =>
+    scrapeMetric(propellerMetrics, "flotilla_propeller_events_total", { outcome });
+  assert.equal(await sent("rejected"), 0, "the admin's phase rules refused nothing");
+  assert.equal(await sent("duplicate"), 0, "no event had to be re-sent after an acknowledged delivery");
+  assert.ok((await sent("accepted")) >= ids.length * (3 + 4 * 4), "every event was accepted");
 });

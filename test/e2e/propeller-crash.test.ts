@@ -1,23 +1,32 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { aTask, aWorkflow, anExecutionSpec, RecordingAdmin } from "@flotilla/propeller";
+import { aTask, aWorkflow } from "@flotilla/propeller";
 import { NodeExecution_Phase, WorkflowExecution_Phase } from "@flotilla/proto";
 import { eventually, spawnBin } from "@flotilla/testing";
-import { createAll, phasesByName, propellerEnv } from "./propeller-helpers.js";
+import { phasesByName, propellerEnv } from "./propeller-helpers.js";
+import {
+  adminPhase,
+  createExecutions,
+  eventLog,
+  registerClosure,
+  startRealAdmin,
+  workflowEventPhases,
+} from "./support/real-admin.js";
 
-test("kill -9 the propeller during a 50-workflow run: after a restart all complete with zero duplicate pods", async (t) => {
+test("kill -9 the propeller during a 50-workflow run: after a restart all complete in the real admin with zero duplicate pods", async (t) => {
   const env = await propellerEnv("crash");
   t.after(() => env.stop());
-  const admin = new RecordingAdmin();
-  const adminUrl = await admin.listen();
-  t.after(() => admin.close());
+  const admin = await startRealAdmin({
+    clusters: [{ name: "crash", kubeconfig: env.cluster.kubeconfig }],
+    t,
+  });
   const args = [
     "--kubeconfig",
     env.kubeconfigPath,
     "--cluster-id",
     "crash",
     "--admin-url",
-    adminUrl,
+    admin.url,
     "--lease-duration",
     "2s",
     "--workers",
@@ -33,11 +42,9 @@ test("kill -9 the propeller during a 50-workflow run: after a restart all comple
     .withNode("d", task, {}, ["a"])
     .withNode("e", task, {}, ["b", "c", "d"])
     .closure();
+  const workflowId = await registerClosure(admin.client, closure);
   const names = Array.from({ length: 50 }, (_, i) => `crash-${i}`);
-  await createAll(
-    env,
-    names.map((name) => anExecutionSpec({ name, closure, blobRoot: env.blobRoot })),
-  );
+  const ids = await createExecutions(admin.client, workflowId, names);
 
   // Kill it mid-run: some pods created, most workflows unfinished.
   await eventually(() => assert.ok(env.cluster.apiServer.counters.requests("create", "pods") >= 60), {
@@ -60,20 +67,28 @@ test("kill -9 the propeller during a 50-workflow run: after a restart all comple
   assert.deepEqual(env.cluster.apiServer.counters.duplicatePodCreates(), [], "no pod was created twice");
   assert.equal(Object.keys(env.cluster.apiServer.counters.podCreateCounts()).length, 250, "one pod per node");
   // Events the killed process had buffered are re-created by the new one (current state replay):
-  // the admin ends up with every workflow and every node in its final phase.
-  await eventually(() => {
-    for (const n of names) {
-      assert.equal(admin.workflowPhases(n).at(-1), WorkflowExecution_Phase.SUCCEEDED, n);
-      const succeededNodes = new Set(
-        admin.events.flatMap((e) =>
-          e.event.case === "nodeEvent" &&
-          e.event.value.id?.executionId?.name === n &&
-          e.event.value.phase === NodeExecution_Phase.SUCCEEDED
-            ? [e.event.value.id.nodeId]
-            : [],
-        ),
-      );
-      assert.equal(succeededNodes.size, 5, `${n}: every node's SUCCEEDED event reached the admin`);
-    }
-  });
+  // the admin, applying its phase rules, ends up with every workflow and node in its final phase.
+  await eventually(
+    async () => {
+      for (const id of ids) {
+        assert.equal(await adminPhase(admin.client, id), WorkflowExecution_Phase.SUCCEEDED, id.name);
+        const log = await eventLog(admin.client, id);
+        const succeededNodes = new Set(
+          log.flatMap((s) =>
+            s.event?.event.case === "nodeEvent" && s.event.event.value.phase === NodeExecution_Phase.SUCCEEDED
+              ? [s.event.event.value.id?.nodeId]
+              : [],
+          ),
+        );
+        assert.equal(succeededNodes.size, 5, `${id.name}: every node's SUCCEEDED event reached the admin`);
+        const workflowPhases = workflowEventPhases(log);
+        assert.equal(
+          workflowPhases.filter((p) => p === WorkflowExecution_Phase.SUCCEEDED).length,
+          1,
+          `${id.name}: one SUCCEEDED in the stored log (${workflowPhases.join(",")})`,
+        );
+      }
+    },
+    { timeout: 60_000, interval: 500 },
+  );
 });

@@ -2,16 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Watch } from "@kubernetes/client-node";
 import { WorkflowExecutionResource as R, executionNamespace } from "@flotilla/common";
-import {
-  RecordingAdmin,
-  aTask,
-  aWorkflow,
-  anExecutionSpec,
-  createExecution,
-  offloadClosure,
-} from "@flotilla/propeller";
+import { aTask, aWorkflow } from "@flotilla/propeller";
+import { WorkflowExecution_Phase } from "@flotilla/proto";
 import { eventually, spawnBin } from "@flotilla/testing";
 import { phasesByName, propellerEnv } from "./propeller-helpers.js";
+import { adminPhase, createExecutions, registerClosure, startRealAdmin } from "./support/real-admin.js";
 
 const NODES = 20_000;
 const CHAINS = 400;
@@ -21,9 +16,11 @@ const OBJECT_LIMIT = 1_572_864;
 test(`a ${NODES.toLocaleString("en")}-node workflow completes and no version of its CR exceeds 1.5 MiB`, async (t) => {
   const env = await propellerEnv("large");
   t.after(() => env.stop());
-  const admin = new RecordingAdmin();
-  const adminUrl = await admin.listen();
-  t.after(() => admin.close());
+  const admin = await startRealAdmin({
+    clusters: [{ name: "large", kubeconfig: env.cluster.kubeconfig }],
+    settings: { registry: { maxWorkflowNodes: NODES } },
+    t,
+  });
 
   // 400 independent chains of 50 simulated tasks: the node map holds every node at once.
   const task = aTask("step").simulated("50ms").build();
@@ -32,14 +29,12 @@ test(`a ${NODES.toLocaleString("en")}-node workflow completes and no version of 
     for (let c = 0; c < CHAINS; c++)
       wf.withNode(`n${level}-${c}`, task, {}, level === 0 ? [] : [`n${level - 1}-${c}`]);
   }
-  // A closure this size is referenced from the blob store, as the admin does for large ones.
-  const spec = anExecutionSpec({ name: "large", closure: wf.closure(), blobRoot: env.blobRoot });
-  await offloadClosure(spec, env.store, env.store.join(env.blobRoot, "closures", "large.pb"));
+  // Registered and run through the admin, which offloads a closure this size to the blob store.
+  const workflowId = await registerClosure(admin.client, wf.closure());
 
   // An independent observer: every version of the CR the API server stores, as a watcher sees it.
-  const id = spec.executionId;
-  assert.ok(id);
-  const namespace = executionNamespace(id.project, id.domain);
+  assert.ok(workflowId);
+  const namespace = executionNamespace(workflowId.project, workflowId.domain);
   let largest = 0;
   let versions = 0;
   let watchError: unknown;
@@ -64,7 +59,7 @@ test(`a ${NODES.toLocaleString("en")}-node workflow completes and no version of 
       "--cluster-id",
       "large",
       "--admin-url",
-      adminUrl,
+      admin.url,
       "--metrics-port",
       "0",
     ],
@@ -72,7 +67,8 @@ test(`a ${NODES.toLocaleString("en")}-node workflow completes and no version of 
   );
   const metricsUrl = propeller.ready?.[1];
   assert.ok(metricsUrl, "the propeller printed its metrics URL");
-  await createExecution(env.kc, spec, { store: env.store });
+  const [id] = await createExecutions(admin.client, workflowId, ["large"]);
+  assert.ok(id);
   await eventually(async () => assert.equal((await phasesByName(env.kc)).get("large"), "PHASE_SUCCEEDED"), {
     // Well under the runner's 600 s per-test limit, so a slow run fails here with the phase
     // it reached instead of being cancelled without a message.
@@ -80,6 +76,11 @@ test(`a ${NODES.toLocaleString("en")}-node workflow completes and no version of 
     interval: 1_000,
   });
 
+  // Every node's events reached the admin through its phase rules, and it recorded the outcome.
+  await eventually(
+    async () => assert.equal(await adminPhase(admin.client, id), WorkflowExecution_Phase.SUCCEEDED),
+    { timeout: 60_000, interval: 1_000 },
+  );
   assert.equal(watchError, undefined, "the watch ran to the end");
   assert.ok(versions > 10, `the watch saw the CR change (${versions} versions)`);
   t.diagnostic(

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { makeInformer, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Labels } from "@flotilla/common";
-import { aTask, aWorkflow, anExecutionSpec, RecordingAdmin, startPropeller } from "@flotilla/propeller";
+import { aTask, aWorkflow, startPropeller } from "@flotilla/propeller";
 import { startResourceManager } from "@flotilla/resource-manager";
 import { eventually } from "@flotilla/testing";
-import { createAll, phasesByName, propellerEnv } from "./propeller-helpers.js";
+import { phasesByName, propellerEnv } from "./propeller-helpers.js";
+import { createExecutions, eventLog, registerClosure, startRealAdmin } from "./support/real-admin.js";
 
 test("30 parallel tasks needing warehouse (limit 5) never run more than 5 at once and all complete", async (t) => {
   const env = await propellerEnv("tokens");
@@ -14,11 +15,14 @@ test("30 parallel tasks needing warehouse (limit 5) never run more than 5 at onc
     pools: [{ resource: "warehouse", limit: 5, defaultTtlMs: 30_000 }],
   });
   t.after(() => rm.stop());
-  const admin = new RecordingAdmin();
+  const admin = await startRealAdmin({
+    clusters: [{ name: "tokens", kubeconfig: env.cluster.kubeconfig }],
+    t,
+  });
   const propeller = await startPropeller({
     kubeconfig: env.kc,
     clusterId: "tokens",
-    admin: { transport: admin.transport },
+    admin: { url: admin.url },
     resourceManager: { url: rm.url },
     leaderElection: false,
     processMetrics: false,
@@ -47,7 +51,10 @@ test("30 parallel tasks needing warehouse (limit 5) never run more than 5 at onc
   const task = aTask("query").needing("warehouse", 1).simulated("400ms").build();
   const wf = aWorkflow("fanout");
   for (let i = 0; i < 30; i++) wf.withNode(`q${i}`, task);
-  await createAll(env, [anExecutionSpec({ name: "tokens1", closure: wf.closure(), blobRoot: env.blobRoot })]);
+  const [id] = await createExecutions(admin.client, await registerClosure(admin.client, wf.closure()), [
+    "tokens1",
+  ]);
+  assert.ok(id);
 
   await eventually(
     async () => {
@@ -72,11 +79,12 @@ test("30 parallel tasks needing warehouse (limit 5) never run more than 5 at onc
   }
   assert.ok(peak <= 5, `at most 5 pods ran at once (saw ${peak})`);
   assert.ok(peak >= 2, `tasks did run in parallel (saw ${peak})`);
-  const waited = admin.events.some(
-    (e) =>
-      e.event.case === "nodeEvent" &&
-      e.event.value.reason === "WaitingForTokens" &&
-      e.event.value.message.includes("position"),
+  // The wait reached the admin's stored log, with the queue position.
+  const waited = (await eventLog(admin.client, id)).some(
+    (s) =>
+      s.event?.event.case === "nodeEvent" &&
+      s.event.event.value.reason === "WaitingForTokens" &&
+      s.event.event.value.message.includes("position"),
   );
   assert.ok(waited, "queued nodes reported their queue position");
   await eventually(async () => {
