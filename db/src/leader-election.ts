@@ -1,16 +1,16 @@
 import pg from "pg";
-import { silentLogger, type Logger } from "@flotilla/runtime";
-
-/**
- * Key of the session advisory lock held by the active resource manager (one bigint key space,
- * distinct from @flotilla/db's two-int migration locks).
- */
-export const LEADER_LOCK_KEY = "5069006230016589141";
+import { silentLogger, type Logger } from "@flotilla/common";
 
 /** Options of {@link PostgresLeaderElection}. */
 export interface LeaderElectionOptions {
   /** PostgreSQL URL; the election opens its own dedicated session on it. */
   readonly url: string;
+  /**
+   * Key of the session advisory lock (a bigint as a decimal string), one per kind of leader:
+   * candidates for the same role use the same key. Two-int keys are @flotilla/db's migration
+   * locks, so a bigint key never collides with them.
+   */
+  readonly lockKey: string;
   /** How often a standby retries the lock and a leader checks its session (ms). */
   readonly intervalMs: number;
   /** Called once the lock is held; must activate the term. A rejection gives the lock back. */
@@ -27,7 +27,8 @@ export interface LeaderElectionOptions {
  * dedicated connection. The lock dies with its session, so when the leader process dies (or its
  * connection breaks) PostgreSQL frees it and the standby's next attempt wins. The leader pings
  * its session every interval and steps down (onDeposed) as soon as the session fails; the
- * fencing epoch in the database stops any write it still had in flight.
+ * leader's own writes must be safe if it was deposed while they were in flight (a fencing epoch,
+ * or idempotent writes). Used by the resource manager and the admin's scheduler.
  *
  * ```
  *  start -> connect -> try lock --no--> onStandby, wait interval -> try lock ...
@@ -125,7 +126,7 @@ export class PostgresLeaderElection {
       if (lost !== undefined) throw new Error(`lock session lost: ${lost}`);
       const { rows } = await client.query<{ locked: boolean }>(
         "SELECT pg_try_advisory_lock($1::bigint) AS locked",
-        [LEADER_LOCK_KEY],
+        [this.options.lockKey],
       );
       if (rows[0]?.locked) break;
       await this.options.onStandby?.().catch(() => {});
