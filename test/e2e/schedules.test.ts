@@ -68,7 +68,7 @@ eachDatabase(
           timeout: 60_000,
           t,
         });
-        return { bin, url: bin.ready![1]! };
+        return { bin, url: bin.ready![1] };
       };
       const leading = async (url: string) => {
         const metrics = await (await fetch(`${url}/metrics`)).text();
@@ -142,7 +142,7 @@ eachDatabase(
       await eventually(
         async () => {
           const at = new Set((await scheduled()).map((e) => e.at));
-          assert.ok(at.has(expected[expected.length - 1]!), "fired through the end");
+          assert.ok(at.has(expected[expected.length - 1]), "fired through the end");
         },
         { timeout: RUN_MS + 30_000, interval: 500 },
       );

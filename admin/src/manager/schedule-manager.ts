@@ -73,7 +73,7 @@ export class ScheduleManager {
    * (replacing the previous version's), deactivating stops it.
    */
   async stateChanged(tx: Queryable, row: LaunchPlanRow): Promise<void> {
-    if (row.state === LaunchPlan_State.ACTIVE) {
+    if ((row.state as LaunchPlan_State) === LaunchPlan_State.ACTIVE) {
       const spec = fromBinary(LaunchPlanSpecSchema, row.body);
       if (spec.schedule) await this.repo.activate(tx, row, this.options.now());
       else await this.repo.deactivate(tx, row);

@@ -204,8 +204,8 @@ eachDatabase("schedules", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
     await activate(c, "nightly");
     const { schedules: before } = await c.listSchedules({ project: PROJECT, domain: DOMAIN });
     assert.equal(before.length, 1);
-    assert.equal(timestampDate(before[0]!.nextFireAt!).toISOString(), "2026-03-08T07:00:00.000Z"); // 03:00 EDT
-    assert.equal(before[0]!.lastFireAt, undefined);
+    assert.equal(timestampDate(before[0].nextFireAt!).toISOString(), "2026-03-08T07:00:00.000Z"); // 03:00 EDT
+    assert.equal(before[0].lastFireAt, undefined);
 
     for (let i = 0; i < 45; i++) {
       clock.advance(60_000);
@@ -228,9 +228,9 @@ eachDatabase("schedules", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
       assert.equal(timestampDate(primitive.value).toISOString(), e.scheduledAt);
     }
     const { schedules: after } = await c.listSchedules({ project: PROJECT, domain: DOMAIN, name: "nightly" });
-    assert.equal(timestampDate(after[0]!.lastFireAt!).toISOString(), "2026-03-08T07:30:00.000Z");
-    assert.equal(after[0]!.lastExecution?.name, v1[1]!.name);
-    assert.equal(timestampDate(after[0]!.nextFireAt!).toISOString(), "2026-03-08T08:00:00.000Z");
+    assert.equal(timestampDate(after[0].lastFireAt!).toISOString(), "2026-03-08T07:30:00.000Z");
+    assert.equal(after[0].lastExecution?.name, v1[1].name);
+    assert.equal(timestampDate(after[0].nextFireAt!).toISOString(), "2026-03-08T08:00:00.000Z");
 
     // Activating v2 deactivates v1: from now on only v2's 10-minute rate fires, from its activation.
     const activatedAt = clock.now(); // 07:37:30

@@ -408,7 +408,7 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
         [current.pk, state],
         { kind: "active launch plan", id: `${key.project}/${key.domain}/${key.name}` },
       );
-      const row = launchPlanRow(res.rows[0]!);
+      const row = launchPlanRow(res.rows[0]);
       await onChanged?.(tx, row);
       return row;
     });

@@ -53,7 +53,7 @@ function scheduleRow(r: Row): ScheduleRow {
     version: String(r.launch_plan_version),
     activatedAt: date(r.activated_at)!,
     lastFireAt: date(r.last_fire_at),
-    lastExecution: r.last_execution === null ? undefined : String(r.last_execution),
+    lastExecution: typeof r.last_execution === "string" ? r.last_execution : undefined,
     lastError: String(r.last_error),
     skippedFirings: Number(r.skipped_firings),
     spec: bytes(r.spec),

@@ -73,7 +73,7 @@ export function compileSchedule(
 ): CompiledSchedule {
   const expr = schedule.scheduleExpression;
   const policy = schedule.catchUpPolicy || Schedule_CatchUpPolicy.SKIP;
-  if (!Object.values(CatchUp).includes(policy as CatchUp)) {
+  if (!Object.values(CatchUp).includes(policy)) {
     throw new InvalidArgumentError(`${field}.catch_up_policy`, `unknown policy ${policy}`);
   }
   if (schedule.maxCatchUp > MAX_CATCH_UP_LIMIT) {
@@ -83,7 +83,7 @@ export function compileSchedule(
     throw new InvalidArgumentError(`${field}.max_catch_up`, "applies only to CATCH_UP_POLICY_ALL");
   }
   const common = {
-    catchUp: policy as CatchUp,
+    catchUp: policy,
     maxCatchUp: schedule.maxCatchUp || DEFAULT_MAX_CATCH_UP,
     kickoffInput: schedule.kickoffTimeInputArg,
   };
@@ -147,7 +147,7 @@ function checkCronInterval(cron: Cron, minMs: number, field: string): void {
   const runs = cron.nextRuns(INTERVAL_CHECK_FIRINGS, new Date(Date.UTC(2000, 0, 1)));
   if (runs.length === 0) throw new InvalidArgumentError(field, "never fires");
   for (let i = 1; i < runs.length; i++) {
-    if (runs[i]!.getTime() - runs[i - 1]!.getTime() < minMs) {
+    if (runs[i].getTime() - runs[i - 1].getTime() < minMs) {
       throw new InvalidArgumentError(
         field,
         `fires more often than every ${formatDuration(minMs)} (the admin's scheduler.minInterval)`,
