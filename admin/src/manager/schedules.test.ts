@@ -16,7 +16,7 @@ import {
   SimpleType,
   type LaunchPlanSpecSchema,
 } from "@flotilla/proto";
-import { eachDatabase, type DatabaseTestContext } from "@flotilla/testing";
+import { eachDatabase, eventually, type DatabaseTestContext } from "@flotilla/testing";
 import { it } from "node:test";
 import { ADMIN_MIGRATIONS_DIR } from "../admin.js";
 import { silentLogger } from "../logger.js";
@@ -317,5 +317,26 @@ eachDatabase("schedules", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
         ["skip", 9],
       ],
     );
+  });
+  it("a started admin fires on its own: the scheduler lock on PostgreSQL, the one process on PGlite", async (t) => {
+    const { admin } = await testAdmin(ctx.db(), t, {
+      config: { scheduler: { tick: "100ms", minInterval: "1s" } },
+    });
+    t.after(() => admin.stop());
+    const transport = createRouterTransport((router) => router.service(AdminService, admin.service));
+    const c = createClient(AdminService, transport);
+    await registerWorkflow(c);
+    await c.createLaunchPlan({
+      id: lpId("often"),
+      spec: scheduledSpec({ scheduleExpression: { case: "fixedRate", value: { seconds: 1n } } }),
+    });
+    await activate(c, "often");
+    await admin.start();
+    await eventually(async () => {
+      const fired = await executionsOf(c, "often");
+      assert.ok(fired.length >= 2, `${fired.length} firings so far`);
+      assert.equal(new Set(fired.map((e) => e.scheduledAt)).size, fired.length);
+    });
+    assert.match(await admin.metrics.registry.metrics(), /^flotilla_admin_scheduler_leader 1$/m);
   });
 });
