@@ -121,7 +121,7 @@ eachDatabase(
         createConnectTransport({ baseUrl: second.url, httpVersion: "1.1" }),
       );
       const scheduled = async () => {
-        const all: { name: string; at: string }[] = [];
+        const all: { name: string; at: string; lateMs: number }[] = [];
         let pageToken = "";
         do {
           const page = await client.listExecutions({
@@ -133,7 +133,12 @@ eachDatabase(
           });
           for (const e of page.executions) {
             const at = e.spec?.metadata?.scheduledAt;
-            all.push({ name: e.id!.name, at: at ? timestampDate(at).toISOString() : "" });
+            const created = e.closure?.createdAt;
+            all.push({
+              name: e.id!.name,
+              at: at ? timestampDate(at).toISOString() : "",
+              lateMs: at && created ? timestampDate(created).getTime() - timestampDate(at).getTime() : 0,
+            });
           }
           pageToken = page.nextPageToken;
         } while (pageToken);
@@ -163,6 +168,12 @@ eachDatabase(
       assert.ok(
         executions.every((e) => e.at > activatedAt.toISOString()),
         "nothing before activation",
+      );
+
+      const late = inWindow.map((e) => e.lateMs).sort((a, b) => a - b);
+      t.diagnostic(
+        `${inWindow.length} firings; lateness (created - scheduled) median ${late[late.length >> 1]} ms, ` +
+          `max ${late[late.length - 1]} ms (the takeover after the kill)`,
       );
 
       const [after] = await schedules(second.url);
