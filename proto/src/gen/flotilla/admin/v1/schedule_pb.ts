@@ -75,7 +75,8 @@ export type ScheduleStatus = Message<"flotilla.admin.v1.ScheduleStatus"> & {
   lastError: string;
 
   /**
-   * Firings skipped by the catch-up policy since activation.
+   * Firings skipped since activation: missed ones the catch-up policy skipped, and ones whose
+   * execution could not be created for a reason a retry would not change (see last_error).
    *
    * @generated from field: uint64 skipped_firings = 8;
    */
