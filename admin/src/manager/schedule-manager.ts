@@ -75,8 +75,9 @@ export class ScheduleManager {
   async stateChanged(tx: Queryable, row: LaunchPlanRow): Promise<void> {
     if ((row.state as LaunchPlan_State) === LaunchPlan_State.ACTIVE) {
       const spec = fromBinary(LaunchPlanSpecSchema, row.body);
+      // A version without a schedule ends the schedule of the version it replaced.
       if (spec.schedule) await this.repo.activate(tx, row, this.options.now());
-      else await this.repo.deactivate(tx, row);
+      else await this.repo.clear(tx, row);
     } else {
       await this.repo.deactivate(tx, row);
     }

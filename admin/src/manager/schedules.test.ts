@@ -254,6 +254,17 @@ eachDatabase("schedules", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {
     clock.advance(60 * 60_000);
     assert.equal((await admin.scheduler.tick()).started, 0);
     assert.equal((await c.listSchedules({ project: PROJECT, domain: DOMAIN })).schedules.length, 0);
+
+    // Re-activating v2 starts it afresh; activating a version without a schedule ends it.
+    await activate(c, "nightly", "v2");
+    assert.equal((await c.listSchedules({ project: PROJECT, domain: DOMAIN })).schedules.length, 1);
+    await c.createLaunchPlan({ id: lpId("nightly", "v3"), spec: scheduledSpec(undefined) });
+    await activate(c, "nightly", "v3");
+    clock.advance(60 * 60_000);
+    assert.equal((await admin.scheduler.tick()).started, 0);
+    assert.equal((await c.listSchedules({ project: PROJECT, domain: DOMAIN })).schedules.length, 0);
+    const { rows } = await ctx.db().query("SELECT count(*)::int AS n FROM schedule_states");
+    assert.equal(rows[0]?.n, 0, "no schedule state is left behind");
   });
 
   it("a firing retried after a crash, or by a second replica, finds its execution", async (t) => {

@@ -1,5 +1,5 @@
 import type { Queryable, Row } from "@flotilla/db";
-import type { VersionKey } from "./registry-repository.js";
+import type { NamedEntityKey, VersionKey } from "./registry-repository.js";
 import { bytes, date, PostgresRepository, run, type Page, type PageRequest } from "./sql.js";
 
 /** Launch plan state ACTIVE as stored in `launch_plans.state` (LaunchPlan.State.STATE_ACTIVE). */
@@ -26,8 +26,8 @@ export interface ScheduleRepository {
   activate(tx: Queryable, key: VersionKey, at: Date): Promise<void>;
   /** Drops the schedule of a deactivated version (inside the deactivation's transaction `tx`). */
   deactivate(tx: Queryable, key: VersionKey): Promise<void>;
-  /** Starts the schedule of an active version that has no row yet; no-op when one exists. */
-  ensure(key: VersionKey, at: Date): Promise<void>;
+  /** Drops whatever schedule a launch plan name has (its newly active version has none). */
+  clear(tx: Queryable, key: NamedEntityKey): Promise<void>;
   /** Every schedule whose version is still the active one, with its spec. */
   listActive(): Promise<ScheduleRow[]>;
   /** One page of the active schedules of a project/domain (optionally one name), by name. */
@@ -93,14 +93,13 @@ export class PostgresScheduleRepository extends PostgresRepository implements Sc
     );
   }
 
-  async ensure(key: VersionKey, at: Date): Promise<void> {
+  async clear(tx: Queryable, key: NamedEntityKey): Promise<void> {
     await run(
-      this.db,
+      tx,
       this.observe,
-      "schedule_states.ensure",
-      `INSERT INTO schedule_states (project, domain, launch_plan_name, launch_plan_version, activated_at)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-      [key.project, key.domain, key.name, key.version, at],
+      "schedule_states.clear",
+      "DELETE FROM schedule_states WHERE project = $1 AND domain = $2 AND launch_plan_name = $3",
+      [key.project, key.domain, key.name],
     );
   }
 
