@@ -1,35 +1,17 @@
-import {
-  Schedule_CatchUpPolicy,
-  ScheduleStatusSchema,
-  type Schedule,
-  type ScheduleStatus,
-} from "@flotilla/proto";
+import { ScheduleStatusSchema, type ScheduleStatus } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { FlotctlCommand } from "../../base-command.js";
 import { limitFlag } from "../../flags.js";
-import { durationToMs, enumName, formatDuration, formatTime } from "../../output/format.js";
+import { formatCatchUp, formatSchedule, formatTime } from "../../output/format.js";
 import type { Column } from "../../output/table.js";
 import { readPages } from "../../resources.js";
-
-/** The schedule expression as written: cron with its zone, or the fixed rate. */
-function describeSchedule(s: Schedule | undefined): string {
-  const e = s?.scheduleExpression;
-  if (e?.case === "cronExpression") return `${e.value} (${s?.timeZone || "UTC"})`;
-  if (e?.case === "fixedRate") return `every ${formatDuration(durationToMs(e.value))}`;
-  return "-";
-}
-
-function describeCatchUp(s: Schedule | undefined): string {
-  const policy = enumName(Schedule_CatchUpPolicy, s?.catchUpPolicy ?? 0, "SKIP").toLowerCase();
-  return s?.catchUpPolicy === Schedule_CatchUpPolicy.ALL ? `all (max ${s.maxCatchUp || 100})` : policy;
-}
 
 /** The columns of the schedule list. */
 const SCHEDULE_COLUMNS: Column<ScheduleStatus>[] = [
   { header: "LAUNCH PLAN", get: (s) => s.launchPlan?.name ?? "" },
   { header: "VERSION", get: (s) => s.launchPlan?.version ?? "" },
-  { header: "SCHEDULE", get: (s) => describeSchedule(s.schedule) },
-  { header: "CATCH-UP", get: (s) => describeCatchUp(s.schedule) },
+  { header: "SCHEDULE", get: (s) => formatSchedule(s.schedule) },
+  { header: "CATCH-UP", get: (s) => formatCatchUp(s.schedule) },
   { header: "NEXT", get: (s) => formatTime(s.nextFireAt) },
   { header: "LAST", get: (s) => formatTime(s.lastFireAt) },
   { header: "LAST EXECUTION", get: (s) => s.lastExecution?.name || "-" },
