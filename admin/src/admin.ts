@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { startServer, type Readiness, type RunningServer, type ServerOptions } from "@flotilla/runtime";
 import { openBlobStore, type BlobStore } from "@flotilla/common";
-import { migrate, openDatabase, type Database } from "@flotilla/db";
+import { PostgresLeaderElection, migrate, openDatabase, type Database } from "@flotilla/db";
 import { AdminService, WorkflowExecution_Phase } from "@flotilla/proto";
 import { Registry } from "prom-client";
 import type { AdminConfig } from "./config.js";
@@ -14,6 +14,8 @@ import { ExecutionManager } from "./manager/execution-manager.js";
 import { LaunchPlanManager } from "./manager/launch-plan-manager.js";
 import type { ExecutionPlacer } from "./manager/placement.js";
 import { ProjectManager } from "./manager/project-manager.js";
+import { ScheduleManager } from "./manager/schedule-manager.js";
+import { Scheduler, type SchedulerLeadership } from "./manager/scheduler.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { WorkflowManager } from "./manager/workflow-manager.js";
 import { createAdminMetrics, type AdminMetrics } from "./metrics.js";
@@ -21,6 +23,7 @@ import { PostgresAttributesRepository } from "./repository/attributes-repository
 import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
 import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
 import { PostgresRegistryRepository } from "./repository/registry-repository.js";
+import { PostgresScheduleRepository } from "./repository/schedule-repository.js";
 import { createRoutingSubsystem } from "./routing-subsystem.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
@@ -30,6 +33,12 @@ import { createRolloutHandlers } from "./rpc/rollout-handlers.js";
 
 /** Directory of admin's SQL migrations (shipped next to dist/). */
 export const ADMIN_MIGRATIONS_DIR: string = fileURLToPath(new URL("../migrations/", import.meta.url));
+
+/**
+ * Key of the session advisory lock the firing admin replica holds (one bigint key space, apart
+ * from the migration locks and the resource manager's leader lock).
+ */
+export const SCHEDULER_LOCK_KEY = "5069006230016589142";
 
 /** Version reported by GetVersion. */
 export const ADMIN_VERSION = "0.1.0";
@@ -70,6 +79,8 @@ export interface AdminOptions {
   routing?: (deps: RoutingFactoryDeps) => RoutingParts;
   /** An already-open, already-migrated database to use instead of `config.database`. */
   database?: Database;
+  /** The clock of schedules (activation times, due firings); tests pass a fake one. */
+  now?: () => Date;
 }
 
 /** A constructed (not yet listening) admin. */
@@ -86,6 +97,12 @@ export interface Admin {
   readonly executionManager: ExecutionManager;
   readonly attributes: AttributesManager;
   readonly events: EventManager;
+  readonly schedules: ScheduleManager;
+  /**
+   * Fires schedules; its loop runs from `start()` when `scheduler.enabled`, and fires only while
+   * this replica holds the scheduler lock. Tests call `tick()` on a fake clock.
+   */
+  readonly scheduler: Scheduler;
   /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
   readonly service: ServiceImpl<typeof AdminService>;
   /** What the runtime server needs to serve this admin: routes, interceptors, metrics, readiness. */
@@ -95,7 +112,7 @@ export interface Admin {
    * (served as `/readyz`).
    */
   readiness(): Promise<Readiness>;
-  /** Starts background work (routing loops). */
+  /** Starts background work (routing loops, the scheduler). */
   start(): Promise<void>;
   /** Stops background work and closes the database (if admin opened it). */
   stop(): Promise<void>;
@@ -153,7 +170,10 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const workflows = new WorkflowManager(registryRepo, projects, {
     maxWorkflowNodes: config.registry.maxWorkflowNodes,
   });
-  const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows);
+  const now = options.now ?? (() => new Date());
+  const scheduleRepo = new PostgresScheduleRepository(database, observe);
+  const schedules = new ScheduleManager(scheduleRepo, { minIntervalMs: config.scheduler.minInterval, now });
+  const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows, schedules);
   const attributes = new AttributesManager(attributesRepo, projects);
   const events = new EventManager({
     db: database,
@@ -192,11 +212,40 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     },
     { blobRoot: blobs.root, defaultMaxParallelism: config.executions.defaultMaxParallelism },
   );
+  // PostgreSQL: replicas campaign for the scheduler lock. Embedded PGlite belongs to one process.
+  const election =
+    config.scheduler.enabled && database.kind === "postgres"
+      ? new PostgresLeaderElection({
+          url: database.url,
+          lockKey: SCHEDULER_LOCK_KEY,
+          intervalMs: config.scheduler.tick,
+          log: logger,
+          onElected: async () => {
+            metrics.schedulerLeader.set(1);
+            logger.info("scheduler lock acquired: this replica fires schedules");
+          },
+          onDeposed: (reason) => {
+            metrics.schedulerLeader.set(0);
+            logger.info("scheduler lock released", { reason });
+          },
+        })
+      : undefined;
+  const leadership: SchedulerLeadership = election ?? { leading: true };
+  const scheduler = new Scheduler(
+    { repo: scheduleRepo, schedules, executions: executionManager, leadership, logger, metrics },
+    {
+      tickMs: config.scheduler.tick,
+      lateAfterMs: config.scheduler.lateAfter,
+      maxFirePerTick: config.scheduler.maxFiresPerTick,
+      now,
+    },
+  );
   const core = createAdminServiceHandlers({
     projects,
     tasks,
     workflows,
     launchPlans,
+    schedules,
     executions: executionManager,
     attributes,
     events,
@@ -247,16 +296,25 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     executionManager,
     attributes,
     events,
+    schedules,
+    scheduler,
     service,
     server,
     readiness,
     async start() {
       await routing.start();
+      if (config.scheduler.enabled) {
+        if (database.kind === "pglite") metrics.schedulerLeader.set(1);
+        election?.start();
+        scheduler.start();
+      }
       state = "started";
     },
     stop() {
       stopped ??= (async () => {
         state = "stopping";
+        await scheduler.stop();
+        await election?.stop();
         await routing.stop();
         if (ownsDb) await database.close();
       })();

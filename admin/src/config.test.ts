@@ -29,6 +29,25 @@ describe("resolveAdminConfig", () => {
     assert.throws(() => resolveAdminConfig({ server: { port: 70000 } }), isConfigError("server.port"));
     assert.throws(() => resolveAdminConfig({ sever: {} }), isConfigError("sever"));
     assert.throws(() => resolveAdminConfig({ blobStore: { url: "s3://bucket" } }), /blobStore.url/);
+    assert.throws(
+      () => resolveAdminConfig({ scheduler: { minInterval: "500ms" } }),
+      isConfigError("scheduler.minInterval"),
+    );
+    assert.throws(() => resolveAdminConfig({ scheduler: { tick: "0s" } }), isConfigError("scheduler.tick"));
+    assert.throws(
+      () => resolveAdminConfig({ scheduler: { lateAfter: "soon" } }),
+      isConfigError("scheduler.lateAfter"),
+    );
+  });
+
+  it("defaults the scheduler: enabled, 1s tick, 1m minimum interval and lateness", () => {
+    assert.deepEqual(resolveAdminConfig({}).scheduler, {
+      enabled: true,
+      tick: 1000,
+      minInterval: 60_000,
+      lateAfter: 60_000,
+      maxFiresPerTick: 100,
+    });
   });
 });
 

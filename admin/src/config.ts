@@ -65,6 +65,20 @@ export const adminConfig = defineConfig(
         defaultMaxParallelism: z.number().int().min(0).max(10000).default(0),
       })
       .prefault({}),
+    scheduler: z
+      .strictObject({
+        /** Run the scheduler loop (every replica campaigns; only the lock holder fires). */
+        enabled: z.boolean().default(true),
+        /** How often the lock holder looks for due firings, and a standby retries the lock. */
+        tick: durationMs("1s"),
+        /** Shortest allowed time between two firings of a schedule (checked at registration). */
+        minInterval: durationMs("1m"),
+        /** A firing older than this when the scheduler reaches it was missed (catch-up policy). */
+        lateAfter: durationMs("1m"),
+        /** Most firings one schedule starts per tick; the rest follow on the next ticks. */
+        maxFiresPerTick: z.number().int().min(1).max(10000).default(100),
+      })
+      .prefault({}),
     /** Data-plane clusters, validated by the routing subsystem. */
     clusters: z.array(z.unknown()).optional(),
     /** Routing settings, validated by the routing subsystem. */
@@ -99,6 +113,7 @@ export interface AdminConfig {
   blobStore: { url: string };
   registry: ParsedAdminConfig["registry"];
   executions: ParsedAdminConfig["executions"];
+  scheduler: ParsedAdminConfig["scheduler"];
   /** `clusters`, `routing` and `dataPlane` sections, validated by the routing subsystem. */
   clusters?: unknown[] | undefined;
   routing?: Record<string, unknown> | undefined;
@@ -138,11 +153,25 @@ export async function loadAdminConfig(
   const loaded = await loadConfig(adminConfig, input);
   if (loaded.done) return { config: undefined as unknown as AdminConfig, done: true };
   const config = withPaths(loaded.config, loaded.baseDir);
-  checkRoutingSections(
-    config,
-    loaded.file === undefined ? "defaults, environment or flags" : `file ${loaded.file}`,
-  );
+  const source = loaded.file === undefined ? "defaults, environment or flags" : `file ${loaded.file}`;
+  checkRoutingSections(config, source);
+  checkSchedulerSection(config, source);
   return { config, done: false };
+}
+
+/**
+ * Checks the bounds of the `scheduler` section the schema cannot express. Throws the runtime's
+ * ConfigError naming the key path.
+ */
+function checkSchedulerSection(config: AdminConfig, source: string): void {
+  const problems: { keyPath: string; source: string; problem: string }[] = [];
+  if (config.scheduler.tick < 10) {
+    problems.push({ keyPath: "scheduler.tick", source, problem: "must be at least 10ms" });
+  }
+  if (config.scheduler.minInterval < 1000) {
+    problems.push({ keyPath: "scheduler.minInterval", source, problem: "must be at least 1s" });
+  }
+  if (problems.length > 0) throw new ConfigError("admin", problems);
 }
 
 /**
@@ -167,5 +196,7 @@ function checkRoutingSections(config: AdminConfig, source: string): void {
  * runtime's ConfigError naming the key path.
  */
 export function resolveAdminConfig(doc: unknown, baseDir = process.cwd()): AdminConfig {
-  return withPaths(parseConfigDocument(adminConfig, doc), baseDir);
+  const config = withPaths(parseConfigDocument(adminConfig, doc), baseDir);
+  checkSchedulerSection(config, "document");
+  return config;
 }

@@ -6,6 +6,7 @@
 export {
   ADMIN_MIGRATIONS_DIR,
   ADMIN_VERSION,
+  SCHEDULER_LOCK_KEY,
   createAdmin,
   startAdmin,
   type Admin,
@@ -15,6 +16,7 @@ export {
   type RoutingParts,
   type RunningAdmin,
 } from "./admin.js";
+export { scheduledExecutionName } from "./schedules/firings.js";
 export { adminConfig, loadAdminConfig, resolveAdminConfig, type AdminConfig } from "./config.js";
 export {
   AdminError,

@@ -17,6 +17,12 @@ export interface AdminMetrics {
   executionsCreated: Counter<"project" | "domain">;
   /** Executions per workflow phase (refreshed on scrape). */
   executionsByPhase: Gauge<"phase">;
+  /** Schedule firings by outcome (started/existing/skipped/failed). */
+  scheduleFirings: Counter<"project" | "domain" | "outcome">;
+  /** How late after its scheduled time a firing's execution was created. */
+  scheduleLateness: Histogram<"project" | "domain">;
+  /** 1 while this replica holds the scheduler lock and fires schedules. */
+  schedulerLeader: Gauge;
 }
 
 /**
@@ -77,6 +83,24 @@ export function createAdminMetrics(
         this.reset();
         for (const [phase, n] of counts) this.set({ phase }, n);
       },
+    }),
+    scheduleFirings: new Counter({
+      name: "flotilla_admin_schedule_firings_total",
+      help: "Schedule firings, by outcome: started, existing (its execution was already there), skipped (catch-up policy), failed.",
+      labelNames: ["project", "domain", "outcome"],
+      registers: [registry],
+    }),
+    scheduleLateness: new Histogram({
+      name: "flotilla_admin_schedule_firing_lateness_seconds",
+      help: "Time from a firing's scheduled time to the creation of its execution.",
+      labelNames: ["project", "domain"],
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    schedulerLeader: new Gauge({
+      name: "flotilla_admin_scheduler_leader",
+      help: "1 while this admin replica holds the scheduler lock and fires schedules.",
+      registers: [registry],
     }),
   };
 }

@@ -116,3 +116,61 @@ test("register the examples, inspect them, run and terminate an execution", asyn
   assert.equal(missing.code, 1);
   assert.equal((JSON.parse(missing.stdout) as { error: { code: string } }).error.code, "not_found");
 });
+
+test("a scheduled launch plan: activate a version, see its next firing, deactivate it", async () => {
+  const project = await cli(["create", "project", "flytesnacks", "--domains", "development,production"]);
+  assert.ok(project.code === 0 || /already/.test(project.stderr + project.stdout), project.stderr);
+  const spec = join(dir.path, "nightly.yaml");
+  await writeFile(
+    spec,
+    `kind: Task
+name: nightly.run
+inputs: {day: datetime}
+outputs: {}
+container: {image: busybox:1.36, command: ["true"]}
+---
+kind: Workflow
+name: nightly
+inputs: {day: datetime}
+nodes: [{id: run, task: nightly.run, inputs: {day: {input: day}}}]
+---
+kind: LaunchPlan
+name: nightly-lp
+workflow: nightly
+schedule: {cron: "30 2 * * *", timeZone: America/New_York, kickoffInput: day, catchUp: last}
+`,
+  );
+  for (const version of ["v1", "v2"]) {
+    const reg = await cli(["register", "files", spec, "--version", version]);
+    assert.equal(reg.code, 0, reg.stderr + reg.stdout);
+  }
+  const none = await cli(["update", "launchplan", "nightly-lp"]);
+  assert.equal(none.code, 2, "--activate or --deactivate is required");
+  const unknown = await cli(["update", "launchplan", "nope", "--version", "v1", "--activate", "-o", "json"]);
+  assert.equal(unknown.code, 1);
+  assert.equal((JSON.parse(unknown.stdout) as { error: { code: string } }).error.code, "not_found");
+
+  const activated = await cli(["update", "launchplan", "nightly-lp", "--activate"]);
+  assert.equal(activated.code, 0, activated.stderr);
+  assert.equal(
+    activated.stdout,
+    "launch plan nightly-lp version v2 is ACTIVE\n",
+    "the latest version by default",
+  );
+  const table = await cli(["get", "schedules"]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /nightly-lp\s+v2\s+30 2 \* \* \* \(America\/New_York\)\s+last\s+\S+/);
+  const json = await cli(["get", "schedules", "nightly-lp", "-o", "json"]);
+  const [schedule] = JSON.parse(json.stdout) as Array<{ nextFireAt: string; lastFireAt?: string }>;
+  const next = new Date(schedule.nextFireAt);
+  // 02:30 in New York is 06:30 or 07:30 UTC (or 07:00 on the spring-forward day).
+  assert.ok([6, 7].includes(next.getUTCHours()), schedule.nextFireAt);
+  assert.ok(next.getTime() > Date.now() && next.getTime() <= Date.now() + 25 * 3600_000);
+  assert.equal(schedule.lastFireAt, undefined);
+
+  const deactivated = await cli(["update", "launchplan", "nightly-lp", "--deactivate"]);
+  assert.equal(deactivated.stdout, "launch plan nightly-lp version v2 is INACTIVE\n");
+  assert.deepEqual(JSON.parse((await cli(["get", "schedules", "-o", "json"])).stdout), []);
+  const again = await cli(["update", "launchplan", "nightly-lp", "--deactivate"]);
+  assert.equal(again.code, 2, "no active version left to deactivate");
+});

@@ -41,4 +41,5 @@ export {
   type MigrateResult,
   type MigrationFile,
 } from "./migrate.js";
+export { PostgresLeaderElection, type LeaderElectionOptions } from "./leader-election.js";
 export { embeddedTemplatePath, ensureEmbeddedTemplate, readEmbeddedTemplate } from "./embedded-template.js";

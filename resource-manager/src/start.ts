@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { openDatabase, type Database } from "@flotilla/db";
 import type { PoolConfig } from "./allocator/types.js";
-import { PostgresLeaderElection } from "./leader/leader-election.js";
+import { LEADER_LOCK_KEY, PostgresLeaderElection } from "./leader/leader-election.js";
 import { silentLogger, type Logger } from "@flotilla/runtime";
 import { ResourceManager } from "./manager/resource-manager.js";
 import { createResourceManagerMetrics, type ResourceManagerMetrics } from "./metrics.js";
@@ -127,6 +127,7 @@ export async function startResourceManager(
     if (db.kind === "postgres") {
       election = new PostgresLeaderElection({
         url: options.databaseUrl ?? db.url,
+        lockKey: LEADER_LOCK_KEY,
         intervalMs: electionIntervalMs,
         log,
         onElected: async () => {

@@ -25,18 +25,9 @@ import type {
 } from "../repository/registry-repository.js";
 import type { Page, PageRequest } from "../repository/sql.js";
 import type { ProjectManager } from "./project-manager.js";
+import type { ScheduleManager } from "./schedule-manager.js";
 import { canonicalBinary, digestOf, requireDnsLabel, requireIdentifier } from "./validation.js";
 import type { StoredWorkflow, WorkflowManager } from "./workflow-manager.js";
-
-const CRON_MACROS = new Set([
-  "@hourly",
-  "@daily",
-  "@weekly",
-  "@monthly",
-  "@yearly",
-  "@annually",
-  "@midnight",
-]);
 
 /** A stored launch plan with the primary key of its workflow. */
 export interface StoredLaunchPlan {
@@ -129,36 +120,19 @@ export function expectedInputs(
   return create(ParameterMapSchema, { parameters });
 }
 
-function validateSchedule(spec: LaunchPlanSpec): void {
-  const s = spec.schedule?.scheduleExpression;
-  if (!s || !s.case) {
-    if (spec.schedule) throw new InvalidArgumentError("spec.schedule", "needs cron_expression or fixed_rate");
-    return;
-  }
-  if (s.case === "cronExpression") {
-    const expr = s.value.trim();
-    if (!CRON_MACROS.has(expr) && expr.split(/\s+/).length !== 5) {
-      throw new InvalidArgumentError(
-        "spec.schedule.cron_expression",
-        `${JSON.stringify(expr)} is not a 5-field cron expression or macro`,
-      );
-    }
-  } else if (Number(s.value.seconds) < 60) {
-    throw new InvalidArgumentError("spec.schedule.fixed_rate", "must be at least 1 minute");
-  }
-}
-
 /** Rules for registering, activating and reading launch plans. */
 export class LaunchPlanManager {
   constructor(
     private readonly repo: RegistryRepository,
     private readonly projects: ProjectManager,
     private readonly workflows: WorkflowManager,
+    private readonly schedules: ScheduleManager,
   ) {}
 
   /**
    * Registers a launch plan version (INACTIVE) for a workflow of the same project and domain,
-   * checking defaults and fixed inputs against the workflow interface. Idempotent on identical
+   * checking defaults and fixed inputs against the workflow interface and the schedule (see
+   * `ScheduleManager.validate`). Idempotent on identical
    * content; other content under the same id is AlreadyExists. Returns the stored launch plan.
    */
   async create(idIn: Identifier | undefined, spec: LaunchPlanSpec | undefined): Promise<LaunchPlan> {
@@ -171,13 +145,13 @@ export class LaunchPlanManager {
     }
     if (spec.clusterLabel) requireDnsLabel("spec.cluster_label", spec.clusterLabel);
     if (spec.maxParallelism > 10000) throw new InvalidArgumentError("spec.max_parallelism", "at most 10000");
-    validateSchedule(spec);
     const workflow: StoredWorkflow = await this.workflows.get(wfId, "spec.workflow_id");
     const expected = expectedInputs(
       `launch plan ${identifierKey(id)}`,
       workflow.closure.primary?.template?.interface,
       spec,
     );
+    this.schedules.validate(spec, expected);
     const { row } = await this.repo.createLaunchPlan({
       key: id,
       digest: digestOf(LaunchPlanSpecSchema, spec),
@@ -197,7 +171,11 @@ export class LaunchPlanManager {
     return launchPlanFromRow(row);
   }
 
-  /** Activates (deactivating the previous active version) or deactivates a version. */
+  /**
+   * Activates (deactivating the previous active version) or deactivates a version. Only the
+   * active version's schedule fires: activating starts it (replacing the previous version's)
+   * in the same transaction, deactivating stops it.
+   */
   async setState(idIn: Identifier | undefined, state: LaunchPlan_State): Promise<LaunchPlan> {
     const id = requireIdentifier("id", idIn, ResourceType.LAUNCH_PLAN);
     if (state !== LaunchPlan_State.ACTIVE && state !== LaunchPlan_State.INACTIVE) {
@@ -208,6 +186,7 @@ export class LaunchPlanManager {
       state,
       LaunchPlan_State.ACTIVE,
       LaunchPlan_State.INACTIVE,
+      (tx, changed) => this.schedules.stateChanged(tx, changed),
     );
     if (!row) throw new NotFoundError("launch plan", identifierKey(id));
     return launchPlanFromRow(row).launchPlan;

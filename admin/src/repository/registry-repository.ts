@@ -136,13 +136,16 @@ export interface RegistryRepository {
   ): Promise<Page<LaunchPlanRow>>;
   /**
    * Sets a launch plan version's state; activating deactivates the active version of the same
-   * name in the same transaction. Returns the updated row or undefined when it does not exist.
+   * name in the same transaction. `onChanged`, when given, runs in that transaction with the
+   * updated row (schedules start or stop there). Returns the updated row or undefined when it
+   * does not exist.
    */
   setLaunchPlanState(
     key: VersionKey,
     state: number,
     activeState: number,
     inactiveState: number,
+    onChanged?: (tx: Queryable, row: LaunchPlanRow) => Promise<void>,
   ): Promise<LaunchPlanRow | undefined>;
   /** Reads a workflow version by primary key (the workflow a launch plan runs). */
   getWorkflowByPk(pk: number): Promise<VersionRow | undefined>;
@@ -379,6 +382,7 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
     state: number,
     activeState: number,
     inactiveState: number,
+    onChanged?: (tx: Queryable, row: LaunchPlanRow) => Promise<void>,
   ): Promise<LaunchPlanRow | undefined> {
     if (state !== activeState && state !== inactiveState) {
       throw new InvalidArgumentError("state", `must be ACTIVE or INACTIVE, got ${state}`);
@@ -404,7 +408,9 @@ export class PostgresRegistryRepository extends PostgresRepository implements Re
         [current.pk, state],
         { kind: "active launch plan", id: `${key.project}/${key.domain}/${key.name}` },
       );
-      return launchPlanRow(res.rows[0]);
+      const row = launchPlanRow(res.rows[0]);
+      await onChanged?.(tx, row);
+      return row;
     });
   }
 }

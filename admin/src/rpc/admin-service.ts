@@ -21,6 +21,7 @@ import type { AttributesManager } from "../manager/attributes-manager.js";
 import type { ExecutionManager } from "../manager/execution-manager.js";
 import type { LaunchPlanManager } from "../manager/launch-plan-manager.js";
 import type { ProjectManager } from "../manager/project-manager.js";
+import type { ScheduleManager } from "../manager/schedule-manager.js";
 import type { TaskManager } from "../manager/task-manager.js";
 import { requireDnsLabel } from "../manager/validation.js";
 import type { WorkflowManager } from "../manager/workflow-manager.js";
@@ -43,6 +44,7 @@ export interface AdminServiceDeps {
   tasks: TaskManager;
   workflows: WorkflowManager;
   launchPlans: LaunchPlanManager;
+  schedules: ScheduleManager;
   executions: ExecutionManager;
   attributes: AttributesManager;
   events: EventManager;
@@ -154,6 +156,10 @@ export function createAdminServiceHandlers(d: AdminServiceDeps): CoreHandlers {
     },
     async updateLaunchPlan(req) {
       return { launchPlan: await d.launchPlans.setState(req.id, req.state) };
+    },
+    async listSchedules(req) {
+      const page = await d.schedules.list(req.project, req.domain, req.name, req);
+      return { schedules: page.items, nextPageToken: page.nextPageToken };
     },
 
     async createExecution(req) {

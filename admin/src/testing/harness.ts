@@ -33,19 +33,31 @@ export class ScriptedPlacer implements ExecutionPlacer {
   }
 }
 
+/** Extras of {@link testAdmin}: more configuration, and the clock of schedules. */
+export interface TestAdminOptions {
+  /** Merged into the configuration document (e.g. `{scheduler: {minInterval: "1s"}}`). */
+  config?: Record<string, unknown>;
+  now?: () => Date;
+  /** Register the test project (default true; false for a second admin on the same database). */
+  registerProject?: boolean;
+}
+
 /** An admin over `db` with a temporary blob store and a {@link ScriptedPlacer}. */
 export async function testAdmin(
   db: Database,
   t?: AfterHook,
+  options: TestAdminOptions = {},
 ): Promise<{ admin: Admin; placer: ScriptedPlacer }> {
   const blobs = tempDir({ prefix: "flotilla-admin-blobs-", ...(t ? { t } : {}) });
-  const config = resolveAdminConfig({ blobStore: { url: `file://${blobs.path}` } });
+  const config = resolveAdminConfig({ blobStore: { url: `file://${blobs.path}` }, ...options.config });
   const placer = new ScriptedPlacer();
   const admin = await createAdmin(config, {
     database: db,
     logger: silentLogger,
     routing: () => ({ placer, handlers: {}, start: async () => {}, stop: async () => {} }),
+    ...(options.now ? { now: options.now } : {}),
   });
-  await admin.projects.register(create(ProjectSchema, { id: PROJECT, name: "Flotilla" }));
+  if (options.registerProject !== false)
+    await admin.projects.register(create(ProjectSchema, { id: PROJECT, name: "Flotilla" }));
   return { admin, placer };
 }

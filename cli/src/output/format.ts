@@ -3,6 +3,7 @@
  * identifiers, literal values.
  */
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { Schedule_CatchUpPolicy, type Schedule } from "@flotilla/proto";
 
 /** ISO-8601 UTC time of a timestamp (seconds precision), or "-" when unset. */
 export function formatTime(ts: Timestamp | undefined): string {
@@ -48,4 +49,18 @@ export function enumName(names: Record<number, string>, value: number, zero = "-
 export function formatLabels(labels: Record<string, string> | undefined): string {
   const entries = Object.entries(labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(",") : "-";
+}
+
+/** A schedule as written: `cron (zone)` or `every <rate>`, or "-" when there is none. */
+export function formatSchedule(s: Schedule | undefined): string {
+  const e = s?.scheduleExpression;
+  if (e?.case === "cronExpression") return `${e.value} (${s?.timeZone || "UTC"})`;
+  if (e?.case === "fixedRate") return `every ${formatDuration(durationToMs(e.value))}`;
+  return "-";
+}
+
+/** A schedule's catch-up policy: `skip`, `last` or `all (max N)`. */
+export function formatCatchUp(s: Schedule | undefined): string {
+  if (s?.catchUpPolicy === Schedule_CatchUpPolicy.ALL) return `all (max ${s.maxCatchUp || 100})`;
+  return enumName(Schedule_CatchUpPolicy, s?.catchUpPolicy ?? 0, "SKIP").toLowerCase();
 }

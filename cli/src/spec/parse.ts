@@ -17,6 +17,7 @@ import {
   ResourcesSchema,
   RetryStrategySchema,
   ScheduleSchema,
+  Schedule_CatchUpPolicy,
   TaskMetadataSchema,
   TaskTemplateSchema,
   TypedInterfaceSchema,
@@ -48,6 +49,13 @@ import type {
 import { MAX_TIMEOUT_MS, Patterns, RESERVED_NODE_IDS } from "./patterns.js";
 import { SpecReader, join, type Fields, type MaybeNode } from "./reader.js";
 import { ConditionSyntaxError, parseCondition } from "./condition.js";
+
+/** The spec file's catch-up policy names. */
+const CATCH_UP: Record<string, Schedule_CatchUpPolicy> = {
+  skip: Schedule_CatchUpPolicy.SKIP,
+  last: Schedule_CatchUpPolicy.LAST,
+  all: Schedule_CatchUpPolicy.ALL,
+};
 
 /** A spec file's name and text. */
 export interface SpecSource {
@@ -802,7 +810,14 @@ function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
     });
   }
   if (f.has("schedule")) {
-    const s = r.fields(f.get("schedule"), "schedule", ["cron", "rate", "kickoffInput"]);
+    const s = r.fields(f.get("schedule"), "schedule", [
+      "cron",
+      "rate",
+      "timeZone",
+      "kickoffInput",
+      "catchUp",
+      "maxCatchUp",
+    ]);
     if (s) {
       const schedule = create(ScheduleSchema, {});
       if (s.has("cron") === s.has("rate"))
@@ -811,18 +826,37 @@ function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
         const cron = r.string(
           s.get("cron"),
           "schedule.cron",
-          /^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$/,
-          "a 5-field cron expression or @hourly/@daily/@weekly/@monthly",
+          /^(@(hourly|daily|weekly|monthly|yearly|annually|midnight)|(\S+\s+){4}\S+|(\S+\s+){5}\S+)$/,
+          "a 5-field cron expression, 6 fields with seconds first, or @hourly/@daily/@weekly/@monthly/@yearly",
         );
         if (cron) schedule.scheduleExpression = { case: "cronExpression", value: cron };
       } else {
+        // The admin's scheduler.minInterval (default 1m) is the real minimum; it checks.
         const rate = parseDuration(r, s.get("rate"), "schedule.rate", 366 * 24 * 3600 * 1000);
-        if (rate && Number(rate.seconds) < 60)
-          r.report(s.get("rate"), "schedule.rate", "must be at least 1m");
+        if (rate && (Number(rate.seconds) < 1 || rate.nanos !== 0))
+          r.report(s.get("rate"), "schedule.rate", "must be whole seconds, at least 1s");
         else if (rate) schedule.scheduleExpression = { case: "fixedRate", value: rate };
+      }
+      if (s.has("timeZone")) {
+        if (s.has("rate")) r.report(s.get("timeZone"), "schedule.timeZone", "applies only to cron");
+        schedule.timeZone = r.string(s.get("timeZone"), "schedule.timeZone") ?? "";
       }
       if (s.has("kickoffInput"))
         schedule.kickoffTimeInputArg = s.string("kickoffInput", Patterns.variable) ?? "";
+      if (s.has("catchUp")) {
+        const policy = r.string(
+          s.get("catchUp"),
+          "schedule.catchUp",
+          /^(skip|last|all)$/,
+          "skip, last or all",
+        );
+        if (policy) schedule.catchUpPolicy = CATCH_UP[policy]!;
+      }
+      if (s.has("maxCatchUp")) {
+        if (schedule.catchUpPolicy !== Schedule_CatchUpPolicy.ALL)
+          r.report(s.get("maxCatchUp"), "schedule.maxCatchUp", "applies only to catchUp: all");
+        schedule.maxCatchUp = r.int(s.get("maxCatchUp"), "schedule.maxCatchUp", 1, 1000) ?? 0;
+      }
       spec.schedule = schedule;
     }
   }

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { SimpleType } from "@flotilla/proto";
+import { Schedule_CatchUpPolicy, SimpleType } from "@flotilla/proto";
 import { compileSpecs, type EntityLookup } from "./compile.js";
 import { parseSpecFiles } from "./parse.js";
 
@@ -267,6 +267,52 @@ schedule: {cron: "*/5 * * * *"}
   assert.equal(lp.request.spec?.defaultInputs?.parameters.n?.behavior.case, "default");
   assert.ok(lp.request.spec?.fixedInputs?.literals.s);
   assert.equal(lp.request.spec?.schedule?.scheduleExpression.case, "cronExpression");
+});
+
+test("a schedule takes a time zone, a catch-up policy and 6-field cron; misplaced settings are reported", async () => {
+  const text = (schedule: string) => `kind: Task
+name: t
+inputs: {day: datetime}
+outputs: {}
+container: {image: busybox, command: ["true"]}
+---
+kind: Workflow
+name: w
+inputs: {day: datetime}
+nodes: [{id: a, task: t, inputs: {day: {input: day}}}]
+---
+kind: LaunchPlan
+name: lp
+workflow: w
+schedule: ${schedule}
+`;
+  const ok = await check(
+    text(
+      '{cron: "*/10 * * * * *", timeZone: Europe/Berlin, kickoffInput: day, catchUp: all, maxCatchUp: 20}',
+    ),
+  );
+  assert.deepEqual(ok.problems, []);
+  const lp = ok.compiled.plan.find((p) => p.kind === "LaunchPlan");
+  assert.ok(lp?.kind === "LaunchPlan");
+  const schedule = lp.request.spec?.schedule;
+  assert.equal(schedule?.scheduleExpression.value, "*/10 * * * * *");
+  assert.equal(schedule?.timeZone, "Europe/Berlin");
+  assert.equal(schedule?.catchUpPolicy, Schedule_CatchUpPolicy.ALL);
+  assert.equal(schedule?.maxCatchUp, 20);
+  assert.equal(schedule?.kickoffTimeInputArg, "day");
+
+  const bad = await check(
+    text("{rate: 1m, timeZone: UTC, kickoffInput: day, catchUp: later, maxCatchUp: 5}"),
+  );
+  const messages = bad.problems.map((p) => `${p.path}: ${p.message}`).join("\n");
+  assert.match(messages, /schedule\.timeZone.*applies only to cron/);
+  assert.match(messages, /schedule\.catchUp.*skip, last or all/);
+  assert.match(messages, /schedule\.maxCatchUp.*applies only to catchUp: all/);
+  const fields = await check(text('{cron: "* * * *", kickoffInput: day}'));
+  assert.match(
+    fields.problems.map((p) => `${p.path}: ${p.message}`).join("\n"),
+    /schedule\.cron: .*6 fields with seconds first/,
+  );
 });
 
 test("simulate becomes sandbox pod annotations in pluginConfig", async () => {

@@ -2,7 +2,7 @@ import { LaunchPlan_State, LaunchPlanSchema } from "@flotilla/proto";
 import { nameArg } from "../../args.js";
 import { entityVersionFlag, limitFlag } from "../../flags.js";
 import { describeType, literalMapToValues, literalToValue } from "../../literals.js";
-import { enumName, formatLabels, formatTime } from "../../output/format.js";
+import { enumName, formatCatchUp, formatLabels, formatSchedule, formatTime } from "../../output/format.js";
 import { renderFields } from "../../output/table.js";
 import { RegistryListingCommand } from "../../registry-listing.js";
 
@@ -31,7 +31,6 @@ export default class GetLaunchPlans extends RegistryListingCommand<typeof GetLau
                 `${k}: ${describeType(p.var?.type)}${p.behavior.case === "default" ? ` = ${JSON.stringify(literalToValue(p.behavior.value))}` : " (required)"}`,
             )
             .join(", ");
-          const sched = lp.spec?.schedule?.scheduleExpression;
           return {
             table: () =>
               renderFields([
@@ -43,11 +42,9 @@ export default class GetLaunchPlans extends RegistryListingCommand<typeof GetLau
                 ["Fixed inputs", JSON.stringify(literalMapToValues(lp.spec?.fixedInputs))],
                 [
                   "Schedule",
-                  sched?.case === "cronExpression"
-                    ? sched.value
-                    : sched?.case === "fixedRate"
-                      ? `every ${sched.value.seconds}s`
-                      : "-",
+                  lp.spec?.schedule
+                    ? `${formatSchedule(lp.spec.schedule)}, catch-up ${formatCatchUp(lp.spec.schedule)}`
+                    : "-",
                 ],
                 ["Cluster label", lp.spec?.clusterLabel || "-"],
                 ["Labels", formatLabels(lp.spec?.labels)],

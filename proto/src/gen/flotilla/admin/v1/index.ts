@@ -12,6 +12,7 @@ export * from "./node_execution_pb.js";
 export * from "./project_pb.js";
 export * from "./rollout_pb.js";
 export * from "./routing_pb.js";
+export * from "./schedule_pb.js";
 export * from "./task_pb.js";
 export * from "./version_pb.js";
 export * from "./workflow_pb.js";

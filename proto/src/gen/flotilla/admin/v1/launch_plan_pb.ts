@@ -20,10 +20,12 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flotilla/admin/v1/launch_plan.proto.
  */
 export const file_flotilla_admin_v1_launch_plan: GenFile = /*@__PURE__*/
-  fileDesc("CiNmbG90aWxsYS9hZG1pbi92MS9sYXVuY2hfcGxhbi5wcm90bxIRZmxvdGlsbGEuYWRtaW4udjEijQEKCFNjaGVkdWxlEhkKD2Nyb25fZXhwcmVzc2lvbhgBIAEoCUgAEi8KCmZpeGVkX3JhdGUYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IABIeChZraWNrb2ZmX3RpbWVfaW5wdXRfYXJnGAMgASgJQhUKE3NjaGVkdWxlX2V4cHJlc3Npb24imAUKDkxhdW5jaFBsYW5TcGVjEjEKC3dvcmtmbG93X2lkGAEgASgLMhwuZmxvdGlsbGEuY29yZS52MS5JZGVudGlmaWVyEjYKDmRlZmF1bHRfaW5wdXRzGAIgASgLMh4uZmxvdGlsbGEuY29yZS52MS5QYXJhbWV0ZXJNYXASMgoMZml4ZWRfaW5wdXRzGAMgASgLMhwuZmxvdGlsbGEuY29yZS52MS5MaXRlcmFsTWFwEi0KCHNjaGVkdWxlGAQgASgLMhsuZmxvdGlsbGEuYWRtaW4udjEuU2NoZWR1bGUSNgoNbm90aWZpY2F0aW9ucxgFIAMoCzIfLmZsb3RpbGxhLmFkbWluLnYxLk5vdGlmaWNhdGlvbhI9CgZsYWJlbHMYBiADKAsyLS5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuU3BlYy5MYWJlbHNFbnRyeRJHCgthbm5vdGF0aW9ucxgHIAMoCzIyLmZsb3RpbGxhLmFkbWluLnYxLkxhdW5jaFBsYW5TcGVjLkFubm90YXRpb25zRW50cnkSFQoNY2x1c3Rlcl9sYWJlbBgIIAEoCRIXCg9tYXhfcGFyYWxsZWxpc20YCSABKA0SHgoWcmF3X291dHB1dF9kYXRhX3ByZWZpeBgKIAEoCRIXCg9zZXJ2aWNlX2FjY291bnQYCyABKAkSGgoNaW50ZXJydXB0aWJsZRgMIAEoCEgAiAEBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhAKDl9pbnRlcnJ1cHRpYmxlIooDCgpMYXVuY2hQbGFuEigKAmlkGAEgASgLMhwuZmxvdGlsbGEuY29yZS52MS5JZGVudGlmaWVyEi8KBHNwZWMYAiABKAsyIS5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuU3BlYxIyCgVzdGF0ZRgDIAEoDjIjLmZsb3RpbGxhLmFkbWluLnYxLkxhdW5jaFBsYW4uU3RhdGUSNwoPZXhwZWN0ZWRfaW5wdXRzGAQgASgLMh4uZmxvdGlsbGEuY29yZS52MS5QYXJhbWV0ZXJNYXASLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZGlnZXN0GAcgASgJIkQKBVN0YXRlEhUKEVNUQVRFX1VOU1BFQ0lGSUVEEAASEgoOU1RBVEVfSU5BQ1RJVkUQARIQCgxTVEFURV9BQ1RJVkUQAiJ0ChdDcmVhdGVMYXVuY2hQbGFuUmVxdWVzdBIoCgJpZBgBIAEoCzIcLmZsb3RpbGxhLmNvcmUudjEuSWRlbnRpZmllchIvCgRzcGVjGAIgASgLMiEuZmxvdGlsbGEuYWRtaW4udjEuTGF1bmNoUGxhblNwZWMiTgoYQ3JlYXRlTGF1bmNoUGxhblJlc3BvbnNlEjIKC2xhdW5jaF9wbGFuGAEgASgLMh0uZmxvdGlsbGEuYWRtaW4udjEuTGF1bmNoUGxhbiJAChRHZXRMYXVuY2hQbGFuUmVxdWVzdBIoCgJpZBgBIAEoCzIcLmZsb3RpbGxhLmNvcmUudjEuSWRlbnRpZmllciJLChVHZXRMYXVuY2hQbGFuUmVzcG9uc2USMgoLbGF1bmNoX3BsYW4YASABKAsyHS5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuItABChZMaXN0TGF1bmNoUGxhbnNSZXF1ZXN0EjQKAmlkGAEgASgLMiguZmxvdGlsbGEuYWRtaW4udjEuTmFtZWRFbnRpdHlJZGVudGlmaWVyEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJEiUKBHNvcnQYBCABKAsyFy5mbG90aWxsYS5hZG1pbi52MS5Tb3J0EjIKBXN0YXRlGAUgASgOMiMuZmxvdGlsbGEuYWRtaW4udjEuTGF1bmNoUGxhbi5TdGF0ZSJnChdMaXN0TGF1bmNoUGxhbnNSZXNwb25zZRIzCgxsYXVuY2hfcGxhbnMYASADKAsyHS5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ3ChdVcGRhdGVMYXVuY2hQbGFuUmVxdWVzdBIoCgJpZBgBIAEoCzIcLmZsb3RpbGxhLmNvcmUudjEuSWRlbnRpZmllchIyCgVzdGF0ZRgCIAEoDjIjLmZsb3RpbGxhLmFkbWluLnYxLkxhdW5jaFBsYW4uU3RhdGUiTgoYVXBkYXRlTGF1bmNoUGxhblJlc3BvbnNlEjIKC2xhdW5jaF9wbGFuGAEgASgLMh0uZmxvdGlsbGEuYWRtaW4udjEuTGF1bmNoUGxhbmIGcHJvdG8z", [file_flotilla_admin_v1_common, file_flotilla_core_v1_identifier, file_flotilla_core_v1_interface, file_flotilla_core_v1_literals, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiNmbG90aWxsYS9hZG1pbi92MS9sYXVuY2hfcGxhbi5wcm90bxIRZmxvdGlsbGEuYWRtaW4udjEi+QIKCFNjaGVkdWxlEhkKD2Nyb25fZXhwcmVzc2lvbhgBIAEoCUgAEi8KCmZpeGVkX3JhdGUYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IABIeChZraWNrb2ZmX3RpbWVfaW5wdXRfYXJnGAMgASgJEhEKCXRpbWVfem9uZRgEIAEoCRJCCg9jYXRjaF91cF9wb2xpY3kYBSABKA4yKS5mbG90aWxsYS5hZG1pbi52MS5TY2hlZHVsZS5DYXRjaFVwUG9saWN5EhQKDG1heF9jYXRjaF91cBgGIAEoDSJ9Cg1DYXRjaFVwUG9saWN5Eh8KG0NBVENIX1VQX1BPTElDWV9VTlNQRUNJRklFRBAAEhgKFENBVENIX1VQX1BPTElDWV9TS0lQEAESGAoUQ0FUQ0hfVVBfUE9MSUNZX0xBU1QQAhIXChNDQVRDSF9VUF9QT0xJQ1lfQUxMEANCFQoTc2NoZWR1bGVfZXhwcmVzc2lvbiKYBQoOTGF1bmNoUGxhblNwZWMSMQoLd29ya2Zsb3dfaWQYASABKAsyHC5mbG90aWxsYS5jb3JlLnYxLklkZW50aWZpZXISNgoOZGVmYXVsdF9pbnB1dHMYAiABKAsyHi5mbG90aWxsYS5jb3JlLnYxLlBhcmFtZXRlck1hcBIyCgxmaXhlZF9pbnB1dHMYAyABKAsyHC5mbG90aWxsYS5jb3JlLnYxLkxpdGVyYWxNYXASLQoIc2NoZWR1bGUYBCABKAsyGy5mbG90aWxsYS5hZG1pbi52MS5TY2hlZHVsZRI2Cg1ub3RpZmljYXRpb25zGAUgAygLMh8uZmxvdGlsbGEuYWRtaW4udjEuTm90aWZpY2F0aW9uEj0KBmxhYmVscxgGIAMoCzItLmZsb3RpbGxhLmFkbWluLnYxLkxhdW5jaFBsYW5TcGVjLkxhYmVsc0VudHJ5EkcKC2Fubm90YXRpb25zGAcgAygLMjIuZmxvdGlsbGEuYWRtaW4udjEuTGF1bmNoUGxhblNwZWMuQW5ub3RhdGlvbnNFbnRyeRIVCg1jbHVzdGVyX2xhYmVsGAggASgJEhcKD21heF9wYXJhbGxlbGlzbRgJIAEoDRIeChZyYXdfb3V0cHV0X2RhdGFfcHJlZml4GAogASgJEhcKD3NlcnZpY2VfYWNjb3VudBgLIAEoCRIaCg1pbnRlcnJ1cHRpYmxlGAwgASgISACIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEAoOX2ludGVycnVwdGlibGUiigMKCkxhdW5jaFBsYW4SKAoCaWQYASABKAsyHC5mbG90aWxsYS5jb3JlLnYxLklkZW50aWZpZXISLwoEc3BlYxgCIAEoCzIhLmZsb3RpbGxhLmFkbWluLnYxLkxhdW5jaFBsYW5TcGVjEjIKBXN0YXRlGAMgASgOMiMuZmxvdGlsbGEuYWRtaW4udjEuTGF1bmNoUGxhbi5TdGF0ZRI3Cg9leHBlY3RlZF9pbnB1dHMYBCABKAsyHi5mbG90aWxsYS5jb3JlLnYxLlBhcmFtZXRlck1hcBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZkaWdlc3QYByABKAkiRAoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABISCg5TVEFURV9JTkFDVElWRRABEhAKDFNUQVRFX0FDVElWRRACInQKF0NyZWF0ZUxhdW5jaFBsYW5SZXF1ZXN0EigKAmlkGAEgASgLMhwuZmxvdGlsbGEuY29yZS52MS5JZGVudGlmaWVyEi8KBHNwZWMYAiABKAsyIS5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuU3BlYyJOChhDcmVhdGVMYXVuY2hQbGFuUmVzcG9uc2USMgoLbGF1bmNoX3BsYW4YASABKAsyHS5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuIkAKFEdldExhdW5jaFBsYW5SZXF1ZXN0EigKAmlkGAEgASgLMhwuZmxvdGlsbGEuY29yZS52MS5JZGVudGlmaWVyIksKFUdldExhdW5jaFBsYW5SZXNwb25zZRIyCgtsYXVuY2hfcGxhbhgBIAEoCzIdLmZsb3RpbGxhLmFkbWluLnYxLkxhdW5jaFBsYW4i0AEKFkxpc3RMYXVuY2hQbGFuc1JlcXVlc3QSNAoCaWQYASABKAsyKC5mbG90aWxsYS5hZG1pbi52MS5OYW1lZEVudGl0eUlkZW50aWZpZXISEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSJQoEc29ydBgEIAEoCzIXLmZsb3RpbGxhLmFkbWluLnYxLlNvcnQSMgoFc3RhdGUYBSABKA4yIy5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuLlN0YXRlImcKF0xpc3RMYXVuY2hQbGFuc1Jlc3BvbnNlEjMKDGxhdW5jaF9wbGFucxgBIAMoCzIdLmZsb3RpbGxhLmFkbWluLnYxLkxhdW5jaFBsYW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIncKF1VwZGF0ZUxhdW5jaFBsYW5SZXF1ZXN0EigKAmlkGAEgASgLMhwuZmxvdGlsbGEuY29yZS52MS5JZGVudGlmaWVyEjIKBXN0YXRlGAIgASgOMiMuZmxvdGlsbGEuYWRtaW4udjEuTGF1bmNoUGxhbi5TdGF0ZSJOChhVcGRhdGVMYXVuY2hQbGFuUmVzcG9uc2USMgoLbGF1bmNoX3BsYW4YASABKAsyHS5mbG90aWxsYS5hZG1pbi52MS5MYXVuY2hQbGFuYgZwcm90bzM", [file_flotilla_admin_v1_common, file_flotilla_core_v1_identifier, file_flotilla_core_v1_interface, file_flotilla_core_v1_literals, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
- * Schedule starts executions of an ACTIVE launch plan automatically.
+ * Schedule starts executions of the ACTIVE version of a launch plan automatically. Each firing
+ * creates one execution whose name is derived from the launch plan name and the scheduled time,
+ * so a firing is never started twice.
  *
  * @generated from message flotilla.admin.v1.Schedule
  */
@@ -35,8 +37,10 @@ export type Schedule = Message<"flotilla.admin.v1.Schedule"> & {
    */
   scheduleExpression: {
     /**
-     * Standard 5-field cron expression (minute hour day-of-month month day-of-week) or a macro
-     * (@hourly, @daily, @weekly, @monthly); evaluated in UTC.
+     * Cron expression evaluated in time_zone: 5 fields (minute hour day-of-month month
+     * day-of-week), 6 fields with a leading seconds field, or a macro (@hourly, @daily, @weekly,
+     * @monthly, @yearly, @annually, @midnight). Consecutive firings must be at least the admin's
+     * `scheduler.minInterval` apart (default 1 minute).
      *
      * @generated from field: string cron_expression = 1;
      */
@@ -44,7 +48,8 @@ export type Schedule = Message<"flotilla.admin.v1.Schedule"> & {
     case: "cronExpression";
   } | {
     /**
-     * Fixed interval; must be >= 1 minute.
+     * Fixed interval from the time the version was activated; at least the admin's
+     * `scheduler.minInterval` (default 1 minute), at most 366 days, whole seconds.
      *
      * @generated from field: google.protobuf.Duration fixed_rate = 2;
      */
@@ -58,6 +63,32 @@ export type Schedule = Message<"flotilla.admin.v1.Schedule"> & {
    * @generated from field: string kickoff_time_input_arg = 3;
    */
   kickoffTimeInputArg: string;
+
+  /**
+   * IANA time zone of cron_expression (e.g. "America/New_York"); empty means UTC. Across a
+   * daylight-saving change, an expression with one fixed second, minute and hour fires once a
+   * day: a wall-clock time skipped by the change fires at the first instant after the gap, a
+   * repeated one at its first occurrence; other expressions fire at every matching wall-clock
+   * time that exists. Not allowed with fixed_rate.
+   *
+   * @generated from field: string time_zone = 4;
+   */
+  timeZone: string;
+
+  /**
+   * What happens to missed firings; UNSPECIFIED means SKIP.
+   *
+   * @generated from field: flotilla.admin.v1.Schedule.CatchUpPolicy catch_up_policy = 5;
+   */
+  catchUpPolicy: Schedule_CatchUpPolicy;
+
+  /**
+   * For CATCH_UP_POLICY_ALL: the most missed firings started at once, 1-1000; 0 means 100.
+   * Must be 0 with other policies.
+   *
+   * @generated from field: uint32 max_catch_up = 6;
+   */
+  maxCatchUp: number;
 };
 
 /**
@@ -66,6 +97,48 @@ export type Schedule = Message<"flotilla.admin.v1.Schedule"> & {
  */
 export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
   messageDesc(file_flotilla_admin_v1_launch_plan, 0);
+
+/**
+ * What to do with firings missed while no scheduler ran (admin down, no replica holding the
+ * scheduler lock) for longer than the admin's `scheduler.lateAfter` setting.
+ *
+ * @generated from enum flotilla.admin.v1.Schedule.CatchUpPolicy
+ */
+export enum Schedule_CatchUpPolicy {
+  /**
+   * Default: CATCH_UP_POLICY_SKIP.
+   *
+   * @generated from enum value: CATCH_UP_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Missed firings are skipped; only firings that are not late start executions.
+   *
+   * @generated from enum value: CATCH_UP_POLICY_SKIP = 1;
+   */
+  SKIP = 1,
+
+  /**
+   * Of the missed firings, only the most recent one starts an execution.
+   *
+   * @generated from enum value: CATCH_UP_POLICY_LAST = 2;
+   */
+  LAST = 2,
+
+  /**
+   * Every missed firing starts an execution, at most max_catch_up of them (the most recent).
+   *
+   * @generated from enum value: CATCH_UP_POLICY_ALL = 3;
+   */
+  ALL = 3,
+}
+
+/**
+ * Describes the enum flotilla.admin.v1.Schedule.CatchUpPolicy.
+ */
+export const Schedule_CatchUpPolicySchema: GenEnum<Schedule_CatchUpPolicy> = /*@__PURE__*/
+  enumDesc(file_flotilla_admin_v1_launch_plan, 0, 0);
 
 /**
  * LaunchPlanSpec binds a workflow to inputs, a schedule and overrides.
@@ -229,7 +302,7 @@ export const LaunchPlanSchema: GenMessage<LaunchPlan> = /*@__PURE__*/
   messageDesc(file_flotilla_admin_v1_launch_plan, 2);
 
 /**
- * Activation state; only ACTIVE launch plans are scheduled.
+ * Activation state; only the ACTIVE version of a launch plan is scheduled.
  *
  * @generated from enum flotilla.admin.v1.LaunchPlan.State
  */
