@@ -15,12 +15,15 @@ export interface MetricFactory {
     buckets: readonly number[],
     labelNames?: readonly L[],
   ): Histogram<L>;
-  /** A gauge set by the code, or, with `collect`, computed at scrape time. */
+  /**
+   * A gauge set by the code, or, with `collect`, computed at scrape time (the scrape waits for
+   * a returned promise, e.g. a database count).
+   */
   gauge<L extends string = never>(
     name: string,
     help: string,
     labelNames?: readonly L[],
-    collect?: (gauge: Gauge<L>) => void,
+    collect?: (gauge: Gauge<L>) => void | Promise<void>,
   ): Gauge<L>;
 }
 
@@ -46,7 +49,7 @@ export function createMetricFactory(registry: Registry, options: MetricFactoryOp
       name: string,
       help: string,
       labelNames: readonly L[] = [],
-      collect?: (gauge: Gauge<L>) => void,
+      collect?: (gauge: Gauge<L>) => void | Promise<void>,
     ) =>
       new Gauge<L>({
         name: prefix + name,
@@ -56,7 +59,7 @@ export function createMetricFactory(registry: Registry, options: MetricFactoryOp
         ...(collect
           ? {
               collect(this: Gauge<L>) {
-                collect(this);
+                return collect(this);
               },
             }
           : {}),
