@@ -63,7 +63,9 @@ const hostOf = (url: string) => new URL(url).host;
 export function scrapeTargets(
   components: readonly ComponentState[],
 ): Map<string, Array<{ targets: string[]; labels: Record<string, string> }>> {
-  const jobs = new Map(Object.values(JOBS).map((j) => [j, [] as Array<{ targets: string[]; labels: Record<string, string> }>]));
+  const jobs = new Map(
+    Object.values(JOBS).map((j) => [j, [] as Array<{ targets: string[]; labels: Record<string, string> }>]),
+  );
   for (const c of components) {
     if (!c.url) continue;
     if (c.name === "admin") jobs.get(JOBS.admin)!.push({ targets: [hostOf(c.url)], labels: {} });
@@ -82,7 +84,10 @@ export function scrapeTargets(
  * Writes each job's targets file (whole, through a rename, so Prometheus never reads half of
  * one). Side effect: creates the targets folder.
  */
-export async function writeScrapeTargets(layout: DemoLayout, components: readonly ComponentState[]): Promise<void> {
+export async function writeScrapeTargets(
+  layout: DemoLayout,
+  components: readonly ComponentState[],
+): Promise<void> {
   await mkdir(layout.prometheusTargetsDir, { recursive: true });
   for (const [job, groups] of scrapeTargets(components)) {
     const path = targetsFile(layout, job);

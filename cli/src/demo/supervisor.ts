@@ -310,7 +310,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     if (options.prometheus && prometheusPort !== undefined) {
       progress("starting Prometheus: it scrapes every component and evaluates the alert rules");
       const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-      await writeScrapeTargets(layout, components.map((c) => c.state));
+      await writeScrapeTargets(
+        layout,
+        components.map((c) => c.state),
+      );
       await writeFile(layout.prometheusConfig, prometheusConfigYaml(layout, await alertRuleFiles()));
       const prometheus = component({
         name: "prometheus",
