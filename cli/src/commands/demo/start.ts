@@ -58,7 +58,7 @@ export default class DemoStart extends DemoCommand<typeof DemoStart> {
     let prometheus: { binary: string; port: number } | undefined;
     if (this.flags.prometheus) {
       const { findPrometheus } = await import("../../demo/prometheus.js");
-      const binary = await findPrometheus();
+      const binary = await findPrometheus(this.runtime.env);
       if (!binary)
         throw new CliError(
           "prometheus_missing",
