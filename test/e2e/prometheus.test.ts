@@ -39,7 +39,7 @@ interface DemoStateView {
   phase: string;
   adminUrl: string;
   prometheusUrl?: string;
-  components: Array<{ name: string; url?: string; pid?: number }>;
+  components: Array<{ name: string; phase: string; url?: string; pid?: number; restarts: number }>;
 }
 
 let state: DemoStateView;
@@ -358,5 +358,38 @@ test("every alert expression parses, names only scraped metrics, and Prometheus 
       );
     },
     { timeout: 10_000, interval: 500, message: "rules evaluated" },
+  );
+});
+
+test("a propeller restarted on a new port is scraped there: the supervisor rewrites the discovered targets", async () => {
+  const status = async () => {
+    const r = await flotctl("demo", "status", "-o", "json");
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as DemoStateView;
+  };
+  const before = (await status()).components.find((c) => c.name === "propeller-west")!;
+  process.kill(before.pid!, "SIGKILL");
+  const restarted = await eventually(
+    async () => {
+      const now = (await status()).components.find((c) => c.name === "propeller-west")!;
+      assert.equal(now.restarts, before.restarts + 1);
+      assert.equal(now.phase, "running");
+      assert.notEqual(now.url, before.url);
+      return now;
+    },
+    { timeout: 60_000, interval: 500, message: "propeller-west restarted" },
+  );
+  await eventually(
+    async () => {
+      const targets = await prom<{
+        activeTargets: Array<{ labels: Record<string, string>; health: string; scrapeUrl: string }>;
+      }>("/api/v1/targets", {});
+      const west = targets.data.activeTargets.filter((t) => t.labels.cluster === "west");
+      assert.deepEqual(
+        west.map((t) => `${t.scrapeUrl}:${t.health}`),
+        [`${restarted.url}/metrics:up`],
+      );
+    },
+    { timeout: 30_000, interval: 500, message: "Prometheus scrapes the restarted propeller" },
   );
 });
