@@ -5,7 +5,8 @@
 // for warehouse tokens); then every service's /metrics passes `promtool check metrics`, and every
 // dashboard panel query, template variable and alert expression goes through Prometheus's HTTP
 // API: each parses, each metric it names is scraped, and each panel returns data unless it is in
-// NO_DATA_EXPECTED below with the reason.
+// NO_DATA_EXPECTED below with the reason. Last, a propeller killed and restarted on a new port is
+// scraped there (the supervisor rewrites Prometheus's file-discovered targets).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
