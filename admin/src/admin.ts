@@ -141,8 +141,8 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const late: { executions?: ExecutionRepository } = {};
   const metrics = createAdminMetrics(
     async () => {
-      const counts = (await late.executions?.countByPhase()) ?? new Map<number, number>();
-      return new Map([...counts].map(([p, n]) => [WorkflowExecution_Phase[p] ?? String(p), n]));
+      const counts = (await late.executions?.countByPhase()) ?? [];
+      return counts.map((c) => ({ ...c, phase: WorkflowExecution_Phase[c.phase] ?? String(c.phase) }));
     },
     registry,
     { processMetrics: options.processMetrics ?? false },

@@ -26,8 +26,8 @@ export interface AdminMetrics {
   executionDuration: Histogram<"project" | "domain" | "phase">;
   /** Task attempts that ended, by project, domain and phase (RETRYABLE_FAILED: retried). */
   taskAttemptsFinished: Counter<"project" | "domain" | "phase">;
-  /** Executions per workflow phase (refreshed on scrape). */
-  executionsByPhase: Gauge<"phase">;
+  /** Stored executions by project, domain and workflow phase (counted at scrape). */
+  executionsByPhase: Gauge<"project" | "domain" | "phase">;
 }
 
 /** Buckets of whole-execution durations, in seconds (1 s – 1 day). */
@@ -35,11 +35,11 @@ const EXECUTION_SECONDS_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3
 
 /**
  * Creates the admin metrics on `registry` (a new one by default). `countByPhase` feeds the
- * executions-by-phase gauge at scrape time; `processMetrics` adds Node.js process metrics.
+ * executions gauge (by project, domain and phase) at scrape time; `processMetrics` adds Node.js process metrics.
  * Returns the metric handles; registers them.
  */
 export function createAdminMetrics(
-  countByPhase: () => Promise<Map<string, number>>,
+  countByPhase: () => Promise<Array<{ project: string; domain: string; phase: string; count: number }>>,
   registry: Registry = new Registry(),
   options: { processMetrics?: boolean } = {},
 ): AdminMetrics {
@@ -49,12 +49,12 @@ export function createAdminMetrics(
   });
   const executionsByPhase = m.gauge(
     "executions",
-    "Executions stored by the admin, by workflow phase.",
-    ["phase"],
+    "Executions stored by the admin, by project, domain and workflow phase.",
+    ["project", "domain", "phase"],
     async (g) => {
       const counts = await countByPhase();
       g.reset();
-      for (const [phase, n] of counts) g.set({ phase }, n);
+      for (const { project, domain, phase, count } of counts) g.set({ project, domain, phase }, count);
     },
   );
   return {

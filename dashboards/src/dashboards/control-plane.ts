@@ -75,7 +75,13 @@ export function controlPlaneOverview(): DashboardBuilder {
         title: "Stored executions by phase",
         description: "Executions the admin stores, by current workflow phase.",
         unit: "short",
-        series: [{ expr: "max by (phase) (flotilla_admin_executions)", legend: "{{phase}}" }],
+        series: [
+          {
+            // max over admin replicas (each counts the same table), then summed over projects.
+            expr: "sum by (phase) (max by (project, domain, phase) (flotilla_admin_executions))",
+            legend: "{{phase}}",
+          },
+        ],
       }),
     )
     .withPanel(

@@ -83,6 +83,20 @@ export function projectDashboard(): DashboardBuilder {
     .withRow(row("Outcomes and durations"))
     .withPanel(
       timeSeries({
+        title: "Executions by phase now",
+        description:
+          "Stored executions of the selected projects and domains by current phase (QUEUED, RUNNING, ...).",
+        unit: "short",
+        series: [
+          {
+            expr: `sum by (phase) (max by (project, domain, phase) (flotilla_admin_executions{${PD}}))`,
+            legend: "{{phase}}",
+          },
+        ],
+      }),
+    )
+    .withPanel(
+      timeSeries({
         title: "Finished executions by phase",
         description: "Executions reaching a terminal phase per second, by project and phase.",
         unit: "ops",
