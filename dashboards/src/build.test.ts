@@ -33,6 +33,12 @@ test("every dashboard has a unique uid, the shared template variables and only P
   for (const d of built) {
     const panels = (d.panels ?? []).flatMap((p) => ("description" in p && p.type !== "row" ? [p] : []));
     assert.ok(panels.length >= 6, `${d.title} has panels`);
+    const titles = panels.map((p) => p.title);
+    assert.deepEqual(
+      titles.filter((t, i) => titles.indexOf(t) !== i),
+      [],
+      `${d.title}: panel titles are unique (the e2e names panels by them)`,
+    );
     for (const p of panels) {
       assert.deepEqual(p.datasource, { type: "prometheus", uid: "${datasource}" }, `${d.title} / ${p.title}`);
       assert.ok(p.description, `${d.title} / ${p.title} explains itself`);

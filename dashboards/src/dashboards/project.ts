@@ -134,7 +134,7 @@ export function projectDashboard(): DashboardBuilder {
     )
     .withPanel(
       timeSeries({
-        title: "Executions created",
+        title: "Executions created per second",
         description: "Executions created per second, by project and domain.",
         unit: "ops",
         series: [
