@@ -71,6 +71,8 @@ export interface AdminOptions {
   logger?: AdminLogger;
   /** Metrics registry (a new one by default). */
   registry?: Registry;
+  /** Also export Node.js process metrics (`flotilla_admin_process_*`; the bin turns it on). */
+  processMetrics?: boolean;
   /**
    * Builds the routing subsystem. Default: `createRoutingSubsystem` (`routing-subsystem.ts`) over the
    * `clusters`, `routing` and `dataPlane` config sections. Tests inject a scripted placer here;
@@ -154,10 +156,14 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const blobs = openBlobStore(config.blobStore.url);
 
   const late: { executions?: ExecutionRepository } = {};
-  const metrics = createAdminMetrics(async () => {
-    const counts = (await late.executions?.countByPhase()) ?? new Map<number, number>();
-    return new Map([...counts].map(([p, n]) => [WorkflowExecution_Phase[p] ?? String(p), n]));
-  }, registry);
+  const metrics = createAdminMetrics(
+    async () => {
+      const counts = (await late.executions?.countByPhase()) ?? [];
+      return counts.map((c) => ({ ...c, phase: WorkflowExecution_Phase[c.phase] ?? String(c.phase) }));
+    },
+    registry,
+    { processMetrics: options.processMetrics ?? false },
+  );
   const observe = (op: string, s: number) => metrics.dbQueryDuration.observe({ operation: op }, s);
   const registryRepo = new PostgresRegistryRepository(database, observe);
   const executionRepo = new PostgresExecutionRepository(database, observe);

@@ -242,7 +242,10 @@ describe("flotilla-admin over the wire", () => {
     assert.equal(health.trim(), "ok");
     const { stdout: metrics } = await run("curl", ["-sS", `${base}/metrics`]);
     assert.match(metrics, /flotilla_admin_rpc_requests_total\{method="CreateExecution",code="ok"\} 2/);
-    assert.match(metrics, /flotilla_admin_executions\{phase="QUEUED"\} 2/);
+    assert.match(
+      metrics,
+      /flotilla_admin_executions\{project="wire",domain="development",phase="QUEUED"\} 2/,
+    );
     assert.match(
       metrics,
       /flotilla_admin_db_query_duration_seconds_count\{operation="executions.insert"\} 2/,

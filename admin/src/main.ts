@@ -7,7 +7,7 @@ import { loadAdminConfig } from "./config.js";
 void runMain("admin", async ({ argv, env, logger }) => {
   const { config, done } = await loadAdminConfig({ argv, env });
   if (done) return;
-  const running = await startAdmin(config, { logger });
+  const running = await startAdmin(config, { logger, processMetrics: true });
   logger.info("admin listening", {
     url: running.url,
     port: running.port,

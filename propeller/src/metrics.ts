@@ -3,8 +3,8 @@
  * `cluster` label and nothing unbounded (never execution ids). Each propeller owns its own
  * registry so several can run in one process (tests, the demo).
  */
-import { createMetricFactory } from "@flotilla/runtime";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { collectProcessMetrics, createMetricFactory } from "@flotilla/runtime";
+import { Registry } from "prom-client";
 
 /** Outcome label values of `flotilla_propeller_rounds_total`. */
 export const RoundOutcome = {
@@ -100,8 +100,21 @@ export class PropellerMetrics {
     options: { defaultMetrics?: boolean } = {},
   ) {
     this.registry.setDefaultLabels({ cluster });
-    if (options.defaultMetrics)
-      collectDefaultMetrics({ register: this.registry, prefix: "flotilla_propeller_" });
+    // Counters with no label of their own are exported at 0 before their first event, so
+    // dashboards and alerts see them (and rate() works) on a healthy propeller.
+    for (const c of [
+      this.podsCreated,
+      this.podsDeleted,
+      this.crUpdateConflicts,
+      this.crTooLarge,
+      this.eventSendFailures,
+      this.queueAdds,
+      this.queueRetries,
+      this.garbageCollected,
+      this.heartbeatFailures,
+    ])
+      c.inc(0);
+    if (options.defaultMetrics) collectProcessMetrics(this.registry, "flotilla_propeller_");
   }
 
   private counter<L extends string = never>(name: MetricName, labels: readonly L[] = []) {

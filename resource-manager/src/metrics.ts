@@ -116,12 +116,24 @@ export function createResourceManagerMetrics(
     project: x.project,
     domain: x.domain,
   });
+  // A tenant's release and expiry counters are exported at 0 from its first request on, so a
+  // rate over them has a series to read before the first release or expiry.
+  const seen = new Set<string>();
+  const knownTenant = (x: Lease | QueuedRequest) => {
+    const key = `${x.resource}\u0000${x.project}\u0000${x.domain}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    releases.inc(labels(x), 0);
+    for (const kind of ["lease", "queued"]) expiries.inc({ ...labels(x), kind }, 0);
+  };
   const observer: AllocatorObserver = {
     onGrant(lease, waitedMs) {
+      knownTenant(lease);
       grants.inc(labels(lease));
       wait.observe(labels(lease), waitedMs / 1000);
     },
     onQueued(request) {
+      knownTenant(request);
       queued.inc(labels(request));
     },
     onLeaseEnded(lease, reason: EndReason) {

@@ -181,6 +181,8 @@ export class ClusterRegistry {
         metrics.clusterState.set({ cluster: c.name, state: s }, c.state === s ? 1 : 0);
       const v = this.view(c, now);
       metrics.clusterLost.set({ cluster: c.name }, v.lost ? 1 : 0);
+      // Exported at 0 for every registered cluster before its first failure.
+      metrics.quotaSyncFailures.inc({ cluster: c.name }, 0);
       if (c.lastHeartbeatAt)
         metrics.heartbeatAge.set({ cluster: c.name }, (now.getTime() - c.lastHeartbeatAt.getTime()) / 1000);
       if (v.lost && !this.lostClusters.has(c.name)) {

@@ -16,7 +16,8 @@ import {
   type Event,
   type EventResult,
   type TaskExecution,
-  type WorkflowExecution_Phase,
+  TaskExecution_Phase,
+  WorkflowExecution_Phase,
 } from "@flotilla/proto";
 import { ExecutionNotFoundError } from "../errors.js";
 import { decideTransition, EntityKind, isTerminalPhase, type PhaseState } from "../events/phases.js";
@@ -91,6 +92,12 @@ interface Pending {
   index: number;
   event: Event;
   valid: ValidEvent;
+}
+
+/** An execution whose workflow phase became terminal in an ingested batch. */
+interface Finished {
+  record: ExecutionRecord;
+  state: ExecutionState;
 }
 
 /**
@@ -222,7 +229,11 @@ export class EventManager {
 
   private async apply(pending: Pending[], checkCluster: boolean): Promise<EventResult[]> {
     const { db, executions, events } = this.deps;
-    return db.transaction(async (tx) => {
+    const finished: Finished[] = [];
+    const attemptsEnded: Array<{ record: ExecutionRecord; phase: TaskExecution_Phase }> = [];
+    const results = await db.transaction(async (tx) => {
+      finished.length = 0;
+      attemptsEnded.length = 0;
       const keys = new Map<string, ExecutionKey>();
       for (const p of pending) keys.set(execKey(p.valid.execution), p.valid.execution);
       const rows = await executions.lockMany(tx, [...keys.values()]);
@@ -334,8 +345,15 @@ export class EventManager {
         }
         const e = p.event.event;
         if (e.case === "workflowEvent") {
-          states.set(row.pk, applyWorkflowEvent(states.get(row.pk), e.value));
+          const before = states.get(row.pk);
+          const after = applyWorkflowEvent(before, e.value);
+          states.set(row.pk, after);
           dirtyExec.add(row.pk);
+          if (
+            isTerminalPhase(EntityKind.Workflow, after.phase) &&
+            (before === undefined || !isTerminalPhase(EntityKind.Workflow, before.phase))
+          )
+            finished.push({ record: row, state: after });
         } else if (e.case === "nodeEvent") {
           // States loaded in this transaction belong to it: mutate them instead of copying.
           const state = getOrSet(nodes, nodeKey, emptyNodeState);
@@ -347,7 +365,11 @@ export class EventManager {
             dirtyNodes.set(parentKey, { executionPk: row.pk, state: parent });
         } else if (e.case === "taskEvent") {
           const task = getOrSet(tasks, taskKey, emptyTaskState);
+          const wasTerminal = isTerminalPhase(EntityKind.Task, task.closure?.phase ?? 0);
           applyTaskEventInPlace(task, e.value);
+          const phase = task.closure?.phase ?? 0;
+          if (!wasTerminal && isTerminalPhase(EntityKind.Task, phase))
+            attemptsEnded.push({ record: row, phase });
           dirtyTasks.set(taskKey, { executionPk: row.pk, task });
           const node = nodes.get(nodeKey);
           if (node && linkTaskToNode(node, e.value))
@@ -374,6 +396,36 @@ export class EventManager {
       );
       return results;
     });
+    this.countFinished(finished, attemptsEnded);
+    return results;
+  }
+
+  /**
+   * Counts executions that reached a terminal phase with their creation-to-end duration, and
+   * task attempts that ended (RETRYABLE_FAILED ones are retries).
+   */
+  private countFinished(
+    finished: Finished[],
+    attemptsEnded: Array<{ record: ExecutionRecord; phase: TaskExecution_Phase }>,
+  ): void {
+    const m = this.deps.metrics;
+    if (!m) return;
+    for (const { record, phase } of attemptsEnded)
+      m.taskAttemptsFinished.inc({
+        project: record.key.project,
+        domain: record.key.domain,
+        phase: TaskExecution_Phase[phase] ?? String(phase),
+      });
+    for (const { record, state } of finished) {
+      const labels = {
+        project: record.key.project,
+        domain: record.key.domain,
+        phase: WorkflowExecution_Phase[state.phase] ?? String(state.phase),
+      };
+      m.executionsFinished.inc(labels);
+      const end = state.stoppedAt ?? state.updatedAt;
+      m.executionDuration.observe(labels, Math.max(0, (end.getTime() - record.createdAt.getTime()) / 1000));
+    }
   }
 
   /**

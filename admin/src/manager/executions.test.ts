@@ -290,6 +290,48 @@ eachDatabase("admin executions and events", { migrations: ADMIN_MIGRATIONS_DIR }
     );
   });
 
+  it("counts finished executions with their duration and ended task attempts by project, domain and phase, once each", async (t) => {
+    const { admin } = await testAdmin(ctx.db(), t);
+    await registerChain(admin);
+    await admin.executionManager.create(PROJECT, DOMAIN, "ok", lpSpec(1));
+    await admin.executionManager.create(PROJECT, DOMAIN, "bad", lpSpec(1));
+    await admin.executionManager.create(PROJECT, DOMAIN, "running", lpSpec(1));
+    const now = Date.now();
+    const batch = [
+      workflowEvent("ok", "alpha", "o1", WorkflowExecution_Phase.RUNNING, 1, now),
+      taskEvent("ok", "alpha", "o2", "a", 0, TaskExecution_Phase.RUNNING, 0, now),
+      taskEvent("ok", "alpha", "o3", "a", 0, TaskExecution_Phase.RETRYABLE_FAILED, 1, now + 1),
+      taskEvent("ok", "alpha", "o4", "a", 1, TaskExecution_Phase.SUCCEEDED, 0, now + 2),
+      workflowEvent("ok", "alpha", "o5", WorkflowExecution_Phase.SUCCEEDED, 2, now + 3_000),
+      workflowEvent("bad", "alpha", "b1", WorkflowExecution_Phase.RUNNING, 1, now),
+      workflowEvent("bad", "alpha", "b2", WorkflowExecution_Phase.FAILED, 2, now + 1),
+      workflowEvent("running", "alpha", "r1", WorkflowExecution_Phase.RUNNING, 1, now),
+    ];
+    await admin.events.ingest("alpha", batch);
+    // Redelivered events and an illegal late transition count nothing again.
+    await admin.events.ingest("alpha", [
+      ...batch,
+      workflowEvent("bad", "alpha", "b3", WorkflowExecution_Phase.SUCCEEDED, 3, now + 2),
+    ]);
+    const values = async (name: string) =>
+      ((await admin.metrics.registry.getSingleMetric(name)?.get())?.values ?? []).map(
+        (v) =>
+          `${v.labels.project}/${v.labels.domain}/${v.labels.phase}${"le" in v.labels ? `/le=${v.labels.le}` : ""}=${v.value}`,
+      );
+    assert.deepEqual((await values("flotilla_admin_executions_finished_total")).sort(), [
+      `${PROJECT}/${DOMAIN}/FAILED=1`,
+      `${PROJECT}/${DOMAIN}/SUCCEEDED=1`,
+    ]);
+    assert.deepEqual((await values("flotilla_admin_task_attempts_finished_total")).sort(), [
+      `${PROJECT}/${DOMAIN}/RETRYABLE_FAILED=1`,
+      `${PROJECT}/${DOMAIN}/SUCCEEDED=1`,
+    ]);
+    // The SUCCEEDED execution ran about 3 s from its creation: in the 5 s bucket, not the 2.5 s one.
+    const durations = await values("flotilla_admin_execution_duration_seconds");
+    assert.ok(durations.includes(`${PROJECT}/${DOMAIN}/SUCCEEDED/le=2.5=0`), durations.join(" "));
+    assert.ok(durations.includes(`${PROJECT}/${DOMAIN}/SUCCEEDED/le=5=1`), durations.join(" "));
+  });
+
   it("terminates: ABORTED with the cause, CR deleted from its cluster, terminal executions refuse", async (t) => {
     const { admin, placer } = await testAdmin(ctx.db(), t);
     await registerChain(admin);

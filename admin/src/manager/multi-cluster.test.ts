@@ -296,6 +296,23 @@ describe("routing across three sandbox clusters", () => {
         });
         assert.equal(await count(late, "flights", "late-1"), 1);
         assert.equal(await s.pending.get(e), undefined);
+        // Its placement latency covers the retries: observed once, after at least two attempts.
+        const latency = (
+          (await registry.getSingleMetric("flotilla_admin_placement_duration_seconds")?.get())?.values ?? []
+        ).map((v) => ({ ...v, metricName: (v as { metricName?: string }).metricName }));
+        const count1 = latency.find(
+          (v) =>
+            v.metricName === "flotilla_admin_placement_duration_seconds_count" &&
+            v.labels.project === "flights" &&
+            v.labels.domain === "development" &&
+            v.labels.cluster === "late",
+        );
+        assert.equal(count1?.value, 1);
+        const sum = latency.find(
+          (v) =>
+            v.metricName === "flotilla_admin_placement_duration_seconds_sum" && v.labels.cluster === "late",
+        );
+        assert.ok((sum?.value ?? 0) > 0.1, `placement latency ${sum?.value}`);
       } finally {
         await s.stop();
         await late.stop();

@@ -255,6 +255,11 @@ export class Placer implements ExecutionPlacer, RoutingChanges {
       await this.deps.executions.updatePlacement(e, { cluster: chosen, queueReason: null });
       await this.deps.pending.delete(e);
       this.deps.metrics.placements.inc({ cluster: chosen });
+      if (pending)
+        this.deps.metrics.placementDuration.observe(
+          { project: e.project, domain: e.domain, cluster: chosen },
+          Math.max(0, (this.now().getTime() - pending.createdAt.getTime()) / 1000),
+        );
       return {
         state: "placed",
         cluster: chosen,

@@ -2,7 +2,7 @@
  * Prometheus metrics of routing and the data plane (`flotilla_admin_*`). Labels are bounded:
  * cluster names, PascalCase reasons and states, never execution ids.
  */
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** The metric objects the routing subsystem updates. */
 export interface RoutingMetrics {
@@ -10,6 +10,8 @@ export interface RoutingMetrics {
   decisions: Counter<"cluster" | "reason">;
   /** Executions whose CR was created (or found existing) on a cluster. */
   placements: Counter<"cluster">;
+  /** Placement request to CR created, by project, domain and cluster (queue wait included). */
+  placementDuration: Histogram<"project" | "domain" | "cluster">;
   /** Failed WorkflowExecution CR creates by cluster and reason. */
   crCreateFailures: Counter<"cluster" | "reason">;
   /** Failed WorkflowExecution CR deletes by cluster and reason. */
@@ -43,6 +45,18 @@ function gauge<L extends string>(registry: Registry, name: string, help: string,
   return new Gauge({ name, help, labelNames, registers: [registry] });
 }
 
+function histogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  buckets: number[],
+  labelNames: L[],
+): Histogram<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Histogram<L>;
+  return new Histogram({ name, help, buckets, labelNames, registers: [registry] });
+}
+
 /** Registers (or reuses, when already registered) the routing metrics in `registry`. */
 export function createRoutingMetrics(registry: Registry): RoutingMetrics {
   return {
@@ -57,6 +71,13 @@ export function createRoutingMetrics(registry: Registry): RoutingMetrics {
       "flotilla_admin_placements_total",
       "Executions whose WorkflowExecution CR was created on a cluster.",
       ["cluster"],
+    ),
+    placementDuration: histogram(
+      registry,
+      "flotilla_admin_placement_duration_seconds",
+      "Time from an execution's placement request to its WorkflowExecution CR on a cluster.",
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      ["project", "domain", "cluster"],
     ),
     crCreateFailures: counter(
       registry,

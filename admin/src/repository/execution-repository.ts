@@ -86,8 +86,16 @@ export interface ExecutionRepository extends ExecutionPlacementRepository {
   recordQueueReason(key: ExecutionKey, reason: string): Promise<void>;
   /** Executions still waiting for a cluster (QUEUED, no cluster), oldest first. */
   listUnplaced(limit: number): Promise<ExecutionRecord[]>;
-  /** Number of executions per workflow phase. */
-  countByPhase(): Promise<Map<number, number>>;
+  /** Number of executions per project, domain and workflow phase (bounded: no names). */
+  countByPhase(): Promise<PhaseCount[]>;
+}
+
+/** How many executions of a project and domain are in a workflow phase. */
+export interface PhaseCount {
+  project: string;
+  domain: string;
+  phase: number;
+  count: number;
 }
 
 const COLUMNS = `pk, project, domain, name, launch_plan_name, launch_plan_version, workflow_name, workflow_version,
@@ -361,13 +369,18 @@ export class PostgresExecutionRepository extends PostgresRepository implements E
     );
   }
 
-  async countByPhase(): Promise<Map<number, number>> {
+  async countByPhase(): Promise<PhaseCount[]> {
     const res = await run(
       this.db,
       this.observe,
       "executions.count_by_phase",
-      "SELECT phase, count(*)::int AS n FROM executions GROUP BY phase",
+      "SELECT project, domain, phase, count(*)::int AS n FROM executions GROUP BY project, domain, phase",
     );
-    return new Map(res.rows.map((r) => [Number(r.phase), Number(r.n)]));
+    return res.rows.map((r) => ({
+      project: String(r.project),
+      domain: String(r.domain),
+      phase: Number(r.phase),
+      count: Number(r.n),
+    }));
   }
 }

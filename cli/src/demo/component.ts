@@ -16,8 +16,10 @@ import { ComponentPhase, type ComponentState } from "./state.js";
 /** What to run and how to recognise that it is ready. */
 export interface ComponentSpec {
   name: string;
-  /** Absolute path of the JavaScript bin (run with `process.execPath`). */
+  /** Absolute path of the JavaScript bin (run with `process.execPath`), unless `command` is set. */
   bin: string;
+  /** An executable to run instead of a JavaScript bin (the demo's Prometheus). */
+  command?: string;
   args: string[];
   /**
    * Matched against every output line; the first match means ready (its groups are returned).
@@ -87,7 +89,10 @@ export class ManagedComponent {
     this.logStream ??= createWriteStream(this.spec.log, { flags: "a" });
     this.state.phase = ComponentPhase.starting;
     this.tail.length = 0;
-    const child = spawn(process.execPath, [this.spec.bin, ...this.spec.args], {
+    const [file, args] = this.spec.command
+      ? [this.spec.command, this.spec.args]
+      : [process.execPath, [this.spec.bin, ...this.spec.args]];
+    const child = spawn(file, args, {
       env: this.spec.env ?? process.env,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -24,6 +24,10 @@ export interface DemoLayout {
   readonly resourceManagerDataDir: string;
   /** The blob store shared by the admin and the propellers (inputs, outputs, offloaded status). */
   readonly blobsDir: string;
+  /** With `--prometheus`: its configuration, its file-discovered scrape targets and its TSDB. */
+  readonly prometheusConfig: string;
+  readonly prometheusTargetsDir: string;
+  readonly prometheusDataDir: string;
 }
 
 /** The default demo directory: `$FLOTILLA_DEMO_DIR`, else `{home}/.flotilla/demo`. */
@@ -46,6 +50,9 @@ export function demoLayout(dir: string): DemoLayout {
     resourceManagerConfig: join(root, "resource-manager.yaml"),
     resourceManagerDataDir: join(root, "resource-manager-db"),
     blobsDir: join(root, "blobs"),
+    prometheusConfig: join(root, "prometheus.yml"),
+    prometheusTargetsDir: join(root, "prometheus-targets"),
+    prometheusDataDir: join(root, "prometheus-data"),
   };
 }
 
@@ -59,5 +66,8 @@ export function dataPaths(layout: DemoLayout): string[] {
     layout.resourceManagerConfig,
     layout.resourceManagerDataDir,
     layout.blobsDir,
+    layout.prometheusConfig,
+    layout.prometheusTargetsDir,
+    layout.prometheusDataDir,
   ];
 }

@@ -13,6 +13,15 @@ export function readyBanner(state: DemoState): string {
       state.resourceManagerUrl,
       `pool ${WAREHOUSE_POOL.resource}: limit ${WAREHOUSE_POOL.limit}`,
     ],
+    ...(state.prometheusUrl
+      ? [
+          [
+            "prometheus",
+            state.prometheusUrl,
+            "scrapes every component each second; Flotilla's alert rules at /alerts",
+          ] as [string, string, string],
+        ]
+      : []),
     ...state.clusters.map((c): [string, string, string] => [
       `cluster ${c.name}`,
       c.url,

@@ -64,6 +64,8 @@ export interface DemoState {
   error?: string | undefined;
   adminUrl: string;
   resourceManagerUrl: string;
+  /** With `--prometheus`: the Prometheus scraping every component. */
+  prometheusUrl?: string | undefined;
   kubeconfig: string;
   clusters: DemoCluster[];
   /** Projects created by the bootstrap, with their isolation label ("" = shared clusters). */

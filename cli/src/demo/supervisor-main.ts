@@ -2,6 +2,7 @@
  * Entry of the detached demo supervisor that `flotctl demo start --detach` spawns in its own
  * session (output goes to `{dir}/supervisor.log`):
  *   node supervisor-main.js --dir DIR --admin-port N --rm-port N --timeout-ms N [--examples DIR]
+ *     [--prometheus BINARY --prometheus-port N]
  * Exits 0 after a requested stop, 1 when the demo failed.
  */
 import { parseArgs } from "node:util";
@@ -15,6 +16,8 @@ const { values } = parseArgs({
     "rm-port": { type: "string" },
     "timeout-ms": { type: "string" },
     examples: { type: "string" },
+    prometheus: { type: "string" },
+    "prometheus-port": { type: "string" },
   },
   strict: true,
 });
@@ -27,6 +30,9 @@ try {
       resourceManagerPort: Number(values["rm-port"]),
       stepTimeoutMs: Number(values["timeout-ms"]),
       ...(values.examples ? { examplesDir: values.examples } : {}),
+      ...(values.prometheus
+        ? { prometheus: { binary: values.prometheus, port: Number(values["prometheus-port"]) } }
+        : {}),
     },
     {
       progress: (line) => console.log(`${stamp()} ${line}`),

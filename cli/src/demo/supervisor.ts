@@ -5,7 +5,8 @@
  * projects and workflows, keeps the state file current, restarts a component that crashes
  * (all but the sandbox, whose clusters live in memory), and stops everything on request.
  *
- *   lock ─▶ clean data ─▶ sandbox ─▶ admin ∥ resource manager ─▶ propellers ─▶ bootstrap ─▶ READY
+ *   lock ─▶ clean data ─▶ sandbox ─▶ admin ∥ resource manager ─▶ propellers ─▶ bootstrap
+ *     ─▶ [Prometheus, with --prometheus] ─▶ READY
  *     any failure on the way: stop what started, phase FAILED, lock released, error thrown
  *   READY ─stop()─▶ STOPPING ─▶ STOPPED        READY ─sandbox died / restart failed─▶ FAILED
  */
@@ -16,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { createAdminClient } from "../client.js";
 import { registerDemoContent, waitForHealthyClusters } from "./bootstrap.js";
+import { alertRuleFiles, prometheusConfigYaml, writeScrapeTargets } from "./prometheus.js";
 import { ComponentStartError, ManagedComponent, type ComponentSpec } from "./component.js";
 import { dataPaths, demoLayout, type DemoLayout } from "./layout.js";
 import {
@@ -52,6 +54,11 @@ export interface DemoOptions {
   progress?: (line: string) => void;
   /** Aborting it while the demo starts stops what started; `startDemo` then rejects with DemoInterruptedError. */
   signal?: AbortSignal;
+  /**
+   * Start Prometheus (this executable) on `port` (0 = any free port), scraping every component
+   * and evaluating Flotilla's alert rules.
+   */
+  prometheus?: { binary: string; port: number };
 }
 
 /** The start was interrupted (signal) before the demo was ready; nothing is left running. */
@@ -137,6 +144,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     state.components = components.map((c) => ({ ...c.state }));
     const snapshot = structuredClone(state);
     writing = writing.then(() => writeDemoState(layout, snapshot)).catch(() => undefined);
+    if (options.prometheus)
+      writing = writing.then(() => writeScrapeTargets(layout, snapshot.components)).catch(() => undefined);
   };
 
   const stop = (reason = "stopped on request", phase: DemoPhase = DemoPhase.stopped): Promise<void> => {
@@ -145,9 +154,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         state.phase = DemoPhase.stopping;
         persist();
       }
-      // Propellers first (they drain events to the admin), then the services, the clusters last.
+      // Prometheus and the propellers first (they drain events to the admin), then the services,
+      // the clusters last.
       for (const group of [
-        components.filter((c) => c.spec.name.startsWith("propeller-")),
+        components.filter((c) => c.spec.name.startsWith("propeller-") || c.spec.name === "prometheus"),
         components.filter((c) => c.spec.name === "admin" || c.spec.name === "resource-manager"),
         components.filter((c) => c.spec.name === "sandbox"),
       ]) {
@@ -191,6 +201,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     if (previous && !processAlive(previous.pid)) await killComponentProcesses(previous);
     const adminPort = await reservePort(options.adminPort, "admin", "--admin-port");
     const rmPort = await reservePort(options.resourceManagerPort, "resource manager", "--rm-port");
+    const prometheusPort = options.prometheus
+      ? await reservePort(options.prometheus.port, "Prometheus", "--prometheus-port")
+      : undefined;
     for (const path of [...dataPaths(layout), layout.logsDir])
       await rm(path, { recursive: true, force: true });
     for (const path of [layout.logsDir, layout.sandboxDir, layout.blobsDir])
@@ -294,6 +307,31 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const [registered] = await Promise.all([registering, propellers, resourceManagerReady]);
     progress("waiting for every cluster's first heartbeat");
     await waitForHealthyClusters(client, options.stepTimeoutMs);
+    if (options.prometheus && prometheusPort !== undefined) {
+      progress("starting Prometheus: it scrapes every component and evaluates the alert rules");
+      const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+      await writeScrapeTargets(
+        layout,
+        components.map((c) => c.state),
+      );
+      await writeFile(layout.prometheusConfig, prometheusConfigYaml(layout, await alertRuleFiles()));
+      const prometheus = component({
+        name: "prometheus",
+        bin: "",
+        command: options.prometheus.binary,
+        args: [
+          `--config.file=${layout.prometheusConfig}`,
+          `--storage.tsdb.path=${layout.prometheusDataDir}`,
+          `--web.listen-address=127.0.0.1:${prometheusPort}`,
+          "--storage.tsdb.retention.time=1d",
+        ],
+        readyLine: /Server is ready to receive web requests/,
+        restartable: true,
+      });
+      prometheus.state.url = prometheusUrl;
+      await prometheus.start();
+      state.prometheusUrl = prometheusUrl;
+    }
     state.launchPlans = registered.launchPlans;
     state.workflows = registered.workflows;
     state.phase = DemoPhase.ready;

@@ -63,6 +63,8 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
     this.logger = (options.logger ?? silentLogger).child({ informer: options.name });
+    // Exported at 0 from the start, so a restart shows as an increase rather than a new series.
+    options.metrics?.informerRestarts.inc({ informer: options.name }, 0);
     this.backoff = { initialMs: options.minBackoffMs ?? 200, maxMs: options.maxBackoffMs ?? 10_000 };
     const list = async () => {
       try {

@@ -23,6 +23,15 @@ export default class DemoStart extends DemoCommand<typeof DemoStart> {
       max: 65535,
     }),
     detach: Flags.boolean({ summary: "Run in the background and return once the demo is ready." }),
+    prometheus: Flags.boolean({
+      summary: "Also start Prometheus (the `prometheus` binary on PATH), scraping every component.",
+    }),
+    "prometheus-port": Flags.integer({
+      summary: "Prometheus port with --prometheus; 0 = any free port.",
+      default: 9090,
+      min: 0,
+      max: 65535,
+    }),
     timeout: Flags.string({ summary: "Longest wait for each start step (e.g. 90s).", default: "60s" }),
   };
 
@@ -46,11 +55,23 @@ export default class DemoStart extends DemoCommand<typeof DemoStart> {
       });
       return;
     }
+    let prometheus: { binary: string; port: number } | undefined;
+    if (this.flags.prometheus) {
+      const { findPrometheus } = await import("../../demo/prometheus.js");
+      const binary = await findPrometheus(this.runtime.env);
+      if (!binary)
+        throw new CliError(
+          "prometheus_missing",
+          "--prometheus needs the prometheus binary on PATH; install it (Debian: apt-get install prometheus) or start the demo without --prometheus",
+        );
+      prometheus = { binary, port: this.flags["prometheus-port"] };
+    }
     const options = {
       dir: layout.dir,
       adminPort: this.flags["admin-port"],
       resourceManagerPort: this.flags["rm-port"],
       stepTimeoutMs,
+      ...(prometheus ? { prometheus } : {}),
     };
     if (this.flags.detach) return this.startDetached(options);
 
@@ -74,6 +95,7 @@ export default class DemoStart extends DemoCommand<typeof DemoStart> {
     adminPort: number;
     resourceManagerPort: number;
     stepTimeoutMs: number;
+    prometheus?: { binary: string; port: number };
   }): Promise<void> {
     const { demoLayout } = await import("../../demo/layout.js");
     const { DemoPhase, processAlive, readDemoState } = await import("../../demo/state.js");
@@ -95,6 +117,9 @@ export default class DemoStart extends DemoCommand<typeof DemoStart> {
         String(options.resourceManagerPort),
         "--timeout-ms",
         String(options.stepTimeoutMs),
+        ...(options.prometheus
+          ? ["--prometheus", options.prometheus.binary, "--prometheus-port", String(options.prometheus.port)]
+          : []),
       ],
       { detached: true, stdio: ["ignore", log.fd, log.fd] },
     );
