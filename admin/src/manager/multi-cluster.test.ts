@@ -276,17 +276,19 @@ describe("routing across three sandbox clusters", () => {
         outcome.state === "queued" ? outcome.reason : "",
         /^ClusterUnreachable: cluster late unreachable/,
       );
+      // The attempt count is stored and the failure counted in separate steps: wait for both.
       await eventually(async () => {
         const pending = await s.pending.get(e);
         assert.ok(pending && pending.attempts >= 3, `attempts ${pending?.attempts}`);
+        const failures =
+          (await registry.getSingleMetric("flotilla_admin_cr_create_failures_total")?.get())?.values ?? [];
+        assert.ok(
+          failures.some(
+            (v) => v.labels.cluster === "late" && v.labels.reason === "ClusterUnreachable" && v.value >= 3,
+          ),
+          `failures counted: ${JSON.stringify(failures)}`,
+        );
       });
-      const failures =
-        (await registry.getSingleMetric("flotilla_admin_cr_create_failures_total")?.get())?.values ?? [];
-      assert.ok(
-        failures.some(
-          (v) => v.labels.cluster === "late" && v.labels.reason === "ClusterUnreachable" && v.value >= 3,
-        ),
-      );
 
       const late = await startCluster({ name: "late", kubelet: false, port });
       try {
