@@ -12,20 +12,26 @@ import { AttributesManager } from "./manager/attributes-manager.js";
 import { EventManager } from "./manager/event-manager.js";
 import { ExecutionManager } from "./manager/execution-manager.js";
 import { LaunchPlanManager } from "./manager/launch-plan-manager.js";
+import { NotificationDispatcher } from "./manager/notification-dispatcher.js";
+import { NotificationManager } from "./manager/notification-manager.js";
 import type { ExecutionPlacer } from "./manager/placement.js";
 import { ProjectManager } from "./manager/project-manager.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { WorkflowManager } from "./manager/workflow-manager.js";
 import { createAdminMetrics, type AdminMetrics } from "./metrics.js";
+import { channelPolicy } from "./notifications/rules.js";
+import { createNotificationSender } from "./notifications/senders.js";
 import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
 import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
 import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
+import { PostgresNotificationRepository } from "./repository/notification-repository.js";
 import { PostgresRegistryRepository } from "./repository/registry-repository.js";
 import { createRoutingSubsystem } from "./routing-subsystem.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
 import type { RoutingHandlers } from "./rpc/routing-handlers.js";
 import { rpcInterceptor } from "./rpc/errors.js";
+import { createNotificationHandlers } from "./rpc/notification-handlers.js";
 import { createRolloutHandlers } from "./rpc/rollout-handlers.js";
 
 /** Directory of admin's SQL migrations (shipped next to dist/). */
@@ -86,6 +92,10 @@ export interface Admin {
   readonly executionManager: ExecutionManager;
   readonly attributes: AttributesManager;
   readonly events: EventManager;
+  /** Reads the notification outbox (ListNotifications). */
+  readonly notifications: NotificationManager;
+  /** Delivers the outbox; undefined when `notifications.enabled` is false. */
+  readonly notificationDispatcher: NotificationDispatcher | undefined;
   /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
   readonly service: ServiceImpl<typeof AdminService>;
   /** What the runtime server needs to serve this admin: routes, interceptors, metrics, readiness. */
@@ -95,7 +105,7 @@ export interface Admin {
    * (served as `/readyz`).
    */
   readiness(): Promise<Readiness>;
-  /** Starts background work (routing loops). */
+  /** Starts background work (routing loops, the notification dispatcher). */
   start(): Promise<void>;
   /** Stops background work and closes the database (if admin opened it). */
   stop(): Promise<void>;
@@ -147,18 +157,35 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   late.executions = executionRepo;
   const eventRepository = new PostgresEventRepository(database, observe);
   const attributesRepo = new PostgresAttributesRepository(database, observe);
+  const outbox = new PostgresNotificationRepository(database, observe);
+  const notificationPolicy = channelPolicy(config.notifications);
 
   const projects = new ProjectManager(registryRepo);
   const tasks = new TaskManager(registryRepo, projects);
   const workflows = new WorkflowManager(registryRepo, projects);
-  const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows);
+  const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows, notificationPolicy);
   const attributes = new AttributesManager(attributesRepo, projects);
   const events = new EventManager({
     db: database,
     executions: executionRepo,
     events: eventRepository,
+    outbox,
     metrics,
   });
+  const notifications = new NotificationManager(outbox);
+  const n = config.notifications;
+  const notificationDispatcher = n.enabled
+    ? new NotificationDispatcher(
+        { outbox, sender: createNotificationSender(n), logger, metrics },
+        {
+          pollIntervalMs: n.pollInterval,
+          batchSize: n.batchSize,
+          maxAttempts: n.maxAttempts,
+          backoff: { initialMs: n.backoff.initial, maxMs: n.backoff.max },
+          leaseMs: n.lease,
+        },
+      )
+    : undefined;
   const routingDeps: RoutingFactoryDeps = {
     db: database,
     executions: executionRepo,
@@ -188,7 +215,11 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
       placer: () => routing.placer,
       metrics,
     },
-    { blobRoot: blobs.root, defaultMaxParallelism: config.executions.defaultMaxParallelism },
+    {
+      blobRoot: blobs.root,
+      defaultMaxParallelism: config.executions.defaultMaxParallelism,
+      notificationPolicy,
+    },
   );
   const core = createAdminServiceHandlers({
     projects,
@@ -209,6 +240,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const service: ServiceImpl<typeof AdminService> = {
     ...core,
     ...createRolloutHandlers(),
+    ...createNotificationHandlers(notifications),
     ...withoutRouting(),
     ...routing.handlers,
   };
@@ -245,17 +277,21 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     executionManager,
     attributes,
     events,
+    notifications,
+    notificationDispatcher,
     service,
     server,
     readiness,
     async start() {
       await routing.start();
+      notificationDispatcher?.start();
       state = "started";
     },
     stop() {
       stopped ??= (async () => {
         state = "stopping";
         await routing.stop();
+        await notificationDispatcher?.stop();
         if (ownsDb) await database.close();
       })();
       return stopped;

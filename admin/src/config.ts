@@ -11,6 +11,7 @@ import {
   type LoadConfigInput,
 } from "@flotilla/runtime";
 import { z } from "zod";
+import { notificationsSection } from "./notifications/config.js";
 import { RoutingConfigError, validateRoutingSection } from "./routing/config.js";
 
 /**
@@ -56,6 +57,8 @@ export const adminConfig = defineConfig(
         defaultMaxParallelism: z.number().int().min(0).max(10000).default(0),
       })
       .prefault({}),
+    /** Execution notifications: the outbox dispatcher and its webhook, Slack and email channels. */
+    notifications: notificationsSection,
     /** Data-plane clusters, validated by the routing subsystem. */
     clusters: z.array(z.unknown()).optional(),
     /** Routing settings, validated by the routing subsystem. */
@@ -89,6 +92,7 @@ export interface AdminConfig {
   /** `url` is an absolute `file://` URL without a trailing slash. */
   blobStore: { url: string };
   executions: ParsedAdminConfig["executions"];
+  notifications: ParsedAdminConfig["notifications"];
   /** `clusters`, `routing` and `dataPlane` sections, validated by the routing subsystem. */
   clusters?: unknown[] | undefined;
   routing?: Record<string, unknown> | undefined;

@@ -17,6 +17,8 @@ export interface AdminMetrics {
   executionsCreated: Counter<"project" | "domain">;
   /** Executions per workflow phase (refreshed on scrape). */
   executionsByPhase: Gauge<"phase">;
+  /** Notification delivery attempts by channel and outcome (delivered/retry/failed/lost). */
+  notificationDeliveries: Counter<"channel" | "outcome">;
 }
 
 /**
@@ -77,6 +79,12 @@ export function createAdminMetrics(
         this.reset();
         for (const [phase, n] of counts) this.set({ phase }, n);
       },
+    }),
+    notificationDeliveries: new Counter({
+      name: "flotilla_admin_notification_deliveries_total",
+      help: "Notification delivery attempts, by channel (webhook/slack/email) and outcome (delivered/retry/failed/lost).",
+      labelNames: ["channel", "outcome"],
+      registers: [registry],
     }),
   };
 }

@@ -24,6 +24,7 @@ import type {
   VersionSort,
 } from "../repository/registry-repository.js";
 import type { Page, PageRequest } from "../repository/sql.js";
+import { validateNotifications, type ChannelPolicy } from "../notifications/rules.js";
 import type { ProjectManager } from "./project-manager.js";
 import { canonicalBinary, digestOf, requireDnsLabel, requireIdentifier } from "./validation.js";
 import type { StoredWorkflow, WorkflowManager } from "./workflow-manager.js";
@@ -154,6 +155,8 @@ export class LaunchPlanManager {
     private readonly repo: RegistryRepository,
     private readonly projects: ProjectManager,
     private readonly workflows: WorkflowManager,
+    /** Which notification channels this admin can deliver (checked at registration). */
+    private readonly notificationPolicy: ChannelPolicy,
   ) {}
 
   /**
@@ -172,6 +175,7 @@ export class LaunchPlanManager {
     if (spec.clusterLabel) requireDnsLabel("spec.cluster_label", spec.clusterLabel);
     if (spec.maxParallelism > 10000) throw new InvalidArgumentError("spec.max_parallelism", "at most 10000");
     validateSchedule(spec);
+    validateNotifications("spec.notifications", spec.notifications, this.notificationPolicy);
     const workflow: StoredWorkflow = await this.workflows.get(wfId, "spec.workflow_id");
     const expected = expectedInputs(
       `launch plan ${identifierKey(id)}`,
