@@ -1,6 +1,7 @@
 /**
  * @flotilla/testing: shared test support — databases per backend with real migrations
- * (`eachDatabase`), polling assertions (`eventually`), loopback servers (`listen`, `freePort`),
+ * (`eachDatabase`), polling assertions (`eventually`), loopback servers (`listen`, `freePort`,
+ * `startHttpRecorder`),
  * project bins as child processes (`spawnBin`), temporary directories, and shared timeouts.
  */
 export {
@@ -12,6 +13,7 @@ export {
 } from "./each-database.js";
 export { EventuallyTimeoutError, eventually, type EventuallyOptions } from "./eventually.js";
 export { freePort, listen, type Listening } from "./listen.js";
+export { startHttpRecorder, type HttpRecorder, type RecordedRequest } from "./http-recorder.js";
 export {
   BinNotFoundError,
   SpawnBinExitedError,
