@@ -24,7 +24,10 @@ import { createNotificationSender } from "./notifications/senders.js";
 import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
 import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
 import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
-import { PostgresNotificationRepository } from "./repository/notification-repository.js";
+import {
+  PostgresNotificationRepository,
+  type NotificationRepository,
+} from "./repository/notification-repository.js";
 import { PostgresRegistryRepository } from "./repository/registry-repository.js";
 import { createRoutingSubsystem } from "./routing-subsystem.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
@@ -146,11 +149,15 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const database = db;
   const blobs = openBlobStore(config.blobStore.url);
 
-  const late: { executions?: ExecutionRepository } = {};
-  const metrics = createAdminMetrics(async () => {
-    const counts = (await late.executions?.countByPhase()) ?? new Map<number, number>();
-    return new Map([...counts].map(([p, n]) => [WorkflowExecution_Phase[p] ?? String(p), n]));
-  }, registry);
+  const late: { executions?: ExecutionRepository; outbox?: NotificationRepository } = {};
+  const metrics = createAdminMetrics(
+    async () => {
+      const counts = (await late.executions?.countByPhase()) ?? new Map<number, number>();
+      return new Map([...counts].map(([p, n]) => [WorkflowExecution_Phase[p] ?? String(p), n]));
+    },
+    registry,
+    async () => (await late.outbox?.countByState()) ?? new Map<string, number>(),
+  );
   const observe = (op: string, s: number) => metrics.dbQueryDuration.observe({ operation: op }, s);
   const registryRepo = new PostgresRegistryRepository(database, observe);
   const executionRepo = new PostgresExecutionRepository(database, observe);
@@ -158,6 +165,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const eventRepository = new PostgresEventRepository(database, observe);
   const attributesRepo = new PostgresAttributesRepository(database, observe);
   const outbox = new PostgresNotificationRepository(database, observe);
+  late.outbox = outbox;
   const notificationPolicy = channelPolicy(config.notifications);
 
   const projects = new ProjectManager(registryRepo);

@@ -19,15 +19,19 @@ export interface AdminMetrics {
   executionsByPhase: Gauge<"phase">;
   /** Notification delivery attempts by channel and outcome (delivered/retry/failed/lost). */
   notificationDeliveries: Counter<"channel" | "outcome">;
+  /** Outbox messages by state (PENDING/DELIVERED/FAILED; refreshed on scrape). */
+  notificationsByState: Gauge<"state">;
 }
 
 /**
  * Creates the admin metrics on `registry` (a new one by default). `countByPhase` feeds the
- * executions-by-phase gauge at scrape time. Returns the metric handles; registers them.
+ * executions-by-phase gauge and `countNotifications` the outbox-by-state gauge at scrape time.
+ * Returns the metric handles; registers them.
  */
 export function createAdminMetrics(
   countByPhase: () => Promise<Map<string, number>>,
   registry: Registry = new Registry(),
+  countNotifications: () => Promise<Map<string, number>> = () => Promise.resolve(new Map()),
 ): AdminMetrics {
   return {
     registry,
@@ -85,6 +89,17 @@ export function createAdminMetrics(
       help: "Notification delivery attempts, by channel (webhook/slack/email) and outcome (delivered/retry/failed/lost).",
       labelNames: ["channel", "outcome"],
       registers: [registry],
+    }),
+    notificationsByState: new Gauge({
+      name: "flotilla_admin_notifications",
+      help: "Notification outbox messages, by state (PENDING, DELIVERED, FAILED).",
+      labelNames: ["state"],
+      registers: [registry],
+      async collect() {
+        const counts = await countNotifications();
+        this.reset();
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
     }),
   };
 }

@@ -245,7 +245,7 @@ eachDatabase("admin notifications", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) 
   it("keeps undeliverable messages as FAILED with their last error: attempts spent, or a 4xx at once", async (t) => {
     const rec = await startHttpRecorder((req) => (req.path === "/down" ? 503 : 400));
     t.after(() => rec.close());
-    const { c } = await anAdmin(ctx.db(), t, {
+    const { c, running } = await anAdmin(ctx.db(), t, {
       ...fast,
       maxAttempts: 3,
       webhook: { signingSecret: SECRET, allowHttp: true },
@@ -274,6 +274,16 @@ eachDatabase("admin notifications", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) 
     assert.match(gone.lastError, /HTTP 400/);
     assert.equal(rec.requests.filter((r) => r.path === "/down").length, 3);
     assert.equal(rec.requests.filter((r) => r.path === "/gone").length, 1);
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    assert.match(metrics, /^flotilla_admin_notifications\{state="FAILED"\} 2$/m);
+    assert.match(
+      metrics,
+      /^flotilla_admin_notification_deliveries_total\{channel="webhook",outcome="retry"\} 2$/m,
+    );
+    assert.match(
+      metrics,
+      /^flotilla_admin_notification_deliveries_total\{channel="webhook",outcome="failed"\} 2$/m,
+    );
   });
 
   it("messages written while no dispatcher runs are delivered once by two admins sharing the database", async (t) => {

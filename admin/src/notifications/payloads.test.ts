@@ -48,8 +48,8 @@ describe("notification payloads", () => {
     const texts = p.blocks.flatMap((b) =>
       b.type === "section" ? [b.text.text] : b.elements.map((e) => e.text),
     );
-    assert.match(texts[1]!, /Error OOMKilled \(USER\): x &lt; y &amp; z &gt; w/);
-    assert.match(texts[2]!, /k\/1/);
+    assert.match(texts[1], /Error OOMKilled \(USER\): x &lt; y &amp; z &gt; w/);
+    assert.match(texts[2], /k\/1/);
     assert.ok(!texts.join("").includes("x < y"));
   });
 

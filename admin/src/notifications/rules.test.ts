@@ -187,7 +187,7 @@ describe("messagesForPhaseChange", () => {
         ["p/d/n/FAILED/1", { channel: "slack", slackChannel: "#a" }],
       ],
     );
-    assert.deepEqual(messages[0]!.facts, {
+    assert.deepEqual(messages[0].facts, {
       execution: { project: "p", domain: "d", name: "n" },
       phase: "FAILED",
       occurredAt: "2026-01-02T03:05:00.000Z",
