@@ -87,3 +87,4 @@ export {
   type SignatureCheck,
 } from "./notifications/signing.js";
 export { WEBHOOK_EVENT_TYPE, type NotificationFacts, type WebhookBody } from "./notifications/payloads.js";
+export { DeliveryError } from "./notifications/senders.js";

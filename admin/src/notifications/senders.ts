@@ -1,4 +1,6 @@
+import { Code } from "@connectrpc/connect";
 import { createTransport, type Transporter } from "nodemailer";
+import { AdminError } from "../errors.js";
 import type { OutboxMessage } from "../repository/notification-repository.js";
 import type { NotificationsConfig } from "./config.js";
 import { emailContent, emailMessageId, slackPayload, webhookBody } from "./payloads.js";
@@ -7,15 +9,16 @@ import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signWebhook } from "./signing.js"
 /**
  * A delivery attempt that did not succeed. `permanent` means another attempt cannot help
  * (the receiver refused the request itself: a 4xx other than 408/425/429, or an SMTP 5xx), so
- * the message is kept as FAILED at once instead of being retried.
+ * the message is kept as FAILED at once instead of being retried. It is recorded on the outbox
+ * row and never answers an RPC; its code says what it would be: the receiver is unavailable.
  */
-export class DeliveryError extends Error {
-  override readonly name = "DeliveryError";
+export class DeliveryError extends AdminError {
+  readonly code = Code.Unavailable;
   constructor(
     message: string,
     readonly permanent: boolean,
   ) {
-    super(message);
+    super(message, { reason: permanent ? "NotificationRefused" : "NotificationUndelivered" });
   }
 }
 
