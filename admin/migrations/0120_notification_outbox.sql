@@ -32,3 +32,5 @@ CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WH
 -- ListNotifications: newest first per project/domain, and the undeliverable ones.
 CREATE INDEX notification_outbox_by_scope ON notification_outbox (project, domain, pk DESC);
 CREATE INDEX notification_outbox_failed ON notification_outbox (project, domain, pk DESC) WHERE state = 'FAILED';
+-- Retention: delivered messages are deleted once older than notifications.retention.
+CREATE INDEX notification_outbox_delivered ON notification_outbox (delivered_at) WHERE state = 'DELIVERED';

@@ -191,6 +191,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
           maxAttempts: n.maxAttempts,
           backoff: { initialMs: n.backoff.initial, maxMs: n.backoff.max },
           leaseMs: n.lease,
+          retentionMs: n.retention,
         },
       )
     : undefined;

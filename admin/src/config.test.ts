@@ -45,8 +45,9 @@ describe("the notifications section", () => {
         n.backoff.max,
         n.requestTimeout,
         n.lease,
+        n.retention,
       ],
-      [1000, 20, 8, 5000, 600_000, 10_000, 60_000],
+      [1000, 20, 8, 5000, 600_000, 10_000, 60_000, 30 * 86_400_000],
     );
     assert.equal(n.webhook.allowHttp, false);
     assert.equal(n.webhook.signingSecret, undefined);

@@ -12,6 +12,8 @@ export interface NotificationDispatcherOptions {
   maxAttempts: number;
   backoff: BackoffOptions;
   leaseMs: number;
+  /** DELIVERED messages older than this are deleted, checked every tenth of it (at most hourly). */
+  retentionMs: number;
   /** Random source of the backoff jitter (tests). */
   random?: () => number;
 }
@@ -23,6 +25,9 @@ export interface NotificationDispatcherDeps {
   logger: AdminLogger;
   metrics?: AdminMetrics;
 }
+
+/** Most rows one retention DELETE removes (a pass repeats until fewer are left). */
+const PRUNE_CHUNK = 1000;
 
 /** What happened to one claimed message. */
 export type DeliveryOutcome = "delivered" | "retry" | "failed" | "lost";
@@ -42,10 +47,12 @@ export type DeliveryOutcome = "delivered" | "retry" | "failed" | "lost";
  *
  * A full batch is followed by another round at once; otherwise the dispatcher waits
  * `pollIntervalMs`. Database errors are logged and the round is retried after the interval.
+ * Every tenth of `retentionMs` (at most hourly) it deletes DELIVERED messages older than that.
  */
 export class NotificationDispatcher {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
+  private nextPruneAt = 0;
 
   constructor(
     private readonly deps: NotificationDispatcherDeps,
@@ -70,6 +77,7 @@ export class NotificationDispatcher {
       let claimed = 0;
       try {
         claimed = (await this.runOnce()).length;
+        await this.pruneWhenDue();
       } catch (err) {
         this.deps.logger.warn("notification round failed", { error: (err as Error).message });
       }
@@ -91,6 +99,21 @@ export class NotificationDispatcher {
     const token = randomUUID();
     const batch = await this.deps.outbox.claimDue(this.options.batchSize, this.options.leaseMs, token);
     return Promise.all(batch.map(async (m) => ({ key: m.idempotencyKey, outcome: await this.deliver(m) })));
+  }
+
+  /** Deletes DELIVERED messages past the retention, in chunks, when a pass is due. */
+  private async pruneWhenDue(): Promise<void> {
+    const now = Date.now();
+    if (now < this.nextPruneAt) return;
+    const { retentionMs, pollIntervalMs } = this.options;
+    this.nextPruneAt = now + Math.max(pollIntervalMs, Math.min(retentionMs / 10, 3_600_000));
+    let pruned = 0;
+    for (;;) {
+      const n = await this.deps.outbox.pruneDelivered(retentionMs, PRUNE_CHUNK);
+      pruned += n;
+      if (n < PRUNE_CHUNK || this.abort.signal.aborted) break;
+    }
+    if (pruned > 0) this.deps.logger.info("delivered notifications pruned", { pruned });
   }
 
   private async deliver(m: ClaimedMessage): Promise<DeliveryOutcome> {

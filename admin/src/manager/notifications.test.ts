@@ -286,6 +286,37 @@ eachDatabase("admin notifications", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) 
     );
   });
 
+  it("deletes DELIVERED messages after the retention and keeps FAILED ones", async (t) => {
+    const rec = await startHttpRecorder((req) => (req.path === "/ok" ? 200 : 400));
+    t.after(() => rec.close());
+    const { c } = await anAdmin(ctx.db(), t, {
+      ...fast,
+      retention: "1s",
+      webhook: { signingSecret: SECRET, allowHttp: true },
+    });
+    await registerWorkflow(c);
+    await c.createLaunchPlan({
+      id: idOf(ResourceType.LAUNCH_PLAN, "lp"),
+      spec: {
+        workflowId: idOf(ResourceType.WORKFLOW, "wf"),
+        notifications: [webhook(`${rec.url}/ok`, [W.SUCCEEDED]), webhook(`${rec.url}/bad`, [W.SUCCEEDED])],
+      },
+    });
+    await run(c, "ok-1");
+    await finish(c, "ok-1", W.SUCCEEDED);
+    await eventually(() => assert.equal(rec.requests.length, 2));
+    const left = await eventually(async () => {
+      const list = await notificationsOf(c);
+      assert.equal(list.length, 1);
+      return list;
+    });
+    assert.deepEqual(
+      left.map((n) => [n.idempotencyKey, n.state]),
+      [["flotilla/development/ok-1/SUCCEEDED/1", S.FAILED]],
+    );
+    assert.equal(rec.requests.find((r) => r.path === "/ok")?.status, 200, "the pruned one was delivered");
+  });
+
   it("messages written while no dispatcher runs are delivered once by two admins sharing the database", async (t) => {
     const rec = await startHttpRecorder();
     t.after(() => rec.close());

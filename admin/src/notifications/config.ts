@@ -31,6 +31,11 @@ export const notificationsSection = z
      * mid-delivery leaves it to be retried after this. Must exceed `requestTimeout`.
      */
     lease: durationMs("1m"),
+    /**
+     * How long DELIVERED messages are kept (then deleted by the dispatchers); FAILED ones stay
+     * with their last error, and every message goes with its execution.
+     */
+    retention: durationMs("30d"),
     webhook: z
       .strictObject({
         /** HMAC-SHA256 key of `X-Flotilla-Signature`; webhook notifications need it. */

@@ -60,6 +60,11 @@ export interface NotificationRepository {
   markFailed(pk: number, claimToken: string, error: string): Promise<boolean>;
   /** Lists messages of a project/domain, newest first. */
   list(query: OutboxListQuery, page: PageRequest): Promise<Page<OutboxMessage>>;
+  /**
+   * Deletes up to `limit` DELIVERED messages delivered more than `olderThanMs` ago; returns how
+   * many.
+   */
+  pruneDelivered(olderThanMs: number, limit: number): Promise<number>;
   /** Number of messages per state (for metrics). */
   countByState(): Promise<Map<OutboxState, number>>;
 }
@@ -185,6 +190,20 @@ export class PostgresNotificationRepository extends PostgresRepository implement
       page,
       message,
     );
+  }
+
+  async pruneDelivered(olderThanMs: number, limit: number): Promise<number> {
+    const res = await run(
+      this.db,
+      this.observe,
+      "notification_outbox.prune",
+      `DELETE FROM notification_outbox WHERE pk IN (
+         SELECT pk FROM notification_outbox
+         WHERE state = 'DELIVERED' AND delivered_at < now() - $1::double precision * interval '1 millisecond'
+         LIMIT $2)`,
+      [olderThanMs, limit],
+    );
+    return res.rowCount ?? 0;
   }
 
   async countByState(): Promise<Map<OutboxState, number>> {
