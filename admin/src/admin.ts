@@ -12,6 +12,8 @@ import { AttributesManager } from "./manager/attributes-manager.js";
 import { EventManager } from "./manager/event-manager.js";
 import { ExecutionManager } from "./manager/execution-manager.js";
 import { LaunchPlanManager } from "./manager/launch-plan-manager.js";
+import { NotificationDispatcher } from "./manager/notification-dispatcher.js";
+import { NotificationManager } from "./manager/notification-manager.js";
 import type { ExecutionPlacer } from "./manager/placement.js";
 import { ProjectManager } from "./manager/project-manager.js";
 import { ScheduleManager } from "./manager/schedule-manager.js";
@@ -19,9 +21,15 @@ import { Scheduler, type SchedulerLeadership } from "./manager/scheduler.js";
 import { TaskManager } from "./manager/task-manager.js";
 import { WorkflowManager } from "./manager/workflow-manager.js";
 import { createAdminMetrics, type AdminMetrics } from "./metrics.js";
+import { channelPolicy } from "./notifications/rules.js";
+import { createNotificationSender } from "./notifications/senders.js";
 import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
 import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
 import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
+import {
+  PostgresNotificationRepository,
+  type NotificationRepository,
+} from "./repository/notification-repository.js";
 import { PostgresRegistryRepository } from "./repository/registry-repository.js";
 import { PostgresScheduleRepository } from "./repository/schedule-repository.js";
 import { createRoutingSubsystem } from "./routing-subsystem.js";
@@ -29,6 +37,7 @@ import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
 import type { RoutingHandlers } from "./rpc/routing-handlers.js";
 import { rpcInterceptor } from "./rpc/errors.js";
+import { createNotificationHandlers } from "./rpc/notification-handlers.js";
 import { createRolloutHandlers } from "./rpc/rollout-handlers.js";
 
 /** Directory of admin's SQL migrations (shipped next to dist/). */
@@ -105,6 +114,10 @@ export interface Admin {
    * this replica holds the scheduler lock. Tests call `tick()` on a fake clock.
    */
   readonly scheduler: Scheduler;
+  /** Reads the notification outbox (ListNotifications). */
+  readonly notifications: NotificationManager;
+  /** Delivers the outbox; undefined when `notifications.enabled` is false. */
+  readonly notificationDispatcher: NotificationDispatcher | undefined;
   /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
   readonly service: ServiceImpl<typeof AdminService>;
   /** What the runtime server needs to serve this admin: routes, interceptors, metrics, readiness. */
@@ -114,7 +127,7 @@ export interface Admin {
    * (served as `/readyz`).
    */
   readiness(): Promise<Readiness>;
-  /** Starts background work (routing loops, the scheduler). */
+  /** Starts background work (routing loops, the scheduler, the notification dispatcher). */
   start(): Promise<void>;
   /** Stops background work and closes the database (if admin opened it). */
   stop(): Promise<void>;
@@ -155,14 +168,17 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const database = db;
   const blobs = openBlobStore(config.blobStore.url);
 
-  const late: { executions?: ExecutionRepository } = {};
+  const late: { executions?: ExecutionRepository; outbox?: NotificationRepository } = {};
   const metrics = createAdminMetrics(
     async () => {
       const counts = (await late.executions?.countByPhase()) ?? [];
       return counts.map((c) => ({ ...c, phase: WorkflowExecution_Phase[c.phase] ?? String(c.phase) }));
     },
     registry,
-    { processMetrics: options.processMetrics ?? false },
+    {
+      processMetrics: options.processMetrics ?? false,
+      countNotifications: async () => (await late.outbox?.countByState()) ?? new Map<string, number>(),
+    },
   );
   const observe = (op: string, s: number) => metrics.dbQueryDuration.observe({ operation: op }, s);
   const registryRepo = new PostgresRegistryRepository(database, observe);
@@ -170,6 +186,9 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   late.executions = executionRepo;
   const eventRepository = new PostgresEventRepository(database, observe);
   const attributesRepo = new PostgresAttributesRepository(database, observe);
+  const outbox = new PostgresNotificationRepository(database, observe);
+  late.outbox = outbox;
+  const notificationPolicy = channelPolicy(config.notifications);
 
   const projects = new ProjectManager(registryRepo);
   const tasks = new TaskManager(registryRepo, projects);
@@ -179,14 +198,30 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const now = options.now ?? (() => new Date());
   const scheduleRepo = new PostgresScheduleRepository(database, observe);
   const schedules = new ScheduleManager(scheduleRepo, { minIntervalMs: config.scheduler.minInterval, now });
-  const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows, schedules);
+  const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows, schedules, notificationPolicy);
   const attributes = new AttributesManager(attributesRepo, projects);
   const events = new EventManager({
     db: database,
     executions: executionRepo,
     events: eventRepository,
+    outbox,
     metrics,
   });
+  const notifications = new NotificationManager(outbox);
+  const n = config.notifications;
+  const notificationDispatcher = n.enabled
+    ? new NotificationDispatcher(
+        { outbox, sender: createNotificationSender(n), logger, metrics },
+        {
+          pollIntervalMs: n.pollInterval,
+          batchSize: n.batchSize,
+          maxAttempts: n.maxAttempts,
+          backoff: { initialMs: n.backoff.initial, maxMs: n.backoff.max },
+          leaseMs: n.lease,
+          retentionMs: n.retention,
+        },
+      )
+    : undefined;
   const routingDeps: RoutingFactoryDeps = {
     db: database,
     executions: executionRepo,
@@ -216,7 +251,11 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
       placer: () => routing.placer,
       metrics,
     },
-    { blobRoot: blobs.root, defaultMaxParallelism: config.executions.defaultMaxParallelism },
+    {
+      blobRoot: blobs.root,
+      defaultMaxParallelism: config.executions.defaultMaxParallelism,
+      notificationPolicy,
+    },
   );
   // PostgreSQL: replicas campaign for the scheduler lock. Embedded PGlite belongs to one process.
   const election =
@@ -266,6 +305,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const service: ServiceImpl<typeof AdminService> = {
     ...core,
     ...createRolloutHandlers(),
+    ...createNotificationHandlers(notifications),
     ...withoutRouting(),
     ...routing.handlers,
   };
@@ -304,6 +344,8 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     events,
     schedules,
     scheduler,
+    notifications,
+    notificationDispatcher,
     service,
     server,
     readiness,
@@ -314,6 +356,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
         election?.start();
         scheduler.start();
       }
+      notificationDispatcher?.start();
       state = "started";
     },
     stop() {
@@ -322,6 +365,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
         await scheduler.stop();
         await election?.stop();
         await routing.stop();
+        await notificationDispatcher?.stop();
         if (ownsDb) await database.close();
       })();
       return stopped;

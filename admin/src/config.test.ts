@@ -51,6 +51,42 @@ describe("resolveAdminConfig", () => {
   });
 });
 
+describe("the notifications section", () => {
+  it("defaults to a running dispatcher with no channel configured (durations in ms)", () => {
+    const n = resolveAdminConfig(undefined).notifications;
+    assert.equal(n.enabled, true);
+    assert.deepEqual(
+      [
+        n.pollInterval,
+        n.batchSize,
+        n.maxAttempts,
+        n.backoff.initial,
+        n.backoff.max,
+        n.requestTimeout,
+        n.lease,
+        n.retention,
+      ],
+      [1000, 20, 8, 5000, 600_000, 10_000, 60_000, 30 * 86_400_000],
+    );
+    assert.equal(n.webhook.allowHttp, false);
+    assert.equal(n.webhook.signingSecret, undefined);
+    assert.equal(n.slack.webhookUrl, undefined);
+    assert.equal(n.email.smtp.port, 587);
+  });
+
+  it("names the offending key of a bad notifications setting", () => {
+    const bad = (notifications: unknown, key: string) =>
+      assert.throws(() => resolveAdminConfig({ notifications }), isConfigError(key));
+    bad({ lease: "5s", requestTimeout: "10s" }, "notifications.lease");
+    bad({ backoff: { initial: "1m", max: "1s" } }, "notifications.backoff.max");
+    bad({ webhook: { signingSecret: "short" } }, "notifications.webhook.signingSecret");
+    bad({ slack: { webhookUrl: "not a url" } }, "notifications.slack.webhookUrl");
+    bad({ email: { smtp: { port: 70000 } } }, "notifications.email.smtp.port");
+    bad({ batchSize: 0 }, "notifications.batchSize");
+    bad({ webhook: { allowHTTP: true } }, "notifications.webhook.allowHTTP");
+  });
+});
+
 describe("loadAdminConfig", () => {
   it("lets the environment override the file, with the older variable names kept working", async (t) => {
     const dir = tempDir({ t });

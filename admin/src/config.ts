@@ -11,6 +11,7 @@ import {
   type LoadConfigInput,
 } from "@flotilla/runtime";
 import { z } from "zod";
+import { notificationsSection } from "./notifications/config.js";
 import { RoutingConfigError, validateRoutingSection } from "./routing/config.js";
 
 /**
@@ -79,6 +80,8 @@ export const adminConfig = defineConfig(
         maxFiresPerTick: z.number().int().min(1).max(10000).default(100),
       })
       .prefault({}),
+    /** Execution notifications: the outbox dispatcher and its webhook, Slack and email channels. */
+    notifications: notificationsSection,
     /** Data-plane clusters, validated by the routing subsystem. */
     clusters: z.array(z.unknown()).optional(),
     /** Routing settings, validated by the routing subsystem. */
@@ -114,6 +117,7 @@ export interface AdminConfig {
   registry: ParsedAdminConfig["registry"];
   executions: ParsedAdminConfig["executions"];
   scheduler: ParsedAdminConfig["scheduler"];
+  notifications: ParsedAdminConfig["notifications"];
   /** `clusters`, `routing` and `dataPlane` sections, validated by the routing subsystem. */
   clusters?: unknown[] | undefined;
   routing?: Record<string, unknown> | undefined;

@@ -81,3 +81,12 @@ export type {
   ExecutionPlacementUpdate,
 } from "./repository/execution-placement.js";
 export type { ExecutionRecord, ExecutionRepository } from "./repository/execution-repository.js";
+export {
+  IDEMPOTENCY_HEADER,
+  SIGNATURE_HEADER,
+  signWebhook,
+  verifyWebhookSignature,
+  type SignatureCheck,
+} from "./notifications/signing.js";
+export { WEBHOOK_EVENT_TYPE, type NotificationFacts, type WebhookBody } from "./notifications/payloads.js";
+export { DeliveryError } from "./notifications/senders.js";

@@ -34,6 +34,10 @@ export interface AdminMetrics {
   taskAttemptsFinished: Counter<"project" | "domain" | "phase">;
   /** Stored executions by project, domain and workflow phase (counted at scrape). */
   executionsByPhase: Gauge<"project" | "domain" | "phase">;
+  /** Notification delivery attempts by channel and outcome (delivered/retry/failed/lost). */
+  notificationDeliveries: Counter<"channel" | "outcome">;
+  /** Outbox messages by state (PENDING/DELIVERED/FAILED; refreshed on scrape). */
+  notificationsByState: Gauge<"state">;
 }
 
 /** Buckets of whole-execution durations, in seconds (1 s – 1 day). */
@@ -41,13 +45,17 @@ const EXECUTION_SECONDS_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3
 
 /**
  * Creates the admin metrics on `registry` (a new one by default). `countByPhase` feeds the
- * executions gauge (by project, domain and phase) at scrape time; `processMetrics` adds Node.js process metrics.
+ * executions gauge (by project, domain and phase) at scrape time, `options.countNotifications` the
+ * outbox-by-state gauge; `options.processMetrics` adds Node.js process metrics.
  * Returns the metric handles; registers them.
  */
 export function createAdminMetrics(
   countByPhase: () => Promise<Array<{ project: string; domain: string; phase: string; count: number }>>,
   registry: Registry = new Registry(),
-  options: { processMetrics?: boolean } = {},
+  options: {
+    processMetrics?: boolean;
+    countNotifications?: () => Promise<Map<string, number>>;
+  } = {},
 ): AdminMetrics {
   const m = createMetricFactory(registry, {
     prefix: "flotilla_admin_",
@@ -126,6 +134,21 @@ export function createAdminMetrics(
     schedulerLeader: m.gauge(
       "scheduler_leader",
       "1 while this admin replica holds the scheduler lock and fires schedules.",
+    ),
+    notificationDeliveries: m.counter(
+      "notification_deliveries_total",
+      "Notification delivery attempts, by channel (webhook/slack/email) and outcome (delivered/retry/failed/lost).",
+      ["channel", "outcome"],
+    ),
+    notificationsByState: m.gauge(
+      "notifications",
+      "Notification outbox messages, by state (PENDING, DELIVERED, FAILED).",
+      ["state"],
+      async (g) => {
+        const counts = (await options.countNotifications?.()) ?? new Map<string, number>();
+        g.reset();
+        for (const [state, n] of counts) g.set({ state }, n);
+      },
     ),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * @flotilla/testing: shared test support — databases per backend with real migrations
- * (`eachDatabase`) and scratch databases for real service processes (`scratchDatabase`), polling assertions (`eventually`), loopback servers (`listen`, `freePort`),
+ * (`eachDatabase`) and scratch databases for real service processes (`scratchDatabase`), polling
+ * assertions (`eventually`), loopback servers (`listen`, `freePort`, `startHttpRecorder`),
  * project bins as child processes (`spawnBin`), temporary directories, and shared timeouts.
  */
 export {
@@ -19,6 +20,7 @@ export {
 export { EventuallyTimeoutError, eventually, type EventuallyOptions } from "./eventually.js";
 export { freePort, listen, type Listening } from "./listen.js";
 export { metricSum, scrapeMetric } from "./metrics-text.js";
+export { startHttpRecorder, type HttpRecorder, type RecordedRequest } from "./http-recorder.js";
 export {
   BinNotFoundError,
   SpawnBinExitedError,

@@ -36,8 +36,10 @@ import {
 } from "../events/state.js";
 import { EventKindCode, isProblem, validateEvent, type ValidEvent } from "../events/validate-event.js";
 import type { AdminMetrics } from "../metrics.js";
+import { messagesForPhaseChange } from "../notifications/rules.js";
 import type { EventRepository, LoggedEvent } from "../repository/event-repository.js";
 import type { ExecutionRecord, ExecutionRepository } from "../repository/execution-repository.js";
+import type { NotificationRepository } from "../repository/notification-repository.js";
 import type { ExecutionKey } from "./placement.js";
 
 /** Most events one IngestEvents batch may carry. */
@@ -48,6 +50,11 @@ export interface EventManagerDeps {
   db: Database;
   executions: ExecutionRepository;
   events: EventRepository;
+  /**
+   * The notification outbox: when an accepted workflow event makes an execution terminal, the
+   * messages of its notifications are written here in the same transaction.
+   */
+  outbox?: NotificationRepository;
   metrics?: AdminMetrics;
 }
 
@@ -394,6 +401,13 @@ export class EventManager {
         tx,
         [...dirtyExec].map((pk) => ({ pk, state: states.get(pk)! })),
       );
+      // Notifications are written with the phase change that triggers them: both or neither.
+      if (this.deps.outbox) {
+        const messages = rows.flatMap((r) =>
+          dirtyExec.has(r.pk) ? messagesForPhaseChange(r, r.state.phase, states.get(r.pk)!) : [],
+        );
+        if (messages.length > 0) await this.deps.outbox.enqueue(tx, messages);
+      }
       return results;
     });
     this.countFinished(finished, attemptsEnded);

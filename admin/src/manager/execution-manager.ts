@@ -47,6 +47,7 @@ import { EntityKind, isTerminalPhase } from "../events/phases.js";
 import { ADMIN_PRODUCER, applyWorkflowEvent, toTimestamp } from "../events/state.js";
 import { EventKindCode } from "../events/validate-event.js";
 import type { AdminMetrics } from "../metrics.js";
+import { validateNotifications, type ChannelPolicy } from "../notifications/rules.js";
 import type {
   ExecutionListFilter,
   ExecutionListSort,
@@ -71,6 +72,8 @@ export interface ExecutionManagerOptions {
   blobRoot: string;
   /** Server default for max parallelism when nothing more specific sets one (0 = unbounded). */
   defaultMaxParallelism: number;
+  /** Which notification channels this admin can deliver (checked at creation). */
+  notificationPolicy: ChannelPolicy;
 }
 
 /** Dependencies of {@link ExecutionManager}. */
@@ -175,6 +178,7 @@ export class ExecutionManager {
     const spec = clone(ExecutionSpecSchema, specIn);
     if (spec.clusterLabel) requireDnsLabel("spec.cluster_label", spec.clusterLabel);
     if (spec.maxParallelism > 10000) throw new InvalidArgumentError("spec.max_parallelism", "at most 10000");
+    validateNotifications("spec.notifications", spec.notifications, this.options.notificationPolicy);
     const metadata = spec.metadata ?? create(ExecutionMetadataSchema, {});
     spec.metadata = metadata;
     // A child execution (started by a launch-plan node) inherits its parent's cluster label.

@@ -24,6 +24,7 @@ import type {
   VersionSort,
 } from "../repository/registry-repository.js";
 import type { Page, PageRequest } from "../repository/sql.js";
+import { validateNotifications, type ChannelPolicy } from "../notifications/rules.js";
 import type { ProjectManager } from "./project-manager.js";
 import type { ScheduleManager } from "./schedule-manager.js";
 import { canonicalBinary, digestOf, requireDnsLabel, requireIdentifier } from "./validation.js";
@@ -127,6 +128,8 @@ export class LaunchPlanManager {
     private readonly projects: ProjectManager,
     private readonly workflows: WorkflowManager,
     private readonly schedules: ScheduleManager,
+    /** Which notification channels this admin can deliver (checked at registration). */
+    private readonly notificationPolicy: ChannelPolicy,
   ) {}
 
   /**
@@ -145,6 +148,7 @@ export class LaunchPlanManager {
     }
     if (spec.clusterLabel) requireDnsLabel("spec.cluster_label", spec.clusterLabel);
     if (spec.maxParallelism > 10000) throw new InvalidArgumentError("spec.max_parallelism", "at most 10000");
+    validateNotifications("spec.notifications", spec.notifications, this.notificationPolicy);
     const workflow: StoredWorkflow = await this.workflows.get(wfId, "spec.workflow_id");
     const expected = expectedInputs(
       `launch plan ${identifierKey(id)}`,

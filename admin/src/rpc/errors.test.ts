@@ -76,6 +76,12 @@ const TABLE: ReadonlyArray<[ErrorClass, () => Error, Code]> = [
     () => new admin.RoutingConfigError("clusters[0].name", "required"),
     Code.InvalidArgument,
   ],
+  // A failed notification delivery is recorded on its outbox row; it never answers an RPC.
+  [
+    admin.DeliveryError,
+    () => new admin.DeliveryError("POST https://x.example: HTTP 500", false),
+    Code.Unavailable,
+  ],
 ];
 
 function isErrorClass(value: unknown): value is ErrorClass {

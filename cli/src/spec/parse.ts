@@ -13,6 +13,7 @@ import {
   ExternalResourceRequestSchema,
   KeyValuePairSchema,
   LaunchPlanSpecSchema,
+  NotificationSchema,
   ResourceQuantitiesSchema,
   ResourcesSchema,
   RetryStrategySchema,
@@ -25,7 +26,9 @@ import {
   VariableSchema,
   WorkflowMetadata_FailurePolicy,
   WorkflowMetadataSchema,
+  WorkflowExecution_Phase,
   type LiteralType,
+  type Notification,
   type ResourceQuantities,
 } from "@flotilla/proto";
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Node } from "yaml";
@@ -111,6 +114,7 @@ const LAUNCH_PLAN_FIELDS = [
   "interruptible",
   "serviceAccount",
   "rawOutputDataPrefix",
+  "notifications",
 ] as const;
 const NODE_FIELDS = [
   "id",
@@ -785,6 +789,62 @@ function parseValues(r: SpecReader, node: MaybeNode, path: string): SpecValue[] 
   return out;
 }
 
+const NOTIFY_PHASES: Record<string, WorkflowExecution_Phase> = {
+  SUCCEEDED: WorkflowExecution_Phase.SUCCEEDED,
+  FAILED: WorkflowExecution_Phase.FAILED,
+  ABORTED: WorkflowExecution_Phase.ABORTED,
+  TIMED_OUT: WorkflowExecution_Phase.TIMED_OUT,
+};
+
+/**
+ * A launch plan's `notifications`: a list of `{on: [PHASE...], webhook: URL | slack: "#channel"
+ * | email: [address...]}`. The shape is checked here; what the admin can deliver (https only,
+ * configured channels) is checked by the admin when the launch plan is registered.
+ */
+function parseNotifications(r: SpecReader, node: MaybeNode): Notification[] {
+  const out: Notification[] = [];
+  (r.items(node, "notifications") ?? []).forEach((item, i) => {
+    const p = `notifications[${i}]`;
+    const n = r.fields(item, p, ["on", "webhook", "slack", "email"]);
+    if (!n) return;
+    const phases = (
+      n.has("on")
+        ? (r.strings(
+            n.get("on"),
+            `${p}.on`,
+            /^(SUCCEEDED|FAILED|ABORTED|TIMED_OUT)$/,
+            "one of SUCCEEDED, FAILED, ABORTED, TIMED_OUT",
+          ) ?? [])
+        : []
+    ).map((x) => NOTIFY_PHASES[x]);
+    if (!n.has("on"))
+      r.report(item, `${p}.on`, 'required field "on" is missing (the phases that trigger it)');
+    const channels = (["webhook", "slack", "email"] as const).filter((k) => n.has(k));
+    if (channels.length !== 1) {
+      r.report(item, p, "exactly one of webhook, slack, email is required");
+      return;
+    }
+    if (channels[0] === "webhook") {
+      const url = r.string(n.get("webhook"), `${p}.webhook`, /^https?:\/\/\S{1,2040}$/, "an http(s) URL");
+      if (url) out.push(create(NotificationSchema, { phases, type: { case: "webhook", value: { url } } }));
+    } else if (channels[0] === "slack") {
+      const channel = r.string(
+        n.get("slack"),
+        `${p}.slack`,
+        /^#[a-z0-9_.-]{1,79}$/,
+        "a Slack channel (#name)",
+      );
+      if (channel)
+        out.push(create(NotificationSchema, { phases, type: { case: "slack", value: { channel } } }));
+    } else {
+      const recipients = r.strings(n.get("email"), `${p}.email`, /^[^\s@]+@[^\s@]+$/, "an email address");
+      if (recipients)
+        out.push(create(NotificationSchema, { phases, type: { case: "email", value: { recipients } } }));
+    }
+  });
+  return out;
+}
+
 function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
   const f = r.fields(node, "", LAUNCH_PLAN_FIELDS);
   if (!f) return undefined;
@@ -880,6 +940,7 @@ function parseLaunchPlan(r: SpecReader, node: Node): LaunchPlanDoc | undefined {
         /^[a-z][a-z0-9+.-]*:\/\/\S{1,2040}$/,
         "an absolute URI",
       ) ?? "";
+  if (f.has("notifications")) spec.notifications = parseNotifications(r, f.get("notifications"));
   if (!lpName || !workflow) return undefined;
   return {
     ...docHead(r, f, node, "LaunchPlan", lpName),

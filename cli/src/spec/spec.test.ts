@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Schedule_CatchUpPolicy, SimpleType } from "@flotilla/proto";
+import { Schedule_CatchUpPolicy, SimpleType, WorkflowExecution_Phase } from "@flotilla/proto";
 import { compileSpecs, type EntityLookup } from "./compile.js";
 import { parseSpecFiles } from "./parse.js";
 
@@ -418,4 +418,63 @@ nodes:
   expect2(/^bad\.yaml:23: branch "b" condition: no upstream node "nope"/);
   expect2(/^bad\.yaml:24: node id "a" is used twice/);
   assert.equal(lines2.length, 4, lines2.join("\n"));
+});
+
+test("launch plan notifications: phases and exactly one channel, each problem on its line", async () => {
+  const head = `
+kind: Task
+name: t
+container: {image: busybox}
+---
+kind: Workflow
+name: w
+nodes: [{id: a, task: t}]
+---
+kind: LaunchPlan
+name: lp
+workflow: w
+notifications:
+`;
+  const ok = await check(
+    head +
+      `  - {on: [FAILED, TIMED_OUT], webhook: "https://hooks.example.com/flotilla"}
+  - {on: [SUCCEEDED], slack: "#ml-alerts"}
+  - {on: [ABORTED], email: [ops@example.com, ml@example.com]}
+`,
+  );
+  assert.deepEqual(ok.problems, []);
+  const lp = ok.compiled.plan.find((p) => p.kind === "LaunchPlan");
+  assert.ok(lp?.kind === "LaunchPlan");
+  assert.deepEqual(
+    lp.request.spec?.notifications.map((n) => [n.phases, n.type.case]),
+    [
+      [[WorkflowExecution_Phase.FAILED, WorkflowExecution_Phase.TIMED_OUT], "webhook"],
+      [[WorkflowExecution_Phase.SUCCEEDED], "slack"],
+      [[WorkflowExecution_Phase.ABORTED], "email"],
+    ],
+  );
+  const bad = await check(
+    head +
+      `  - {on: [RUNNING], webhook: "https://x.example/h"}
+  - {on: [FAILED], slack: "#a", email: [a@example.com]}
+  - {webhook: "ftp://x"}
+`,
+  );
+  const messages = bad.problems.map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.ok(
+    messages.some((m) => /^14 notifications\[0\]\.on\[0\]: "RUNNING" is not one of/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /^15 notifications\[1\]: exactly one of webhook, slack, email/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /^16 notifications\[2\]\.webhook: "ftp:\/\/x" is not an http\(s\) URL/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /^16 notifications\[2\]\.on: required field "on"/.test(m)),
+    messages.join("\n"),
+  );
 });

@@ -9,6 +9,7 @@ export * from "./explain_pb.js";
 export * from "./launch_plan_pb.js";
 export * from "./matchable_resource_pb.js";
 export * from "./node_execution_pb.js";
+export * from "./notification_pb.js";
 export * from "./project_pb.js";
 export * from "./rollout_pb.js";
 export * from "./routing_pb.js";
