@@ -84,7 +84,7 @@ test("a large node map is gzip-compressed inline and round-trips", async () => {
   assert.equal(back.nodes["node-2999"]?.podName, "exec-node-2999-0");
 });
 
-test("a map too large even compressed is offloaded with a digest, and tampering is detected", async () => {
+test("a map too large even compressed is offloaded in content-addressed chunks, and tampering is detected", async () => {
   const blobs = new MemBlobs();
   const status = statusWith(20_000, false);
   for (const [id, ns] of Object.entries(status.nodes))
@@ -94,10 +94,14 @@ test("a map too large even compressed is offloaded with a digest, and tampering 
     budget: { inlineNodesBytes: 64 * 1024, objectBytes: 256 * 1024 },
   });
   assert.equal(enc.encoding, "offloaded");
-  assert.ok(enc.offloadedUri && blobs.data.has(enc.offloadedUri));
+  const uris = enc.offloadedUris ?? [];
+  assert.equal(uris.length, 20, "one chunk per 1,000 nodes");
+  for (const uri of uris) assert.ok(blobs.data.has(uri), uri);
+  assert.equal(blobs.data.size, 20);
   const back = await decodeStatus(enc.json, blobs);
   assert.equal(Object.keys(back.nodes).length, 20_000);
-  const stored = blobs.data.get(enc.offloadedUri);
+  assert.deepEqual(back.nodes["node-12345"], status.nodes["node-12345"]);
+  const stored = blobs.data.get(uris[7] ?? "");
   assert.ok(stored);
   stored[stored.length - 1] ^= 0xff;
   await assert.rejects(decodeStatus(enc.json, blobs), StatusDigestMismatchError);
