@@ -114,14 +114,14 @@ export async function advanceLevel(ctx: RoundContext, handlers: NodeHandlers): P
           let hi = queue.length;
           while (lo < hi) {
             const mid = (lo + hi) >>> 1;
-            if (index.position(queue[mid] as string) < p) lo = mid + 1;
+            if (index.position(queue[mid]) < p) lo = mid + 1;
             else hi = mid;
           }
           queue.splice(lo, 0, joined);
         }
       };
       for (let i = 0; i < queue.length; i++) {
-        const id = queue[i] as string;
+        const id = queue[i];
         const node = graph.nodes.get(id) as Node;
         const ns = nodes[id];
         if (ns && isTerminalNodePhase(ns.phase)) continue;

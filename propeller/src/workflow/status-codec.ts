@@ -230,7 +230,7 @@ export class StatusEncoder {
       } else {
         const order = this.orderIds();
         const end = Math.min(order.length, (k + 1) * this.chunkNodes);
-        for (let i = k * this.chunkNodes; i < end; i++) take(order[i] as string);
+        for (let i = k * this.chunkNodes; i < end; i++) take(order[i]);
       }
       if (chunk.count > 0) this.chunks.set(k, chunk);
       else this.chunks.delete(k);
