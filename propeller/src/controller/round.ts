@@ -26,6 +26,7 @@ import { evaluateWorkflow, type NodeHandlers } from "../workflow/executor.js";
 import { isTerminalNodePhase, isTerminalWorkflowPhase } from "../workflow/phases.js";
 import type { ExecutorConfig, PodPort, TaskIO, TokenBroker } from "../workflow/ports.js";
 import { NESTED_NODE_SEPARATOR, forEachNodeStatus } from "../workflow/node-ids.js";
+import { WAVE_CONCURRENCY, runConcurrently } from "../workflow/level.js";
 import { RoundContext } from "../workflow/round-context.js";
 import {
   StatusEncoder,
@@ -450,11 +451,13 @@ export class RoundRunner {
     // Finished pods are removed in batches while the workflow runs (and all at once when it
     // ends), keeping API calls per task low.
     if (finished.length < FINISHED_POD_BATCH) return;
-    for (const podName of finished) {
+    // As many deletes in flight as pod creates in a wave: a level of a wide workflow finishes
+    // hundreds of pods at once, and one at a time they would take longer than the level ran.
+    await runConcurrently(finished, WAVE_CONCURRENCY, async (podName) => {
       d.pods.expectDelete(namespace, podName);
       await d.podPort.delete(namespace, podName);
       d.metrics.podsDeleted.inc();
-    }
+    });
   }
 }
 

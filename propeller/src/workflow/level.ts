@@ -45,10 +45,10 @@ function isActive(ns: NodeStatus | undefined): boolean {
 }
 
 /** Node handlers run concurrently within one wave of a round (bounds API calls in flight). */
-const WAVE_CONCURRENCY = 16;
+export const WAVE_CONCURRENCY = 16;
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
-async function runConcurrently<T>(
+export async function runConcurrently<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,

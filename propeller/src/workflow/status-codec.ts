@@ -122,7 +122,7 @@ export function compactStatus(status: WorkflowExecutionStatus): void {
 const jsonSize = (v: JsonValue): number => Buffer.byteLength(JSON.stringify(v));
 
 /** Nodes per chunk of the incremental encoding (consecutive in the graph's topological order). */
-export const DEFAULT_CHUNK_NODES = 1000;
+export const DEFAULT_CHUNK_NODES = 256;
 
 /** Options of one encode. */
 export interface EncodeOptions {
