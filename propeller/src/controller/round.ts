@@ -154,15 +154,6 @@ export class RoundRunner {
     return { outcome: RoundOutcome.notFound };
   }
 
-  /** Resource versions of the execution's pods: the pod half of a round's input fingerprint. */
-  private podsFingerprint(key: string): string {
-    const pods = this.deps.pods.livePodsOf(key);
-    if (!pods) return "";
-    const parts: string[] = [];
-    for (const [name, p] of pods) parts.push(`${name}:${p.metadata?.resourceVersion ?? ""}`);
-    return parts.join("|");
-  }
-
   private async once(key: string, input: WorkflowExecutionCr): Promise<RoundResult> {
     const d = this.deps;
     let obj = input;
@@ -174,7 +165,7 @@ export class RoundRunner {
     if (deleting && !hasFinalizer) return { outcome: RoundOutcome.shortCircuit };
 
     // The inputs of this round; pods seen later (even during the round) make the next round real.
-    const podsFp = this.podsFingerprint(key);
+    const podsFp = this.deps.pods.changeOf(key);
     const fp = `${obj.metadata?.resourceVersion ?? ""}#${podsFp}`;
     const last = this.lastRound.get(key);
     if (!deleting && last && last.fingerprint === fp && Date.now() < last.dueAt) {
