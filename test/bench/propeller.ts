@@ -251,6 +251,8 @@ interface LargeRow {
   rounds: number;
   cpuSeconds: number;
   cpuMsPerRound: number;
+  /** CPU per level of the workflow: unlike per round, independent of how rounds split a level. */
+  cpuMsPerLevel: number;
   largestCrBytes: number;
   encoding: string;
   bytesPerNode: number;
@@ -331,6 +333,7 @@ async function inProcess(dir: string) {
       rounds: latencies.length,
       cpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10,
       cpuMsPerRound: Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, latencies.length)) * 100) / 100,
+      cpuMsPerLevel: Math.round((cpu.user + cpu.system) / 1000 / levels),
       largestCrBytes: largestCr.bytes,
       encoding: largestCr.encoding,
       bytesPerNode: Math.round((largestCr.bytes / nodes) * 10) / 10,
@@ -340,7 +343,7 @@ async function inProcess(dir: string) {
       `large workflow: ${nodes} nodes (${levels} levels) SUCCEEDED in ${row.seconds}s ` +
         `(critical path ${criticalPathSeconds}s, bound 2x+60s: ${row.withinBound ? "OK" : "MISSED"}), ` +
         `${row.secondsPerLevel} s/level, round p50 ${row.roundP50Ms} ms p99 ${row.roundP99Ms} ms, ` +
-        `${row.rounds} rounds + ${shortCircuits} short-circuited, CPU ${row.cpuSeconds}s (${row.cpuMsPerRound} ms/round); ` +
+        `${row.rounds} rounds + ${shortCircuits} short-circuited, CPU ${row.cpuSeconds}s (${row.cpuMsPerRound} ms/round, ${row.cpuMsPerLevel} ms/level); ` +
         `largest CR written ${row.largestCrBytes} bytes (${row.encoding}), ${row.bytesPerNode} bytes/node, ` +
         `limit ${SANDBOX_OBJECT_LIMIT}: ${row.underLimit ? "OK" : "EXCEEDED"}`,
     );
@@ -544,6 +547,8 @@ async function main(): Promise<void> {
           secondsPerLevel: Math.round((biggest.secondsPerLevel / smallest.secondsPerLevel) * 100) / 100,
           cpuMsPerRound:
             Math.round((biggest.cpuMsPerRound / Math.max(0.01, smallest.cpuMsPerRound)) * 100) / 100,
+          cpuMsPerLevel:
+            Math.round((biggest.cpuMsPerLevel / Math.max(1, smallest.cpuMsPerLevel)) * 100) / 100,
         }
       : null;
   if (http)
@@ -568,16 +573,17 @@ async function main(): Promise<void> {
   if (large.length > 0) {
     console.log("");
     console.log(
-      "| large nodes | levels | time (s) | critical path (s) | s/level | round p50 (ms) | round p99 (ms) | CPU ms/round | largest CR (bytes) |",
+      "| large nodes | levels | time (s) | critical path (s) | s/level | round p50 (ms) | round p99 (ms) | CPU ms/round | CPU ms/level | largest CR (bytes) |",
     );
-    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const l of large)
       console.log(
-        `| ${l.nodes} | ${l.levels} | ${l.seconds} | ${l.criticalPathSeconds} | ${l.secondsPerLevel} | ${l.roundP50Ms} | ${l.roundP99Ms} | ${l.cpuMsPerRound} | ${l.largestCrBytes} (${l.encoding}) |`,
+        `| ${l.nodes} | ${l.levels} | ${l.seconds} | ${l.criticalPathSeconds} | ${l.secondsPerLevel} | ${l.roundP50Ms} | ${l.roundP99Ms} | ${l.cpuMsPerRound} | ${l.cpuMsPerLevel} | ${l.largestCrBytes} (${l.encoding}) |`,
       );
     if (largeRatios)
       console.log(
-        `${largeRatios.to} vs ${largeRatios.from} nodes: time per level ×${largeRatios.secondsPerLevel}, CPU per round ×${largeRatios.cpuMsPerRound}`,
+        `${largeRatios.to} vs ${largeRatios.from} nodes: time per level ×${largeRatios.secondsPerLevel}, ` +
+          `CPU per round ×${largeRatios.cpuMsPerRound}, CPU per level ×${largeRatios.cpuMsPerLevel}`,
       );
   }
   if (local)

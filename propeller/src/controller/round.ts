@@ -101,14 +101,15 @@ export class RoundRunner {
    *   unchanged since last no-op round and no deadline due? ──yes──▶ SHORT-CIRCUIT
    *           │no
    *           ▼
-   *   decode spec+status ─(invalid spec)─▶ status FAILED (SYSTEM InvalidSpec)
+   *   decode spec+status (kept from the last round at the same resourceVersion)
+   *           │ ─(invalid spec)─▶ status FAILED (SYSTEM InvalidSpec)
    *           │
    *   not deleting, not terminal, no finalizer ─▶ add finalizer
    *           │
-   *   evaluate DAG (deletion or abort request ⇒ abort path) ─▶ enqueue events (waits when the buffer is full)
+   *   evaluate DAG over each level's frontier (deletion or abort request ⇒ abort path) ─▶ enqueue events (waits when the buffer is full)
    *           │
-   *   status changed? ──yes──▶ encode (plain │ gzip │ offloaded) ─▶ PUT /status ─(409)─▶ re-read CR, rerun round
-   *           │                                                         └─(too large)─▶ retry with offloading forced
+   *   status changed? ──yes──▶ encode changed chunks (plain │ gzip │ offloaded) ─▶ PUT /status ─(409)─▶ re-read CR, rerun round
+   *           │                                                                        └─(too large)─▶ retry with offloading forced
    *           ▼
    *   terminal? ──yes──▶ delete pods, label terminated, drop finalizer ─▶ SUCCESS
    *           │no
@@ -116,7 +117,8 @@ export class RoundRunner {
    *   delete pods of finished attempts ─▶ SUCCESS (requeue at the earliest deadline)
    * ```
    *
-   * Throws for anything unexpected; the worker then requeues with backoff.
+   * Throws for anything unexpected (after forgetting the kept status, which the round may have
+   * changed half-way); the worker then requeues with backoff.
    */
   async run(key: string): Promise<RoundResult> {
     let obj = this.deps.workflows.get(key);
