@@ -268,7 +268,10 @@ export class RoundRunner {
     if (changedNodes.length > 0 || !equals(WorkflowExecutionStatusSchema, before, workflowLevelOf(status))) {
       status.updatedAt = timestampFromDate(now);
       status.observedGeneration = BigInt(meta.generation ?? 0);
-      working.encoder ??= new StatusEncoder(order);
+      if (!working.encoder) {
+        working.encoder = new StatusEncoder(order);
+        working.encoder.noteStored(working.storedUris);
+      }
       working.encoder.markDirty(changedNodes);
       obj = await this.writeStatus(key, obj, working, specBytes, outputPrefix);
     }

@@ -165,26 +165,26 @@ const EXTRA_CHUNK = -1;
  * {@link markDirty} (or {@link markAllDirty} after replacing it).
  */
 export class StatusEncoder {
-  private positions: ReadonlyMap<string, number> | undefined;
+  private readonly order: readonly string[];
+  private readonly positions = new Map<string, number>();
   private readonly chunks = new Map<number, Chunk>();
   private readonly dirty = new Set<string>();
+  /** Ids of nodes not in the order (the extra chunk), as seen when marked dirty. */
+  private readonly extraIds = new Set<string>();
   private allDirty = true;
-  /** Digests of chunks this encoder stored (or saw stored) in the blob store, by URI. */
-  private readonly stored = new Map<string, string>();
+  /** URIs of chunks known to be in the blob store (content-addressed: same URI, same bytes). */
+  private readonly stored = new Set<string>();
 
   /**
    * @param order the topological order of the top-level nodes (chunk boundaries); absent:
    *   every node goes to one chunk.
    */
   constructor(
-    order?: readonly string[],
+    order: readonly string[] = [],
     private readonly chunkNodes = DEFAULT_CHUNK_NODES,
   ) {
-    if (order) {
-      const m = new Map<string, number>();
-      order.forEach((id, i) => m.set(id, i));
-      this.positions = m;
-    }
+    this.order = order;
+    order.forEach((id, i) => this.positions.set(id, i));
   }
 
   /** Node `ids` (top level) changed since the last encode. */
@@ -192,30 +192,30 @@ export class StatusEncoder {
     for (const id of ids) this.dirty.add(id);
   }
 
-  /** Every node may have changed (the status was replaced). */
-  markAllDirty(): void {
-    this.allDirty = true;
-    this.dirty.clear();
+  /** Remembers offloaded chunks already in the blob store (those the decoded CR refers to). */
+  noteStored(uris: Iterable<string>): void {
+    for (const uri of uris) this.stored.add(uri);
   }
 
-  /** Remembers offloaded chunks already in the blob store (from a decoded status). */
-  noteStored(uris: Iterable<string>): void {
-    for (const uri of uris) this.stored.set(uri, uri);
+  /** Forgets stored chunks that were deleted from the blob store. */
+  forgetStored(uris: Iterable<string>): void {
+    for (const uri of uris) this.stored.delete(uri);
   }
 
   private chunkOf(id: string): number {
-    const p = this.positions?.get(id);
+    const p = this.positions.get(id);
     return p === undefined ? EXTRA_CHUNK : Math.floor(p / this.chunkNodes);
   }
 
   /** Brings the chunks up to date with `nodes`. */
   private refresh(nodes: { readonly [id: string]: NodeStatus }): void {
     const rebuild = new Set<number>();
-    if (this.allDirty) {
-      this.chunks.clear();
-      for (const id of Object.keys(nodes)) rebuild.add(this.chunkOf(id));
-    } else {
-      for (const id of this.dirty) rebuild.add(this.chunkOf(id));
+    const changed = this.allDirty ? Object.keys(nodes) : this.dirty;
+    if (this.allDirty) this.chunks.clear();
+    for (const id of changed) {
+      const k = this.chunkOf(id);
+      if (k === EXTRA_CHUNK) this.extraIds.add(id);
+      rebuild.add(k);
     }
     for (const k of rebuild) {
       const chunk: Chunk = { nodes: {}, count: 0 };
@@ -226,26 +226,19 @@ export class StatusEncoder {
         chunk.count++;
       };
       if (k === EXTRA_CHUNK) {
-        for (const id of Object.keys(nodes)) if (this.chunkOf(id) === EXTRA_CHUNK) take(id);
+        for (const id of [...this.extraIds]) {
+          if (nodes[id]) take(id);
+          else this.extraIds.delete(id);
+        }
       } else {
-        const order = this.orderIds();
-        const end = Math.min(order.length, (k + 1) * this.chunkNodes);
-        for (let i = k * this.chunkNodes; i < end; i++) take(order[i]);
+        const end = Math.min(this.order.length, (k + 1) * this.chunkNodes);
+        for (let i = k * this.chunkNodes; i < end; i++) take(this.order[i]);
       }
       if (chunk.count > 0) this.chunks.set(k, chunk);
       else this.chunks.delete(k);
     }
     this.allDirty = false;
     this.dirty.clear();
-  }
-
-  private orderCache: string[] | undefined;
-  private orderIds(): string[] {
-    if (!this.orderCache) {
-      this.orderCache = [];
-      for (const [id, p] of this.positions ?? []) this.orderCache[p] = id;
-    }
-    return this.orderCache;
   }
 
   /** Chunks in storage order: by position, the extra chunk last. */
@@ -322,7 +315,7 @@ export class StatusEncoder {
       const uri = options.blobs.join(options.offloadPrefix, "status", `nodes-${c.digest}.pb.gz`);
       if (!this.stored.has(uri)) {
         await options.blobs.put(uri, gz);
-        this.stored.set(uri, uri);
+        this.stored.add(uri);
       }
       uris.push(uri);
       top.offloadedChunks.push(create(OffloadedStatusSchema, { uri, digest: `sha256:${c.digest}` }));
@@ -333,11 +326,6 @@ export class StatusEncoder {
       throw new StatusTooLargeError(offloadedBytes + options.otherBytes, options.budget.objectBytes);
     }
     return { json: offloaded, encoding: "offloaded", statusBytes: offloadedBytes, offloadedUris: uris };
-  }
-
-  /** Forgets stored chunks that were deleted from the blob store. */
-  forgetStored(uris: Iterable<string>): void {
-    for (const uri of uris) this.stored.delete(uri);
   }
 }
 
