@@ -15,6 +15,7 @@ import {
   WorkflowExecutionStatusSchema,
   WorkflowExecution_Phase,
   type Event,
+  type NodeStatus,
   type WorkflowExecutionStatus,
 } from "@flotilla/proto";
 import type { PodIndex, WorkflowCache, WorkflowExecutionCr } from "../informers/caches.js";
@@ -24,11 +25,17 @@ import type { EventSink } from "../events/event-sink.js";
 import { evaluateWorkflow, type NodeHandlers } from "../workflow/executor.js";
 import { isTerminalNodePhase, isTerminalWorkflowPhase } from "../workflow/phases.js";
 import type { ExecutorConfig, PodPort, TaskIO, TokenBroker } from "../workflow/ports.js";
-import { forEachNodeStatus } from "../workflow/node-ids.js";
+import { NESTED_NODE_SEPARATOR, forEachNodeStatus } from "../workflow/node-ids.js";
+import { WAVE_CONCURRENCY, runConcurrently } from "../workflow/level.js";
 import { RoundContext } from "../workflow/round-context.js";
-import { encodeStatus, type StatusBlobs, type StatusBudget } from "../workflow/status-codec.js";
+import {
+  StatusEncoder,
+  offloadedUrisOf,
+  type StatusBlobs,
+  type StatusBudget,
+} from "../workflow/status-codec.js";
 import { ConflictError, CrNotFoundError, ObjectTooLargeError, type KubeWorkflowExecutions } from "./kube.js";
-import { InvalidSpecError, type SpecCache } from "./spec-cache.js";
+import { InvalidSpecError, type SpecCache, type WorkingStatus } from "./spec-cache.js";
 
 /** The finalizer the propeller puts on CRs it drives, so deletion waits for the abort. */
 export const PROPELLER_FINALIZER = "flotilla.io/propeller";
@@ -94,14 +101,15 @@ export class RoundRunner {
    *   unchanged since last no-op round and no deadline due? ──yes──▶ SHORT-CIRCUIT
    *           │no
    *           ▼
-   *   decode spec+status ─(invalid spec)─▶ status FAILED (SYSTEM InvalidSpec)
+   *   decode spec+status (kept from the last round at the same resourceVersion)
+   *           │ ─(invalid spec)─▶ status FAILED (SYSTEM InvalidSpec)
    *           │
    *   not deleting, not terminal, no finalizer ─▶ add finalizer
    *           │
-   *   evaluate DAG (deletion or abort request ⇒ abort path) ─▶ enqueue events (waits when the buffer is full)
+   *   evaluate DAG over each level's frontier (deletion or abort request ⇒ abort path) ─▶ enqueue events (waits when the buffer is full)
    *           │
-   *   status changed? ──yes──▶ encode (plain │ gzip │ offloaded) ─▶ PUT /status ─(409)─▶ re-read CR, rerun round
-   *           │                                                         └─(too large)─▶ retry with offloading forced
+   *   status changed? ──yes──▶ encode changed chunks (plain │ gzip │ offloaded) ─▶ PUT /status ─(409)─▶ re-read CR, rerun round
+   *           │                                                                        └─(too large)─▶ retry with offloading forced
    *           ▼
    *   terminal? ──yes──▶ delete pods, label terminated, drop finalizer ─▶ SUCCESS
    *           │no
@@ -109,7 +117,8 @@ export class RoundRunner {
    *   delete pods of finished attempts ─▶ SUCCESS (requeue at the earliest deadline)
    * ```
    *
-   * Throws for anything unexpected; the worker then requeues with backoff.
+   * Throws for anything unexpected (after forgetting the kept status, which the round may have
+   * changed half-way); the worker then requeues with backoff.
    */
   async run(key: string): Promise<RoundResult> {
     let obj = this.deps.workflows.get(key);
@@ -119,6 +128,8 @@ export class RoundRunner {
       try {
         return await this.once(key, obj);
       } catch (err) {
+        // The round may have changed the kept status half-way: decode the CR again next time.
+        this.deps.specs.forgetStatus(key);
         if (err instanceof CrNotFoundError) return this.notFound(key, obj.metadata?.uid);
         if (!(err instanceof ConflictError)) throw err;
         this.deps.metrics.crUpdateConflicts.inc();
@@ -145,15 +156,6 @@ export class RoundRunner {
     return { outcome: RoundOutcome.notFound };
   }
 
-  /** Resource versions of the execution's pods: the pod half of a round's input fingerprint. */
-  private podsFingerprint(key: string): string {
-    const pods = this.deps.pods.livePodsOf(key);
-    if (!pods) return "";
-    const parts: string[] = [];
-    for (const [name, p] of pods) parts.push(`${name}:${p.metadata?.resourceVersion ?? ""}`);
-    return parts.join("|");
-  }
-
   private async once(key: string, input: WorkflowExecutionCr): Promise<RoundResult> {
     const d = this.deps;
     let obj = input;
@@ -165,15 +167,18 @@ export class RoundRunner {
     if (deleting && !hasFinalizer) return { outcome: RoundOutcome.shortCircuit };
 
     // The inputs of this round; pods seen later (even during the round) make the next round real.
-    const podsFp = this.podsFingerprint(key);
+    const podsFp = this.deps.pods.changeOf(key);
     const fp = `${obj.metadata?.resourceVersion ?? ""}#${podsFp}`;
     const last = this.lastRound.get(key);
     if (!deleting && last && last.fingerprint === fp && Date.now() < last.dueAt) {
       return { outcome: RoundOutcome.shortCircuit, requeueAfterMs: last.dueAt - Date.now() };
     }
 
-    const status = await d.specs.status(key, obj);
-    const before = clone(WorkflowExecutionStatusSchema, status);
+    const working = await d.specs.status(key, obj);
+    const status = working.status;
+    const before = workflowLevelOf(status);
+    let changedNodes: string[] = [];
+    let order: readonly string[] | undefined;
     const now = new Date();
     let specBytes = 0;
     let outputPrefix = "";
@@ -183,6 +188,7 @@ export class RoundRunner {
       const decoded = await d.specs.spec(key, obj);
       specBytes = decoded.specBytes;
       outputPrefix = decoded.spec.outputPrefix;
+      order = decoded.graph.order;
       if (!deleting && !hasFinalizer && !isTerminalWorkflowPhase(status.phase)) {
         obj = await this.patchMetadata(obj, {
           finalizers: [...(meta.finalizers ?? []), PROPELLER_FINALIZER],
@@ -212,7 +218,11 @@ export class RoundRunner {
         ctx.replayCurrentState();
         this.replayed.add(key);
       }
-      await evaluateWorkflow(ctx, d.handlers);
+      try {
+        await evaluateWorkflow(ctx, d.handlers);
+      } finally {
+        changedNodes = ctx.changedNodeIds();
+      }
       events = ctx.events;
       requeueAfterMs = ctx.requeueAfterMs;
       if (ctx.createdPods.length > 0) d.metrics.podsCreated.inc(ctx.createdPods.length);
@@ -255,10 +265,15 @@ export class RoundRunner {
     }
     await d.events.enqueue(events);
 
-    if (!equals(WorkflowExecutionStatusSchema, before, status)) {
+    if (changedNodes.length > 0 || !equals(WorkflowExecutionStatusSchema, before, workflowLevelOf(status))) {
       status.updatedAt = timestampFromDate(now);
       status.observedGeneration = BigInt(meta.generation ?? 0);
-      obj = await this.writeStatus(key, obj, status, specBytes, outputPrefix);
+      if (!working.encoder) {
+        working.encoder = new StatusEncoder(order);
+        working.encoder.noteStored(working.storedUris);
+      }
+      working.encoder.markDirty(changedNodes);
+      obj = await this.writeStatus(key, obj, working, specBytes, outputPrefix);
     }
 
     if (isTerminalWorkflowPhase(status.phase)) {
@@ -289,22 +304,30 @@ export class RoundRunner {
     );
     this.deps.metrics.crUpdateLatency.observe((performance.now() - started) / 1000);
     this.deps.workflows.noteWritten(patched);
+    // A metadata patch leaves the status as it was: the kept status is that of the new version.
+    this.deps.specs.rememberStatus(
+      objectKeyOf(obj),
+      obj.metadata?.resourceVersion ?? "",
+      patched.metadata?.resourceVersion ?? "",
+    );
     return patched;
   }
 
   private async writeStatus(
     key: string,
     obj: WorkflowExecutionCr,
-    status: WorkflowExecutionStatus,
+    working: WorkingStatus,
     specBytes: number,
     outputPrefix: string,
   ): Promise<WorkflowExecutionCr> {
     const d = this.deps;
+    const status = working.status;
+    const encoder = working.encoder as StatusEncoder;
     const otherBytes = specBytes + Buffer.byteLength(JSON.stringify(obj.metadata ?? {})) + 256;
-    const previousOffload = (obj.status as { offloaded?: { uri?: string } } | undefined)?.offloaded?.uri;
+    const previousOffload = new Set([...working.storedUris, ...offloadedUrisOf(obj.status)]);
     let budget = d.statusBudget;
     for (let attempt = 0; ; attempt++) {
-      const encoded = await encodeStatus(status, {
+      const encoded = await encoder.encode(status, {
         budget,
         otherBytes,
         blobs: d.blobs,
@@ -317,12 +340,17 @@ export class RoundRunner {
         d.metrics.crStatusBytes.observe({ encoding: encoded.encoding }, otherBytes + encoded.statusBytes);
         d.onStatusWritten?.(key, otherBytes + encoded.statusBytes, encoded.encoding);
         d.workflows.noteWritten(written);
-        d.specs.rememberStatus(key, written.metadata?.resourceVersion ?? "", status);
-        if (previousOffload && previousOffload !== encoded.offloadedUri) {
-          await d.blobs.delete(previousOffload).catch((e: unknown) =>
-            d.logger.warn("cannot delete the previous offloaded status", {
+        d.specs.rememberStatus(key, working.rv, written.metadata?.resourceVersion ?? "");
+        // Chunks the new status no longer refers to are deleted once it is written.
+        const current = new Set(encoded.offloadedUris ?? []);
+        working.storedUris = [...current];
+        const superseded = [...previousOffload].filter((uri) => !current.has(uri));
+        encoder.forgetStored(superseded);
+        for (const uri of superseded) {
+          await d.blobs.delete(uri).catch((e: unknown) =>
+            d.logger.warn("cannot delete a superseded offloaded status chunk", {
               execution: key,
-              uri: previousOffload,
+              uri,
               error: e,
             }),
           );
@@ -384,26 +412,79 @@ export class RoundRunner {
     const d = this.deps;
     const live = d.pods.livePodsOf(key);
     if (!live || live.size === 0) return;
+    // Finished pods are at most the live ones: below a batch there is nothing to do yet.
+    if (live.size < FINISHED_POD_BATCH) return;
     const execName = (obj.spec as { executionId?: { name?: string } } | undefined)?.executionId?.name ?? name;
-    const finished: string[] = [];
-    // Nested nodes (sub-workflows, branches) are named by their execution-wide id.
-    forEachNodeStatus(status.nodes, (nodeId, ns) => {
-      const terminal = isTerminalNodePhase(ns.phase);
-      const upTo = terminal ? ns.attempts : ns.attempts - 1;
-      for (let a = 0; a < upTo; a++) {
-        const podName = a === ns.attempts - 1 && ns.podName ? ns.podName : taskPodName(execName, nodeId, a);
-        if (live.has(podName)) finished.push(podName);
+    const isFinished = (nodeId: string, ns: NodeStatus, a: number): boolean =>
+      a < (isTerminalNodePhase(ns.phase) ? ns.attempts : ns.attempts - 1);
+    const podNameOf = (nodeId: string, ns: NodeStatus, a: number): string =>
+      a === ns.attempts - 1 && ns.podName ? ns.podName : taskPodName(execName, nodeId, a);
+    let finished: string[] = [];
+    // Each live pod names its node and attempt in its labels: look those nodes up (O(live pods)).
+    let resolved = true;
+    for (const [podName, pod] of live) {
+      const labels = pod.metadata?.labels ?? {};
+      const nodeId = labels[Labels.node];
+      const a = Number(labels[Labels.attempt]);
+      const ns = nodeId !== undefined ? nodeStatusAt(status.nodes, nodeId) : undefined;
+      if (!ns || nodeId === undefined || !Number.isInteger(a) || podNameOf(nodeId, ns, a) !== podName) {
+        // A label bounded (hashed) from a long nested id, or a pod of no known node: scan instead.
+        resolved = false;
+        break;
       }
-    });
+      if (isFinished(nodeId, ns, a)) finished.push(podName);
+    }
+    if (!resolved) {
+      finished = [];
+      // Nested nodes (sub-workflows, branches) are named by their execution-wide id.
+      forEachNodeStatus(status.nodes, (nodeId, ns) => {
+        for (let a = 0; a < ns.attempts; a++) {
+          const podName = podNameOf(nodeId, ns, a);
+          if (isFinished(nodeId, ns, a) && live.has(podName)) finished.push(podName);
+        }
+      });
+    }
     // Finished pods are removed in batches while the workflow runs (and all at once when it
     // ends), keeping API calls per task low.
     if (finished.length < FINISHED_POD_BATCH) return;
-    for (const podName of finished) {
+    // As many deletes in flight as pod creates in a wave: a level of a wide workflow finishes
+    // hundreds of pods at once, and one at a time they would take longer than the level ran.
+    await runConcurrently(finished, WAVE_CONCURRENCY, async (podName) => {
       d.pods.expectDelete(namespace, podName);
       await d.podPort.delete(namespace, podName);
       d.metrics.podsDeleted.inc();
-    }
+    });
   }
+}
+
+/** The workflow-level fields of `status` (a copy without the node map), to compare before and after a round. */
+function workflowLevelOf(status: WorkflowExecutionStatus): WorkflowExecutionStatus {
+  const nodes = status.nodes;
+  status.nodes = {};
+  try {
+    return clone(WorkflowExecutionStatusSchema, status);
+  } finally {
+    status.nodes = nodes;
+  }
+}
+
+/** The status of the node with execution-wide id `uniqueId` (`parent.child` for nested ones). */
+function nodeStatusAt(
+  nodes: { readonly [id: string]: NodeStatus },
+  uniqueId: string,
+): NodeStatus | undefined {
+  let level = nodes;
+  let ns: NodeStatus | undefined;
+  for (const part of uniqueId.split(NESTED_NODE_SEPARATOR)) {
+    ns = level[part];
+    if (!ns) return undefined;
+    level = ns.subNodes;
+  }
+  return ns;
+}
+
+function objectKeyOf(obj: WorkflowExecutionCr): string {
+  return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
 }
 
 /** When a terminal CR's `status.stoppedAt` is, if it has one. */

@@ -3,19 +3,18 @@
  * resourceVersion, so a round does not re-parse proto-JSON (or re-fetch an offloaded closure)
  * for objects it has seen before.
  */
-import { clone, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { sha256Hex } from "@flotilla/common";
 import {
   CompiledWorkflowClosureSchema,
   WorkflowExecutionSpecSchema,
-  WorkflowExecutionStatusSchema,
   type CompiledWorkflowClosure,
   type WorkflowExecutionSpec,
   type WorkflowExecutionStatus,
 } from "@flotilla/proto";
 import type { WorkflowExecutionCr } from "../informers/caches.js";
 import { buildGraph, type WorkflowGraph } from "../workflow/graph.js";
-import { decodeStatus } from "../workflow/status-codec.js";
+import { StatusEncoder, decodeStatus, offloadedUrisOf } from "../workflow/status-codec.js";
 
 /** The CR's spec cannot be executed (undecodable, missing closure, digest mismatch). */
 export class InvalidSpecError extends Error {
@@ -41,11 +40,26 @@ export interface BlobReader {
   get(uri: string): Promise<Uint8Array>;
 }
 
+/**
+ * The decoded status of an in-flight workflow, kept between rounds while the CR's
+ * resourceVersion is the one it was decoded from (or written as). Rounds change it in place,
+ * telling {@link encoder} which nodes they changed; a round that fails forgets it
+ * ({@link SpecCache.forgetStatus}), so the next one decodes the CR again.
+ */
+export interface WorkingStatus {
+  rv: string;
+  status: WorkflowExecutionStatus;
+  /** Encodes this status chunk by chunk; made by the first round that writes. */
+  encoder?: StatusEncoder;
+  /** Offloaded chunks stored for this status (the ones its CR refers to). */
+  storedUris: string[];
+}
+
 /** Caches decoded specs (by uid+generation) and statuses (by resourceVersion). */
 export class SpecCache {
   private readonly specs = new Map<string, { generation: string; decoded: DecodedSpec }>();
   private readonly closures = new Map<string, CompiledWorkflowClosure>();
-  private readonly statuses = new Map<string, { rv: string; status: WorkflowExecutionStatus }>();
+  private readonly statuses = new Map<string, WorkingStatus>();
 
   constructor(private readonly blobs: BlobReader) {}
 
@@ -97,19 +111,30 @@ export class SpecCache {
     return closure;
   }
 
-  /** A private, mutable copy of the decoded status of `obj`. */
-  async status(key: string, obj: WorkflowExecutionCr): Promise<WorkflowExecutionStatus> {
+  /**
+   * The decoded status of `obj`: the one kept from the previous round when `obj` is at the
+   * resourceVersion it was kept for (no decoding, no copy: the round changes it in place), else
+   * decoded afresh (a new object, so indexes kept for the old one are not used).
+   */
+  async status(key: string, obj: WorkflowExecutionCr): Promise<WorkingStatus> {
     const rv = obj.metadata?.resourceVersion ?? "";
     const hit = this.statuses.get(key);
-    if (hit && rv !== "" && hit.rv === rv) return clone(WorkflowExecutionStatusSchema, hit.status);
+    if (hit && rv !== "" && hit.rv === rv) return hit;
     const status = await decodeStatus(obj.status, this.blobs);
-    this.statuses.set(key, { rv, status: clone(WorkflowExecutionStatusSchema, status) });
-    return status;
+    const entry: WorkingStatus = { rv, status, storedUris: offloadedUrisOf(obj.status) };
+    this.statuses.set(key, entry);
+    return entry;
   }
 
-  /** Remembers the status just written as the decoded form of `rv`. */
-  rememberStatus(key: string, rv: string, status: WorkflowExecutionStatus): void {
-    this.statuses.set(key, { rv, status: clone(WorkflowExecutionStatusSchema, status) });
+  /** The kept status of `key` is now that of resourceVersion `rv` (after a write or a metadata patch). */
+  rememberStatus(key: string, fromRv: string, rv: string): void {
+    const entry = this.statuses.get(key);
+    if (entry && entry.rv === fromRv) entry.rv = rv;
+  }
+
+  /** Forgets the kept status of `key` (a round failed half-way through changing it). */
+  forgetStatus(key: string): void {
+    this.statuses.delete(key);
   }
 
   /** Forgets everything about an execution. */

@@ -14,6 +14,7 @@ import {
   type Node,
   type NodeStatus,
 } from "@flotilla/proto";
+import { forgetLevelIndex, levelIndexOf } from "./level-index.js";
 import { isSuccessfulNodePhase, isTerminalNodePhase } from "./phases.js";
 import type { RoundContext } from "./round-context.js";
 import { handlerFor, type NodeHandler, type NodeHandlers } from "../nodes/node-handler.js";
@@ -44,10 +45,10 @@ function isActive(ns: NodeStatus | undefined): boolean {
 }
 
 /** Node handlers run concurrently within one wave of a round (bounds API calls in flight). */
-const WAVE_CONCURRENCY = 16;
+export const WAVE_CONCURRENCY = 16;
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
-async function runConcurrently<T>(
+export async function runConcurrently<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
@@ -63,16 +64,6 @@ function systemError(code: string, message: string): ExecutionError {
   return create(ExecutionErrorSchema, { kind: ExecutionError_Kind.SYSTEM, code, message });
 }
 
-function firstFailure(ctx: RoundContext): LevelFailure | undefined {
-  for (const id of ctx.graph.order) {
-    const ns = ctx.nodes[id];
-    if (ns && (ns.phase === NodeExecution_Phase.FAILED || ns.phase === NodeExecution_Phase.TIMED_OUT)) {
-      return { nodeId: id, error: ns.error };
-    }
-  }
-  return undefined;
-}
-
 /** Whether the level's workflow fails as soon as one node fails (the default policy). */
 export function failsFast(ctx: RoundContext): boolean {
   return (
@@ -86,17 +77,27 @@ export function failsFast(ctx: RoundContext): boolean {
  * (every ready node of a wave is handled concurrently; a wave that finished nodes may make
  * their dependents ready), skips dependents of failed nodes, and holds nodes beyond the
  * execution's max parallelism (counted per level) in QUEUED. Returns the level's outcome.
+ *
+ * Only the level's frontier is visited — nodes not terminal whose upstream nodes all are, kept
+ * in a {@link LevelIndex} with the status between rounds — so a step costs what can move, not
+ * the level's size. A walk over every node in topological order visits the same nodes in the
+ * same order (terminal nodes and nodes with unfinished upstream nodes are passed over there).
  */
 export async function advanceLevel(ctx: RoundContext, handlers: NodeHandlers): Promise<LevelOutcome> {
   const graph = ctx.graph;
   const nodes = ctx.nodes;
+  const index = levelIndexOf(graph, nodes);
   const failFast = failsFast(ctx);
   const maxParallelism = ctx.execution.spec.maxParallelism;
 
-  let failure = firstFailure(ctx);
+  const failedId = index.firstFailed();
+  let failure: LevelFailure | undefined =
+    failedId !== undefined ? { nodeId: failedId, error: nodes[failedId]?.error } : undefined;
   if (!(failure && failFast)) {
     let active = 0;
-    for (const id of graph.order) if (isActive(nodes[id])) active++;
+    // Active nodes (running or waiting for tokens/quota) are never terminal and were ready when
+    // they started, so they are all on the frontier.
+    for (const id of index.frontier()) if (isActive(nodes[id])) active++;
     const handled = new Set<string>();
     // Waves: select every ready node (reserving parallelism slots), run their handlers
     // concurrently (independent nodes: their pod creates overlap), and repeat while a wave
@@ -104,24 +105,37 @@ export async function advanceLevel(ctx: RoundContext, handlers: NodeHandlers): P
     for (let progressed = true; progressed && !(failure && failFast);) {
       progressed = false;
       const wave: { id: string; node: Node; handler: NodeHandler; wasActive: boolean }[] = [];
-      for (const id of graph.order) {
-        if (handled.has(id)) continue;
+      const queue = index.frontier().filter((id) => !handled.has(id));
+      /** Nodes a skip or failure in this pass made ready join the pass at their position. */
+      const settle = (id: string) => {
+        for (const joined of index.refresh(id)) {
+          const p = index.position(joined);
+          let lo = 0;
+          let hi = queue.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1;
+            if (index.position(queue[mid]) < p) lo = mid + 1;
+            else hi = mid;
+          }
+          queue.splice(lo, 0, joined);
+        }
+      };
+      for (let i = 0; i < queue.length; i++) {
+        const id = queue[i];
         const node = graph.nodes.get(id) as Node;
         const ns = nodes[id];
         if (ns && isTerminalNodePhase(ns.phase)) continue;
-        let ready = true;
         let blocked = false;
         for (const u of graph.upstream.get(id) ?? []) {
           const p = nodes[u]?.phase ?? NodeExecution_Phase.UNSPECIFIED;
-          if (!isTerminalNodePhase(p)) ready = false;
-          else if (!isSuccessfulNodePhase(p)) blocked = true;
+          if (!isSuccessfulNodePhase(p)) blocked = true;
         }
-        if (!ready) continue;
         if (blocked) {
           ctx.setNodePhase(id, NodeExecution_Phase.SKIPPED, {
             reason: "UpstreamFailed",
             message: "an upstream node did not succeed",
           });
+          settle(id);
           progressed = true;
           continue;
         }
@@ -146,15 +160,18 @@ export async function advanceLevel(ctx: RoundContext, handlers: NodeHandlers): P
             reason: "InvalidNode",
             error: systemError("InvalidNode", `node ${ctx.uniqueId(id)} has no target`),
           });
+          settle(id);
           failure ??= { nodeId: id, error: ctx.node(id).error };
           continue;
         }
-        if (ns?.waiting?.reason === WaitingReasons.parallelism) ns.waiting = undefined;
+        const cur = ctx.node(id);
+        if (cur.waiting?.reason === WaitingReasons.parallelism) cur.waiting = undefined;
         if (!wasActive) active++;
         wave.push({ id, node, handler, wasActive });
       }
       await runConcurrently(wave, WAVE_CONCURRENCY, (w) => w.handler.handle(ctx, w.node));
       for (const w of wave) {
+        index.refresh(w.id);
         const after = nodes[w.id];
         // A node still waiting for tokens or quota may get them once a node of this wave
         // finished (and released its own); everything else is handled once per round.
@@ -172,10 +189,7 @@ export async function advanceLevel(ctx: RoundContext, handlers: NodeHandlers): P
     }
   }
 
-  const pending = graph.order.some((id) => {
-    const ns = nodes[id];
-    return !ns || !isTerminalNodePhase(ns.phase);
-  });
+  const pending = index.hasPending();
   if (failure) {
     if (failFast || !pending) return { state: "failed", failure, failFast };
     return { state: "running" };
@@ -198,10 +212,12 @@ export async function abortLevel(
     const ns = ctx.nodes[id];
     if (!ns || isTerminalNodePhase(ns.phase) || ns.phase === NodeExecution_Phase.UNSPECIFIED) continue;
     const node = ctx.graph.nodes.get(id) as Node;
+    ctx.node(id); // the handler changes it: the round records it as changed
     await handlerFor(handlers, node)?.abort(ctx, node, cause);
     if (!isTerminalNodePhase(ctx.node(id).phase))
       ctx.setNodePhase(id, NodeExecution_Phase.ABORTED, { reason, message: cause });
   }
+  forgetLevelIndex(ctx.nodes);
 }
 
 /**

@@ -4,7 +4,7 @@
  * change bumps its phase version and emits exactly one event.
  */
 import { createHash } from "node:crypto";
-import { create } from "@bufbuild/protobuf";
+import { clone, create, equals } from "@bufbuild/protobuf";
 import { timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
@@ -97,6 +97,11 @@ interface RoundShared {
   requeueAfterMs: number | undefined;
   /** Outputs read this round by execution-wide node id. */
   outputs: Map<string, Promise<LiteralMap>>;
+  /**
+   * Top-level nodes this round looked up for change (every mutation goes through
+   * {@link RoundContext.node}), each with a copy of its status before (undefined: it had none).
+   */
+  touched: Map<string, NodeStatus | undefined>;
 }
 
 /**
@@ -121,6 +126,8 @@ export class RoundContext {
   private readonly level: NestedLevel | undefined;
   private readonly enclosing: RoundContext | undefined;
   private inputsPromise: Promise<LiteralMap> | undefined;
+  /** Whether this is a nested context (set in the constructor, before any lookup). */
+  private readonly enclosingSet: boolean;
 
   constructor(
     readonly execution: ExecutionView,
@@ -139,7 +146,13 @@ export class RoundContext {
       this.parentNodeId = parent.uniqueId(level.parentNodeId);
       this.level = level;
     } else {
-      this.shared = { events: [], createdPods: [], requeueAfterMs: undefined, outputs: new Map() };
+      this.shared = {
+        events: [],
+        createdPods: [],
+        requeueAfterMs: undefined,
+        outputs: new Map(),
+        touched: new Map(),
+      };
       this.graph = execution.graph;
       this.nodes = status.nodes;
       this.parentNodeId = "";
@@ -147,6 +160,20 @@ export class RoundContext {
     this.events = this.shared.events;
     this.createdPods = this.shared.createdPods;
     this.enclosing = within?.parent;
+    this.enclosingSet = within !== undefined;
+  }
+
+  /**
+   * Top-level node ids whose status this round changed (or created), compared with their copy
+   * from before the round: only nodes the round got through {@link node} are compared.
+   */
+  changedNodeIds(): string[] {
+    const changed: string[] = [];
+    for (const [id, before] of this.shared.touched) {
+      const now = this.status.nodes[id];
+      if (!before || !now || !equals(NodeStatusSchema, before, now)) changed.push(id);
+    }
+    return changed;
   }
 
   /**
@@ -177,8 +204,17 @@ export class RoundContext {
     return nestedNodeId(this.parentNodeId, id);
   }
 
-  /** The status of node `id` of this level, created (UNSPECIFIED) when absent. */
+  /**
+   * The status of node `id` of this level, created (UNSPECIFIED) when absent. Everything that
+   * changes a node's status gets it here, so the round knows which nodes may have changed
+   * ({@link changedNodeIds}); a nested node counts as a change of its top-level ancestor, which
+   * the nested context got here when it was made.
+   */
   node(id: string): NodeStatus {
+    if (!this.enclosingSet && !this.shared.touched.has(id)) {
+      const before = this.nodes[id];
+      this.shared.touched.set(id, before ? clone(NodeStatusSchema, before) : undefined);
+    }
     let ns = this.nodes[id];
     if (!ns) {
       ns = create(NodeStatusSchema, {});
