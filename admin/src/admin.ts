@@ -9,6 +9,8 @@ import { Registry } from "prom-client";
 import type { AdminConfig } from "./config.js";
 import { createJsonLogger, type AdminLogger } from "./logger.js";
 import { AttributesManager } from "./manager/attributes-manager.js";
+import { CostManager } from "./manager/cost-manager.js";
+import { createCostMetrics } from "./manager/cost-metrics.js";
 import { EventManager } from "./manager/event-manager.js";
 import { ExecutionManager } from "./manager/execution-manager.js";
 import { LaunchPlanManager } from "./manager/launch-plan-manager.js";
@@ -18,12 +20,14 @@ import { TaskManager } from "./manager/task-manager.js";
 import { WorkflowManager } from "./manager/workflow-manager.js";
 import { createAdminMetrics, type AdminMetrics } from "./metrics.js";
 import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
+import { PostgresCostRepository } from "./repository/cost-repository.js";
 import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
 import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
 import { PostgresRegistryRepository } from "./repository/registry-repository.js";
 import { createRoutingSubsystem } from "./routing-subsystem.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
+import { createCostHandlers } from "./rpc/cost-handlers.js";
 import type { RoutingHandlers } from "./rpc/routing-handlers.js";
 import { rpcInterceptor } from "./rpc/errors.js";
 import { createRolloutHandlers } from "./rpc/rollout-handlers.js";
@@ -86,6 +90,8 @@ export interface Admin {
   readonly executionManager: ExecutionManager;
   readonly attributes: AttributesManager;
   readonly events: EventManager;
+  /** Cost and waste of task attempts (priced on ingestion, reported by GetCosts). */
+  readonly costs: CostManager;
   /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
   readonly service: ServiceImpl<typeof AdminService>;
   /** What the runtime server needs to serve this admin: routes, interceptors, metrics, readiness. */
@@ -155,11 +161,13 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   });
   const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows);
   const attributes = new AttributesManager(attributesRepo, projects);
+  const costs = new CostManager(new PostgresCostRepository(database, observe), createCostMetrics(registry));
   const events = new EventManager({
     db: database,
     executions: executionRepo,
     events: eventRepository,
     metrics,
+    costs,
   });
   const routingDeps: RoutingFactoryDeps = {
     db: database,
@@ -210,6 +218,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   });
   const service: ServiceImpl<typeof AdminService> = {
     ...core,
+    ...createCostHandlers(costs),
     ...createRolloutHandlers(),
     ...withoutRouting(),
     ...routing.handlers,
@@ -247,6 +256,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     executionManager,
     attributes,
     events,
+    costs,
     service,
     server,
     readiness,

@@ -37,6 +37,8 @@ import { EventKindCode, isProblem, validateEvent, type ValidEvent } from "../eve
 import type { AdminMetrics } from "../metrics.js";
 import type { EventRepository, LoggedEvent } from "../repository/event-repository.js";
 import type { ExecutionRecord, ExecutionRepository } from "../repository/execution-repository.js";
+import type { AttemptCostRecord } from "../repository/cost-repository.js";
+import type { CostManager, FinishedAttempt } from "./cost-manager.js";
 import type { ExecutionKey } from "./placement.js";
 
 /** Most events one IngestEvents batch may carry. */
@@ -48,6 +50,8 @@ export interface EventManagerDeps {
   executions: ExecutionRepository;
   events: EventRepository;
   metrics?: AdminMetrics;
+  /** Prices attempts that reach a terminal phase (in the ingesting transaction); none: not priced. */
+  costs?: CostManager;
 }
 
 /** The state replay rebuilds (and ingestion stores) for one execution. */
@@ -135,8 +139,9 @@ export class EventManager {
       }
     }
     if (pending.length > 0) {
-      const applied = await this.apply(pending, true);
+      const { results: applied, priced } = await this.apply(pending, true);
       for (const r of applied) results[r.index] = r;
+      this.deps.costs?.count(priced);
     }
     const m = this.deps.metrics;
     if (m) {
@@ -200,7 +205,9 @@ export class EventManager {
     });
     const valid = validateEvent(event);
     if (isProblem(valid)) throw new Error(`admin event invalid: ${valid.field}: ${valid.description}`);
-    const [result] = await this.apply([{ index: 0, event, valid }], false);
+    const {
+      results: [result],
+    } = await this.apply([{ index: 0, event, valid }], false);
     if (result?.outcome === EventResult_Outcome.REJECTED) return undefined;
     return (await this.deps.executions.get(key))?.state;
   }
@@ -220,8 +227,15 @@ export class EventManager {
     });
   }
 
-  private async apply(pending: Pending[], checkCluster: boolean): Promise<EventResult[]> {
-    const { db, executions, events } = this.deps;
+  /**
+   * Applies validated events in one transaction. Returns their results and the attempts priced
+   * (stored in the same transaction; the caller counts them once it committed).
+   */
+  private async apply(
+    pending: Pending[],
+    checkCluster: boolean,
+  ): Promise<{ results: EventResult[]; priced: AttemptCostRecord[] }> {
+    const { db, executions, events, costs } = this.deps;
     return db.transaction(async (tx) => {
       const keys = new Map<string, ExecutionKey>();
       for (const p of pending) keys.set(execKey(p.valid.execution), p.valid.execution);
@@ -258,6 +272,7 @@ export class EventManager {
       const dirtyTasks = new Map<string, { executionPk: number; task: TaskExecution }>();
       const log: Omit<LoggedEvent, "seq">[] = [];
       const results: EventResult[] = [];
+      const finished: FinishedAttempt[] = [];
 
       for (const p of pending) {
         const v = p.valid;
@@ -352,6 +367,17 @@ export class EventManager {
           const node = nodes.get(nodeKey);
           if (node && linkTaskToNode(node, e.value))
             dirtyNodes.set(nodeKey, { executionPk: row.pk, state: node });
+          if (isTerminalPhase(EntityKind.Task, e.value.phase))
+            finished.push({
+              executionPk: row.pk,
+              project: row.key.project,
+              domain: row.key.domain,
+              executionName: row.key.name,
+              workflow: row.workflow.name,
+              cluster: v.producerCluster,
+              task,
+              event: e.value,
+            });
         }
         existing.add(dedupeKey);
         log.push({
@@ -372,7 +398,8 @@ export class EventManager {
         tx,
         [...dirtyExec].map((pk) => ({ pk, state: states.get(pk)! })),
       );
-      return results;
+      const priced = costs ? await costs.price(tx, finished) : [];
+      return { results, priced };
     });
   }
 

@@ -28,13 +28,14 @@ import type { EventRepository } from "../repository/event-repository.js";
 import type { NamedEntityKey, VersionSort } from "../repository/registry-repository.js";
 import type { ExecutionListSort } from "../repository/execution-repository.js";
 import type { ClusterHandlers } from "./cluster-handlers.js";
+import type { CostHandlers } from "./cost-handlers.js";
 import type { RoutingHandlers } from "./routing-handlers.js";
 import type { RolloutHandlers } from "./rollout-handlers.js";
 
-/** The AdminService RPCs the admin core implements: all but the cluster and rollout ones. */
+/** The AdminService RPCs the admin core implements: all but the cluster, rollout and cost ones. */
 export type CoreHandlers = Omit<
   ServiceImpl<typeof AdminService>,
-  keyof ClusterHandlers | keyof RoutingHandlers | keyof RolloutHandlers
+  keyof ClusterHandlers | keyof RoutingHandlers | keyof RolloutHandlers | keyof CostHandlers
 >;
 
 /** Managers and stores the AdminService handlers delegate to. */
