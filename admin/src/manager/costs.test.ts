@@ -142,7 +142,7 @@ const day = { since: new Date("2026-03-02T00:00:00Z"), until: new Date("2026-03-
 async function counterValue(admin: Admin, name: string, cluster: string): Promise<number> {
   const metric = (await admin.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
   const sample = metric?.values.find((v) => v.labels.cluster === cluster);
-  return sample ? Math.round((sample.value as number) * 1e6) : 0;
+  return sample ? Math.round(sample.value * 1e6) : 0;
 }
 
 eachDatabase("admin cost and waste", { migrations: ADMIN_MIGRATIONS_DIR }, (ctx) => {

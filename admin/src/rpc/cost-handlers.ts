@@ -16,7 +16,7 @@ import { CostGroupBy } from "../repository/cost-repository.js";
 /** The cost RPCs of AdminService. */
 export type CostHandlers = Pick<ServiceImpl<typeof AdminService>, "getCosts">;
 
-const GROUPING: Record<CostGrouping, CostGroupBy | undefined> = {
+const GROUPING: Partial<Record<CostGrouping, CostGroupBy>> = {
   [CostGrouping.UNSPECIFIED]: CostGroupBy.project,
   [CostGrouping.PROJECT]: CostGroupBy.project,
   [CostGrouping.DOMAIN]: CostGroupBy.domain,
@@ -30,7 +30,7 @@ const GROUPING: Record<CostGrouping, CostGroupBy | undefined> = {
 export function createCostHandlers(costs: CostManager): CostHandlers {
   return {
     async getCosts(req: GetCostsRequest) {
-      const groupBy = GROUPING[req.groupBy] as CostGroupBy | undefined;
+      const groupBy = GROUPING[req.groupBy];
       if (!groupBy) throw new InvalidArgumentError("group_by", `unknown grouping ${req.groupBy}`);
       if (!req.since) throw new InvalidArgumentError("since", "is required");
       const report = await costs.report({

@@ -18,8 +18,11 @@ const GROUPING_ENUM: Record<Grouping, CostGrouping> = {
   execution: CostGrouping.EXECUTION,
 };
 
+/** The key fields of a cost group. */
+type KeyField = "project" | "domain" | "workflow" | "cluster" | "day" | "execution";
+
 /** Key columns of each grouping. */
-const KEY_COLUMNS: Record<Grouping, (keyof CostGroup & string)[]> = {
+const KEY_COLUMNS: Record<Grouping, KeyField[]> = {
   project: ["project"],
   domain: ["project", "domain"],
   workflow: ["project", "domain", "workflow"],
@@ -108,7 +111,7 @@ export default class GetCosts extends FlotctlCommand<typeof GetCosts> {
       data: reportJson(by, res),
       table: () => {
         const columns: Column<CostGroup>[] = [
-          ...KEY_COLUMNS[by].map((k) => ({ header: k.toUpperCase(), get: (g: CostGroup) => String(g[k]) })),
+          ...KEY_COLUMNS[by].map((k) => ({ header: k.toUpperCase(), get: (g: CostGroup) => g[k] })),
           { header: "ATTEMPTS", get: (g) => String(g.attempts) },
           { header: "COST ($)", get: (g) => dollars(g.costMicros) },
           { header: "WASTE ($)", get: (g) => dollars(g.wasteMicros) },
