@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { TaskExecution_Phase } from "@flotilla/proto";
+import fc from "fast-check";
 import {
   attemptCost,
   formatDollars,
@@ -173,5 +174,49 @@ describe("attempt cost (exact micro-dollar arithmetic)", () => {
     assert.equal(formatDollars(4_999), "0.00");
     assert.equal(formatDollars(5_000), "0.01");
     assert.equal(formatDollars(123_455_000), "123.46");
+  });
+
+  it("property: 0 <= waste <= cost, waste is all of an unproductive attempt, and splitting the request moves the cost by at most a micro-dollar", () => {
+    const amounts = fc.record({
+      cpuMillicores: fc.integer({ min: 0, max: 256_000 }),
+      memoryBytes: fc.integer({ min: 0, max: 2 ** 40 }),
+      gpus: fc.integer({ min: 0, max: 16 }),
+    });
+    const price = fc.record({
+      effectiveFrom: fc.constant(at("00:00:00")),
+      cpuCoreHourMicros: fc.integer({ min: 0, max: 10_000_000 }),
+      memoryGibHourMicros: fc.integer({ min: 0, max: 1_000_000 }),
+      gpuHourMicros: fc.integer({ min: 0, max: 100_000_000 }),
+    });
+    fc.assert(
+      fc.property(
+        amounts,
+        amounts,
+        price,
+        fc.integer({ min: 0, max: 30 * 86_400_000 }),
+        fc.constantFrom(
+          TaskExecution_Phase.SUCCEEDED,
+          TaskExecution_Phase.FAILED,
+          TaskExecution_Phase.RETRYABLE_FAILED,
+          TaskExecution_Phase.ABORTED,
+        ),
+        (requested, used, p, wallMs, phase) => {
+          const startedAt = at("01:00:00");
+          const endedAt = new Date(startedAt.getTime() + wallMs);
+          const c = attemptCost({ phase, startedAt, endedAt, requested, used, prices: [p] });
+          assert.ok(c.wasteMicros >= 0 && c.wasteMicros <= c.costMicros);
+          assert.ok(Number.isSafeInteger(c.costMicros));
+          if (phase !== TaskExecution_Phase.SUCCEEDED) assert.equal(c.wasteMicros, c.costMicros);
+          const part = (r: typeof requested) =>
+            attemptCost({ phase, startedAt, endedAt, requested: r, prices: [p] }).costMicros;
+          const zero = { cpuMillicores: 0, memoryBytes: 0, gpus: 0 };
+          const split =
+            part({ ...zero, cpuMillicores: requested.cpuMillicores }) +
+            part({ ...zero, memoryBytes: requested.memoryBytes }) +
+            part({ ...zero, gpus: requested.gpus });
+          assert.ok(Math.abs(split - c.costMicros) <= 1, `${split} vs ${c.costMicros}`);
+        },
+      ),
+    );
   });
 });
