@@ -5,6 +5,7 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createRouterTransport } from "@connectrpc/connect";
 import {
   AdminService,
+  ClusterSchema,
   CostGroupSchema,
   CostGrouping,
   GetCostsResponseSchema,
@@ -18,6 +19,13 @@ function costAdmin() {
   const requests: GetCostsRequest[] = [];
   const transport = createRouterTransport(({ service }) => {
     service(AdminService, {
+      getCluster: (req) => ({
+        cluster: create(ClusterSchema, {
+          name: req.name,
+          prices: req.name === "east" ? { cpuHour: 0.0425, memoryGibHour: 0.0057, gpuHour: 2.48 } : {},
+        }),
+        activeExecutions: 0,
+      }),
       getCosts: (req) => {
         requests.push(req);
         return create(GetCostsResponseSchema, {
@@ -147,4 +155,13 @@ test("dollars round half-up to the cent; --since takes durations and RFC 3339 ti
   assert.equal(parseWhen("since", "36h", now).toISOString(), "2026-03-07T00:00:00.000Z");
   assert.equal(parseWhen("since", "2026-03-01", now).toISOString(), "2026-03-01T00:00:00.000Z");
   assert.throws(() => parseWhen("until", "yesterday", now), /--until expects/);
+});
+
+test("get clusters NAME shows the cluster's price table", async () => {
+  const { transport } = costAdmin();
+  const east = await runCli(["get", "clusters", "east"], { transport });
+  assert.equal(east.code, 0, east.stderr);
+  assert.match(east.stdout, /Prices:\s+\$0\.0425 \/ core-hour, \$0\.0057 \/ GiB-hour, \$2\.48 \/ GPU-hour/);
+  const free = await runCli(["get", "clusters", "free"], { transport });
+  assert.match(free.stdout, /Prices:\s+none \(costs 0\)/);
 });
