@@ -49,3 +49,12 @@ export function formatLabels(labels: Record<string, string> | undefined): string
   const entries = Object.entries(labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(",") : "-";
 }
+
+/**
+ * Dollars with cents from micro-dollars, rounded half-up to the cent (the admin's rule: each
+ * attempt is whole micro-dollars, sums are exact, only the display rounds).
+ */
+export function formatDollars(micros: bigint): string {
+  const cents = (micros + 5000n) / 10000n;
+  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
+}

@@ -4,6 +4,7 @@ import { CostGrouping, type CostGroup, type GetCostsResponse } from "@flotilla/p
 import { DURATION_SYNTAX, tryParseDuration } from "@flotilla/common";
 import { FlotctlCommand } from "../../base-command.js";
 import { UsageError } from "../../errors.js";
+import { formatDollars } from "../../output/format.js";
 import type { Column } from "../../output/table.js";
 
 const GROUPINGS = ["project", "domain", "workflow", "cluster", "day", "execution"] as const;
@@ -31,14 +32,8 @@ const KEY_COLUMNS: Record<Grouping, KeyField[]> = {
   execution: ["project", "domain", "execution"],
 };
 
-/**
- * Dollars with cents from micro-dollars, rounded half-up to the cent (the admin's rule: each
- * attempt is whole micro-dollars, groups are exact sums, only the display rounds).
- */
-export function dollars(micros: bigint): string {
-  const cents = (micros + 5000n) / 10000n;
-  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
-}
+/** Dollars with cents from micro-dollars (see {@link formatDollars}). */
+export const dollars = formatDollars;
 
 /**
  * A point in time from `--since` / `--until`: a duration back from `now` ("7d", "12h") or an
