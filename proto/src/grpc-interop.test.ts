@@ -112,7 +112,7 @@ describe("grpc-js interop", () => {
     }
     assert.ok(Object.keys(AdminClient.service).includes("IngestEvents"));
     assert.ok(Object.keys(ResourceManagerClient.service).includes("Allocate"));
-    assert.equal(Object.keys(AdminClient.service).length, 54);
+    assert.equal(Object.keys(AdminClient.service).length, 55);
   });
 
   it("calls GetVersion on a Connect server over gRPC", async () => {
