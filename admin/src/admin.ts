@@ -9,6 +9,8 @@ import { Registry } from "prom-client";
 import type { AdminConfig } from "./config.js";
 import { createJsonLogger, type AdminLogger } from "./logger.js";
 import { AttributesManager } from "./manager/attributes-manager.js";
+import { CostManager } from "./manager/cost-manager.js";
+import { createCostMetrics } from "./manager/cost-metrics.js";
 import { EventManager } from "./manager/event-manager.js";
 import { ExecutionManager } from "./manager/execution-manager.js";
 import { LaunchPlanManager } from "./manager/launch-plan-manager.js";
@@ -24,6 +26,7 @@ import { createAdminMetrics, type AdminMetrics } from "./metrics.js";
 import { channelPolicy } from "./notifications/rules.js";
 import { createNotificationSender } from "./notifications/senders.js";
 import { PostgresAttributesRepository } from "./repository/attributes-repository.js";
+import { PostgresCostRepository } from "./repository/cost-repository.js";
 import { PostgresEventRepository, type EventRepository } from "./repository/event-repository.js";
 import { PostgresExecutionRepository, type ExecutionRepository } from "./repository/execution-repository.js";
 import {
@@ -35,6 +38,7 @@ import { PostgresScheduleRepository } from "./repository/schedule-repository.js"
 import { createRoutingSubsystem } from "./routing-subsystem.js";
 import { createAdminServiceHandlers } from "./rpc/admin-service.js";
 import type { ClusterHandlers } from "./rpc/cluster-handlers.js";
+import { createCostHandlers } from "./rpc/cost-handlers.js";
 import type { RoutingHandlers } from "./rpc/routing-handlers.js";
 import { rpcInterceptor } from "./rpc/errors.js";
 import { createNotificationHandlers } from "./rpc/notification-handlers.js";
@@ -118,6 +122,8 @@ export interface Admin {
   readonly notifications: NotificationManager;
   /** Delivers the outbox; undefined when `notifications.enabled` is false. */
   readonly notificationDispatcher: NotificationDispatcher | undefined;
+  /** Cost and waste of task attempts (priced on ingestion, reported by GetCosts). */
+  readonly costs: CostManager;
   /** The AdminService implementation: core, routing and (not built yet) rollout handlers. */
   readonly service: ServiceImpl<typeof AdminService>;
   /** What the runtime server needs to serve this admin: routes, interceptors, metrics, readiness. */
@@ -200,12 +206,14 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   const schedules = new ScheduleManager(scheduleRepo, { minIntervalMs: config.scheduler.minInterval, now });
   const launchPlans = new LaunchPlanManager(registryRepo, projects, workflows, schedules, notificationPolicy);
   const attributes = new AttributesManager(attributesRepo, projects);
+  const costs = new CostManager(new PostgresCostRepository(database, observe), createCostMetrics(registry));
   const events = new EventManager({
     db: database,
     executions: executionRepo,
     events: eventRepository,
     outbox,
     metrics,
+    costs,
   });
   const notifications = new NotificationManager(outbox);
   const n = config.notifications;
@@ -304,6 +312,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
   });
   const service: ServiceImpl<typeof AdminService> = {
     ...core,
+    ...createCostHandlers(costs),
     ...createRolloutHandlers(),
     ...createNotificationHandlers(notifications),
     ...withoutRouting(),
@@ -346,6 +355,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     scheduler,
     notifications,
     notificationDispatcher,
+    costs,
     service,
     server,
     readiness,

@@ -150,11 +150,11 @@ function fakeAdmin() {
         taskExecutions: [
           {
             id: { nodeExecutionId: req.nodeExecutionId, retryAttempt: 0 },
-            closure: { phase: TaskExecution_Phase.FAILED },
+            closure: { phase: TaskExecution_Phase.FAILED, cost: 0.012345 },
           },
           {
             id: { nodeExecutionId: req.nodeExecutionId, retryAttempt: 1 },
-            closure: { phase: TaskExecution_Phase.SUCCEEDED },
+            closure: { phase: TaskExecution_Phase.SUCCEEDED, cost: 0.037655 },
           },
         ],
       }),
@@ -465,7 +465,8 @@ test("get executions --details shows the node tree with attempts", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Execution:\s+flytesnacks\/development\/hello-1/);
   assert.match(r.stdout, /Cluster:\s+cluster-a/);
-  assert.match(r.stdout, /say\s+RUNNING\s+hello\.say:v1\s+-\s+-\s+#0 FAILED, #1 SUCCEEDED/);
+  assert.match(r.stdout, /say\s+RUNNING\s+hello\.say:v1\s+-\s+-\s+#0 FAILED, #1 SUCCEEDED\s+0\.05\s/);
+  assert.match(r.stdout, /Cost:\s+\$0\.05 \(finished attempts\)/);
   assert.match(r.stdout, /Inputs:\s+\{"name":"world"\}/);
   assert.match(r.stdout, /Outputs:\s+\{"greeting":"hello world"\}/);
 });

@@ -8,7 +8,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { eventually, spawnBin, tempDir } from "@flotilla/testing";
+import { eventually, scrapeMetric, spawnBin, tempDir } from "@flotilla/testing";
 
 const run = promisify(execFile);
 const dir = tempDir({ prefix: "flotilla-demo-e2e-" });
@@ -301,4 +301,60 @@ test("a propeller killed mid-run is restarted by the supervisor and the workflow
   assert.equal(watch.code, 0, watch.stdout + watch.stderr);
   const view = await details<{ outputs?: Record<string, unknown> }>("ml", "chain-e2e");
   assert.deepEqual(view.outputs, { n: 3 });
+});
+
+test("costs: flotctl get costs and the admin's cost counters agree to the cent; a retried attempt is waste", async () => {
+  await createExecution("ml", "flaky-cost-e2e", "--launchplan", "flaky-lp");
+  const watch = await watchExecution("ml", "flaky-cost-e2e");
+  assert.equal(watch.code, 0, watch.stdout + watch.stderr);
+  const counter = async (name: string, cluster: string) =>
+    Math.round((await scrapeMetric(state.adminUrl, name, { project: "ml", cluster })) * 1e6);
+  interface Costs {
+    groups: {
+      cluster?: string;
+      workflow?: string;
+      cost: string;
+      waste: string;
+      costMicros: number;
+      wasteMicros: number;
+    }[];
+  }
+  // Other tests' executions may still finish meanwhile: compare a report taken between two equal
+  // readings of the counters.
+  await eventually(
+    async () => {
+      const clusters = ["east", "west"];
+      const before = await Promise.all(
+        clusters.map((c) => counter("flotilla_admin_task_cost_dollars_total", c)),
+      );
+      const report = await flotctlJson<Costs>("get", "costs", "-p", "ml", "--by", "cluster", "--since", "1d");
+      const after = await Promise.all(
+        clusters.map((c) => counter("flotilla_admin_task_cost_dollars_total", c)),
+      );
+      assert.deepEqual(after, before, "no attempt finished while reading");
+      for (const [i, cluster] of clusters.entries()) {
+        const g = report.groups.find((x) => x.cluster === cluster);
+        assert.equal(g?.costMicros ?? 0, before[i], `${cluster}: report and counter, micro-dollars`);
+        const cents = (Math.floor(((before[i] ?? 0) + 5000) / 10000) / 100).toFixed(2);
+        assert.equal(g?.cost ?? "0.00", cents, `${cluster}: to the cent`);
+        const waste = await counter("flotilla_admin_task_waste_dollars_total", cluster);
+        assert.equal(g?.wasteMicros ?? 0, waste);
+      }
+    },
+    { timeout: 30_000, interval: 500, message: "a quiet moment to compare report and counters" },
+  );
+  // The first attempt of the flaky task failed after 2 s: its whole cost is waste.
+  const byWorkflow = await flotctlJson<Costs>(
+    "get",
+    "costs",
+    "-p",
+    "ml",
+    "--by",
+    "workflow",
+    "--since",
+    "1d",
+  );
+  const flaky = byWorkflow.groups.find((g) => g.workflow === "flaky");
+  assert.ok(flaky && flaky.wasteMicros > 0 && flaky.wasteMicros <= flaky.costMicros, JSON.stringify(flaky));
+  assert.notEqual(flaky.waste, "0.00", "the demo's prices make the wasted attempt show in cents");
 });

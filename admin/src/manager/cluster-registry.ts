@@ -77,7 +77,7 @@ export class ClusterRegistry {
           labels: c.labels ?? {},
           priority: c.priority ?? 0,
           capacity: {},
-          prices: {},
+          prices: pricesJson(c.prices),
         },
         c.state,
       );
@@ -227,6 +227,16 @@ export class ClusterRegistry {
         await this.deps.executions.updatePlacement(e.key, { cluster, queueReason: null });
     }
   }
+}
+
+/** proto-JSON of the PriceTable a config cluster declares (fields at their default omitted, as toJson does). */
+function pricesJson(p: ClusterConfig["prices"]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (p?.currency) out.currency = p.currency;
+  if (p?.cpuCoreHour) out.cpuHour = p.cpuCoreHour;
+  if (p?.memoryGibHour) out.memoryGibHour = p.memoryGibHour;
+  if (p?.gpuHour) out.gpuHour = p.gpuHour;
+  return out;
 }
 
 function configCredentials(c: ClusterConfig): ClusterCredentials {

@@ -40,6 +40,8 @@ import { messagesForPhaseChange } from "../notifications/rules.js";
 import type { EventRepository, LoggedEvent } from "../repository/event-repository.js";
 import type { ExecutionRecord, ExecutionRepository } from "../repository/execution-repository.js";
 import type { NotificationRepository } from "../repository/notification-repository.js";
+import type { AttemptCostRecord } from "../repository/cost-repository.js";
+import type { CostManager, FinishedAttempt } from "./cost-manager.js";
 import type { ExecutionKey } from "./placement.js";
 
 /** Most events one IngestEvents batch may carry. */
@@ -56,6 +58,8 @@ export interface EventManagerDeps {
    */
   outbox?: NotificationRepository;
   metrics?: AdminMetrics;
+  /** Prices attempts that reach a terminal phase (in the ingesting transaction); none: not priced. */
+  costs?: CostManager;
 }
 
 /** The state replay rebuilds (and ingestion stores) for one execution. */
@@ -149,8 +153,9 @@ export class EventManager {
       }
     }
     if (pending.length > 0) {
-      const applied = await this.apply(pending, true);
+      const { results: applied, priced } = await this.apply(pending, true);
       for (const r of applied) results[r.index] = r;
+      this.deps.costs?.count(priced);
     }
     const m = this.deps.metrics;
     if (m) {
@@ -214,7 +219,9 @@ export class EventManager {
     });
     const valid = validateEvent(event);
     if (isProblem(valid)) throw new Error(`admin event invalid: ${valid.field}: ${valid.description}`);
-    const [result] = await this.apply([{ index: 0, event, valid }], false);
+    const {
+      results: [result],
+    } = await this.apply([{ index: 0, event, valid }], false);
     if (result?.outcome === EventResult_Outcome.REJECTED) return undefined;
     return (await this.deps.executions.get(key))?.state;
   }
@@ -234,13 +241,21 @@ export class EventManager {
     });
   }
 
-  private async apply(pending: Pending[], checkCluster: boolean): Promise<EventResult[]> {
-    const { db, executions, events } = this.deps;
+  /**
+   * Applies validated events in one transaction. Returns their results and the attempts priced
+   * (stored in the same transaction; the caller counts them once it committed).
+   */
+  private async apply(
+    pending: Pending[],
+    checkCluster: boolean,
+  ): Promise<{ results: EventResult[]; priced: AttemptCostRecord[] }> {
+    const { db, executions, events, costs } = this.deps;
     const finished: Finished[] = [];
     const attemptsEnded: Array<{ record: ExecutionRecord; phase: TaskExecution_Phase }> = [];
-    const results = await db.transaction(async (tx) => {
+    const outcome = await db.transaction(async (tx) => {
       finished.length = 0;
       attemptsEnded.length = 0;
+      const attemptsToPrice: FinishedAttempt[] = [];
       const keys = new Map<string, ExecutionKey>();
       for (const p of pending) keys.set(execKey(p.valid.execution), p.valid.execution);
       const rows = await executions.lockMany(tx, [...keys.values()]);
@@ -381,6 +396,17 @@ export class EventManager {
           const node = nodes.get(nodeKey);
           if (node && linkTaskToNode(node, e.value))
             dirtyNodes.set(nodeKey, { executionPk: row.pk, state: node });
+          if (isTerminalPhase(EntityKind.Task, e.value.phase))
+            attemptsToPrice.push({
+              executionPk: row.pk,
+              project: row.key.project,
+              domain: row.key.domain,
+              executionName: row.key.name,
+              workflow: row.workflow.name,
+              cluster: v.producerCluster,
+              task,
+              event: e.value,
+            });
         }
         existing.add(dedupeKey);
         log.push({
@@ -408,10 +434,11 @@ export class EventManager {
         );
         if (messages.length > 0) await this.deps.outbox.enqueue(tx, messages);
       }
-      return results;
+      const priced = costs ? await costs.price(tx, attemptsToPrice) : [];
+      return { results, priced };
     });
     this.countFinished(finished, attemptsEnded);
-    return results;
+    return outcome;
   }
 
   /**

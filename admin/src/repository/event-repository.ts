@@ -117,6 +117,22 @@ function taskState(r: Record<string, unknown>): TaskExecution {
   return fromBinary(TaskExecutionSchema, bytes(r.state));
 }
 
+/**
+ * A task execution as the API serves it: its stored state with `closure.cost` (dollars) from
+ * `attempt_costs` once the attempt was priced. The cost is not part of the event-derived state,
+ * so replay comparisons read {@link taskState} instead.
+ */
+function pricedTaskState(r: Record<string, unknown>): TaskExecution {
+  const task = taskState(r);
+  if (task.closure && r.cost_micros !== null && r.cost_micros !== undefined)
+    task.closure.cost = Number(r.cost_micros) / 1_000_000;
+  return task;
+}
+
+/** Task executions joined with their priced attempt (if any). */
+const PRICED_TASKS = `SELECT t.state, c.cost_micros FROM task_executions t
+  LEFT JOIN attempt_costs c USING (execution_pk, node_id, retry_attempt)`;
+
 /** PostgreSQL implementation of {@link EventRepository}. */
 export class PostgresEventRepository extends PostgresRepository implements EventRepository {
   async existingEventIds(
@@ -347,9 +363,9 @@ export class PostgresEventRepository extends PostgresRepository implements Event
   ): Promise<TaskExecution | undefined> {
     return this.first(
       "task_executions.get",
-      "SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 AND retry_attempt = $3",
+      `${PRICED_TASKS} WHERE t.execution_pk = $1 AND t.node_id = $2 AND t.retry_attempt = $3`,
       [executionPk, nodeId, retryAttempt],
-      taskState,
+      pricedTaskState,
     );
   }
 
@@ -361,13 +377,13 @@ export class PostgresEventRepository extends PostgresRepository implements Event
     page: PageRequest,
   ): Promise<Page<TaskExecution>> {
     const dir = ascending ? "ASC" : "DESC";
-    const order = sortKey === "created_at" ? `created_at ${dir}, retry_attempt` : `retry_attempt ${dir}`;
+    const order = sortKey === "created_at" ? `t.created_at ${dir}, retry_attempt` : `retry_attempt ${dir}`;
     return this.paged(
       "task_executions.list",
-      `SELECT state FROM task_executions WHERE execution_pk = $1 AND node_id = $2 ORDER BY ${order}`,
+      `${PRICED_TASKS} WHERE t.execution_pk = $1 AND t.node_id = $2 ORDER BY ${order}`,
       [executionPk, nodeId],
       page,
-      taskState,
+      pricedTaskState,
     );
   }
 }

@@ -53,6 +53,26 @@ describe("validateRoutingSection", () => {
     assert.deepEqual(settings.resourceQuota?.values, { pods: "10" });
   });
 
+  test("reads a cluster's price table", () => {
+    const { clusters } = validateRoutingSection({
+      clusters: [
+        {
+          name: "a",
+          apiEndpoint: "http://x",
+          prices: { cpuCoreHour: 0.0425, memoryGibHour: 0.0057, gpuHour: 2.48, currency: "USD" },
+        },
+        { name: "b", apiEndpoint: "http://y" },
+      ],
+    });
+    assert.deepEqual(clusters[0]?.prices, {
+      currency: "USD",
+      cpuCoreHour: 0.0425,
+      memoryGibHour: 0.0057,
+      gpuHour: 2.48,
+    });
+    assert.equal(clusters[1]?.prices, undefined);
+  });
+
   test("names the offending value", () => {
     fails({ clusters: {} }, "clusters");
     fails({ clusters: [{ name: "Bad", apiEndpoint: "http://x" }] }, "clusters[0].name");
@@ -70,6 +90,12 @@ describe("validateRoutingSection", () => {
       },
       "clusters[1].name",
     );
+    const priced = (prices: unknown) => ({ clusters: [{ name: "a", apiEndpoint: "http://x", prices }] });
+    fails(priced({ cpuCoreHour: -1 }), "clusters[0].prices.cpuCoreHour");
+    fails(priced({ memoryGibHour: "cheap" }), "clusters[0].prices.memoryGibHour");
+    fails(priced({ gpuHour: 2e6 }), "clusters[0].prices.gpuHour");
+    fails(priced({ currency: "EUR", cpuCoreHour: 1 }), "clusters[0].prices.currency");
+    fails(priced({ cpuHour: 1 }), "clusters[0].prices.cpuHour");
     fails({ routing: { heartbeatTimeout: "0s" } }, "routing.heartbeatTimeout");
     fails({ routing: { heartbeatTimeout: 30 } }, "routing.heartbeatTimeout");
     fails({ routing: { defaultLabel: "Not A Label" } }, "routing.defaultLabel");

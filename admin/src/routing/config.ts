@@ -4,6 +4,7 @@
  * {@link validateRoutingSection} to check and default them.
  */
 import { DURATION_SYNTAX, isDnsLabel, tryParseDuration } from "@flotilla/common";
+import { priceTableProblem } from "../cost/prices.js";
 import type { ResourceQuotaConfig } from "../dataplane/quota.js";
 import { InvalidArgumentError } from "../errors.js";
 import { ClusterState } from "./router.js";
@@ -26,6 +27,20 @@ export interface ClusterConfig {
   priority?: number | undefined;
   /** Placement state applied at start; unset keeps the stored state (default active for new clusters). */
   state?: ClusterState | undefined;
+  /**
+   * Price table in dollars per unit-hour (default all 0: the cluster costs nothing). A change
+   * applied at start appends a price version effective from then; past costs keep theirs.
+   */
+  prices?: ClusterPricesConfig | undefined;
+}
+
+/** `clusters[].prices`: dollars per CPU core-hour, GiB-hour of memory and GPU-hour. */
+export interface ClusterPricesConfig {
+  /** Only "USD" (the default). */
+  currency?: string | undefined;
+  cpuCoreHour?: number | undefined;
+  memoryGibHour?: number | undefined;
+  gpuHour?: number | undefined;
 }
 
 /** The `routing` section. */
@@ -153,6 +168,7 @@ function parseCluster(at: string, raw: unknown): ClusterConfig {
     "labels",
     "priority",
     "state",
+    "prices",
   ]);
   const c: ClusterConfig = {
     name: optString(`${at}.name`, o.name) ?? "",
@@ -163,6 +179,7 @@ function parseCluster(at: string, raw: unknown): ClusterConfig {
     labels: stringMap(`${at}.labels`, o.labels),
     priority: optNumber(`${at}.priority`, o.priority),
     state: optString(`${at}.state`, o.state) as ClusterState | undefined,
+    prices: parsePrices(`${at}.prices`, o.prices),
   };
   if (!isDnsLabel(c.name)) {
     throw new RoutingConfigError(`${at}.name`, `must be a DNS-1123 label (got ${JSON.stringify(c.name)})`);
@@ -184,6 +201,34 @@ function parseCluster(at: string, raw: unknown): ClusterConfig {
     throw new RoutingConfigError(`${at}.state`, `must be one of ${Object.values(ClusterState).join(", ")}`);
   }
   return c;
+}
+
+function parsePrices(path: string, raw: unknown): ClusterPricesConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const o = obj(path, raw);
+  onlyKeys(path, o, ["currency", "cpuCoreHour", "memoryGibHour", "gpuHour"]);
+  const p: ClusterPricesConfig = {
+    currency: optString(`${path}.currency`, o.currency),
+    cpuCoreHour: optNumber(`${path}.cpuCoreHour`, o.cpuCoreHour),
+    memoryGibHour: optNumber(`${path}.memoryGibHour`, o.memoryGibHour),
+    gpuHour: optNumber(`${path}.gpuHour`, o.gpuHour),
+  };
+  const bad = priceTableProblem(
+    {
+      currency: p.currency ?? "",
+      cpuHour: p.cpuCoreHour ?? 0,
+      memoryGibHour: p.memoryGibHour ?? 0,
+      gpuHour: p.gpuHour ?? 0,
+    },
+    {
+      currency: `${path}.currency`,
+      cpuHour: `${path}.cpuCoreHour`,
+      memoryGibHour: `${path}.memoryGibHour`,
+      gpuHour: `${path}.gpuHour`,
+    },
+  );
+  if (bad) throw new RoutingConfigError(bad.field, bad.problem);
+  return p;
 }
 
 function parseQuota(path: string, raw: unknown): ResourceQuotaConfig | undefined {

@@ -29,14 +29,22 @@ import type { EventRepository } from "../repository/event-repository.js";
 import type { NamedEntityKey, VersionSort } from "../repository/registry-repository.js";
 import type { ExecutionListSort } from "../repository/execution-repository.js";
 import type { ClusterHandlers } from "./cluster-handlers.js";
+import type { CostHandlers } from "./cost-handlers.js";
 import type { NotificationHandlers } from "./notification-handlers.js";
 import type { RoutingHandlers } from "./routing-handlers.js";
 import type { RolloutHandlers } from "./rollout-handlers.js";
 
-/** The AdminService RPCs the admin core implements: all but the cluster, rollout and notification ones. */
+/**
+ * The AdminService RPCs the admin core implements: all but the cluster, routing, rollout,
+ * notification and cost ones.
+ */
 export type CoreHandlers = Omit<
   ServiceImpl<typeof AdminService>,
-  keyof ClusterHandlers | keyof RoutingHandlers | keyof RolloutHandlers | keyof NotificationHandlers
+  | keyof ClusterHandlers
+  | keyof RoutingHandlers
+  | keyof RolloutHandlers
+  | keyof NotificationHandlers
+  | keyof CostHandlers
 >;
 
 /** Managers and stores the AdminService handlers delegate to. */

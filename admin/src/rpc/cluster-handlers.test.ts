@@ -122,6 +122,49 @@ eachDatabase("routing RPCs", { migrations: MIGRATIONS }, (ctx) => {
 
   // ---- cluster registry ----
 
+  test("prices: register stores a version, a changed price appends one, bad prices store nothing", async () => {
+    const { api } = await setup();
+    const versions = async (name: string) =>
+      (
+        await ctx
+          .db()
+          .query(
+            "SELECT cpu_core_hour_micros AS c, memory_gib_hour_micros AS m, gpu_hour_micros AS g FROM cluster_prices WHERE cluster = $1 ORDER BY effective_from",
+            [name],
+          )
+      ).rows.map((r) => [Number(r.c), Number(r.m), Number(r.g)]);
+    const cluster = { name: "priced", apiEndpoint: "https://priced.example" };
+    const registered = await api.registerCluster({
+      cluster: { ...cluster, prices: { cpuHour: 0.0425, memoryGibHour: 0.0057, gpuHour: 2.48 } },
+    });
+    assert.equal(registered.cluster?.prices?.cpuHour, 0.0425);
+    assert.deepEqual(await versions("priced"), [[42_500, 5_700, 2_480_000]]);
+    await api.updateCluster({
+      cluster: { ...cluster, prices: { cpuHour: 0.0425, memoryGibHour: 0.0057, gpuHour: 2.48 } },
+    });
+    assert.deepEqual(await versions("priced"), [[42_500, 5_700, 2_480_000]], "same prices, no new version");
+    await api.updateCluster({ cluster: { ...cluster, prices: { cpuHour: 0.05, memoryGibHour: 0.0057 } } });
+    assert.deepEqual(await versions("priced"), [
+      [42_500, 5_700, 2_480_000],
+      [50_000, 5_700, 0],
+    ]);
+    await rejects(
+      api.updateCluster({ cluster: { ...cluster, prices: { cpuHour: -1 } } }),
+      Code.InvalidArgument,
+      /cluster\.prices\.cpu_hour/,
+    );
+    await rejects(
+      api.registerCluster({
+        cluster: { name: "euro", apiEndpoint: "https://e.example", prices: { currency: "EUR" } },
+      }),
+      Code.InvalidArgument,
+      /cluster\.prices\.currency/,
+    );
+    assert.equal(await versions("priced").then((v) => v.length), 2);
+    assert.deepEqual(await versions("euro"), []);
+    await rejects(api.getCluster({ name: "euro" }), Code.NotFound);
+  });
+
   test("registers idempotently, validates, lists with filters and pages", async () => {
     const { api } = await setup();
     const gpu = {

@@ -16,6 +16,7 @@ import {
   type Cluster,
 } from "@flotilla/proto";
 import { InvalidArgumentError } from "../errors.js";
+import { priceTableProblem } from "../cost/prices.js";
 import type { ClusterRegistry, ClusterView } from "../manager/cluster-registry.js";
 import type { ClusterRecord, ClusterRegistration, StoredHealth } from "../repository/cluster-repository.js";
 import { ClusterState } from "../routing/router.js";
@@ -65,6 +66,15 @@ function registrationOf(c: Cluster | undefined): ClusterRegistration {
     throw new InvalidArgumentError("cluster.credentials_ref", "at most 1024 chars");
   if (c.priority > 1000) throw new InvalidArgumentError("cluster.priority", "must be 0-1000");
   checkLabels("cluster.labels", c.labels);
+  if (c.prices) {
+    const bad = priceTableProblem(c.prices, {
+      currency: "cluster.prices.currency",
+      cpuHour: "cluster.prices.cpu_hour",
+      memoryGibHour: "cluster.prices.memory_gib_hour",
+      gpuHour: "cluster.prices.gpu_hour",
+    });
+    if (bad) throw new InvalidArgumentError(bad.field, bad.problem);
+  }
   return {
     name: c.name,
     apiEndpoint: c.apiEndpoint,

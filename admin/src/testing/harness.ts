@@ -15,7 +15,8 @@ export class ScriptedPlacer implements ExecutionPlacer {
   readonly terminated: { execution: ExecutionKey; cluster: string }[] = [];
   /** When set, the next place() call fails with this error (a crashed or broken placer). */
   failNext: Error | undefined;
-  constructor(readonly cluster = "alpha") {}
+  /** The cluster placements go to; tests may change it between executions. */
+  constructor(public cluster = "alpha") {}
   place(request: PlacementRequest) {
     this.placed.push(request);
     if (this.failNext) {

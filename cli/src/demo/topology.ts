@@ -13,13 +13,56 @@ export const ISOLATION_LABEL_KEY = "flotilla.io/isolation";
 /** The regulated isolation label: projects bound to it run only on clusters carrying it. */
 export const REGULATED = "regulated";
 
-/** The sandbox clusters, in start order. */
-export const DEMO_CLUSTERS: ReadonlyArray<{ name: string; labels: Record<string, string> }> = [
-  { name: "east", labels: { region: "us-east", pool: "general" } },
-  { name: "west", labels: { region: "us-west", pool: "general" } },
+/** A cluster's price table in dollars per unit-hour (the admin's `clusters[].prices`). */
+export interface DemoPrices {
+  cpuCoreHour: number;
+  memoryGibHour: number;
+  gpuHour: number;
+}
+
+/**
+ * Demo time is compressed: its tasks run for seconds where real ones run for hours, so its
+ * clusters bill a second as a real cluster bills an hour — prices are public-cloud on-demand
+ * rates (east $0.0425 per core-hour, west cheaper, the dedicated regulated cluster dearest)
+ * times 3600. `flotctl get costs` and the cost dashboard then show cents from the first run.
+ */
+const DEMO_TIME_SCALE = 3600;
+
+/** A price table of `perHour` real-world rates, scaled to demo time. */
+function demoPrices(perHour: DemoPrices): DemoPrices {
+  const scale = (v: number) => Math.round(v * DEMO_TIME_SCALE * 100) / 100;
+  return {
+    cpuCoreHour: scale(perHour.cpuCoreHour),
+    memoryGibHour: scale(perHour.memoryGibHour),
+    gpuHour: scale(perHour.gpuHour),
+  };
+}
+
+/** The sandbox clusters, in start order, with their (demo-scaled) prices. */
+export const DEMO_CLUSTERS: ReadonlyArray<{
+  name: string;
+  labels: Record<string, string>;
+  prices: DemoPrices;
+}> = [
+  {
+    name: "east",
+    labels: { region: "us-east", pool: "general" },
+    prices: demoPrices({ cpuCoreHour: 0.0425, memoryGibHour: 0.0057, gpuHour: 2.48 }),
+  },
+  {
+    name: "west",
+    labels: { region: "us-west", pool: "general" },
+    prices: demoPrices({ cpuCoreHour: 0.0382, memoryGibHour: 0.0051, gpuHour: 2.21 }),
+  },
   {
     name: "secure",
-    labels: { region: "us-east", pool: "regulated", compliance: REGULATED, [ISOLATION_LABEL_KEY]: REGULATED },
+    labels: {
+      region: "us-east",
+      pool: "regulated",
+      compliance: REGULATED,
+      [ISOLATION_LABEL_KEY]: REGULATED,
+    },
+    prices: demoPrices({ cpuCoreHour: 0.0612, memoryGibHour: 0.0083, gpuHour: 3.06 }),
   },
 ];
 
@@ -74,6 +117,7 @@ export function adminConfigYaml(layout: DemoLayout, endpoints: DemoEndpoints): s
       context: c.name,
       labels: c.labels,
       priority: (i + 1) * 10,
+      prices: c.prices,
     })),
     routing: {
       // Short intervals so a demo notices a stopped propeller within seconds.

@@ -64,3 +64,12 @@ export function formatCatchUp(s: Schedule | undefined): string {
   if (s?.catchUpPolicy === Schedule_CatchUpPolicy.ALL) return `all (max ${s.maxCatchUp || 100})`;
   return enumName(Schedule_CatchUpPolicy, s?.catchUpPolicy ?? 0, "SKIP").toLowerCase();
 }
+
+/**
+ * Dollars with cents from micro-dollars, rounded half-up to the cent (the admin's rule: each
+ * attempt is whole micro-dollars, sums are exact, only the display rounds).
+ */
+export function formatDollars(micros: bigint): string {
+  const cents = (micros + 5000n) / 10000n;
+  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
+}

@@ -25,6 +25,8 @@ export interface AttemptView {
   podName: string;
   reason: string;
   error: string;
+  /** The attempt's cost in micro-dollars once the admin priced it (0 before it ended). */
+  costMicros: number;
 }
 
 /** One node with its attempts and sub-nodes. */
@@ -113,6 +115,7 @@ function attemptView(t: TaskExecution): AttemptView {
     podName: c?.podName ?? "",
     reason: c?.reason ?? "",
     error: errorText(c?.error),
+    costMicros: Math.round((c?.cost ?? 0) * 1_000_000),
   };
 }
 

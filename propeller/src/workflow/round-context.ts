@@ -31,7 +31,7 @@ import {
   type WorkflowExecutionStatus,
   WorkflowExecution_Phase,
 } from "@flotilla/proto";
-import { BlobNotFoundError, identifierKey, tryParseQuantity } from "@flotilla/common";
+import { BlobNotFoundError, identifierKey, tryParseQuantity, type PodResourceUsage } from "@flotilla/common";
 import type { BindingSources } from "./bindings.js";
 import type { WorkflowGraph } from "./graph.js";
 import { innerGraphOf } from "./graph.js";
@@ -379,7 +379,13 @@ export class RoundContext {
     task: TaskTemplate,
     attempt: number,
     phase: TaskExecution_Phase,
-    details: PhaseDetails & { inputUri?: string; podName?: string; update?: boolean } = {},
+    details: PhaseDetails & {
+      inputUri?: string;
+      podName?: string;
+      update?: boolean;
+      /** Resources the attempt used, when its pod reported them (terminal phases). */
+      used?: PodResourceUsage;
+    } = {},
   ): void {
     const ns = this.node(nodeId);
     const message = (details.message ?? "").slice(0, 1024);
@@ -420,6 +426,14 @@ export class RoundContext {
         create(ExternalResourceHeldSchema, { resource: l.resource, tokens: l.tokens, leaseId: l.leaseId }),
       ),
     });
+    if (details.used) {
+      ev.usedResources = create(ResourceUsageSchema, {
+        cpuCores: details.used.cpuCores,
+        memoryBytes: details.used.memoryBytes,
+        gpus: details.used.gpus,
+        seconds: ev.requestedResources?.seconds ?? 0,
+      });
+    }
     if (details.error) ev.outputResult = { case: "error", value: details.error };
     else if (details.outputUri) ev.outputResult = { case: "outputUri", value: details.outputUri };
     this.events.push(create(EventSchema, { event: { case: "taskEvent", value: ev } }));

@@ -248,6 +248,18 @@ export class KubeletApi {
     }
   }
 
+  /** Merge-patches annotations onto a pod's metadata. */
+  async annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<V1Pod> {
+    try {
+      return await this.core.patchNamespacedPod(
+        { name, namespace, body: { metadata: { annotations } } },
+        this.mergePatch,
+      );
+    } catch (err) {
+      throw wrap(`annotate pod ${namespace}/${name}`, err);
+    }
+  }
+
   /** Merge-patches a pod's status subresource with `status`. */
   async patchPodStatus(namespace: string, name: string, status: V1PodStatus): Promise<V1Pod> {
     try {

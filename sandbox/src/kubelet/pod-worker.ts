@@ -8,6 +8,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
+import { formatResourceUsage, RESOURCE_USAGE_ANNOTATION } from "@flotilla/common";
 import { backoffCeiling } from "@flotilla/runtime";
 import {
   readSimulatedBehaviour,
@@ -17,7 +18,7 @@ import {
   InvalidAnnotationError,
   type SimulatedBehaviour,
 } from "./annotations.js";
-import type { KubeletApi } from "./api.js";
+import { statusOf, type KubeletApi } from "./api.js";
 import { KubeletTargetNotFoundError } from "./errors.js";
 import { allocatePodIP, type NodeState } from "./node-lifecycle.js";
 import {
@@ -38,6 +39,7 @@ import {
   type ContainerHandle,
   type ContainerRuntime,
 } from "./runtime.js";
+import { simulatedUsage } from "./usage.js";
 import type { LatestWinsWriter } from "./work-queue.js";
 import { toWire } from "./wire.js";
 
@@ -360,6 +362,22 @@ export class PodWorker {
     await this.waitWithError("ImagePullBackOff", `Back-off pulling image "${image}"`);
   }
 
+  /**
+   * Writes the pod's resource usage annotation (before its terminal status, so a watcher that
+   * sees it finish sees its usage). A pod deleted meanwhile has no usage to report.
+   */
+  private async reportUsage(): Promise<void> {
+    const annotations = { [RESOURCE_USAGE_ANNOTATION]: formatResourceUsage(simulatedUsage(this.pod)) };
+    try {
+      await this.kubelet.request(
+        () => this.kubelet.api.annotatePod(this.namespace, this.name, annotations),
+        () => !this.defunct,
+      );
+    } catch (err) {
+      if (statusOf(err) !== 404 && !this.defunct) this.kubelet.onError(err);
+    }
+  }
+
   /** Records the container's exit, writes the terminal status, confirms a pending deletion. */
   private finish(exit: ContainerExit, startedAt: Date | undefined): Promise<void> {
     if (this.terminalWritten) return this.terminalWritten;
@@ -384,6 +402,7 @@ export class PodWorker {
         }
       }
       this.finished = true;
+      if (startedAt && !this.lost) await this.reportUsage();
       await this.writeStatus();
       this.kubelet.released(this.key);
       this.settle();

@@ -38,8 +38,16 @@ import {
 
 /** Options of {@link startRealAdmin}. */
 export interface RealAdminOptions {
-  /** Clusters the admin may place executions on: the name its propeller reports and a kubeconfig. */
-  clusters: { name: string; kubeconfig: string }[];
+  /**
+   * Clusters the admin may place executions on: the name its propeller reports, a kubeconfig,
+   * and optionally labels and a price table (`clusters[].labels` / `clusters[].prices` of the config).
+   */
+  clusters: {
+    name: string;
+    kubeconfig: string;
+    labels?: Record<string, string>;
+    prices?: { cpuCoreHour?: number; memoryGibHour?: number; gpuHour?: number };
+  }[];
   /** The test (or suite); the process, database and files are removed when it ends. */
   t: AfterHook;
   /** Further top-level config sections (for example `registry: { maxWorkflowNodes: 20000 }`). */
@@ -84,7 +92,12 @@ export async function startRealAdmin(options: RealAdminOptions): Promise<RealAdm
         server: { host: "127.0.0.1", port, shutdownGrace: "5s" },
         database: { url: database.url },
         blobStore: { url: blobRoot },
-        clusters: options.clusters.map((c) => ({ name: c.name, kubeconfigInline: c.kubeconfig })),
+        clusters: options.clusters.map((c) => ({
+          name: c.name,
+          kubeconfigInline: c.kubeconfig,
+          ...(c.labels ? { labels: c.labels } : {}),
+          ...(c.prices ? { prices: c.prices } : {}),
+        })),
         ...options.settings,
       }),
     );

@@ -49,6 +49,12 @@ export default class GetClusters extends FlotctlCommand<typeof GetClusters> {
             ["Propeller", c.propellerVersion || "-"],
             ["Labels", formatLabels(c.labels)],
             ["Priority", String(c.priority)],
+            [
+              "Prices",
+              c.prices && (c.prices.cpuHour || c.prices.memoryGibHour || c.prices.gpuHour)
+                ? `$${c.prices.cpuHour} / core-hour, $${c.prices.memoryGibHour} / GiB-hour, $${c.prices.gpuHour} / GPU-hour`
+                : "none (costs 0)",
+            ],
             ["Active executions", String(r.activeExecutions)],
           ]),
       });

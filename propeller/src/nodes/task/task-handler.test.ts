@@ -7,6 +7,7 @@ import {
   TaskExecution_Phase,
   type TaskTemplate,
 } from "@flotilla/proto";
+import { formatResourceUsage, RESOURCE_USAGE_ANNOTATION } from "@flotilla/common";
 import { aTask, aWorkflow, anExecutionSpec, fromInput } from "../../testing/builders.js";
 import { ExecutorHarness } from "../../testing/executor-harness.js";
 import { FakeTokens } from "../../testing/fakes.js";
@@ -346,6 +347,35 @@ describe("task nodes", () => {
       ...retried(0, "TaskTimeout"),
       ...ended(1, "TaskTimeout", "TIMED_OUT"),
     ]);
+  });
+
+  test("a succeeded pod's reported usage travels as the SUCCEEDED event's used resources; none without the annotation", async () => {
+    const usedOf = (h: ExecutorHarness) =>
+      h.events.flatMap((e) =>
+        e.event.case === "taskEvent" && e.event.value.phase === TaskExecution_Phase.SUCCEEDED
+          ? [e.event.value.usedResources]
+          : [],
+      );
+    const reported = oneTask("use", aTask("train").build());
+    await reported.round();
+    const pod = reported.pods.pods.get("use-t-0")!;
+    pod.metadata = {
+      ...pod.metadata,
+      annotations: {
+        ...pod.metadata?.annotations,
+        [RESOURCE_USAGE_ANNOTATION]: formatResourceUsage({ cpuCores: 0.25, memoryBytes: 2 ** 28, gpus: 0 }),
+      },
+    };
+    await reported.succeed("use-t-0", "t", 0, {});
+    await reported.round();
+    const [used] = usedOf(reported);
+    assert.deepEqual([used?.cpuCores, used?.memoryBytes, used?.gpus], [0.25, 2 ** 28, 0]);
+
+    const silent = oneTask("nouse", aTask("train").build());
+    await silent.round();
+    await silent.succeed("nouse-t-0", "t", 0, {});
+    await silent.round();
+    assert.deepEqual(usedOf(silent), [undefined]);
   });
 
   test("outputs that do not match the interface fail the attempt as InvalidOutputs and give back its tokens", async () => {

@@ -17,7 +17,13 @@
 import { mkdir } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import { durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { BlobNotFoundError, identifierKey, taskPodName } from "@flotilla/common";
+import {
+  BlobNotFoundError,
+  identifierKey,
+  parseResourceUsage,
+  RESOURCE_USAGE_ANNOTATION,
+  taskPodName,
+} from "@flotilla/common";
 import {
   ExecutionError_Kind,
   LiteralMapSchema,
@@ -567,9 +573,11 @@ async function onSuccess(attempt: TaskAttempt, annotations: Record<string, strin
   }
   await ctx.ports.io.writeLiteralMap(loc.outputsUri, outputs);
   await releaseTokens(attempt);
+  const used = parseResourceUsage(annotations[RESOURCE_USAGE_ANNOTATION]);
   ctx.setTaskPhase(node.id, task, attempt.number, TaskExecution_Phase.SUCCEEDED, {
     outputUri: loc.outputsUri,
     reason: "PodSucceeded",
+    ...(used ? { used } : {}),
   });
   ctx.setNodePhase(node.id, NodeExecution_Phase.SUCCEEDED, { outputUri: loc.outputsUri });
 }

@@ -3,6 +3,7 @@
 export * from "./admin_service_pb.js";
 export * from "./cluster_pb.js";
 export * from "./common_pb.js";
+export * from "./cost_pb.js";
 export * from "./event_ingestion_pb.js";
 export * from "./execution_pb.js";
 export * from "./explain_pb.js";

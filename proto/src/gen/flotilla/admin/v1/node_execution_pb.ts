@@ -465,7 +465,8 @@ export type TaskExecutionClosure = Message<"flotilla.admin.v1.TaskExecutionClosu
   externalResources: ExternalResourceRequest[];
 
   /**
-   * Cost in the cluster's price table currency (requested resources x runtime).
+   * Cost in dollars (requested resources x wall time x the cluster's price when the attempt
+   * started), set once the attempt reached a terminal phase; GetCosts reports the exact sums.
    *
    * @generated from field: double cost = 15;
    */
