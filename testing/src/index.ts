@@ -1,7 +1,8 @@
 /**
  * @flotilla/testing: shared test support — databases per backend with real migrations
  * (`eachDatabase`) and scratch databases for real service processes (`scratchDatabase`), polling assertions (`eventually`), loopback servers (`listen`, `freePort`),
- * project bins as child processes (`spawnBin`), temporary directories, and shared timeouts.
+ * project bins as child processes (`spawnBin`), temporary directories, shared timeouts, and a
+ * plain OTLP/HTTP trace receiver (`startOtlpReceiver`).
  */
 export {
   TestDatabaseUnavailableError,
@@ -19,6 +20,7 @@ export {
 export { EventuallyTimeoutError, eventually, type EventuallyOptions } from "./eventually.js";
 export { freePort, listen, type Listening } from "./listen.js";
 export { metricSum, scrapeMetric } from "./metrics-text.js";
+export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./otlp-receiver.js";
 export {
   BinNotFoundError,
   SpawnBinExitedError,
