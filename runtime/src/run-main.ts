@@ -48,7 +48,7 @@ export const ExitCode = {
  * error as `<name>: <message>`), 1 for any other failure. Returns the promise of the start.
  *
  * Before `start`, tracing is started when `OTEL_*` says so (see `tracing.ts`; `service.name`
- * defaults to `name`); it is flushed and shut down after `stop()`, before the process exits.
+ * defaults to `flotilla-<name>`, the bin's name); it is flushed and shut down after `stop()`, before the process exits.
  */
 export function runMain(
   name: string,
@@ -110,7 +110,7 @@ export function runMain(
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
-  const tracingStarted = startTracing(name, process.env).then((t) => {
+  const tracingStarted = startTracing(`flotilla-${name}`, process.env).then((t) => {
     tracing = t;
     if (t) logger.info("tracing on", { serviceName: t.serviceName });
   });

@@ -29,6 +29,9 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Interceptor } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { UsageError } from "./errors.js";
+import { tracingEnabled } from "./tracing-env.js";
+
+export { tracingEnabled } from "./tracing-env.js";
 
 /** The OTLP protocols a Flotilla service exports with (`OTEL_EXPORTER_OTLP_PROTOCOL`). */
 export const OtlpProtocol = {
@@ -66,18 +69,6 @@ let active = false;
 /** Whether a tracer provider is registered by {@link startTracing} in this process. */
 export function isTracing(): boolean {
   return active;
-}
-
-/** Whether `OTEL_*` in `env` turns tracing on (see the module comment for the rule). */
-export function tracingEnabled(env: NodeJS.ProcessEnv): boolean {
-  if ((env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return false;
-  const exporter = (env.OTEL_TRACES_EXPORTER ?? "").trim().toLowerCase();
-  if (exporter === "none") return false;
-  return (
-    exporter !== "" ||
-    (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "") !== "" ||
-    (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? "") !== ""
-  );
 }
 
 /**
@@ -235,6 +226,29 @@ export function withSpan<T>(
   );
 }
 
+/**
+ * Starts a span `name` of `scope`'s tracer without making it active; the caller ends it. For
+ * spans that do not wrap one call (a batch's per-trace spans). While tracing is off the span is
+ * a non-recording no-op; callers check {@link isTracing} first to skip the work around it.
+ */
+export function startSpan(scope: string, name: string, options: WithSpanOptions = {}): Span {
+  return trace.getTracer(scope).startSpan(
+    name,
+    {
+      ...(options.kind !== undefined ? { kind: options.kind } : {}),
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+      ...(options.links ? { links: options.links } : {}),
+    },
+    options.parent ?? context.active(),
+  );
+}
+
+/** The active span's context (for a link); undefined when tracing is off or none is active. */
+export function activeSpanContext(): SpanContext | undefined {
+  if (!active) return undefined;
+  return trace.getSpan(context.active())?.spanContext();
+}
+
 /** Marks `span` as failed by `err` (exception event plus error status). */
 export function recordError(span: Span, err: unknown): void {
   if (err instanceof Error) span.recordException(err);
@@ -271,6 +285,11 @@ export function spanContextFromCarrier(
   carrier: Readonly<Record<string, string | undefined>>,
 ): SpanContext | undefined {
   return trace.getSpanContext(contextFromCarrier(carrier));
+}
+
+/** Whether tracing is on and a span is active (work done for a traced request). */
+export function hasActiveSpan(): boolean {
+  return active && trace.getSpan(context.active()) !== undefined;
 }
 
 /**
@@ -378,4 +397,4 @@ export function tracingClientInterceptor(): Interceptor {
   };
 }
 
-export { SpanKind, type Span };
+export { SpanKind, type Span, type SpanContext };

@@ -19,6 +19,7 @@ import {
   type ReleaseRequest,
   type ReleaseResponse,
 } from "@flotilla/proto";
+import { tracingClientInterceptor } from "@flotilla/runtime";
 import type { PropellerMetrics } from "../metrics.js";
 import type { TokenBroker, TokenOutcome } from "../workflow/ports.js";
 import { createMicroBatcher } from "./micro-batcher.js";
@@ -46,9 +47,17 @@ export interface ResourceManagerBrokerOptions {
   batch?: ResourceManagerBatchOptions | false;
 }
 
-/** A Connect transport to the resource manager at `url`. */
+/**
+ * A Connect transport to the resource manager at `url`; calls carry the W3C trace context while
+ * tracing. A unary Allocate joins the trace of the round that asked; a coalesced AllocateBatch
+ * runs in the context of the acquire that opened the batch, so it joins that round's trace.
+ */
 export function resourceManagerTransport(url: string): Transport {
-  return createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+  return createConnectTransport({
+    baseUrl: url,
+    httpVersion: "1.1",
+    interceptors: [tracingClientInterceptor()],
+  });
 }
 
 /** One item's answer: what the unary call would have returned, or the error it would have thrown. */
