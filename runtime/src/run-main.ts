@@ -48,7 +48,8 @@ export const ExitCode = {
  * error as `<name>: <message>`), 1 for any other failure. Returns the promise of the start.
  *
  * Before `start`, tracing is started when `OTEL_*` says so (see `tracing.ts`; `service.name`
- * defaults to `flotilla-<name>`, the bin's name); it is flushed and shut down after `stop()`, before the process exits.
+ * defaults to `flotilla-<name>`, the bin's name). Before the process exits, the spans left are
+ * exported for at most 5 s — except on a second signal or an overrun deadline, which exit at once.
  */
 export function runMain(
   name: string,
@@ -88,7 +89,7 @@ export function runMain(
     logger.info("shutting down", { signal, deadlineMs });
     const overrun = setTimeout(() => {
       logger.error("shutdown overran its deadline", { deadlineMs });
-      exit(ExitCode.Failure);
+      exitProcess(ExitCode.Failure);
     }, deadlineMs);
     overrun.unref();
     running.stop().then(
@@ -102,7 +103,7 @@ export function runMain(
   const onSignal = (signal: string) => {
     if (signalled !== undefined) {
       logger.warn("second signal: exiting without waiting for shutdown", { signal });
-      exit(ExitCode.Failure);
+      exitProcess(ExitCode.Failure);
       return;
     }
     signalled = signal;
