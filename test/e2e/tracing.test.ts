@@ -13,9 +13,16 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { resolveAdminConfig, silentLogger, startAdmin, type RunningAdmin } from "@flotilla/admin";
 import { AdminService, ExecutionSpecSchema, WorkflowExecution_Phase } from "@flotilla/proto";
-import { aTask, aWorkflow, startPropeller, type Propeller } from "@flotilla/propeller";
+import {
+  aTask,
+  aWorkflow,
+  createResourceManagerBroker,
+  resourceManagerTransport,
+  startPropeller,
+  type Propeller,
+} from "@flotilla/propeller";
 import { startResourceManager, type RunningResourceManager } from "@flotilla/resource-manager";
-import { SpanKind, startTracing, tracingClientInterceptor, type Tracing } from "@flotilla/runtime";
+import { SpanKind, startTracing, tracingClientInterceptor, withSpan, type Tracing } from "@flotilla/runtime";
 import { eventually, scratchDatabase, tempDir } from "@flotilla/testing";
 import { propellerEnv, type PropellerEnv } from "./propeller-helpers.js";
 import { registerClosure } from "./support/real-admin.js";
@@ -184,4 +191,47 @@ test("one CreateExecution yields one trace from the client through admin, propel
     .find((s) => s.spanContext().spanId === terminal.links[0]?.context.spanId);
   assert.equal(batchRpc?.name, "flotilla.admin.v1.AdminService/IngestEvents");
   assert.equal(batchRpc?.kind, SpanKind.SERVER);
+});
+
+test("acquires of three traces coalesced into one AllocateBatch: a token batch span linked to each caller", async () => {
+  const broker = createResourceManagerBroker(resourceManagerTransport(rm.url), { ttlMs: 30_000 });
+  exporter.reset();
+  const callers = await Promise.all(
+    ["a", "b", "c"].map((holder) =>
+      withSpan("@flotilla/e2e", `round ${holder}`, async (span) => {
+        const outcome = await broker.acquire({
+          resource: "warehouse",
+          tenant: { project: "flotilla", domain: "development" },
+          holder: `batch-${holder}`,
+          tokens: 1,
+        });
+        assert.notEqual(outcome.outcome, "rejected");
+        return span?.spanContext();
+      }),
+    ),
+  );
+  const spans = exporter.getFinishedSpans();
+  const batches = spans.filter((s) => s.name === "token batch");
+  assert.equal(batches.length, 1, "one batch for the three acquires");
+  const [batch] = batches;
+  assert.ok(batch);
+  assert.deepEqual(
+    batch.links.map((l) => l.context.spanId).sort(),
+    callers.map((c) => c?.spanId).sort(),
+    "linked to every caller's span",
+  );
+  assert.equal(batch.attributes["flotilla.batch.items"], 3);
+  assert.ok(
+    callers.some((c) => c?.spanId === parentOf(batch)),
+    "the batch runs in the trace of the acquire that opened it",
+  );
+  const server = spans.find(
+    (s) =>
+      s.kind === SpanKind.SERVER &&
+      s.name === "flotilla.resourcemanager.v1.ResourceManagerService/AllocateBatch",
+  );
+  assert.ok(server, "the resource manager served the batch");
+  assert.equal(server.spanContext().traceId, batch.spanContext().traceId);
+  for (const holder of ["a", "b", "c"])
+    await broker.release({ resource: "warehouse", holder: `batch-${holder}`, leaseId: "" });
 });
