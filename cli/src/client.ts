@@ -6,6 +6,7 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { AdminService, CompileError_Code, CompileErrorsSchema, ValidationErrorSchema } from "@flotilla/proto";
 import { AdminUnreachableError, CliError } from "./errors.js";
+import { tracingInterceptors } from "./tracing.js";
 
 /** The typed AdminService client. */
 export type AdminClient = Client<typeof AdminService>;
@@ -14,15 +15,22 @@ export type AdminClient = Client<typeof AdminService>;
 export const CALL_TIMEOUT_MS = 30_000;
 
 /**
- * Creates an AdminService client for `url`, or over `transport` when given. Side effects:
- * none until the first call (connections are opened lazily).
+ * Creates an AdminService client for `url`, or over `transport` when given. When `OTEL_*` turns
+ * tracing on, starts it for the process and traces each call (see `tracing.ts`). Side effects:
+ * none else until the first call (connections are opened lazily).
  */
 export async function createAdminClient(url: string, transport?: Transport): Promise<AdminClient> {
   if (transport) return createClient(AdminService, transport);
   const { createConnectTransport } = await import("@connectrpc/connect-node");
+  const interceptors = await tracingInterceptors(process.env);
   return createClient(
     AdminService,
-    createConnectTransport({ baseUrl: url, httpVersion: "1.1", defaultTimeoutMs: CALL_TIMEOUT_MS }),
+    createConnectTransport({
+      baseUrl: url,
+      httpVersion: "1.1",
+      defaultTimeoutMs: CALL_TIMEOUT_MS,
+      interceptors,
+    }),
   );
 }
 

@@ -5,6 +5,7 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { backoffDelay, silentLogger, sleep, type Logger } from "@flotilla/common";
 import pg from "pg";
 import { readEmbeddedTemplate } from "./embedded-template.js";
+import { operationName, traceStatement } from "./tracing.js";
 import {
   DatabaseClosedError,
   DatabaseOpenError,
@@ -136,7 +137,9 @@ function toResult<T extends Row>(res: pg.QueryResult | pg.QueryResult[]): QueryR
 function clientQueryable(client: pg.PoolClient): Queryable {
   return {
     async query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const res = await client.query(sql, params as unknown[] | undefined);
+      const res = await traceStatement(operationName(sql), sql, () =>
+        client.query(sql, params as unknown[] | undefined),
+      );
       return toResult<T>(res as pg.QueryResult | pg.QueryResult[]);
     },
   };
@@ -173,7 +176,9 @@ class PgDatabase implements Database {
 
   async query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     this.guard(sql);
-    const res = await this.pool.query(sql, params as unknown[] | undefined);
+    const res = await traceStatement(operationName(sql), sql, () =>
+      this.pool.query(sql, params as unknown[] | undefined),
+    );
     return toResult<T>(res as pg.QueryResult | pg.QueryResult[]);
   }
 
@@ -198,7 +203,7 @@ class PgDatabase implements Database {
     const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.transactionOnce(begin, fn);
+        return await traceStatement("transaction", undefined, () => this.transactionOnce(begin, fn));
       } catch (err) {
         if (!isRetryableTransactionError(err) || attempt >= maxRetries) throw err;
         const backoff = backoffDelay(attempt, TRANSACTION_RETRY_BACKOFF);

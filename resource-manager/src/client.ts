@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { tracingClientInterceptor } from "@flotilla/runtime";
 import { ResourceManagerService } from "@flotilla/proto";
 import { LEADER_URL_HEADER } from "./rpc/resource-manager-service.js";
 
@@ -46,8 +47,12 @@ export function createResourceManagerClient(
     if (!transport) {
       transport =
         options.protocol === "grpc"
-          ? createGrpcTransport({ baseUrl })
-          : createConnectTransport({ baseUrl, httpVersion: options.httpVersion ?? "2" });
+          ? createGrpcTransport({ baseUrl, interceptors: [tracingClientInterceptor()] })
+          : createConnectTransport({
+              baseUrl,
+              httpVersion: options.httpVersion ?? "2",
+              interceptors: [tracingClientInterceptor()],
+            });
       transports.set(baseUrl, transport);
     }
     return transport;

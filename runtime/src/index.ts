@@ -18,3 +18,4 @@ export * from "./logger.js";
 export * from "./run-main.js";
 export * from "./server.js";
 export * from "./metrics.js";
+export * from "./tracing.js";

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { type LogFields, type Logger } from "@flotilla/common";
 import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
+import { activeTraceFields } from "./tracing.js";
 
 /** Severity levels, lowest first; `silent` logs nothing. */
 export const LogLevel = {
@@ -27,7 +28,8 @@ export interface LoggerOptions {
 export const LOG_LEVEL_ENV = "FLOTILLA_LOG_LEVEL";
 
 /**
- * Creates the process's logger (pino underneath). Throws a RangeError naming the variable when
+ * Creates the process's logger (pino underneath). While tracing is on and a span is active, each
+ * line carries its `trace_id` and `span_id`. Throws a RangeError naming the variable when
  * `$FLOTILLA_LOG_LEVEL` holds an unknown level.
  */
 export function createLogger(options: LoggerOptions): Logger {
@@ -39,6 +41,8 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { component: options.component },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // trace_id / span_id of the active span when tracing is on (nothing otherwise).
+      mixin: activeTraceFields,
     },
     destination,
   );

@@ -1,6 +1,7 @@
 import { isUsageProblem } from "./errors.js";
 import type { Logger } from "@flotilla/common";
 import { createLogger } from "./logger.js";
+import { startTracing, type Tracing } from "./tracing.js";
 
 /** What a service's start function gets. */
 export interface MainContext {
@@ -26,6 +27,9 @@ export interface RunMainOptions {
   readonly exit?: (code: number) => void;
 }
 
+/** How long the spans left at stop may take to export before the process exits anyway. */
+const TRACING_FLUSH_MS = 5_000;
+
 /** Process exit codes shared by every Flotilla bin. */
 export const ExitCode = {
   /** Stopped cleanly, or `--help` / `--print-config` answered. */
@@ -42,13 +46,26 @@ export const ExitCode = {
  * once). Exits 0 after a clean stop (or at once when `start` returns nothing, e.g. after
  * `--help`), 2 when `start` throws a UsageError or ConfigError (the message goes to standard
  * error as `<name>: <message>`), 1 for any other failure. Returns the promise of the start.
+ *
+ * Before `start`, tracing is started when `OTEL_*` says so (see `tracing.ts`; `service.name`
+ * defaults to `flotilla-<name>`, the bin's name). Before the process exits, the spans left are
+ * exported for at most 5 s — except on a second signal or an overrun deadline, which exit at once.
  */
 export function runMain(
   name: string,
   start: (context: MainContext) => Promise<RunningService | undefined | void>,
   options: RunMainOptions = {},
 ): Promise<void> {
-  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const exitProcess = options.exit ?? ((code: number) => process.exit(code));
+  let tracing: Tracing | undefined;
+  // Spans still buffered are exported (bounded) before the process exits.
+  const exit = (code: number) => {
+    const t = tracing;
+    tracing = undefined;
+    if (t === undefined) return exitProcess(code);
+    const cut = new Promise<void>((done) => setTimeout(done, TRACING_FLUSH_MS).unref());
+    void Promise.race([t.shutdown().catch(() => undefined), cut]).then(() => exitProcess(code));
+  };
   const deadlineMs = options.shutdownDeadlineMs ?? 30_000;
   let logger: Logger;
   try {
@@ -72,7 +89,7 @@ export function runMain(
     logger.info("shutting down", { signal, deadlineMs });
     const overrun = setTimeout(() => {
       logger.error("shutdown overran its deadline", { deadlineMs });
-      exit(ExitCode.Failure);
+      exitProcess(ExitCode.Failure);
     }, deadlineMs);
     overrun.unref();
     running.stop().then(
@@ -86,7 +103,7 @@ export function runMain(
   const onSignal = (signal: string) => {
     if (signalled !== undefined) {
       logger.warn("second signal: exiting without waiting for shutdown", { signal });
-      exit(ExitCode.Failure);
+      exitProcess(ExitCode.Failure);
       return;
     }
     signalled = signal;
@@ -94,22 +111,28 @@ export function runMain(
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
-  return start({ argv: process.argv.slice(2), env: process.env, logger }).then(
-    (started) => {
-      if (!started) {
-        exit(ExitCode.Ok);
-        return;
-      }
-      service = started;
-      if (signalled !== undefined) stop(started, signalled);
-    },
-    (err: unknown) => {
-      if (isUsageProblem(err)) {
-        process.stderr.write(`${name}: ${err.message}\n`);
-        exit(ExitCode.Usage);
-        return;
-      }
-      fail("failed to start", err);
-    },
-  );
+  const tracingStarted = startTracing(`flotilla-${name}`, process.env).then((t) => {
+    tracing = t;
+    if (t) logger.info("tracing on", { serviceName: t.serviceName });
+  });
+  return tracingStarted
+    .then(() => start({ argv: process.argv.slice(2), env: process.env, logger }))
+    .then(
+      (started) => {
+        if (!started) {
+          exit(ExitCode.Ok);
+          return;
+        }
+        service = started;
+        if (signalled !== undefined) stop(started, signalled);
+      },
+      (err: unknown) => {
+        if (isUsageProblem(err)) {
+          process.stderr.write(`${name}: ${err.message}\n`);
+          exit(ExitCode.Usage);
+          return;
+        }
+        fail("failed to start", err);
+      },
+    );
 }

@@ -5,6 +5,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import type { Logger } from "@flotilla/common";
+import { tracingServerInterceptor } from "./tracing.js";
 
 /** A Node request handler that serves both HTTP/1.1 and HTTP/2 requests. */
 export type NodeHandler = (
@@ -69,7 +70,8 @@ export const DEFAULT_READ_MAX_BYTES = 32 * 1024 * 1024;
  * `GET /healthz` (alive: 200 while serving), `GET /readyz` (200 when `readiness` says ready,
  * else 503 with the reason) and `GET /metrics` (Prometheus text of `registry`), all on one port.
  * HTTP/1.1 and cleartext HTTP/2 (gRPC's prior-knowledge h2c) share the port: the first bytes of
- * each connection pick the protocol. Resolves once listening.
+ * each connection pick the protocol. Every RPC continues its caller's trace in a SERVER span when
+ * tracing is on (`tracing.ts`). Resolves once listening.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const handler = createRequestHandler(options);
@@ -142,7 +144,8 @@ export function createRequestHandler(options: Omit<ServerOptions, "host" | "port
   };
   return connectNodeAdapter({
     routes: options.routes ?? (() => {}),
-    interceptors: [...(options.interceptors ?? [])],
+    // First, so the service's own interceptors and handlers run inside the RPC's span.
+    interceptors: [tracingServerInterceptor(), ...(options.interceptors ?? [])],
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     ...(options.compressMinBytes !== undefined ? { compressMinBytes: options.compressMinBytes } : {}),
     fallback,

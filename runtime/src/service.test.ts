@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { eventually, spawnBin, tempDir } from "@flotilla/testing";
+import { eventually, spawnBin, startOtlpReceiver, tempDir } from "@flotilla/testing";
 
 // The example service is a real process built only from the runtime: config loader, server,
 // main wrapper. These tests hold for every service bin that uses them.
@@ -53,6 +53,35 @@ describe("a service built on the runtime", () => {
     const status = await bin.stop({ signal: "SIGTERM" });
     assert.equal(status.code, 0, bin.output());
     assert.match(bin.output(), /"msg":"shutting down"/);
+  });
+
+  it("starts tracing only when OTEL_* says so, as flotilla-<name>; an unsupported protocol exits 2 naming it", async (t) => {
+    const receiver = await startOtlpReceiver();
+    t.after(() => receiver.close());
+    const traced = await spawnBin(exampleBin, [], {
+      t,
+      readyLine: /listening on /,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+    });
+    assert.match(traced.output(), /"msg":"tracing on"/);
+    assert.match(traced.output(), /"serviceName":"flotilla-example"/);
+    assert.equal((await traced.stop({ signal: "SIGTERM" })).code, 0, traced.output());
+    const plain = await spawnBin(exampleBin, [], {
+      t,
+      readyLine: /listening on /,
+      env: { OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+    });
+    assert.doesNotMatch(plain.output(), /tracing on/);
+    assert.equal((await plain.stop({ signal: "SIGTERM" })).code, 0, plain.output());
+    const grpc = await spawnBin(exampleBin, [], {
+      t,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
+    });
+    assert.equal((await grpc.exited).code, 2, grpc.output());
+    assert.match(
+      grpc.output(),
+      /example: OTEL_EXPORTER_OTLP_PROTOCOL=grpc: expected http\/protobuf or http\/json/,
+    );
   });
 
   it("prints the effective config with secrets redacted and exits 0", async (t) => {

@@ -2,7 +2,8 @@
  * @flotilla/testing: shared test support — databases per backend with real migrations
  * (`eachDatabase`) and scratch databases for real service processes (`scratchDatabase`), polling
  * assertions (`eventually`), loopback servers (`listen`, `freePort`, `startHttpRecorder`),
- * project bins as child processes (`spawnBin`), temporary directories, and shared timeouts.
+ * project bins as child processes (`spawnBin`), temporary directories, shared timeouts, and a
+ * plain OTLP/HTTP trace receiver (`startOtlpReceiver`).
  */
 export {
   TestDatabaseUnavailableError,
@@ -21,6 +22,7 @@ export { EventuallyTimeoutError, eventually, type EventuallyOptions } from "./ev
 export { freePort, listen, type Listening } from "./listen.js";
 export { metricSum, scrapeMetric } from "./metrics-text.js";
 export { startHttpRecorder, type HttpRecorder, type RecordedRequest } from "./http-recorder.js";
+export { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./otlp-receiver.js";
 export {
   BinNotFoundError,
   SpawnBinExitedError,

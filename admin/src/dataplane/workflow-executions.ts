@@ -16,6 +16,8 @@ import {
   WorkflowExecutionSpecSchema,
   type WorkflowExecutionSpec,
 } from "@flotilla/proto";
+import { SpanKind, withSpan } from "@flotilla/runtime";
+import { ADMIN_TRACER } from "../tracing.js";
 import { callCluster, type CallOptions } from "./call.js";
 import type { ClusterConnection } from "./connection.js";
 
@@ -94,7 +96,9 @@ const RESOURCE = {
 
 /**
  * Creates the CR; an existing CR of the same name (a retried create) counts as success.
- * Returns "created" or "exists"; throws a DataPlaneError naming the cluster otherwise.
+ * Returns "created" or "exists"; throws a DataPlaneError naming the cluster otherwise. While
+ * tracing, the call is a CLIENT span `create WorkflowExecution` (the CR's traceparent
+ * annotation, set by the execution manager, names the create's trace).
  */
 export function createWorkflowExecution(
   conn: ClusterConnection,
@@ -102,15 +106,32 @@ export function createWorkflowExecution(
   options: CallOptions,
 ): Promise<"created" | "exists"> {
   const namespace = object.metadata.namespace ?? "";
-  return callCluster(
-    conn,
-    `create WorkflowExecution ${namespace}/${object.metadata.name ?? ""}`,
-    options,
-    () =>
-      conn.custom
-        .createNamespacedCustomObject({ ...RESOURCE, namespace, body: object })
-        .then(() => "created" as const),
-    { 409: "exists" as const },
+  const name = object.metadata.name ?? "";
+  return withSpan(
+    ADMIN_TRACER,
+    "create WorkflowExecution",
+    async (span) => {
+      const result = await callCluster(
+        conn,
+        `create WorkflowExecution ${namespace}/${name}`,
+        options,
+        () =>
+          conn.custom
+            .createNamespacedCustomObject({ ...RESOURCE, namespace, body: object })
+            .then(() => "created" as const),
+        { 409: "exists" as const },
+      );
+      span?.setAttribute("flotilla.cr.result", result);
+      return result;
+    },
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "flotilla.cluster": conn.cluster,
+        "k8s.namespace.name": namespace,
+        "flotilla.cr.name": name,
+      },
+    },
   );
 }
 

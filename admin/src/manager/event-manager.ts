@@ -1,5 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Database } from "@flotilla/db";
+import { activeSpanContext, contextFromCarrier, isTracing, recordError, startSpan } from "@flotilla/runtime";
+import { ADMIN_TRACER } from "../tracing.js";
 import {
   EventIncompatibleClusterErrorSchema,
   EventNotFoundErrorSchema,
@@ -126,6 +128,18 @@ export class EventManager {
    * request order. Side effects: updates executions, node and task executions, appends the log.
    */
   async ingest(producerCluster: string, events: Event[]): Promise<EventResult[]> {
+    const traced = isTracing() ? startIngestSpans(events) : undefined;
+    try {
+      const results = await this.ingestBatch(producerCluster, events);
+      traced?.end(results);
+      return results;
+    } catch (err) {
+      traced?.fail(err);
+      throw err;
+    }
+  }
+
+  private async ingestBatch(producerCluster: string, events: Event[]): Promise<EventResult[]> {
     const results: EventResult[] = new Array<EventResult>(events.length);
     const pending: Pending[] = [];
     for (const [index, event] of events.entries()) {
@@ -551,4 +565,66 @@ function getOrSet<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   const made = make();
   map.set(key, made);
   return made;
+}
+
+/** The per-trace ingestion spans of one batch: ended with the batch's results. */
+interface IngestSpans {
+  end(results: EventResult[]): void;
+  fail(err: unknown): void;
+}
+
+/**
+ * Starts one `ingest events` span per trace the batch's events name (their `trace_context`, set
+ * by the propeller round that produced them), as a child of that round's span and linked to the
+ * IngestEvents RPC span, so each execution's trace shows when its events were recorded even
+ * though one batch mixes executions. Events without a trace context get no span.
+ */
+function startIngestSpans(events: Event[]): IngestSpans {
+  const groups = new Map<string, { carrier: Record<string, string>; indexes: number[] }>();
+  for (const [index, event] of events.entries()) {
+    const traceparent = event.traceContext.traceparent;
+    if (!traceparent) continue;
+    const group = groups.get(traceparent) ?? { carrier: event.traceContext, indexes: [] };
+    group.indexes.push(index);
+    groups.set(traceparent, group);
+  }
+  const batch = activeSpanContext();
+  const spans = [...groups.values()].map(({ carrier, indexes }) => {
+    const span = startSpan(ADMIN_TRACER, "ingest events", {
+      attributes: { "flotilla.events": indexes.length, "flotilla.events.batch": events.length },
+      ...(batch ? { links: [{ context: batch }] } : {}),
+      parent: contextFromCarrier(carrier),
+    });
+    return { span, indexes };
+  });
+  return {
+    end(results) {
+      for (const { span, indexes } of spans) {
+        const outcomes = { accepted: 0, duplicate: 0, rejected: 0 };
+        const phases = new Set<string>();
+        for (const i of indexes) {
+          const r = results[i];
+          if (r?.outcome === EventResult_Outcome.ACCEPTED) outcomes.accepted++;
+          else if (r?.outcome === EventResult_Outcome.DUPLICATE) outcomes.duplicate++;
+          else outcomes.rejected++;
+          const e = events[i]?.event;
+          if (e?.case === "workflowEvent")
+            phases.add(WorkflowExecution_Phase[e.value.phase] ?? String(e.value.phase));
+        }
+        span.setAttributes({
+          "flotilla.events.accepted": outcomes.accepted,
+          "flotilla.events.duplicate": outcomes.duplicate,
+          "flotilla.events.rejected": outcomes.rejected,
+          ...(phases.size > 0 ? { "flotilla.workflow.phases": [...phases] } : {}),
+        });
+        span.end();
+      }
+    },
+    fail(err) {
+      for (const { span } of spans) {
+        recordError(span, err);
+        span.end();
+      }
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { BlobNotFoundError, Labels, Annotations, type BlobStore } from "@flotilla/common";
+import { currentTraceCarrier } from "@flotilla/runtime";
 import {
   EventSchema,
   ExecutionClosureSchema,
@@ -265,11 +266,18 @@ export class ExecutionManager {
     const interruptible = spec.interruptible ?? lpSpec?.interruptible ?? wec?.interruptible;
     const serviceAccount = spec.serviceAccount || lpSpec?.serviceAccount || wec?.serviceAccount || "";
     const userLabels = { ...(wec?.labels ?? {}), ...(lpSpec?.labels ?? {}), ...spec.labels };
-    const userAnnotations = {
+    const userAnnotations: Record<string, string> = {
       ...(wec?.annotations ?? {}),
       ...(lpSpec?.annotations ?? {}),
       ...spec.annotations,
     };
+    // While tracing, the execution remembers the trace of its create (unless the caller named
+    // one): the CR carries it, so the propeller's rounds, and a placement retried later, join it.
+    if (userAnnotations[Annotations.traceparent] === undefined) {
+      const carrier = currentTraceCarrier();
+      if (carrier.traceparent) userAnnotations[Annotations.traceparent] = carrier.traceparent;
+      if (carrier.tracestate) userAnnotations[Annotations.tracestate] = carrier.tracestate;
+    }
     const blobs = this.deps.blobs;
     const prefix = this.executionPrefix(key);
     const rawOutputDataPrefix =
@@ -421,6 +429,8 @@ export class ExecutionManager {
     const annotations: Record<string, string> = {};
     const traceparent = stored.annotations[Annotations.traceparent];
     if (traceparent) annotations[Annotations.traceparent] = traceparent;
+    const tracestate = stored.annotations[Annotations.tracestate];
+    if (traceparent && tracestate) annotations[Annotations.tracestate] = tracestate;
     return {
       execution: record.key,
       ...(launchPlanId ? { launchPlan: launchPlanId } : {}),

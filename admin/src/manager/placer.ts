@@ -17,6 +17,9 @@
  * the code (a create left unanswered by an unreachable cluster is deleted there once the
  * execution moves elsewhere).
  */
+import { Annotations } from "@flotilla/common";
+import { contextFromCarrier, hasActiveSpan, isTracing, withSpan } from "@flotilla/runtime";
+import { ADMIN_TRACER } from "../tracing.js";
 import { failureReason } from "../dataplane/errors.js";
 import type { DataPlane } from "../dataplane/data-plane.js";
 import { ExecutionNotFoundError } from "../errors.js";
@@ -148,7 +151,7 @@ export class Placer implements ExecutionPlacer, RoutingChanges {
     const key = keyOf(p.request.execution);
     if (this.inFlight.has(key)) return;
     try {
-      await this.track(key, () => this.attempt(p.request, p));
+      await this.track(key, () => this.tracedAttempt(p.request, p));
     } catch (err) {
       if (err instanceof ExecutionNotFoundError) {
         await this.deps.pending.delete(p.request.execution);
@@ -177,12 +180,52 @@ export class Placer implements ExecutionPlacer, RoutingChanges {
   async place(request: PlacementRequest): Promise<PlacementOutcome> {
     await this.deps.pending.upsert(request, this.now());
     const existing = await this.deps.pending.get(request.execution);
-    return this.track(keyOf(request.execution), () => this.attempt(request, existing));
+    return this.track(keyOf(request.execution), () => this.tracedAttempt(request, existing));
   }
 
   /** Deletes the execution's CR from its cluster (see {@link DataPlaneMaintenance.terminate}). */
   terminate(execution: ExecutionKey, cluster: string): Promise<void> {
     return this.deps.maintenance.terminate(execution, cluster);
+  }
+
+  /**
+   * One placement attempt in a `placement` span: a child of the active span (the create RPC),
+   * or — for a retry from the background pass — of the trace the execution was created in
+   * (its traceparent annotation).
+   */
+  private tracedAttempt(
+    request: PlacementRequest,
+    pending: PendingPlacement | undefined,
+  ): Promise<PlacementOutcome> {
+    if (!isTracing()) return this.attempt(request, pending);
+    const e = request.execution;
+    const background = !hasActiveSpan();
+    return withSpan(
+      ADMIN_TRACER,
+      "placement",
+      async (span) => {
+        const outcome = await this.attempt(request, pending);
+        span?.setAttributes({
+          "flotilla.placement.state": outcome.state,
+          ...(outcome.state === "placed" ? { "flotilla.cluster": outcome.cluster } : {}),
+        });
+        return outcome;
+      },
+      {
+        attributes: {
+          "flotilla.execution": keyOf(e),
+          "flotilla.placement.attempt": (pending?.attempts ?? 0) + 1,
+        },
+        ...(background
+          ? {
+              parent: contextFromCarrier({
+                traceparent: request.annotations[Annotations.traceparent],
+                tracestate: request.annotations[Annotations.tracestate],
+              }),
+            }
+          : {}),
+      },
+    );
   }
 
   private async attempt(
@@ -217,7 +260,15 @@ export class Placer implements ExecutionPlacer, RoutingChanges {
       now,
       heartbeatTimeoutMs: this.deps.settings.heartbeatTimeoutMs,
     };
-    const decision = decide(input);
+    const decision = await withSpan(ADMIN_TRACER, "routing decision", async (span) => {
+      const d = decide(input);
+      span?.setAttributes({
+        "flotilla.routing.reason": d.reason,
+        "flotilla.routing.chosen": d.chosen ?? "",
+        "flotilla.routing.clusters": input.clusters.length,
+      });
+      return d;
+    });
     this.deps.metrics.decisions.inc({ cluster: decision.chosen ?? "", reason: decision.reason });
     const inputs = decisionInputs(input);
 

@@ -21,7 +21,7 @@ import {
   writeDemoState,
   type DemoState,
 } from "./state.js";
-import { PortInUseError, startDemo } from "./supervisor.js";
+import { PortInUseError, serviceEnv, startDemo } from "./supervisor.js";
 
 const dir = tempDir({ prefix: "flotilla-demo-unit-" });
 
@@ -218,4 +218,24 @@ test("demo status and stop without a running demo: status exits 1 naming the dir
   assert.equal(again.code, 1);
   assert.match(again.stdout, /demo not running in .* \(last phase ready\)/);
   assert.match(again.stdout, /^admin\s+stopped\s+-\s+0/m);
+});
+
+test("a demo service's environment: unchanged without tracing; with it, the service's own name and attributes", () => {
+  const plain = { PATH: "/bin", OTEL_SERVICE_NAME: "flotctl" };
+  assert.equal(serviceEnv("flotilla-admin", {}, plain), plain);
+  const traced = {
+    PATH: "/bin",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+    OTEL_SERVICE_NAME: "flotctl",
+    OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=demo",
+  };
+  assert.deepEqual(serviceEnv("flotilla-propeller", { "flotilla.cluster": "east" }, traced), {
+    ...traced,
+    OTEL_SERVICE_NAME: "flotilla-propeller",
+    OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=demo,flotilla.cluster=east",
+  });
+  assert.deepEqual(serviceEnv("flotilla-admin", {}, { OTEL_TRACES_EXPORTER: "console" }), {
+    OTEL_TRACES_EXPORTER: "console",
+    OTEL_SERVICE_NAME: "flotilla-admin",
+  });
 });

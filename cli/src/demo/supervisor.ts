@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { tracingEnabled } from "@flotilla/runtime/tracing-env";
 import { createAdminClient } from "../client.js";
 import { registerDemoContent, waitForHealthyClusters } from "./bootstrap.js";
 import { alertRuleFiles, prometheusConfigYaml, writeScrapeTargets } from "./prometheus.js";
@@ -257,6 +258,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       args: ["--config", layout.adminConfig],
       readyLine: /^listening on (\S+)/,
       restartable: true,
+      env: serviceEnv("flotilla-admin"),
     });
     const rmComponent = component({
       name: "resource-manager",
@@ -264,6 +266,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       args: ["--config", layout.resourceManagerConfig],
       readyLine: /^resource-manager listening on (\S+)/,
       restartable: true,
+      env: serviceEnv("flotilla-resource-manager"),
     });
     const resourceManagerReady = rmComponent.start();
     // Awaited below with the propellers; until then a failure must not count as unhandled.
@@ -300,6 +303,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           ],
           readyLine: /^propeller ready .*?(?:metrics=(\S+))?$/,
           restartable: true,
+          env: serviceEnv("flotilla-propeller", { "flotilla.cluster": c.name }),
         });
         await p.start();
       }),
@@ -374,3 +378,23 @@ async function clustersOf(layout: DemoLayout): Promise<DemoCluster[]> {
 }
 
 export { ComponentStartError };
+
+/**
+ * The environment of a demo service: the supervisor's own, plus — when `OTEL_*` turns tracing on
+ * — the service's `OTEL_SERVICE_NAME` (one name per service even when the user set one for
+ * flotctl) and `attributes` added to `OTEL_RESOURCE_ATTRIBUTES` (a propeller's cluster).
+ */
+export function serviceEnv(
+  serviceName: string,
+  attributes: Record<string, string> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  if (!tracingEnabled(env)) return env;
+  const extra = Object.entries(attributes).map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+  const resourceAttributes = [env.OTEL_RESOURCE_ATTRIBUTES ?? "", ...extra].filter((a) => a !== "").join(",");
+  return {
+    ...env,
+    OTEL_SERVICE_NAME: serviceName,
+    ...(resourceAttributes !== "" ? { OTEL_RESOURCE_ATTRIBUTES: resourceAttributes } : {}),
+  };
+}

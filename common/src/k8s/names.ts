@@ -34,6 +34,8 @@ export const Labels = {
 export const Annotations = {
   /** W3C trace context of the create-execution call, so propeller rounds join the trace. */
   traceparent: "flotilla.io/traceparent",
+  /** W3C `tracestate` that goes with {@link Annotations.traceparent}, when the trace has one. */
+  tracestate: "flotilla.io/tracestate",
   /** Routing decision summary written by admin (cluster, rule, reason). */
   routing: "flotilla.io/routing",
 } as const;

@@ -6,14 +6,22 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AdminService, IngestEventsRequestSchema, type Event, type EventResult } from "@flotilla/proto";
+import { tracingClientInterceptor } from "@flotilla/runtime";
 import type { EventTransport } from "../events/event-sink.js";
 
 /** A typed AdminService client. */
 export type AdminClient = Client<typeof AdminService>;
 
-/** A Connect transport to the admin at `url` (Connect protocol over HTTP/1.1). */
+/**
+ * A Connect transport to the admin at `url` (Connect protocol over HTTP/1.1); calls carry the
+ * W3C trace context while tracing.
+ */
 export function adminTransport(url: string): Transport {
-  return createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+  return createConnectTransport({
+    baseUrl: url,
+    httpVersion: "1.1",
+    interceptors: [tracingClientInterceptor()],
+  });
 }
 
 /** Creates an AdminService client over `transport`. */

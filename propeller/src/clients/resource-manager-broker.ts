@@ -19,6 +19,14 @@ import {
   type ReleaseRequest,
   type ReleaseResponse,
 } from "@flotilla/proto";
+import {
+  activeSpanContext,
+  isTracing,
+  tracingClientInterceptor,
+  withSpan,
+  type SpanContext,
+} from "@flotilla/runtime";
+import { PROPELLER_TRACER } from "../tracing.js";
 import type { PropellerMetrics } from "../metrics.js";
 import type { TokenBroker, TokenOutcome } from "../workflow/ports.js";
 import { createMicroBatcher } from "./micro-batcher.js";
@@ -46,13 +54,31 @@ export interface ResourceManagerBrokerOptions {
   batch?: ResourceManagerBatchOptions | false;
 }
 
-/** A Connect transport to the resource manager at `url`. */
+/**
+ * A Connect transport to the resource manager at `url`; calls carry the W3C trace context while
+ * tracing. A unary Allocate joins the trace of the round that asked; a coalesced batch runs in
+ * a `token batch` span in the trace of the call that opened it, linked to every caller's span.
+ */
 export function resourceManagerTransport(url: string): Transport {
-  return createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+  return createConnectTransport({
+    baseUrl: url,
+    httpVersion: "1.1",
+    interceptors: [tracingClientInterceptor()],
+  });
 }
 
 /** One item's answer: what the unary call would have returned, or the error it would have thrown. */
 type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** The span each batched request was asked from (while tracing), for the batch span's links. */
+const askedFrom = new WeakMap<object, SpanContext>();
+
+/** Remembers the active span as the one `request` was asked from (nothing while tracing is off). */
+function noteCaller<T extends object>(request: T): T {
+  const caller = activeSpanContext();
+  if (caller) askedFrom.set(request, caller);
+  return request;
+}
 
 /**
  * Creates a TokenBroker over `transport`, asking for leases of `options.ttlMs`.
@@ -97,7 +123,7 @@ export function createResourceManagerBroker(
       });
       let result: ItemResult<AllocateResponse>;
       try {
-        result = await allocate(request);
+        result = await allocate(noteCaller(request));
       } catch (err) {
         result = { ok: false, error: err };
       }
@@ -157,8 +183,9 @@ export function createResourceManagerBroker(
     },
     async release(r) {
       const byHolder = create(ReleaseRequestSchema, { resource: r.resource, holder: r.holder });
+      noteCaller(byHolder);
       if (!r.leaseId) return throwIfFailed(await release(byHolder));
-      const byLease = create(ReleaseRequestSchema, { leaseId: r.leaseId });
+      const byLease = noteCaller(create(ReleaseRequestSchema, { leaseId: r.leaseId }));
       if (options.batch === false) {
         // Release by lease id only returns tokens; the second call also cancels any queue entry
         // of the same holder.
@@ -222,9 +249,10 @@ type BatchItem<R> = {
  * Coalesces calls into batches: a batch of one goes out as `unary`; larger ones as one
  * `sendBatch` whose items become what each unary call would have returned (`valueOf` maps a
  * response). A batch refused whole with InvalidArgument decided nothing, so its items are
- * re-sent as unary calls.
+ * re-sent as unary calls. While tracing, a larger batch is a `token batch` span linked to the
+ * span each of its requests was asked from (see {@link noteCaller}).
  */
-function batched<Req, Res, Out>(
+function batched<Req extends object, Res, Out>(
   batch: ResourceManagerBatchOptions | undefined,
   keyOf: (request: Req) => string,
   unary: (request: Req) => Promise<ItemResult<Out>>,
@@ -237,7 +265,15 @@ function batched<Req, Res, Out>(
     send: async (requests) => {
       if (requests.length === 1) return [await unary(requests[0])];
       try {
-        const { results } = await sendBatch(requests);
+        const { results } = isTracing()
+          ? await withSpan(PROPELLER_TRACER, "token batch", () => sendBatch(requests), {
+              attributes: { "flotilla.batch.items": requests.length },
+              links: requests.flatMap((r) => {
+                const caller = askedFrom.get(r);
+                return caller ? [{ context: caller }] : [];
+              }),
+            })
+          : await sendBatch(requests);
         return results.map(({ result }): ItemResult<Out> => {
           if (result.case === "response") return { ok: true, value: valueOf(result.value) };
           const error = result.case === "error" ? itemError(result.value) : new Error("empty batch result");

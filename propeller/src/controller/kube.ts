@@ -13,6 +13,8 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { WorkflowExecutionResource as R } from "@flotilla/common";
+import { SpanKind, withSpan } from "@flotilla/runtime";
+import { PROPELLER_TRACER } from "../tracing.js";
 import type { PodCreateResult, PodPort } from "../workflow/ports.js";
 import type { WorkflowExecutionCr } from "../informers/caches.js";
 
@@ -98,11 +100,26 @@ export class KubePods implements PodPort {
     this.core = kc.makeApiClient(CoreV1Api);
   }
 
-  async create(pod: V1Pod): Promise<PodCreateResult> {
+  /** Creates the pod; while tracing, a CLIENT span `create Pod` of the round's trace. */
+  create(pod: V1Pod): Promise<PodCreateResult> {
     const namespace = pod.metadata?.namespace ?? "default";
+    const name = pod.metadata?.name ?? "";
+    return withSpan(
+      PROPELLER_TRACER,
+      "create Pod",
+      async (span) => {
+        const result = await this.createPod(namespace, name, pod);
+        span?.setAttribute("flotilla.pod.result", result.outcome);
+        return result;
+      },
+      { kind: SpanKind.CLIENT, attributes: { "k8s.namespace.name": namespace, "k8s.pod.name": name } },
+    );
+  }
+
+  private async createPod(namespace: string, name: string, pod: V1Pod): Promise<PodCreateResult> {
     try {
       await this.core.createNamespacedPod({ namespace, body: pod });
-      this.hooks.onCreated?.(namespace, pod.metadata?.name ?? "");
+      this.hooks.onCreated?.(namespace, name);
       return { outcome: "created" };
     } catch (err) {
       const code = statusCodeOf(err);

@@ -6,6 +6,8 @@
 import { clone, create, equals } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Annotations, Labels, taskPodName, type Logger } from "@flotilla/common";
+import { contextFromCarrier, currentTraceCarrier, isTracing, withSpan } from "@flotilla/runtime";
+import { PROPELLER_TRACER } from "../tracing.js";
 import {
   EventSchema,
   ExecutionErrorSchema,
@@ -156,11 +158,9 @@ export class RoundRunner {
     return { outcome: RoundOutcome.notFound };
   }
 
-  private async once(key: string, input: WorkflowExecutionCr): Promise<RoundResult> {
+  private async once(key: string, obj: WorkflowExecutionCr): Promise<RoundResult> {
     const d = this.deps;
-    let obj = input;
     const meta = obj.metadata ?? {};
-    const { namespace, name } = splitKey(key);
     if (meta.labels?.[Labels.terminated] === "true") return { outcome: RoundOutcome.shortCircuit };
     const deleting = meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null;
     const hasFinalizer = (meta.finalizers ?? []).includes(PROPELLER_FINALIZER);
@@ -173,7 +173,39 @@ export class RoundRunner {
     if (!deleting && last && last.fingerprint === fp && Date.now() < last.dueAt) {
       return { outcome: RoundOutcome.shortCircuit, requeueAfterMs: last.dueAt - Date.now() };
     }
+    if (!isTracing()) return this.evaluate(key, obj, podsFp);
+    // A round that does work is a span of the execution's trace: the CR's traceparent
+    // annotation (the admin's create) is its parent.
+    return withSpan(
+      PROPELLER_TRACER,
+      "round",
+      async (span) => {
+        const result = await this.evaluate(key, obj, podsFp);
+        span?.setAttribute("flotilla.round.outcome", result.outcome);
+        return result;
+      },
+      {
+        parent: contextFromCarrier({
+          traceparent: meta.annotations?.[Annotations.traceparent],
+          tracestate: meta.annotations?.[Annotations.tracestate],
+        }),
+        attributes: {
+          "flotilla.execution": key,
+          "flotilla.cluster": d.executor.clusterId,
+          "k8s.resource.version": meta.resourceVersion ?? "",
+        },
+      },
+    );
+  }
 
+  /** The working part of a round (after the short-circuit checks of {@link once}). */
+  private async evaluate(key: string, input: WorkflowExecutionCr, podsFp: number): Promise<RoundResult> {
+    const d = this.deps;
+    let obj = input;
+    const meta = obj.metadata ?? {};
+    const { namespace, name } = splitKey(key);
+    const deleting = meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null;
+    const hasFinalizer = (meta.finalizers ?? []).includes(PROPELLER_FINALIZER);
     const working = await d.specs.status(key, obj);
     const status = working.status;
     const before = workflowLevelOf(status);
@@ -263,6 +295,10 @@ export class RoundRunner {
         );
       }
     }
+    // While tracing, each event names this round's span, so the admin records its ingestion
+    // in the execution's trace (a batch mixes executions, so the context travels per event).
+    const carrier = currentTraceCarrier();
+    if (carrier.traceparent) for (const e of events) e.traceContext = carrier;
     await d.events.enqueue(events);
 
     if (changedNodes.length > 0 || !equals(WorkflowExecutionStatusSchema, before, workflowLevelOf(status))) {

@@ -1,0 +1,2 @@
+/** The propeller's tracer scope: the instrumentation scope of the spans the propeller starts itself. */
+export const PROPELLER_TRACER = "@flotilla/propeller";
