@@ -360,6 +360,7 @@ export async function createAdmin(config: AdminConfig, options: AdminOptions = {
     server,
     readiness,
     async start() {
+      await costs.touchActiveSeries();
       await routing.start();
       if (config.scheduler.enabled) {
         if (database.kind === "pglite") metrics.schedulerLeader.set(1);

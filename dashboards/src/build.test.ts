@@ -12,10 +12,10 @@ test("the committed dashboards and provisioning files are exactly what the code 
 test("the check names a changed, a missing and a left-over file", async () => {
   const files = buildFiles();
   files.set("generated/propeller.json", files.get("generated/propeller.json")!.replace("Rounds", "Laps"));
-  files.set("generated/cost.json", "{}\n");
+  files.set("generated/not-built-yet.json", "{}\n");
   files.delete("generated/routing.json");
   assert.deepEqual((await staleFiles(files)).sort(), [
-    "generated/cost.json (missing)",
+    "generated/not-built-yet.json (missing)",
     "generated/propeller.json (differs)",
     "generated/routing.json (no dashboard builds it)",
   ]);
@@ -30,6 +30,7 @@ test("every dashboard has a unique uid, the shared template variables and only P
   assert.deepEqual(byUid.get("flotilla-routing"), ["datasource", "cluster"]);
   assert.deepEqual(byUid.get("flotilla-project"), ["datasource", "project", "domain", "cluster"]);
   assert.deepEqual(byUid.get("flotilla-resource-manager"), ["datasource", "project", "domain"]);
+  assert.deepEqual(byUid.get("flotilla-cost"), ["datasource", "project", "domain", "cluster"]);
   for (const d of built) {
     const panels = (d.panels ?? []).flatMap((p) => ("description" in p && p.type !== "row" ? [p] : []));
     assert.ok(panels.length >= 6, `${d.title} has panels`);

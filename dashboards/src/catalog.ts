@@ -1,13 +1,14 @@
 /**
  * The dashboards Flotilla ships, built from code into Grafana JSON, and the Grafana
  * provisioning files (a Prometheus datasource and a file provider) that load them. Adding a
- * dashboard (for example a cost dashboard) is one file under `dashboards/` and one entry in
+ * dashboard is one file under `dashboards/` and one entry in
  * {@link DASHBOARDS}; `npm run dashboards:build` writes it, the check test keeps it current and
  * the live-Prometheus e2e proves its queries.
  */
 import type { Dashboard, DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { stringify } from "yaml";
 import { controlPlaneOverview } from "./dashboards/control-plane.js";
+import { costDashboard } from "./dashboards/cost.js";
 import { projectDashboard } from "./dashboards/project.js";
 import { propellerDashboard } from "./dashboards/propeller.js";
 import { resourceManagerDashboard } from "./dashboards/resource-manager.js";
@@ -27,6 +28,7 @@ export const DASHBOARDS: readonly DashboardDefinition[] = [
   { file: "resource-manager", build: resourceManagerDashboard },
   { file: "routing", build: routingDashboard },
   { file: "project", build: projectDashboard },
+  { file: "cost", build: costDashboard },
 ];
 
 /** Grafana folder the provider puts the dashboards in. */

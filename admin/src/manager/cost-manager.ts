@@ -5,7 +5,7 @@
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Queryable } from "@flotilla/db";
-import type { TaskExecution, TaskExecutionEvent } from "@flotilla/proto";
+import { WorkflowExecution_Phase, type TaskExecution, type TaskExecutionEvent } from "@flotilla/proto";
 import { attemptCost, toResourceAmounts, type ResourceAmounts } from "../cost/attempt-cost.js";
 import { InvalidArgumentError } from "../errors.js";
 import type {
@@ -40,6 +40,13 @@ export interface CostReport {
   since: Date;
   until: Date;
 }
+
+const TERMINAL_WORKFLOW_PHASES = [
+  WorkflowExecution_Phase.SUCCEEDED,
+  WorkflowExecution_Phase.FAILED,
+  WorkflowExecution_Phase.ABORTED,
+  WorkflowExecution_Phase.TIMED_OUT,
+];
 
 /** Longest window a report may cover. */
 export const MAX_COST_WINDOW_DAYS = 400;
@@ -94,6 +101,25 @@ export class CostManager {
       };
     });
     return this.costs.record(tx, rows);
+  }
+
+  /**
+   * Makes the cost and waste series of (project, domain, cluster) exist, at 0 when new, so a
+   * scrape sees them before their first attempt is priced: Prometheus' `increase()` cannot see a
+   * series' first value, so an attempt priced into a series no scrape had seen would be missing
+   * from the dashboards while `GetCosts` counts it. Called when a task attempt starts running.
+   */
+  touch(labels: { project: string; domain: string; cluster: string }): void {
+    this.metrics.cost.inc(labels, 0);
+    this.metrics.waste.inc(labels, 0);
+  }
+
+  /**
+   * {@link touch}es the series of every placed, unfinished execution: after an admin restart the
+   * counters start empty, and attempts already running report only their end.
+   */
+  async touchActiveSeries(): Promise<void> {
+    for (const labels of await this.costs.activeSeries(TERMINAL_WORKFLOW_PHASES)) this.touch(labels);
   }
 
   /** Adds stored attempts to the cost and waste counters (exactly the stored amounts). */

@@ -421,6 +421,9 @@ export class EventManager {
               task,
               event: e.value,
             });
+          // A running attempt's cost series exists (at 0) before its first cost is counted.
+          else if (e.value.phase === TaskExecution_Phase.RUNNING)
+            costs?.touch({ project: row.key.project, domain: row.key.domain, cluster: v.producerCluster });
         }
         existing.add(dedupeKey);
         log.push({

@@ -77,6 +77,13 @@ export interface CostRepository {
   record(tx: Queryable, rows: readonly AttemptCostRecord[]): Promise<AttemptCostRecord[]>;
   /** Cost, waste and attempt count per group, ordered by the group key. */
   report(query: CostQuery): Promise<CostGroupRow[]>;
+  /**
+   * The (project, domain, cluster) of every placed execution whose workflow phase is not one of
+   * `terminalPhases`: the series whose attempts may still be priced.
+   */
+  activeSeries(
+    terminalPhases: readonly number[],
+  ): Promise<Array<{ project: string; domain: string; cluster: string }>>;
 }
 
 /** Columns (and SELECT expressions) of each grouping; empty strings fill the rest. */
@@ -123,6 +130,18 @@ function toRecord(r: Row): AttemptCostRecord {
 
 /** Reads and writes `cluster_prices` and `attempt_costs`. */
 export class PostgresCostRepository extends PostgresRepository implements CostRepository {
+  async activeSeries(
+    terminalPhases: readonly number[],
+  ): Promise<Array<{ project: string; domain: string; cluster: string }>> {
+    return this.all(
+      "executions.active_series",
+      `SELECT DISTINCT project, domain, cluster FROM executions
+       WHERE cluster IS NOT NULL AND NOT (phase = ANY($1::int[]))`,
+      [terminalPhases],
+      (r) => ({ project: r.project as string, domain: r.domain as string, cluster: r.cluster as string }),
+    );
+  }
+
   async priceVersions(tx: Queryable, clusters: readonly string[]): Promise<Map<string, PriceVersion[]>> {
     const out = new Map<string, PriceVersion[]>();
     if (clusters.length === 0) return out;
