@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { aTask, aWorkflow } from "@flotilla/propeller";
 import { WorkflowExecution_Phase } from "@flotilla/proto";
-import { eventually, scrapeMetric, spawnBin } from "@flotilla/testing";
-import { phasesByName, propellerEnv } from "./propeller-helpers.js";
+import { eventually, scrapeMetric } from "@flotilla/testing";
+import { phasesByName, propellerEnv, spawnPropeller } from "./propeller-helpers.js";
 import {
   adminPhase,
   createExecutions,
@@ -33,24 +33,7 @@ test("stop the real admin for 30 s mid-run: buffered events arrive afterwards an
     clusters: [{ name: "outage", kubeconfig: env.cluster.kubeconfig }],
     t,
   });
-  const propeller = await spawnBin(
-    "flotilla-propeller",
-    [
-      "--kubeconfig",
-      env.kubeconfigPath,
-      "--cluster-id",
-      "outage",
-      "--admin-url",
-      admin.url,
-      "--no-leader-election",
-      "--metrics-port",
-      "0",
-      "--metrics-host",
-      "127.0.0.1",
-    ],
-    { readyLine: /propeller ready .*metrics=(\S+)/, t },
-  );
-  const propellerMetrics = propeller.ready?.[1] ?? "";
+  const { metricsUrl: propellerMetrics } = await spawnPropeller(env, "outage", admin.url, t);
   const task = aTask("step").simulated("1s").build();
   const closure = aWorkflow("chain")
     .withNode("a", task)

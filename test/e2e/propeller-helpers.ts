@@ -11,7 +11,7 @@ import { WorkflowExecutionResource as R, openBlobStore, type BlobStore } from "@
 import type { WorkflowExecutionSpec } from "@flotilla/proto";
 import { createExecution, installCrd, kubeConfigFrom } from "@flotilla/propeller";
 import { startCluster, type SandboxCluster } from "@flotilla/sandbox";
-import { tempDir, type TempDir } from "@flotilla/testing";
+import { spawnBin, tempDir, type AfterHook, type SpawnedBin, type TempDir } from "@flotilla/testing";
 
 /** A running e2e environment. */
 export interface PropellerEnv {
@@ -75,4 +75,37 @@ export async function phasesByName(kc: KubeConfig): Promise<Map<string, string>>
     plural: R.plural,
   })) as { items: { metadata: { name: string }; status?: { phase?: string } }[] };
   return new Map(list.items.map((o) => [o.metadata.name, o.status?.phase ?? ""]));
+}
+
+/**
+ * Starts the `flotilla-propeller` bin for `env`'s cluster as `clusterId`, reporting to
+ * `adminUrl`, without leader election, its metrics on a free 127.0.0.1 port. Returns the process
+ * and its metrics base URL (from its ready line). Stopped when `t` ends.
+ */
+export async function spawnPropeller(
+  env: PropellerEnv,
+  clusterId: string,
+  adminUrl: string,
+  t: AfterHook,
+): Promise<{ process: SpawnedBin; metricsUrl: string }> {
+  const child = await spawnBin(
+    "flotilla-propeller",
+    [
+      "--kubeconfig",
+      env.kubeconfigPath,
+      "--cluster-id",
+      clusterId,
+      "--admin-url",
+      adminUrl,
+      "--no-leader-election",
+      "--metrics-port",
+      "0",
+      "--metrics-host",
+      "127.0.0.1",
+    ],
+    { readyLine: /propeller ready .*metrics=(\S+)/, t },
+  );
+  const metricsUrl = child.ready?.[1];
+  if (!metricsUrl) throw new Error("flotilla-propeller printed no metrics URL in its ready line");
+  return { process: child, metricsUrl };
 }

@@ -4,8 +4,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { aTask, aWorkflow, anExecutionSpec } from "@flotilla/propeller";
 import { GetExecutionRequestSchema, WorkflowExecution_Phase } from "@flotilla/proto";
-import { eventually, scrapeMetric, spawnBin } from "@flotilla/testing";
-import { createAll, phasesByName, propellerEnv } from "./propeller-helpers.js";
+import { eventually, scrapeMetric } from "@flotilla/testing";
+import { createAll, phasesByName, propellerEnv, spawnPropeller } from "./propeller-helpers.js";
 import {
   adminPhase,
   createExecutions,
@@ -23,24 +23,7 @@ test("events the real admin rejects are dropped once, never retried, and do not 
     clusters: [{ name: "rejects", kubeconfig: env.cluster.kubeconfig }],
     t,
   });
-  const propeller = await spawnBin(
-    "flotilla-propeller",
-    [
-      "--kubeconfig",
-      env.kubeconfigPath,
-      "--cluster-id",
-      "rejects",
-      "--admin-url",
-      admin.url,
-      "--no-leader-election",
-      "--metrics-port",
-      "0",
-      "--metrics-host",
-      "127.0.0.1",
-    ],
-    { readyLine: /propeller ready .*metrics=(\S+)/, t },
-  );
-  const propellerMetrics = propeller.ready?.[1] ?? "";
+  const { metricsUrl: propellerMetrics } = await spawnPropeller(env, "rejects", admin.url, t);
   const task = aTask("step").simulated("500ms").build();
   const closure = aWorkflow("pair").withNode("a", task).withNode("b", task, {}, ["a"]).closure();
   const workflowId = await registerClosure(admin.client, closure);
