@@ -23,12 +23,6 @@ export interface ClusterOptions {
   /** Node specs for the kubelet (default: its own defaults). */
   nodes?: NodeSpec[];
   /**
-   * Run the kubelet in a worker thread of its own (default false): its client-side work (JSON,
-   * HTTP) then runs beside the API server instead of taking turns with it on one event loop,
-   * for ~1-2 s more start-up and ~40 MiB. The `flotilla-sandbox` bin turns it on.
-   */
-  kubeletThread?: boolean;
-  /**
    * Directory for the cluster's files: `<stateDir>/<name>.kubeconfig` and pod working
    * directories under `<stateDir>/<name>/`. Default: a temporary directory removed on stop.
    */
@@ -140,7 +134,6 @@ export async function startCluster(options: ClusterOptions): Promise<SandboxClus
         mode: options.mode ?? "simulated",
         nodes: options.nodes,
         workDir,
-        thread: options.kubeletThread ?? false,
         ...(logger ? { onError: (err: unknown) => logger.warn("kubelet error", { error: err }) } : {}),
       });
     } catch (err) {

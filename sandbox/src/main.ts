@@ -8,8 +8,7 @@
  * stops every cluster (killing the pods' processes) and exits 0. Exit codes (the runtime's
  * `runMain`): 0 after a clean stop, 1 when a cluster fails to start or stop, 2 on a usage
  * error. `--nodes`/`--pods-per-node` size each cluster (default: the kubelet's 3 nodes of 110
- * pods; every third node is spot). Each cluster's kubelet runs in a worker thread of its own.
- * Failures are logged as JSON lines on stderr.
+ * pods; every third node is spot). Failures are logged as JSON lines on stderr.
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -111,9 +110,6 @@ async function startSandbox(args: SandboxArgs, logger: Logger): Promise<SandboxC
           name,
           mode: args.mode,
           stateDir: args.stateDir,
-          // A kubelet thread per cluster: the API server's event loop then serves requests
-          // while the kubelet (de)serializes its own, using a second core under load.
-          kubeletThread: true,
           logger,
           ...nodeOptions(name, args),
           ...(args.portBase !== undefined ? { port: args.portBase + i } : {}),
