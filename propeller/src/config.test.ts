@@ -44,6 +44,8 @@ test("the documented flags map onto propeller options", async () => {
     "http://127.0.0.1:1",
     "--workers",
     "8",
+    "--pod-concurrency",
+    "24",
     "--metrics-port",
     "0",
     "--lease-duration",
@@ -54,6 +56,7 @@ test("the documented flags map onto propeller options", async () => {
   assert.equal(o.clusterId, "east");
   assert.deepEqual(o.admin, { url: "http://127.0.0.1:1" });
   assert.equal(o.workers, 8);
+  assert.deepEqual(o.executor, { podConcurrency: 24 });
   assert.equal(o.metricsPort, 0);
   const election = o.leaderElection;
   assert.ok(election, "leader election stays on");
@@ -100,11 +103,18 @@ test("durations take the one syntax; bare seconds are refused naming the key", a
     "flag --lease-duration",
   );
   await rejectsWith([...required, "--terminated-ttl", "2"], "terminatedTtl", "flag --terminated-ttl");
+  await rejectsWith(
+    [...required, "--pod-concurrency", "0"],
+    "podConcurrency",
+    "flag --pod-concurrency",
+    /too small|>=\s*1/i,
+  );
 });
 
 test("defaults: 32 workers, election on with client-go's 15 s / 10 s / 2 s, 24 h TTL, 60 s resync", async () => {
   const o = await loaded(required);
   assert.equal(o.workers, 32);
+  assert.deepEqual(o.executor, { podConcurrency: 64 });
   assert.equal(o.metricsPort, undefined, "no server unless a port is given");
   assert.equal(o.metricsHost, "127.0.0.1");
   assert.equal(o.blobStoreUrl, "file:///");

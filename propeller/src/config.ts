@@ -16,6 +16,7 @@ import {
 import { z } from "zod";
 import { DEFAULT_ROUND_WORKERS, type PropellerOptions } from "./controller/propeller.js";
 import { DEFAULT_LEADER_ELECTION, type LeaderElectionOptions } from "./controller/leader-election.js";
+import { DEFAULT_POD_CONCURRENCY } from "./workflow/ports.js";
 
 const schema = z
   .strictObject({
@@ -26,6 +27,7 @@ const schema = z
     // Prefaulted so that a missing URL is reported as `admin.url`, not as a missing section.
     admin: z.strictObject({ url: z.string().min(1) }).prefault({} as { url: string }),
     workers: z.number().int().min(1).default(DEFAULT_ROUND_WORKERS),
+    podConcurrency: z.number().int().min(1).default(DEFAULT_POD_CONCURRENCY),
     metrics: z
       .strictObject({ port: port().optional(), host: z.string().min(1).default("127.0.0.1") })
       .prefault({}),
@@ -76,6 +78,7 @@ export const propellerConfig = defineConfig("propeller", schema, {
     "cluster-id": flag("clusterId", "Registered cluster this propeller runs in"),
     "admin-url": flag("admin.url", "Admin URL (Connect/gRPC)"),
     workers: flag("workers", "Concurrent round slots"),
+    "pod-concurrency": flag("podConcurrency", "Pod creates/deletes in flight per round"),
     "metrics-port": flag("metrics.port", "Serve /metrics, /healthz, /readyz here (0: any)"),
     "metrics-host": flag("metrics.host", "Address of that server"),
     "resource-manager-url": flag("resourceManager.url", "Resource manager URL"),
@@ -120,6 +123,7 @@ export function propellerOptionsFrom(config: PropellerConfig, env: NodeJS.Proces
     clusterId: config.clusterId,
     admin: { url: config.admin.url },
     workers: config.workers,
+    executor: { podConcurrency: config.podConcurrency },
     ...(config.metrics.port !== undefined ? { metricsPort: config.metrics.port } : {}),
     metricsHost: config.metrics.host,
     ...(config.resourceManager.url !== undefined

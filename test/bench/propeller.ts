@@ -25,6 +25,9 @@
  *      cluster, where the `flotilla-propeller` bin runs as its own process and reports events
  *      over HTTP; prints tasks/s until the admin shows every execution SUCCEEDED and the peak
  *      RSS of the propeller process alone (sampled from /proc, and its VmHWM).
+ * `--pod-concurrency N` sets the in-process propeller's pod creates/deletes in flight per round
+ * (default its own, 64). `--cpu-prof DIR` runs the sandbox processes with `node --cpu-prof --cpu-prof-dir DIR` (a
+ * `.cpuprofile` each when they stop; profile this process with `node --cpu-prof` itself).
  * Prints a table, then `BENCH {json}` as its last line.
  */
 import { create } from "@bufbuild/protobuf";
@@ -99,6 +102,13 @@ const httpIdx = argv.indexOf("--http-workflows");
 const HTTP_WORKFLOWS = httpIdx >= 0 ? Number(argv[httpIdx + 1]) : quick ? 30 : 1_000;
 if (!Number.isInteger(HTTP_WORKFLOWS) || HTTP_WORKFLOWS < 1)
   throw new Error("--http-workflows needs a positive integer");
+const podConcurrencyIdx = argv.indexOf("--pod-concurrency");
+const POD_CONCURRENCY = podConcurrencyIdx >= 0 ? Number(argv[podConcurrencyIdx + 1]) : undefined;
+if (POD_CONCURRENCY !== undefined && !(Number.isInteger(POD_CONCURRENCY) && POD_CONCURRENCY >= 1))
+  throw new Error("--pod-concurrency needs a positive integer");
+const cpuProfIdx = argv.indexOf("--cpu-prof");
+const CPU_PROF_DIR = cpuProfIdx >= 0 ? argv[cpuProfIdx + 1] : undefined;
+if (cpuProfIdx >= 0 && !CPU_PROF_DIR) throw new Error("--cpu-prof needs a directory");
 const LARGE_TASK_SECONDS = 0.2;
 const SANDBOX_OBJECT_LIMIT = 1_572_864;
 const TASK_DURATION = "1s";
@@ -212,7 +222,11 @@ async function startSandbox(stateDir: string, name: string) {
       "--pods-per-node",
       "20000",
     ],
-    { readyLine: /^ready$/, timeout: 60_000 },
+    {
+      readyLine: /^ready$/,
+      timeout: 60_000,
+      nodeArgs: CPU_PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF_DIR] : [],
+    },
   );
   const kubeconfigPath = join(stateDir, "kubeconfig");
   const kubeconfig = readFileSync(kubeconfigPath, "utf8");
@@ -274,6 +288,7 @@ async function inProcess(dir: string) {
     clusterId: "bench",
     admin: { transport: admin.transport },
     workers: WORKERS,
+    ...(POD_CONCURRENCY !== undefined ? { executor: { podConcurrency: POD_CONCURRENCY } } : {}),
     leaderElection: false,
     processMetrics: false,
     events: { capacity: 500_000, batchSize: 1000 },

@@ -23,6 +23,8 @@ export interface SpawnBinOptions {
   t?: AfterHook;
   /** Copy the child's output lines to this process's stderr (for debugging a test). */
   echo?: boolean;
+  /** Node options for a JavaScript bin, before its script (e.g. `--cpu-prof`); ignored for others. */
+  nodeArgs?: readonly string[];
 }
 
 /** How a process ended: exit code, or the signal that killed it. */
@@ -196,7 +198,9 @@ export async function spawnBin(
     if (value === undefined) delete env[key];
     else env[key] = value;
   }
-  const [command, argv] = isNodeScript(path) ? [process.execPath, [path, ...args]] : [path, [...args]];
+  const [command, argv] = isNodeScript(path)
+    ? [process.execPath, [...(options.nodeArgs ?? []), path, ...args]]
+    : [path, [...args]];
   const child = spawn(command, argv, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   installExitHooks();
 

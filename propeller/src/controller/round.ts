@@ -28,7 +28,7 @@ import { evaluateWorkflow, type NodeHandlers } from "../workflow/executor.js";
 import { isTerminalNodePhase, isTerminalWorkflowPhase } from "../workflow/phases.js";
 import type { ExecutorConfig, PodPort, TaskIO, TokenBroker } from "../workflow/ports.js";
 import { NESTED_NODE_SEPARATOR, forEachNodeStatus } from "../workflow/node-ids.js";
-import { WAVE_CONCURRENCY, runConcurrently } from "../workflow/level.js";
+import { runConcurrently } from "../workflow/level.js";
 import { RoundContext } from "../workflow/round-context.js";
 import {
   StatusEncoder,
@@ -485,7 +485,7 @@ export class RoundRunner {
     if (finished.length < FINISHED_POD_BATCH) return;
     // As many deletes in flight as pod creates in a wave: a level of a wide workflow finishes
     // hundreds of pods at once, and one at a time they would take longer than the level ran.
-    await runConcurrently(finished, WAVE_CONCURRENCY, async (podName) => {
+    await runConcurrently(finished, d.executor.podConcurrency, async (podName) => {
       d.pods.expectDelete(namespace, podName);
       await d.podPort.delete(namespace, podName);
       d.metrics.podsDeleted.inc();

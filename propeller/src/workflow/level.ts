@@ -44,9 +44,6 @@ function isActive(ns: NodeStatus | undefined): boolean {
   return ns.phase === NodeExecution_Phase.QUEUED && ns.waiting?.reason !== WaitingReasons.parallelism;
 }
 
-/** Node handlers run concurrently within one wave of a round (bounds API calls in flight). */
-export const WAVE_CONCURRENCY = 16;
-
 /** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
 export async function runConcurrently<T>(
   items: readonly T[],
@@ -169,7 +166,8 @@ export async function advanceLevel(ctx: RoundContext, handlers: NodeHandlers): P
         if (!wasActive) active++;
         wave.push({ id, node, handler, wasActive });
       }
-      await runConcurrently(wave, WAVE_CONCURRENCY, (w) => w.handler.handle(ctx, w.node));
+      // Node handlers of a wave run concurrently, up to podConcurrency (bounds API calls in flight).
+      await runConcurrently(wave, ctx.config.podConcurrency, (w) => w.handler.handle(ctx, w.node));
       for (const w of wave) {
         index.refresh(w.id);
         const after = nodes[w.id];

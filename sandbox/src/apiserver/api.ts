@@ -26,19 +26,13 @@ import { FOREGROUND_FINALIZER, GarbageCollector, ORPHAN_FINALIZER } from "./cont
 import { NAMESPACES, NAMESPACE_FINALIZER, NamespaceController } from "./controllers/namespace.js";
 import { QUOTAS, ResourceQuotaController } from "./controllers/resource-quota.js";
 import { defaultPod, foldStringData } from "./defaults.js";
-import { clone, isObject, kubeTime } from "./objects.js";
+import { clone, isObject, jsonEqual, kubeTime } from "./objects.js";
 import { applyPatch } from "./patch.js";
 import { type ResourceType, TypeRegistry, builtinTypes, groupVersion, typeKey } from "./registry.js";
 import { defaultAndPrune, validateSchema } from "./schema.js";
 import { type FieldSelector, type LabelSelector } from "./selectors.js";
 import { type EventType, type KubeObject, ObjectStore, ObjectTooLargeError, type Stored } from "./store.js";
-import {
-  canonicalJson,
-  validateMetadata,
-  validateName,
-  validatePodSpec,
-  validatePodUpdate,
-} from "./validation.js";
+import { validateMetadata, validateName, validatePodSpec, validatePodUpdate } from "./validation.js";
 
 /** Options of a delete call (kube `DeleteOptions`). */
 export interface DeleteOptions {
@@ -85,14 +79,18 @@ const SECRETS = "/secrets";
 const LEASES = "coordination.k8s.io/leases";
 const GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
-function withoutRv(obj: KubeObject): string {
-  const { resourceVersion: _rv, managedFields: _mf, ...meta } = obj.metadata;
-  return canonicalJson({ ...obj, metadata: meta });
+/** Whether two versions of an object differ only in resourceVersion and managedFields. */
+function sameButRv(a: KubeObject, b: KubeObject): boolean {
+  const { resourceVersion: _ra, managedFields: _ma, ...metaA } = a.metadata;
+  const { resourceVersion: _rb, managedFields: _mb, ...metaB } = b.metadata;
+  return jsonEqual({ ...a, metadata: metaA }, { ...b, metadata: metaB });
 }
 
-function specView(obj: KubeObject): string {
-  const { metadata: _m, status: _s, ...rest } = obj;
-  return canonicalJson(rest);
+/** Whether two versions of an object have the same spec (everything but metadata and status). */
+function sameSpec(a: KubeObject, b: KubeObject): boolean {
+  const { metadata: _ma, status: _sa, ...restA } = a;
+  const { metadata: _mb, status: _sb, ...restB } = b;
+  return jsonEqual(restA, restB);
 }
 
 /**
@@ -409,7 +407,10 @@ export class ClusterApi {
     const key = typeKey(t);
     let next: KubeObject;
     if (subresource === "status") {
-      next = clone(existing);
+      // Stored objects are never mutated, so the new version shares everything but metadata
+      // (its resourceVersion is written) and status with the old one; custom resources are
+      // copied whole, since defaulting and pruning below may rewrite any field.
+      next = t.crdName ? clone(existing) : { ...old, metadata: { ...old.metadata } };
       next.status = incoming.status;
       if (key === NAMESPACES && old.metadata.deletionTimestamp === undefined) {
         (next.status as Record<string, unknown> | undefined) ??= { phase: "Active" };
@@ -466,14 +467,12 @@ export class ClusterApi {
       if (causes.length) throw invalid(t.kind, t.group, old.metadata.name!, causes);
       if (t.crdName) this.validateCustom(t, next, opts);
       if (key === CRDS) this.crds.validate(next);
-      if (specView(old) !== specView(next)) meta.generation = (old.metadata.generation ?? 1) + 1;
+      if (!sameSpec(old, next)) meta.generation = (old.metadata.generation ?? 1) + 1;
     }
     if (t.crdName && subresource === "status") this.validateCustom(t, next, opts);
     next.metadata.resourceVersion = old.metadata.resourceVersion;
     const unchanged =
-      subresource === "status"
-        ? canonicalJson(next.status ?? null) === canonicalJson(old.status ?? null)
-        : withoutRv(next) === withoutRv(old);
+      subresource === "status" ? jsonEqual(next.status ?? null, old.status ?? null) : sameButRv(next, old);
     if (unchanged) return existing;
     if (opts.dryRun) return { obj: next, json: JSON.stringify(next) };
     if (

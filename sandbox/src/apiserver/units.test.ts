@@ -1,10 +1,45 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiError } from "./errors.js";
+import { jsonEqual } from "./objects.js";
 import { mergePatch, strategicMergePatch } from "./patch.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { defaultAndPrune, validateSchema } from "./schema.js";
 import { ObjectStore } from "./store.js";
+import { canonicalJson } from "./validation.js";
+
+describe("jsonEqual", () => {
+  it("agrees with comparing sorted-key JSON", () => {
+    const cases: [unknown, unknown][] = [
+      [
+        { a: 1, b: { c: [1, 2] } },
+        { b: { c: [1, 2] }, a: 1 },
+      ],
+      [{ a: 1 }, { a: 1, b: undefined }],
+      [{ a: 1, b: null }, { a: 1 }],
+      [
+        [1, { x: "y" }],
+        [1, { x: "y" }],
+      ],
+      [
+        [1, 2],
+        [2, 1],
+      ],
+      [{ a: [] }, { a: {} }],
+      [{ a: "1" }, { a: 1 }],
+      [null, {}],
+      [{ a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }],
+      [{ a: 1 }, { b: 1 }],
+      ["s", "s"],
+      [0, false],
+    ];
+    for (const [a, b] of cases) {
+      const expected = canonicalJson(a) === canonicalJson(b);
+      assert.equal(jsonEqual(a, b), expected, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+      assert.equal(jsonEqual(b, a), expected, `${JSON.stringify(b)} vs ${JSON.stringify(a)}`);
+    }
+  });
+});
 
 describe("selectors", () => {
   it("matches every label operator", () => {

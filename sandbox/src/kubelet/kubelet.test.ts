@@ -4,6 +4,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   PatchStrategy,
+  Watch,
   setHeaderOptions,
   type V1Pod,
   type V1PodCondition,
@@ -298,6 +299,32 @@ describe("kubelet in simulated mode (worker thread)", () => {
     assert.equal(running.spec?.nodeName, "west-small");
     await podIn(c, "timed", "Succeeded");
     assert.ok(Date.now() - created >= 1100, "finished before its duration");
+  });
+
+  it("reports a simulated pod Running in its first status patch, then its end: two patches", async () => {
+    // Every write reaches a watcher, so the watch sees each status the kubelet patched.
+    const statuses: string[] = [];
+    const watch = new Watch(kubeConfigFor(c.server.url, "west"));
+    const req = await watch.watch(
+      "/api/v1/namespaces/default/pods",
+      { fieldSelector: "metadata.name=two-patches" },
+      (type, obj: V1Pod) => {
+        const state = obj.status?.containerStatuses?.[0]?.state;
+        if (type === "MODIFIED" && state)
+          statuses.push(`${obj.status?.phase}/${Object.keys(state).join()}/${state.waiting?.reason ?? ""}`);
+      },
+      () => {},
+    );
+    try {
+      await c.core.createNamespacedPod({
+        namespace: "default",
+        body: aPod("two-patches").simulated("300ms").obj(),
+      });
+      await podIn(c, "two-patches", "Succeeded");
+      await eventually(() => assert.deepEqual(statuses, ["Running/running/", "Succeeded/terminated/"]), WAIT);
+    } finally {
+      req.abort();
+    }
   });
 
   it("keeps retrying status and log writes through transient API errors", async (t) => {

@@ -225,9 +225,11 @@ export class PodWorker {
     }
     const runtime = this.kubelet.runtimes[mode];
     this.view.runtime = runtime.name;
-    // Not awaited: if the status writer is busy, this write and the Running one that follows
-    // coalesce into one (a kubelet under load also skips straight to the newest state).
-    void this.writeStatus();
+    // Written from the next event-loop turn and not awaited: a container that starts at once
+    // (simulated, or a quick exec) is reported Running in one write instead of Pending then
+    // Running, as a busy kubelet also skips straight to the newest state; a slower start, or a
+    // busy status writer, still shows Pending/ContainerCreating first.
+    setImmediate(() => void this.writeStatus());
     if (!container) return this.waitWithError("CreateContainerConfigError", "pod has no containers");
     const image = container.image;
     if (

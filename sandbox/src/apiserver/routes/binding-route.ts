@@ -6,7 +6,7 @@ import type { ServerResponse } from "node:http";
 import type { ClusterApi } from "../api.js";
 import { ApiError, conflict } from "../errors.js";
 import { sendJson } from "../http/responses.js";
-import { kubeTime } from "../objects.js";
+import { clone, kubeTime } from "../objects.js";
 
 const BINDING = { group: "", resource: "pods/binding" };
 
@@ -36,7 +36,7 @@ export function servePodBinding(
   if (pod.obj.metadata.deletionTimestamp) {
     throw conflict(BINDING, name, `pod ${name} is being deleted, cannot be assigned to a host`);
   }
-  const next = structuredClone(pod.obj);
+  const next = clone(pod);
   (next.spec as Record<string, unknown>).nodeName = target.name;
   const status = (next.status ?? {}) as Record<string, unknown>;
   const conditions = (Array.isArray(status.conditions) ? status.conditions : []) as Record<string, unknown>[];
