@@ -301,8 +301,10 @@ describe("kubelet in simulated mode (worker thread)", () => {
     assert.ok(Date.now() - created >= 1100, "finished before its duration");
   });
 
-  it("reports a simulated pod Running in its first status patch, then its end: two patches", async () => {
-    // Every write reaches a watcher, so the watch sees each status the kubelet patched.
+  it("reports a simulated pod Running in its first status patch (never Pending first), then its end", async () => {
+    // Every write reaches a watcher, so the watch sees each status the kubelet patched; the
+    // resource-usage annotation written before the end is a metadata write with the same status,
+    // so consecutive equal statuses count once.
     const statuses: string[] = [];
     const watch = new Watch(kubeConfigFor(c.server.url, "west"));
     const req = await watch.watch(
@@ -310,8 +312,9 @@ describe("kubelet in simulated mode (worker thread)", () => {
       { fieldSelector: "metadata.name=two-patches" },
       (type, obj: V1Pod) => {
         const state = obj.status?.containerStatuses?.[0]?.state;
-        if (type === "MODIFIED" && state)
-          statuses.push(`${obj.status?.phase}/${Object.keys(state).join()}/${state.waiting?.reason ?? ""}`);
+        if (type !== "MODIFIED" || !state) return;
+        const status = `${obj.status?.phase}/${Object.keys(state).join()}/${state.waiting?.reason ?? ""}`;
+        if (statuses.at(-1) !== status) statuses.push(status);
       },
       () => {},
     );
