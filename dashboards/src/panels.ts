@@ -92,6 +92,23 @@ export function statPanel(
   return panel;
 }
 
+/** A stat panel of one expression in one colour, titled and legended alike (a total, an amount). */
+export function singleValue(
+  title: string,
+  description: string,
+  expr: string,
+  unit: string,
+  color: string,
+): stat.PanelBuilder {
+  return statPanel({
+    title,
+    description,
+    unit,
+    series: [{ expr, legend: title }],
+    thresholds: [{ value: null, color }],
+  });
+}
+
 /** The `datasource` variable: any Prometheus datasource, the provisioned one by default. */
 export function datasourceVariable(): dashboard.DatasourceVariableBuilder {
   return new dashboard.DatasourceVariableBuilder("datasource")

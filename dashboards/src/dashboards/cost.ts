@@ -12,6 +12,7 @@ import {
   labelVariable,
   projectVariable,
   row,
+  singleValue,
   statPanel,
   timeSeries,
 } from "../panels.js";
@@ -24,13 +25,7 @@ const WASTE = "flotilla_admin_task_waste_dollars_total";
 /** Builds the cost dashboard. */
 export function costDashboard(): DashboardBuilder {
   const money = (title: string, description: string, expr: string, color: string) =>
-    statPanel({
-      title,
-      description,
-      unit: "currencyUSD",
-      series: [{ expr, legend: title }],
-      thresholds: [{ value: null, color }],
-    });
+    singleValue(title, description, expr, "currencyUSD", color);
   return (
     flotillaDashboard(
       "flotilla-cost",

@@ -10,6 +10,7 @@ import {
   flotillaDashboard,
   projectVariable,
   row,
+  singleValue,
   statPanel,
   timeSeries,
 } from "../panels.js";
@@ -20,13 +21,7 @@ const PD = 'project=~"$project", domain=~"$domain"';
 /** Builds the per-project workflow dashboard. */
 export function projectDashboard(): DashboardBuilder {
   const total = (title: string, description: string, expr: string, color: string) =>
-    statPanel({
-      title,
-      description,
-      unit: "short",
-      series: [{ expr, legend: title }],
-      thresholds: [{ value: null, color }],
-    });
+    singleValue(title, description, expr, "short", color);
   return flotillaDashboard(
     "flotilla-project",
     "Flotilla / Project workflows",
